@@ -1,0 +1,66 @@
+"""The FastAPI application factory (``uvicorn services.api.app:create_app --factory``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from arq.connections import RedisSettings, create_pool
+from fastapi import FastAPI
+
+from services.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from services.api.problems import install_problem_handlers
+from services.api.routes import auth, brands, health, location_groups, locations
+from shared.config import Settings, get_settings
+from shared.db import Database
+from shared.logging import configure_logging
+
+DESCRIPTION = """
+Chorus runs social media for multi-location brands: agencies and brand managers write once,
+every location gets its own localized post.
+
+Authenticate with `Authorization: Bearer <access token>` from `POST /v1/auth/login`.
+Errors are RFC 9457 `application/problem+json` with a stable `code`; list endpoints page with
+an opaque `cursor`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(
+            settings.app_db_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
+        redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+        app.state.db = db
+        app.state.redis = redis
+        try:
+            yield
+        finally:
+            await redis.aclose()
+            await db.dispose()
+
+    app = FastAPI(
+        title="Chorus API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health.router)
+    app.include_router(auth.router, prefix="/v1")
+    app.include_router(brands.router, prefix="/v1")
+    app.include_router(locations.router, prefix="/v1")
+    app.include_router(location_groups.router, prefix="/v1")
+    return app

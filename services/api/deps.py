@@ -1,0 +1,104 @@
+"""Dependencies: settings, the per-request transaction, the principal."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.access import repository as access_repository
+from shared.access.principal import Principal
+from shared.config import Settings
+from shared.db import Database
+from shared.db.tenancy import set_tenant
+from shared.errors import AppError, Unauthorized
+from shared.identity import tokens
+from shared.identity.service import ClientInfo
+from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request owns the transaction: commit when the route returns, roll back on error
+    (unless the error says the work before it must stand, e.g. a revoked token family)."""
+    session = get_database(request).sessionmaker()
+    try:
+        await session.begin()
+        yield session
+        await session.commit()
+    except AppError as exc:
+        if exc.keep_changes:
+            await session.commit()
+        else:
+            await session.rollback()
+        raise
+    except BaseException:
+        await session.rollback()
+        raise
+    finally:
+        await session.close()
+
+
+Session = Annotated[AsyncSession, Depends(db_session, scope="function")]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+_bearer = HTTPBearer(auto_error=False, description="An access token or an API key.")
+
+
+async def current_principal(
+    request: Request,
+    session: Session,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized(
+            "send `Authorization: Bearer <access token>` (get one from POST /v1/auth/login)",
+            code="missing_token",
+        )
+    claims = tokens.decode_access_token(settings, credentials.credentials)
+    await set_tenant(session, claims.agency_id, claims.user_id)
+    grants = await access_repository.load_grants(session, claims.agency_id, claims.user_id)
+    if not grants:
+        raise Unauthorized("you no longer have access to this agency", code="not_a_member")
+    principal = Principal(
+        agency_id=claims.agency_id,
+        user_id=claims.user_id,
+        session_id=claims.session_id,
+        grants=grants,
+    )
+    structlog.contextvars.bind_contextvars(
+        agency_id=str(principal.agency_id), actor=principal.actor
+    )
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal, scope="function")]
+
+
+def client_info(request: Request) -> ClientInfo:
+    return ClientInfo(ip=request.client.host if request.client else None)
+
+
+Client = Annotated[ClientInfo, Depends(client_info)]
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}.")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=512, description="`next_cursor` from the previous page."),
+]
+DEFAULT_PAGE_SIZE = DEFAULT_LIMIT

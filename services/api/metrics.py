@@ -1,0 +1,45 @@
+"""Prometheus series of the API process, and the worker's job counts read back from Redis."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from redis.asyncio import Redis
+
+from shared.jobs import JOB_COUNTS_KEY, QUEUE_NAME
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+REQUESTS = Counter(
+    "chorus_http_requests",
+    "HTTP requests by route template and status",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+LATENCY = Histogram(
+    "chorus_http_request_duration_seconds",
+    "HTTP request latency by route template",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+JOBS = Gauge(
+    "chorus_jobs",
+    "Jobs finished by the workers, by job name and outcome (since the Redis data began)",
+    ["job", "outcome"],
+    registry=REGISTRY,
+)
+QUEUE_DEPTH = Gauge("chorus_job_queue_depth", "Jobs waiting in the queue", registry=REGISTRY)
+
+
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    REQUESTS.labels(method, route, str(status)).inc()
+    LATENCY.labels(method, route).observe(seconds)
+
+
+async def render(redis: Redis) -> bytes:
+    counts: dict[bytes, bytes] = await redis.hgetall(JOB_COUNTS_KEY)  # type: ignore[misc]
+    for field, value in counts.items():
+        job, _, outcome = field.decode().rpartition(":")
+        JOBS.labels(job, outcome).set(int(value))
+    QUEUE_DEPTH.set(await redis.zcard(QUEUE_NAME))
+    return generate_latest(REGISTRY)

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from services.api.deps import DEFAULT_PAGE_SIZE, CurrentPrincipal, Cursor, Limit, Session
+from services.api.problems import problems
+from shared.locations import service as location_service
+from shared.locations.repository import LocationFilter
+from shared.locations.schemas import LocationCreate, LocationOut, LocationUpdate, Status
+from shared.pagination import Page
+
+router = APIRouter(prefix="/locations", tags=["locations"])
+
+
+@router.post(
+    "",
+    summary="Create a location",
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(401, 403, 404, 409, 422),
+)
+async def create_location(
+    data: LocationCreate, session: Session, principal: CurrentPrincipal
+) -> LocationOut:
+    location = await location_service.create_location(session, principal, data)
+    return LocationOut.model_validate(location)
+
+
+@router.get(
+    "",
+    summary="List locations",
+    description="Filter by brand, group, status, country, city and free text on the name. "
+    "`sort=created` (default) lists in creation order, `sort=name` alphabetically; both are "
+    "stable under concurrent inserts.",
+    responses=problems(400, 401, 422),
+)
+async def list_locations(
+    session: Session,
+    principal: CurrentPrincipal,
+    brand_id: uuid.UUID | None = None,
+    group_id: uuid.UUID | None = None,
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+    city: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Part of the name.")] = None,
+    sort: Annotated[location_service.LocationSort, Query()] = "created",
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> Page[LocationOut]:
+    filters = LocationFilter(
+        brand_id=brand_id, group_id=group_id, status=status_, country=country, city=city, q=q
+    )
+    page = await location_service.list_locations(
+        session, principal, filters, sort=sort, limit=limit, cursor=cursor
+    )
+    return Page[LocationOut](
+        items=[LocationOut.model_validate(loc) for loc in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get("/{location_id}", summary="Get a location", responses=problems(401, 404, 422))
+async def get_location(
+    location_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+) -> LocationOut:
+    location = await location_service.get_location(session, principal, location_id)
+    return LocationOut.model_validate(location)
+
+
+@router.patch(
+    "/{location_id}",
+    summary="Update a location (only the fields sent)",
+    responses=problems(401, 403, 404, 409, 422),
+)
+async def update_location(
+    location_id: uuid.UUID, data: LocationUpdate, session: Session, principal: CurrentPrincipal
+) -> LocationOut:
+    location = await location_service.update_location(session, principal, location_id, data)
+    return LocationOut.model_validate(location)
+
+
+@router.delete(
+    "/{location_id}",
+    summary="Delete a location",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(401, 403, 404),
+)
+async def delete_location(
+    location_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+) -> Response:
+    await location_service.delete_location(session, principal, location_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.access.policy import Target, authorize
+from shared.access.principal import Principal
+from shared.brands import repository
+from shared.brands.models import Brand
+from shared.brands.schemas import BrandCreate, BrandUpdate
+from shared.errors import Conflict, NotFound
+from shared.pagination import Slice, keyset_page
+
+
+async def get_brand(
+    session: AsyncSession, principal: Principal, brand_id: uuid.UUID, action: str = "brand.read"
+) -> Brand:
+    brand = await repository.get(session, principal, brand_id)
+    if brand is None:
+        raise NotFound("brand not found")
+    authorize(principal, action, Target(brand_id=brand.id), object_type="brand")
+    return brand
+
+
+async def create_brand(session: AsyncSession, principal: Principal, data: BrandCreate) -> Brand:
+    authorize(principal, "brand.create")
+    name = data.name.strip()
+    if await repository.name_taken(session, principal, name):
+        raise Conflict(f"a brand named '{name}' already exists", code="brand_name_taken")
+    brand = Brand(agency_id=principal.agency_id, name=name, description=data.description)
+    session.add(brand)
+    await session.flush()
+    await session.refresh(brand)
+    return brand
+
+
+async def update_brand(
+    session: AsyncSession, principal: Principal, brand_id: uuid.UUID, data: BrandUpdate
+) -> Brand:
+    brand = await get_brand(session, principal, brand_id, "brand.update")
+    if data.name is not None:
+        name = data.name.strip()
+        if await repository.name_taken(session, principal, name, exclude=brand.id):
+            raise Conflict(f"a brand named '{name}' already exists", code="brand_name_taken")
+        brand.name = name
+    if data.description is not None:
+        brand.description = data.description
+    await session.flush()
+    await session.refresh(brand)
+    return brand
+
+
+async def delete_brand(session: AsyncSession, principal: Principal, brand_id: uuid.UUID) -> None:
+    brand = await get_brand(session, principal, brand_id, "brand.delete")
+    count = await repository.location_count(session, principal, brand.id)
+    if count:
+        raise Conflict(
+            f"brand still has {count} locations; delete or move them first",
+            code="brand_not_empty",
+        )
+    await session.delete(brand)
+    await session.flush()
+
+
+async def list_brands(
+    session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None
+) -> Slice[Brand]:
+    return await keyset_page(
+        session,
+        repository.visible_brands(principal),
+        sort="name",
+        columns=[Brand.name, Brand.id],
+        key=lambda b: [b.name, str(b.id)],
+        cursor=cursor,
+        limit=limit,
+        decode=lambda v: [str(v[0]), uuid.UUID(str(v[1]))],
+    )

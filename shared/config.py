@@ -1,0 +1,119 @@
+"""Settings, read once from the environment (prefix ``CHORUS_``) and an optional ``.env`` file.
+
+``DATABASE_URL`` and ``REDIS_URL`` are also read without the prefix because that is what the
+dev stack, Docker and most hosting platforms hand a process.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+
+APP_DB_ROLE = "chorus_app"
+"""The role the application connects as: owns nothing and cannot bypass row-level security."""
+
+DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production-0000"  # noqa: S105
+DEV_APP_DB_PASSWORD = "chorus-app-dev"  # noqa: S105
+_PLACEHOLDERS = {
+    "",
+    "changeme",
+    "change-me",
+    "secret",
+    "password",
+    "dev",
+    DEV_SECRET_KEY,
+    DEV_APP_DB_PASSWORD,
+}
+
+
+class ConfigError(RuntimeError):
+    """Raised at start-up when the configuration cannot be used safely."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CHORUS_", env_file=".env", extra="ignore", case_sensitive=False
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/chorus",
+        validation_alias=AliasChoices("CHORUS_DATABASE_URL", "DATABASE_URL"),
+        description="Owner/admin connection: migrations and maintenance only.",
+    )
+    app_database_url: str | None = Field(
+        default=None,
+        description="Connection the API and worker use. Derived from database_url with the "
+        "chorus_app role when unset.",
+    )
+    database_app_password: SecretStr = SecretStr(DEV_APP_DB_PASSWORD)
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias=AliasChoices("CHORUS_REDIS_URL", "REDIS_URL"),
+    )
+
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    jwt_issuer: str = "chorus"
+    jwt_audience: str = "chorus-api"
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_days: int = 30
+
+    max_request_bytes: int = 16 * 1024 * 1024
+    import_max_rows: int = 10_000
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env != "production":
+            return self
+        problems: list[str] = []
+        secret = self.secret_key.get_secret_value()
+        if secret.lower() in _PLACEHOLDERS or len(secret) < 32:
+            problems.append(
+                "CHORUS_SECRET_KEY is missing, a placeholder, or shorter than 32 characters; "
+                "set it to a long random value (e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'`)"
+            )
+        if self.app_database_url is None:
+            password = self.database_app_password.get_secret_value()
+            if password.lower() in _PLACEHOLDERS or len(password) < 16:
+                problems.append(
+                    "CHORUS_DATABASE_APP_PASSWORD is missing or a placeholder; set the password "
+                    "of the chorus_app database role (16+ characters) or CHORUS_APP_DATABASE_URL"
+                )
+        if problems:
+            raise ConfigError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+    @property
+    def admin_db_url(self) -> URL:
+        return _asyncpg(make_url(self.database_url))
+
+    @property
+    def app_db_url(self) -> URL:
+        if self.app_database_url:
+            return _asyncpg(make_url(self.app_database_url))
+        return self.admin_db_url.set(
+            username=APP_DB_ROLE, password=self.database_app_password.get_secret_value()
+        )
+
+
+def _asyncpg(url: URL) -> URL:
+    if url.drivername in {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"}:
+        return url.set(drivername="postgresql+asyncpg")
+    return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db.base import Base
+from shared.ids import new_id
+
+
+class User(Base):
+    """A person. Global (not tenant-owned): one login reaches agencies through memberships."""
+
+    __tablename__ = "user_account"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    last_login_at: Mapped[datetime | None]
+
+
+class RefreshToken(Base):
+    """An opaque refresh token, stored as a SHA-256 digest. Tokens of one login share a family:
+    presenting an already-rotated token revokes the whole family (RFC 9700 reuse detection)."""
+
+    __tablename__ = "refresh_token"
+    __table_args__ = (Index(None, "user_id", "family_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    agency_id: Mapped[uuid.UUID]
+    family_id: Mapped[uuid.UUID]
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    created_ip: Mapped[str | None] = mapped_column(String(64))

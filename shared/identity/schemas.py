@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+
+class SignUpIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agency_name: str = Field(min_length=1, max_length=200, examples=["Northwind Local Marketing"])
+    full_name: str = Field(min_length=1, max_length=200, examples=["Ada Owner"])
+    email: EmailStr = Field(examples=["ada@northwind.example"])
+    password: str = Field(min_length=1, max_length=256, examples=["correct horse battery staple"])
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=256)
+    agency_id: uuid.UUID | None = Field(
+        default=None, description="Agency to sign in to; the user's first agency when omitted."
+    )
+
+
+class RefreshIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class TokenPair(BaseModel):
+    token_type: str = "Bearer"  # noqa: S105
+    access_token: str
+    access_token_expires_at: datetime
+    refresh_token: str
+    refresh_token_expires_at: datetime
+    agency_id: uuid.UUID
+    user_id: uuid.UUID
+
+
+class SignUpOut(TokenPair):
+    agency_name: str

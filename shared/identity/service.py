@@ -1,0 +1,215 @@
+"""Sign-up, login, refresh-token rotation and logout. Flushes only; the boundary commits."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.access import repository as access_repository
+from shared.access.roles import Role
+from shared.agencies.models import Agency
+from shared.config import Settings
+from shared.db.tenancy import set_tenant
+from shared.errors import Conflict, FieldProblem, Unauthorized, ValidationFailed
+from shared.identity import passwords, tokens
+from shared.identity.models import RefreshToken, User
+from shared.identity.schemas import LoginIn, SignUpIn, TokenPair
+from shared.ids import new_id
+
+
+class RefreshTokenReused(Unauthorized):
+    keep_changes = True
+
+
+class SessionEnded(Unauthorized):
+    keep_changes = True
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    ip: str | None = None
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def _issue_pair(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    user_id: uuid.UUID,
+    agency_id: uuid.UUID,
+    family_id: uuid.UUID,
+    client: ClientInfo,
+) -> TokenPair:
+    now = datetime.now(UTC)
+    refresh, digest = tokens.new_refresh_token()
+    refresh_expires = now + timedelta(days=settings.refresh_token_ttl_days)
+    session.add(
+        RefreshToken(
+            user_id=user_id,
+            agency_id=agency_id,
+            family_id=family_id,
+            token_hash=digest,
+            expires_at=refresh_expires,
+            created_ip=client.ip,
+        )
+    )
+    await session.flush()
+    access, access_expires = tokens.issue_access_token(
+        settings, user_id=user_id, agency_id=agency_id, session_id=family_id, now=now
+    )
+    return TokenPair(
+        access_token=access,
+        access_token_expires_at=access_expires,
+        refresh_token=refresh,
+        refresh_token_expires_at=refresh_expires,
+        agency_id=agency_id,
+        user_id=user_id,
+    )
+
+
+async def sign_up(
+    session: AsyncSession, settings: Settings, data: SignUpIn, client: ClientInfo
+) -> tuple[Agency, TokenPair]:
+    email = normalize_email(str(data.email))
+    problem = passwords.password_problem(data.password, email)
+    if problem:
+        raise ValidationFailed(problem, errors=[FieldProblem("body.password", problem, "weak")])
+    if await _user_by_email(session, email) is not None:
+        raise Conflict(
+            "an account with this email already exists; log in instead", code="email_taken"
+        )
+    user = User(
+        id=new_id(),
+        email=email,
+        full_name=data.full_name.strip(),
+        password_hash=passwords.hash_password(data.password),
+        last_login_at=datetime.now(UTC),
+    )
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict(
+            "an account with this email already exists; log in instead", code="email_taken"
+        ) from None
+    agency = Agency(id=new_id(), name=data.agency_name.strip())
+    await set_tenant(session, agency.id, user.id)
+    session.add(agency)
+    await session.flush()
+    await access_repository.add_membership(
+        session, agency_id=agency.id, user_id=user.id, role=Role.OWNER
+    )
+    pair = await _issue_pair(
+        session, settings, user_id=user.id, agency_id=agency.id, family_id=new_id(), client=client
+    )
+    return agency, pair
+
+
+async def _user_by_email(session: AsyncSession, email: str) -> User | None:
+    result = await session.execute(select(User).where(User.email == email))
+    return result.scalar_one_or_none()
+
+
+_BAD_LOGIN = "email or password is wrong"
+
+
+async def log_in(
+    session: AsyncSession, settings: Settings, data: LoginIn, client: ClientInfo
+) -> TokenPair:
+    email = normalize_email(str(data.email))
+    user = await _user_by_email(session, email)
+    if not passwords.verify_password(user.password_hash if user else None, data.password):
+        raise Unauthorized(_BAD_LOGIN, code="invalid_credentials")
+    assert user is not None
+    if not user.is_active:
+        raise Unauthorized("this account is deactivated", code="account_disabled")
+    await set_tenant(session, None, user.id)
+    agencies = await access_repository.agencies_of_user(session, user.id)
+    if data.agency_id is not None:
+        if data.agency_id not in agencies:
+            raise Unauthorized("you are not a member of that agency", code="not_a_member")
+        agency_id = data.agency_id
+    elif agencies:
+        agency_id = agencies[0]
+    else:
+        raise Unauthorized("this account belongs to no agency", code="not_a_member")
+    user.last_login_at = datetime.now(UTC)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(data.password)
+    return await _issue_pair(
+        session, settings, user_id=user.id, agency_id=agency_id, family_id=new_id(), client=client
+    )
+
+
+async def refresh(
+    session: AsyncSession, settings: Settings, refresh_token: str, client: ClientInfo
+) -> TokenPair:
+    """Rotate: the presented token is spent and a new one of the same family is issued.
+    A spent token presented again means it leaked: the whole family is revoked."""
+    digest = tokens.refresh_token_digest(refresh_token)
+    stmt = select(RefreshToken).where(RefreshToken.token_hash == digest).with_for_update()
+    current = (await session.execute(stmt)).scalar_one_or_none()
+    now = datetime.now(UTC)
+    if current is None or current.revoked_at is not None:
+        raise Unauthorized("refresh token is not valid; log in again", code="invalid_token")
+    if current.used_at is not None:
+        await revoke_family(session, current.user_id, current.family_id)
+        raise RefreshTokenReused(
+            "refresh token was already used; every session of this login is now signed out",
+            code="refresh_token_reused",
+        )
+    if current.expires_at <= now:
+        raise Unauthorized("refresh token expired; log in again", code="token_expired")
+    await set_tenant(session, current.agency_id, current.user_id)
+    grants = await access_repository.load_grants(session, current.agency_id, current.user_id)
+    if not grants:
+        await revoke_family(session, current.user_id, current.family_id)
+        raise SessionEnded(
+            "you no longer have access to this agency; log in again", code="not_a_member"
+        )
+    current.used_at = now
+    return await _issue_pair(
+        session,
+        settings,
+        user_id=current.user_id,
+        agency_id=current.agency_id,
+        family_id=current.family_id,
+        client=client,
+    )
+
+
+async def log_out(session: AsyncSession, refresh_token: str) -> None:
+    digest = tokens.refresh_token_digest(refresh_token)
+    current = (
+        await session.execute(select(RefreshToken).where(RefreshToken.token_hash == digest))
+    ).scalar_one_or_none()
+    if current is not None:
+        await revoke_family(session, current.user_id, current.family_id)
+
+
+async def revoke_family(session: AsyncSession, user_id: uuid.UUID, family_id: uuid.UUID) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.user_id == user_id,
+            RefreshToken.family_id == family_id,
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=datetime.now(UTC))
+    )
+
+
+async def revoke_all_for_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )

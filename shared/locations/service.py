@@ -1,0 +1,287 @@
+"""Locations and location groups: the business rules. Flushes only; the boundary commits."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.access.policy import Target, authorize
+from shared.access.principal import Principal
+from shared.brands import service as brand_service
+from shared.errors import Conflict, FieldProblem, NotFound, ValidationFailed
+from shared.locations import repository
+from shared.locations.fields import normalize_phone
+from shared.locations.models import Location, LocationGroup
+from shared.locations.repository import LocationFilter
+from shared.locations.schemas import (
+    GroupMembersChange,
+    GroupMembersResult,
+    LocationCreate,
+    LocationGroupCreate,
+    LocationGroupUpdate,
+    LocationUpdate,
+)
+from shared.pagination import Slice, keyset_page
+
+LocationSort = Literal["created", "name"]
+
+
+def _target(location: Location) -> Target:
+    return Target(brand_id=location.brand_id, location_id=location.id)
+
+
+async def get_location(
+    session: AsyncSession,
+    principal: Principal,
+    location_id: uuid.UUID,
+    action: str = "location.read",
+) -> Location:
+    location = await repository.get(session, principal, location_id)
+    if location is None:
+        raise NotFound("location not found")
+    authorize(principal, action, _target(location), object_type="location")
+    return location
+
+
+async def _ensure_external_ref_free(
+    session: AsyncSession,
+    principal: Principal,
+    brand_id: uuid.UUID,
+    external_ref: str | None,
+    exclude: uuid.UUID | None = None,
+) -> None:
+    if external_ref is None:
+        return
+    owner = await repository.external_ref_owner(session, principal, brand_id, external_ref)
+    if owner is not None and owner != exclude:
+        raise Conflict(
+            f"another location of this brand already has external_ref '{external_ref}' ({owner})",
+            code="external_ref_taken",
+            errors=[FieldProblem("body.external_ref", "already used in this brand", "taken")],
+        )
+
+
+async def create_location(
+    session: AsyncSession, principal: Principal, data: LocationCreate
+) -> Location:
+    await brand_service.get_brand(session, principal, data.brand_id, "location.create")
+    await _ensure_external_ref_free(session, principal, data.brand_id, data.external_ref)
+    groups = await _groups_of_brand(session, principal, data.brand_id, data.group_ids)
+    location = Location(
+        agency_id=principal.agency_id,
+        **data.model_dump(exclude={"group_ids"}),
+    )
+    session.add(location)
+    await session.flush()
+    for group in groups:
+        await repository.add_members(session, principal.agency_id, group.id, [location.id])
+    await session.refresh(location)
+    return location
+
+
+async def _groups_of_brand(
+    session: AsyncSession, principal: Principal, brand_id: uuid.UUID, ids: list[uuid.UUID]
+) -> list[LocationGroup]:
+    groups = []
+    for index, group_id in enumerate(dict.fromkeys(ids)):
+        group = await repository.get_group(session, principal, group_id)
+        if group is None or group.brand_id != brand_id:
+            raise ValidationFailed(
+                f"location group {group_id} is not a group of this brand",
+                errors=[FieldProblem(f"body.group_ids.{index}", "no such group in this brand")],
+            )
+        groups.append(group)
+    return groups
+
+
+async def update_location(
+    session: AsyncSession, principal: Principal, location_id: uuid.UUID, data: LocationUpdate
+) -> Location:
+    location = await get_location(session, principal, location_id, "location.update")
+    changes = data.model_dump(exclude_unset=True)
+    for required in ("name", "country", "time_zone"):
+        if required in changes and changes[required] is None:
+            raise ValidationFailed(
+                f"{required} cannot be empty",
+                errors=[FieldProblem(f"body.{required}", "cannot be null", "required")],
+            )
+    if "external_ref" in changes:
+        await _ensure_external_ref_free(
+            session, principal, location.brand_id, changes["external_ref"], exclude=location.id
+        )
+    for key in ("address_line1", "address_line2", "city", "region", "postal_code", "website"):
+        if key in changes and changes[key] is None:
+            changes[key] = ""
+    if "custom_fields" in changes and changes["custom_fields"] is None:
+        changes["custom_fields"] = {}
+    if "phone" in changes or "country" in changes:
+        phone = changes.get("phone", location.phone) or ""
+        country = changes.get("country", location.country)
+        try:
+            changes["phone"] = normalize_phone(phone, country)
+        except ValueError as exc:
+            raise ValidationFailed(
+                str(exc), errors=[FieldProblem("body.phone", str(exc), "invalid_phone")]
+            ) from None
+    for key, value in changes.items():
+        setattr(location, key, value)
+    await session.flush()
+    await session.refresh(location)
+    return location
+
+
+async def delete_location(
+    session: AsyncSession, principal: Principal, location_id: uuid.UUID
+) -> None:
+    location = await get_location(session, principal, location_id, "location.delete")
+    await session.delete(location)
+    await session.flush()
+
+
+async def list_locations(
+    session: AsyncSession,
+    principal: Principal,
+    filters: LocationFilter,
+    *,
+    sort: LocationSort,
+    limit: int,
+    cursor: str | None,
+) -> Slice[Location]:
+    stmt = repository.filtered(repository.visible_locations(principal), filters, principal)
+    if sort == "name":
+        return await keyset_page(
+            session,
+            stmt,
+            sort="name",
+            columns=[Location.name, Location.id],
+            key=lambda loc: [loc.name, str(loc.id)],
+            cursor=cursor,
+            limit=limit,
+            decode=lambda v: [str(v[0]), uuid.UUID(str(v[1]))],
+        )
+    return await keyset_page(
+        session,
+        stmt,
+        sort="created",
+        columns=[Location.id],
+        key=lambda loc: [str(loc.id)],
+        cursor=cursor,
+        limit=limit,
+        decode=lambda v: [uuid.UUID(str(v[0]))],
+    )
+
+
+# Location groups ---------------------------------------------------------------------------
+
+
+async def get_group(
+    session: AsyncSession,
+    principal: Principal,
+    group_id: uuid.UUID,
+    action: str = "location_group.read",
+) -> LocationGroup:
+    group = await repository.get_group(session, principal, group_id)
+    if group is None:
+        raise NotFound("location group not found")
+    authorize(principal, action, Target(brand_id=group.brand_id), object_type="location_group")
+    return group
+
+
+async def create_group(
+    session: AsyncSession, principal: Principal, data: LocationGroupCreate
+) -> LocationGroup:
+    await brand_service.get_brand(session, principal, data.brand_id, "location_group.create")
+    if await repository.group_name_taken(session, principal, data.brand_id, data.name):
+        raise Conflict(
+            f"this brand already has a group named '{data.name}'", code="group_name_taken"
+        )
+    group = LocationGroup(agency_id=principal.agency_id, **data.model_dump())
+    session.add(group)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict(
+            f"this brand already has a group named '{data.name}'", code="group_name_taken"
+        ) from None
+    await session.refresh(group)
+    return group
+
+
+async def update_group(
+    session: AsyncSession, principal: Principal, group_id: uuid.UUID, data: LocationGroupUpdate
+) -> LocationGroup:
+    group = await get_group(session, principal, group_id, "location_group.update")
+    if data.name is not None:
+        if await repository.group_name_taken(
+            session, principal, group.brand_id, data.name, exclude=group.id
+        ):
+            raise Conflict(
+                f"this brand already has a group named '{data.name}'", code="group_name_taken"
+            )
+        group.name = data.name
+    if data.description is not None:
+        group.description = data.description
+    await session.flush()
+    await session.refresh(group)
+    return group
+
+
+async def delete_group(session: AsyncSession, principal: Principal, group_id: uuid.UUID) -> None:
+    group = await get_group(session, principal, group_id, "location_group.delete")
+    await session.delete(group)
+    await session.flush()
+
+
+async def list_groups(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    brand_id: uuid.UUID | None,
+    limit: int,
+    cursor: str | None,
+) -> Slice[LocationGroup]:
+    stmt = repository.visible_groups(principal)
+    if brand_id is not None:
+        stmt = stmt.where(LocationGroup.brand_id == brand_id)
+    return await keyset_page(
+        session,
+        stmt,
+        sort="name",
+        columns=[LocationGroup.name, LocationGroup.id],
+        key=lambda g: [g.name, str(g.id)],
+        cursor=cursor,
+        limit=limit,
+        decode=lambda v: [str(v[0]), uuid.UUID(str(v[1]))],
+    )
+
+
+async def change_members(
+    session: AsyncSession,
+    principal: Principal,
+    group_id: uuid.UUID,
+    data: GroupMembersChange,
+    *,
+    add: bool,
+) -> GroupMembersResult:
+    """Add or remove in one statement. Unknown ids (or another brand's) fail the whole call."""
+    group = await get_group(session, principal, group_id, "location_group.update")
+    wanted = list(dict.fromkeys(data.location_ids))
+    found = await repository.brand_location_ids(session, principal, group.brand_id, wanted)
+    missing = [i for i, loc in enumerate(data.location_ids) if loc not in found]
+    if missing:
+        raise ValidationFailed(
+            f"{len(missing)} location id(s) are not locations of this group's brand",
+            errors=[
+                FieldProblem(f"body.location_ids.{i}", "no such location in this brand")
+                for i in missing[:100]
+            ],
+        )
+    if add:
+        changed = await repository.add_members(session, principal.agency_id, group.id, wanted)
+    else:
+        changed = await repository.remove_members(session, principal.agency_id, group.id, wanted)
+    count = await repository.member_count(session, principal.agency_id, group.id)
+    return GroupMembersResult(group_id=group.id, changed=changed, member_count=count)
