@@ -10,7 +10,14 @@ from fastapi import FastAPI
 
 from services.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from services.api.problems import install_problem_handlers
-from services.api.routes import auth, brands, health, location_groups, locations
+from services.api.routes import (
+    auth,
+    brands,
+    health,
+    location_groups,
+    location_import,
+    locations,
+)
 from shared.config import Settings, get_settings
 from shared.db import Database
 from shared.logging import configure_logging
@@ -61,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth.router, prefix="/v1")
     app.include_router(brands.router, prefix="/v1")
+    app.include_router(location_import.router, prefix="/v1")
     app.include_router(locations.router, prefix="/v1")
     app.include_router(location_groups.router, prefix="/v1")
     return app

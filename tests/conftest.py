@@ -1,0 +1,147 @@
+"""Test fixtures: a fresh PostgreSQL database migrated to head for the session, a Redis
+database of its own, the real app over ASGI, and tables emptied after every test.
+
+The servers come from ``DATABASE_URL`` / ``REDIS_URL`` (``make test`` sets them: embedded
+servers, or the ones you point it at).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from alembic import command
+from alembic.config import Config
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from services.api.app import create_app
+from shared.config import Settings
+from shared.db import Database
+from shared.db.base import Base
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_REDIS_DB = 15
+
+
+def _server_url() -> URL:
+    raw = os.environ.get("DATABASE_URL") or os.environ.get("CHORUS_DATABASE_URL")
+    url = make_url(raw or "postgresql://postgres@127.0.0.1:5432/test")
+    return url.set(drivername="postgresql+asyncpg")
+
+
+def _redis_url() -> str:
+    raw = os.environ.get("REDIS_URL") or os.environ.get("CHORUS_REDIS_URL")
+    base = (raw or "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
+    return f"{base}/{TEST_REDIS_DB}"
+
+
+def alembic_config(url: URL) -> Config:
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["url"] = url.render_as_string(hide_password=False)
+    return cfg
+
+
+async def create_database(server: URL, name: str) -> URL:
+    engine = create_async_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await engine.dispose()
+    return server.set(database=name)
+
+
+async def drop_database(server: URL, name: str) -> None:
+    engine = create_async_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await engine.dispose()
+
+
+async def migrate(url: URL, revision: str = "head") -> None:
+    # Alembic's env.py runs its own event loop, so it gets a thread of its own.
+    await asyncio.to_thread(command.upgrade, alembic_config(url), revision)
+
+
+@pytest.fixture(scope="session")
+def worker_tag() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+async def database_url(worker_tag: str) -> AsyncIterator[URL]:
+    server = _server_url()
+    name = f"chorus_test_{worker_tag}"
+    url = await create_database(server, name)
+    try:
+        await migrate(url)
+        yield url
+    finally:
+        await drop_database(server, name)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: URL) -> Settings:
+    return Settings(
+        env="test",
+        database_url=database_url.render_as_string(hide_password=False),
+        redis_url=_redis_url(),
+        log_json=True,
+        log_level="WARNING",
+        db_pool_size=5,
+    )
+
+
+@pytest.fixture(scope="session")
+async def admin_engine(database_url: URL) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def app_db(settings: Settings) -> AsyncIterator[Database]:
+    """The application's own pool (role chorus_app, under row-level security)."""
+    db = Database(settings.app_db_url, pool_size=5)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture(scope="session")
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    client = Redis.from_url(settings.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://chorus.test") as c:
+        yield c
+
+
+@pytest.fixture(autouse=True)
+async def _clean_state(admin_engine: AsyncEngine, redis: Redis) -> AsyncIterator[None]:
+    """Every test starts from empty tables and an empty Redis database."""
+    yield
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    async with admin_engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    await redis.flushdb()
