@@ -1,0 +1,28 @@
+"""What every job gets: the database, Redis and settings, opened once per worker process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from arq.connections import ArqRedis
+
+from shared.config import Settings
+from shared.db import Database
+
+_KEY = "chorus"
+
+
+@dataclass(slots=True)
+class WorkerContext:
+    settings: Settings
+    db: Database
+    redis: ArqRedis
+
+    @classmethod
+    def of(cls, ctx: dict[str, Any]) -> WorkerContext:
+        wctx: WorkerContext = ctx[_KEY]
+        return wctx
+
+    def install(self, ctx: dict[str, Any]) -> None:
+        ctx[_KEY] = self

@@ -1,0 +1,166 @@
+"""Operator commands: ``python -m shared.cli seed-demo``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import sys
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.access import repository as access_repository
+from shared.access.principal import Grant, Principal
+from shared.access.roles import Role, ScopeType
+from shared.brands import service as brand_service
+from shared.brands.models import Brand
+from shared.brands.schemas import BrandCreate
+from shared.config import Settings, get_settings
+from shared.db import Database
+from shared.db.tenancy import set_tenant
+from shared.demo import DEMO_AGENCY, DEMO_BRAND, DEMO_EMAIL, DEMO_LOCATIONS
+from shared.identity import passwords
+from shared.identity import service as identity_service
+from shared.identity.models import User
+from shared.identity.schemas import SignUpIn
+from shared.locations import repository as location_repository
+from shared.locations import service as location_service
+from shared.locations.models import LocationGroup
+from shared.locations.schemas import GroupMembersChange, LocationCreate, LocationGroupCreate
+
+
+async def seed_demo(settings: Settings, password: str) -> Principal:
+    """Idempotent: creates what is missing and resets the demo owner's password."""
+    db = Database(settings.app_db_url, pool_size=2)
+    try:
+        async with db.transaction() as session:
+            user = (
+                await session.execute(select(User).where(User.email == DEMO_EMAIL))
+            ).scalar_one_or_none()
+            if user is None:
+                data = SignUpIn(
+                    agency_name=DEMO_AGENCY,
+                    full_name="Demo Owner",
+                    email=DEMO_EMAIL,
+                    password=password,
+                )
+                agency, pair = await identity_service.sign_up(
+                    session, settings, data, identity_service.ClientInfo()
+                )
+                agency_id, user_id = agency.id, pair.user_id
+            else:
+                user.password_hash = passwords.hash_password(password)
+                await set_tenant(session, None, user.id)
+                agency_id = (await access_repository.agencies_of_user(session, user.id))[0]
+                user_id = user.id
+        principal = Principal(
+            agency_id=agency_id,
+            user_id=user_id,
+            grants=(Grant(Role.OWNER, ScopeType.AGENCY),),
+        )
+        async with db.transaction(agency_id, user_id) as session:
+            await _seed_brand(session, principal)
+        return principal
+    finally:
+        await db.dispose()
+
+
+async def _seed_brand(session: AsyncSession, principal: Principal) -> None:
+    brand = (
+        await session.execute(
+            select(Brand).where(Brand.agency_id == principal.agency_id, Brand.name == DEMO_BRAND)
+        )
+    ).scalar_one_or_none()
+    if brand is None:
+        brand = await brand_service.create_brand(
+            session,
+            principal,
+            BrandCreate(name=DEMO_BRAND, description="Neighbourhood pizza, 25 demo locations."),
+        )
+    groups: dict[str, LocationGroup] = {}
+    for name in sorted({g for loc in DEMO_LOCATIONS for g in loc.groups}):
+        existing = (
+            await session.execute(
+                select(LocationGroup).where(
+                    LocationGroup.agency_id == principal.agency_id,
+                    LocationGroup.brand_id == brand.id,
+                    LocationGroup.name == name,
+                )
+            )
+        ).scalar_one_or_none()
+        groups[name] = existing or await location_service.create_group(
+            session, principal, LocationGroupCreate(brand_id=brand.id, name=name)
+        )
+    for demo in DEMO_LOCATIONS:
+        location_id = await location_repository.external_ref_owner(
+            session, principal, brand.id, demo.ref
+        )
+        if location_id is None:
+            location = await location_service.create_location(
+                session,
+                principal,
+                LocationCreate(
+                    brand_id=brand.id,
+                    external_ref=demo.ref,
+                    name=f"Slice & Co {demo.city}",
+                    city=demo.city,
+                    region=demo.region,
+                    country=demo.country,
+                    time_zone=demo.time_zone,
+                    phone=demo.phone,
+                    website=f"https://slice.example/{demo.ref}",
+                    custom_fields={"store_number": demo.ref.upper(), "delivery": True},
+                ),
+            )
+            location_id = location.id
+        for group_name in demo.groups:
+            await location_service.change_members(
+                session,
+                principal,
+                groups[group_name].id,
+                GroupMembersChange(location_ids=[location_id]),
+                add=True,
+            )
+
+
+def _seed_demo_command(settings: Settings) -> int:
+    if settings.env == "production":
+        print("seed-demo refuses to run in production", file=sys.stderr)
+        return 2
+    password = os.environ.get("CHORUS_DEMO_PASSWORD") or secrets.token_urlsafe(12)
+    principal = asyncio.run(seed_demo(settings, password))
+    base = settings.public_base_url
+    print(
+        "\n".join(
+            [
+                "",
+                "  Demo agency ready "
+                f"({DEMO_AGENCY}: brand '{DEMO_BRAND}', {len(DEMO_LOCATIONS)} locations)",
+                f"    owner login : {DEMO_EMAIL}",
+                f"    password    : {password}",
+                f"    agency id   : {principal.agency_id}",
+                f"    try it      : curl -s -X POST {base}/v1/auth/login "
+                "-H 'Content-Type: application/json' "
+                f'-d \'{{"email": "{DEMO_EMAIL}", "password": "{password}"}}\'',
+                "",
+            ]
+        )
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("seed-demo", help="create or refresh the demo agency and print its login")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    if args.command == "seed-demo":
+        return _seed_demo_command(settings)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
