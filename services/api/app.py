@@ -66,9 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
-    app.include_router(auth.router, prefix="/v1")
-    app.include_router(brands.router, prefix="/v1")
+    app.include_router(auth.router)
+    app.include_router(brands.router)
     app.include_router(location_import.router, prefix="/v1")
-    app.include_router(locations.router, prefix="/v1")
-    app.include_router(location_groups.router, prefix="/v1")
+    app.include_router(locations.router)
+    app.include_router(location_groups.router)
     return app

@@ -81,7 +81,7 @@ class BodySizeLimitMiddleware:
             return
         received = 0
         too_large = False
-        response_started = False
+        replaced = False
 
         async def limited_receive() -> Message:
             nonlocal received, too_large
@@ -93,22 +93,22 @@ class BodySizeLimitMiddleware:
                     raise _TooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
+        async def guarded_send(message: Message) -> None:
+            # Frameworks turn a failed body read into their own 400; once the limit was hit,
+            # the answer is our 413 instead, whatever the app tried to say.
+            nonlocal replaced
+            if too_large:
+                if not replaced:
+                    replaced = True
+                    await self._too_large(scope, send)
+                return
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, guarded_send)
         except _TooLarge:
-            if not response_started:
+            if not replaced:
                 await self._too_large(scope, send)
-        except Exception:
-            if too_large and not response_started:
-                await self._too_large(scope, send)
-                return
-            raise
 
     async def _too_large(self, scope: Scope, send: Send) -> None:
         body = json.dumps(

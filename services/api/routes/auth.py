@@ -7,7 +7,7 @@ from services.api.problems import problems
 from shared.identity import service as identity_service
 from shared.identity.schemas import LoginIn, RefreshIn, SignUpIn, SignUpOut, TokenPair
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 
 @router.post(

@@ -10,7 +10,7 @@ from shared.brands import service as brand_service
 from shared.brands.schemas import BrandCreate, BrandOut, BrandUpdate
 from shared.pagination import Page
 
-router = APIRouter(prefix="/brands", tags=["brands"])
+router = APIRouter(prefix="/v1/brands", tags=["brands"])
 
 
 @router.post(

@@ -16,7 +16,7 @@ from shared.locations.schemas import (
 )
 from shared.pagination import Page
 
-router = APIRouter(prefix="/location-groups", tags=["location groups"])
+router = APIRouter(prefix="/v1/location-groups", tags=["location groups"])
 
 
 @router.post(

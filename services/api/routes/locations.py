@@ -12,7 +12,7 @@ from shared.locations.repository import LocationFilter
 from shared.locations.schemas import LocationCreate, LocationOut, LocationUpdate, Status
 from shared.pagination import Page
 
-router = APIRouter(prefix="/locations", tags=["locations"])
+router = APIRouter(prefix="/v1/locations", tags=["locations"])
 
 
 @router.post(
