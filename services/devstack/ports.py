@@ -1,0 +1,44 @@
+"""Loopback TCP ports for the embedded servers and the API.
+
+Why: a stable port (54329 for PostgreSQL, 56379 for Redis) keeps the URLs the same from one run
+to the next, so a psql history or a GUI connection keeps working; when something else already
+listens there we take a port the kernel hands out instead of failing. The probe binds with
+``SO_REUSEADDR`` like PostgreSQL, Redis and uvicorn do, so connections of a server that just
+stopped (TIME_WAIT) do not make its own port look taken.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from services.devstack.urls import LOOPBACK
+
+
+def is_free(port: int, host: str = LOOPBACK) -> bool:
+    """True when a server could listen on ``host:port`` now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def pick(preferred: int, host: str = LOOPBACK) -> int:
+    """`preferred` when it is free, else any free port."""
+    if is_free(preferred, host):
+        return preferred
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def is_listening(port: int, host: str = LOOPBACK, timeout: float = 0.2) -> bool:
+    """True when something accepts TCP connections on ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
