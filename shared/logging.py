@@ -25,4 +25,10 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
+    # arq's CLI gives its logger a handler of its own; without this every line prints twice.
+    arq_logger = logging.getLogger("arq")
+    if arq_logger.handlers:
+        arq_logger.propagate = False

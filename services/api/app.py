@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(brands.router)
-    app.include_router(location_import.router, prefix="/v1")
+    app.include_router(location_import.router)
     app.include_router(locations.router)
     app.include_router(location_groups.router)
     return app

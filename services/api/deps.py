@@ -21,7 +21,9 @@ from shared.identity.service import ClientInfo
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
+    # async on purpose: FastAPI runs a plain ``def`` dependency in a worker thread, a thread
+    # hop on every request for a dictionary lookup.
     settings: Settings = request.app.state.settings
     return settings
 
@@ -90,7 +92,7 @@ async def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal, scope="function")]
 
 
-def client_info(request: Request) -> ClientInfo:
+async def client_info(request: Request) -> ClientInfo:
     return ClientInfo(ip=request.client.host if request.client else None)
 
 

@@ -198,7 +198,7 @@ def export_header(custom_keys: Iterable[str]) -> list[str]:
 
 
 def export_row(
-    location: Mapping[str, Any], groups: Iterable[str], custom_keys: Sequence[str]
+    location: Mapping[Any, Any], groups: Iterable[str], custom_keys: Sequence[str]
 ) -> list[str]:
     cells = ["" if location[name] is None else str(location[name]) for name in FIELD_COLUMNS]
     cells.append(GROUP_SEPARATOR.join(groups))

@@ -3,8 +3,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, delete, exists, func, select
+import orjson
+from sqlalchemy import Dialect, Select, Text, TypeDecorator, cast, delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,19 +26,52 @@ class LocationFilter:
     q: str | None = None
 
 
-def visible_locations(principal: Principal) -> Select[Location]:
-    stmt = scoped(Location, principal)
+S = TypeVar("S", bound=Select[Any])
+
+
+class _JSONText(TypeDecorator[Any]):
+    """A jsonb column read as text and parsed with orjson, several times faster than the
+    driver's ``json.loads`` when a page brings fifty of them."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else orjson.loads(value)
+
+
+LOCATION_ROW_COLUMNS = tuple(
+    cast(column, _JSONText).label(column.name) if column.name == "custom_fields" else column
+    for column in Location.__table__.c
+)
+_LOCATION_ROWS: Select[Any] = select(*LOCATION_ROW_COLUMNS)
+"""Built once: statements are immutable, and coercing every column anew cost the list
+endpoint more than its query."""
+
+
+def _within_reach(stmt: S, principal: Principal) -> S:
     r = reach(principal, "location.read")
     if not r.everything:
         stmt = stmt.where(Location.brand_id.in_(r.brand_ids) | Location.id.in_(r.location_ids))
     return stmt
 
 
+def visible_locations(principal: Principal) -> Select[Location]:
+    return _within_reach(scoped(Location, principal), principal)
+
+
+def visible_location_rows(principal: Principal) -> Select[Any]:
+    """``visible_locations`` as plain rows carrying every column of ``Location`` (no ORM
+    objects): for read-only listings."""
+    stmt = _LOCATION_ROWS.where(Location.agency_id == principal.agency_id)
+    return _within_reach(stmt, principal)
+
+
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def filtered(stmt: Select[Location], f: LocationFilter, principal: Principal) -> Select[Location]:
+def filtered(stmt: S, f: LocationFilter, principal: Principal) -> S:
     if f.brand_id is not None:
         stmt = stmt.where(Location.brand_id == f.brand_id)
     if f.status is not None:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import operator
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Response, status
 
 from services.api.deps import DEFAULT_PAGE_SIZE, CurrentPrincipal, Cursor, Limit, Session
@@ -28,12 +30,16 @@ async def create_location(
     return LocationOut.model_validate(location)
 
 
+_LIST_FIELDS = tuple(LocationOut.model_fields)
+
+
 @router.get(
     "",
     summary="List locations",
     description="Filter by brand, group, status, country, city and free text on the name. "
     "`sort=created` (default) lists in creation order, `sort=name` alphabetically; both are "
     "stable under concurrent inserts.",
+    response_model=Page[LocationOut],
     responses=problems(400, 401, 422),
 )
 async def list_locations(
@@ -48,17 +54,25 @@ async def list_locations(
     sort: Annotated[location_service.LocationSort, Query()] = "created",
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
-) -> Page[LocationOut]:
+) -> Response:
     filters = LocationFilter(
         brand_id=brand_id, group_id=group_id, status=status_, country=country, city=city, q=q
     )
     page = await location_service.list_locations(
         session, principal, filters, sort=sort, limit=limit, cursor=cursor
     )
-    return Page[LocationOut](
-        items=[LocationOut.model_validate(loc) for loc in page.items],
-        next_cursor=page.next_cursor,
+    # The busiest read of the API: the rows go straight to JSON (the fields of LocationOut,
+    # in its order, the same text pydantic writes) instead of through LocationOut objects
+    # and FastAPI's response validation, which cost more than the query itself.
+    items: list[dict[str, Any]] = []
+    if page.items:
+        positions = [page.items[0]._fields.index(name) for name in _LIST_FIELDS]
+        pick = operator.itemgetter(*positions)
+        items = [dict(zip(_LIST_FIELDS, pick(row), strict=True)) for row in page.items]
+    body = orjson.dumps(
+        {"items": items, "next_cursor": page.next_cursor}, default=str, option=orjson.OPT_UTC_Z
     )
+    return Response(content=body, media_type="application/json")
 
 
 @router.get("/{location_id}", summary="Get a location", responses=problems(401, 404, 422))

@@ -1,0 +1,1 @@
+"""Benchmarks, run as scripts: ``python bench/<name>.py`` (or ``make bench NAME=<name>``)."""
