@@ -14,6 +14,9 @@ from shared.db.base import TENANT_TABLES
 from tests.factories import create_brand, create_group, create_location, sign_up
 
 
+POPULATED = {"agency", "membership", "brand", "location", "location_group", "location_group_member"}
+
+
 async def _two_agencies(client: httpx.AsyncClient) -> tuple[uuid.UUID, uuid.UUID]:
     a = await sign_up(client)
     b = await sign_up(client)
@@ -40,8 +43,9 @@ async def test_unfiltered_queries_see_only_the_current_agency(
                 for table in TENANT_TABLES:
                     column = "id" if table == "agency" else "agency_id"
                     rows = (await session.execute(text(f"SELECT {column} FROM {table}"))).all()
-                    assert rows, f"{table} shows nothing of the current agency"
-                    assert {r[0] for r in rows} == {current}, f"{table} leaked {other}"
+                    if table in POPULATED:
+                        assert rows, f"{table} shows nothing of the current agency"
+                    assert {r[0] for r in rows} <= {current}, f"{table} leaked {other}"
 
 
 async def test_without_a_tenant_nothing_is_visible(

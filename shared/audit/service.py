@@ -1,0 +1,114 @@
+"""Recording and reading the audit log. Secrets never enter it."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.access.principal import Principal
+from shared.audit.context import current_origin
+from shared.audit.models import AuditEvent
+
+_SECRET_MARKERS = ("password", "secret", "token", "hash", "key_material")
+REDACTED = "[redacted]"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    kind: str
+    id: uuid.UUID | None
+
+    @classmethod
+    def of(cls, principal: Principal) -> Actor:
+        if principal.api_key_id is not None:
+            return cls("api_key", principal.api_key_id)
+        return cls("user", principal.user_id)
+
+
+SYSTEM = Actor("system", None)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, bytes):
+        return REDACTED
+    return value
+
+
+def _is_secret(field: str) -> bool:
+    lowered = field.lower()
+    return any(marker in lowered for marker in _SECRET_MARKERS)
+
+
+def snapshot(obj: object, fields: Iterable[str] | None = None) -> dict[str, Any]:
+    """The mapped column values of an ORM object (secrets redacted)."""
+    mapper = inspect(type(obj))
+    names = list(fields) if fields is not None else [c.key for c in mapper.column_attrs]
+    return {name: REDACTED if _is_secret(name) else _jsonable(getattr(obj, name)) for name in names}
+
+
+def diff(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+) -> dict[str, dict[str, Any]]:
+    """``{field: {"before": x, "after": y}}`` for the fields that changed."""
+    before = before or {}
+    after = after or {}
+    out: dict[str, dict[str, Any]] = {}
+    for field in sorted(set(before) | set(after)):
+        if field in {"updated_at", "created_at", "agency_id"}:
+            continue
+        old, new = before.get(field), after.get(field)
+        if field in before and field in after and old == new:
+            continue
+        change: dict[str, Any] = {}
+        if field in before:
+            change["before"] = REDACTED if _is_secret(field) else _jsonable(old)
+        if field in after:
+            change["after"] = REDACTED if _is_secret(field) else _jsonable(new)
+        out[field] = change
+    return out
+
+
+def record(
+    session: AsyncSession,
+    *,
+    agency_id: uuid.UUID,
+    actor: Actor | Principal,
+    action: str,
+    object_type: str,
+    object_id: uuid.UUID | None,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """Adds one event to the current transaction: it commits (or not) with the change."""
+    who = actor if isinstance(actor, Actor) else Actor.of(actor)
+    origin = current_origin()
+    changes: dict[str, Any] = diff(before, after)
+    if details:
+        changes["_details"] = {k: _jsonable(v) for k, v in details.items() if not _is_secret(k)}
+    event = AuditEvent(
+        agency_id=agency_id,
+        actor_type=who.kind,
+        actor_id=who.id,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        changes=changes,
+        request_id=origin.request_id,
+        client_ip=origin.client_ip,
+    )
+    session.add(event)
+    return event
