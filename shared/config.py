@@ -16,8 +16,8 @@ from sqlalchemy.engine import URL, make_url
 APP_DB_ROLE = "chorus_app"
 """The role the application connects as: owns nothing and cannot bypass row-level security."""
 
-DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production-0000"  # noqa: S105
-DEV_APP_DB_PASSWORD = "chorus-app-dev"  # noqa: S105
+DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production-0000"
+DEV_APP_DB_PASSWORD = "chorus-app-dev"
 _PLACEHOLDERS = {
     "",
     "changeme",
@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     jwt_audience: str = "chorus-api"
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_days: int = 30
+
+    invitation_ttl_days: int = 7
+    rate_limit_login_per_account: str = "10/minute"
+    rate_limit_login_per_address: str = "30/minute"
+    rate_limit_refresh_per_address: str = "60/minute"
+    rate_limit_agency_requests: str = "1200/minute"
+    """Per agency, over every API route; plans will set their own later."""
 
     max_request_bytes: int = 16 * 1024 * 1024
     import_max_rows: int = 10_000

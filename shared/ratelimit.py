@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import Redis
 
 from shared.errors import RateLimited
 
@@ -25,8 +26,14 @@ class Limit:
 
 
 class RateLimiter:
-    def __init__(self, redis_url: str) -> None:
-        self._storage = RedisStorage(f"async+{redis_url}", implementation="redispy")
+    """Shares the caller's Redis connection pool, so closing that client closes this too."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._storage = RedisStorage(
+            "async+redis://",
+            implementation="redispy",
+            connection_pool=redis.connection_pool,  # type: ignore[arg-type]  # typed too narrowly
+        )
         self._limiter = MovingWindowRateLimiter(self._storage)
 
     async def hit(self, limit: Limit, *identifiers: str) -> None:

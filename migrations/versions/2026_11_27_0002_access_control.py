@@ -170,11 +170,18 @@ def upgrade() -> None:
         "CREATE POLICY lookup_by_prefix ON api_key FOR SELECT "
         "USING (prefix = NULLIF(current_setting('app.api_key_prefix', true), ''))"
     )
+    # A user may see the names of the agencies they belong to (the agency switcher).
+    op.execute(
+        "CREATE POLICY member_agencies ON agency FOR SELECT USING (EXISTS ("
+        "SELECT 1 FROM membership m WHERE m.agency_id = agency.id "
+        "AND m.user_id = NULLIF(current_setting('app.user_id', true), '')::uuid))"
+    )
     # The audit log is append-only for the application.
     op.execute("REVOKE UPDATE, DELETE ON audit_event FROM chorus_app")
 
 
 def downgrade() -> None:
+    op.execute("DROP POLICY IF EXISTS member_agencies ON agency")
     op.drop_table("outbound_email")
     op.drop_index(op.f("ix_invitation_agency_id_email"), table_name="invitation")
     op.drop_table("invitation")

@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from services.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from services.api.problems import install_problem_handlers
 from services.api.routes import (
+    access,
+    audit,
     auth,
     brands,
     health,
@@ -21,6 +23,7 @@ from services.api.routes import (
 from shared.config import Settings, get_settings
 from shared.db import Database
 from shared.logging import configure_logging
+from shared.ratelimit import RateLimiter
 
 DESCRIPTION = """
 Chorus runs social media for multi-location brands: agencies and brand managers write once,
@@ -46,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
         app.state.db = db
         app.state.redis = redis
+        app.state.limiter = RateLimiter(redis)
         try:
             yield
         finally:
@@ -67,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(auth.router)
+    app.include_router(access.router)
+    app.include_router(audit.router)
     app.include_router(brands.router)
     app.include_router(location_import.router)
     app.include_router(locations.router)

@@ -6,19 +6,23 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import structlog
+from arq.connections import ArqRedis
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.access import api_keys
 from shared.access import repository as access_repository
 from shared.access.principal import Principal
 from shared.config import Settings
-from shared.db import Database
+from shared.db import Database, hooks
 from shared.db.tenancy import set_tenant
 from shared.errors import AppError, Unauthorized
 from shared.identity import tokens
 from shared.identity.service import ClientInfo
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from shared.ratelimit import Limit as RateLimit
+from shared.ratelimit import RateLimiter
 
 
 async def get_settings(request: Request) -> Settings:
@@ -41,9 +45,11 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
         await session.begin()
         yield session
         await session.commit()
+        await hooks.run_after_commit(session)
     except AppError as exc:
         if exc.keep_changes:
             await session.commit()
+            await hooks.run_after_commit(session)
         else:
             await session.rollback()
         raise
@@ -51,6 +57,7 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
         await session.rollback()
         raise
     finally:
+        hooks.discard(session)
         await session.close()
 
 
@@ -66,27 +73,53 @@ async def current_principal(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    """One principal per request, from a user's access token or an agency API key, with
+    its grants read fresh (a removed member loses access on the next request)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized(
-            "send `Authorization: Bearer <access token>` (get one from POST /v1/auth/login)",
+            "send `Authorization: Bearer <access token or API key>` "
+            "(get a token from POST /v1/auth/login)",
             code="missing_token",
         )
-    claims = tokens.decode_access_token(settings, credentials.credentials)
-    await set_tenant(session, claims.agency_id, claims.user_id)
-    grants = await access_repository.load_grants(session, claims.agency_id, claims.user_id)
-    if not grants:
-        raise Unauthorized("you no longer have access to this agency", code="not_a_member")
-    principal = Principal(
-        agency_id=claims.agency_id,
-        user_id=claims.user_id,
-        session_id=claims.session_id,
-        grants=grants,
-    )
+    token = credentials.credentials
+    if api_keys.is_api_key(token):
+        principal = await api_keys.authenticate(session, token)
+    else:
+        claims = tokens.decode_access_token(settings, token)
+        await set_tenant(session, claims.agency_id, claims.user_id)
+        grants = await access_repository.load_grants(session, claims.agency_id, claims.user_id)
+        if not grants:
+            raise Unauthorized("you no longer have access to this agency", code="not_a_member")
+        principal = Principal(
+            agency_id=claims.agency_id,
+            user_id=claims.user_id,
+            session_id=claims.session_id,
+            grants=grants,
+        )
     structlog.contextvars.bind_contextvars(
         agency_id=str(principal.agency_id), actor=principal.actor
     )
     request.state.principal = principal
+    await (await get_limiter(request)).hit(
+        RateLimit.of(
+            "agency_requests",
+            settings.rate_limit_agency_requests,
+            "this agency is over its API request limit; slow down and retry after the "
+            "Retry-After seconds",
+        ),
+        str(principal.agency_id),
+    )
     return principal
+
+
+async def get_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.limiter
+    return limiter
+
+
+async def get_redis(request: Request) -> ArqRedis:
+    redis: ArqRedis = request.app.state.redis
+    return redis
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal, scope="function")]
@@ -97,6 +130,8 @@ async def client_info(request: Request) -> ClientInfo:
 
 
 Client = Annotated[ClientInfo, Depends(client_info)]
+Limiter = Annotated[RateLimiter, Depends(get_limiter)]
+Redis = Annotated[ArqRedis, Depends(get_redis)]
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}.")]
 Cursor = Annotated[

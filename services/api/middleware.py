@@ -12,6 +12,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api import metrics
+from shared.audit.context import Origin, set_origin
 
 log = structlog.get_logger("chorus.http")
 
@@ -34,6 +35,8 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        client = scope.get("client")
+        set_origin(Origin(request_id=request_id, client_ip=client[0] if client else None))
         status = 500
         started = time.perf_counter()
 

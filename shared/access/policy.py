@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 
 from shared.access.principal import Grant, Principal
-from shared.access.roles import PERMISSIONS, ScopeType
+from shared.access.roles import PERMISSIONS, RANK, Role, ScopeType
 from shared.errors import Forbidden, NotFound
 
 
@@ -87,3 +87,38 @@ def reach(principal: Principal, read_action: str) -> Reach:
             if grant.brand_id is not None:
                 location_brands.add(grant.brand_id)
     return Reach(False, frozenset(brands), frozenset(locations), frozenset(location_brands))
+
+
+def can_grant(principal: Principal, role: Role, target: Target, action: str) -> bool:
+    """May the principal give ``role`` at ``target``? It needs ``action`` (member.invite,
+    member.update, api_key.manage …) there through a grant ranked at least as high."""
+    return any(
+        _covers(grant, action, target) and RANK[grant.role] >= RANK[role]
+        for grant in principal.grants
+    )
+
+
+def authorize_grant(principal: Principal, role: Role, target: Target, action: str) -> None:
+    kind = _object_type_of(target)
+    if kind != "agency":
+        authorize(principal, action, target, object_type=kind)
+    elif not allowed(principal, action, target):
+        raise Forbidden(
+            f"this needs the permission '{action}' agency-wide, which your role does not grant",
+            code="permission_denied",
+            extra={"missing_permission": action},
+        )
+    if not can_grant(principal, role, target, action):
+        raise Forbidden(
+            f"you cannot grant the role '{role.value}': it is above your own role here",
+            code="role_above_own",
+            extra={"role": role.value},
+        )
+
+
+def _object_type_of(target: Target) -> str:
+    if target.location_id is not None:
+        return "location"
+    if target.brand_id is not None:
+        return "brand"
+    return "agency"

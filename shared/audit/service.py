@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.access.policy import authorize
 from shared.access.principal import Principal
 from shared.audit.context import current_origin
 from shared.audit.models import AuditEvent
+from shared.errors import BadRequest
+from shared.pagination import decode_cursor, encode_cursor
 
 _SECRET_MARKERS = ("password", "secret", "token", "hash", "key_material")
 REDACTED = "[redacted]"
@@ -112,3 +115,53 @@ def record(
     )
     session.add(event)
     return event
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    actor_id: uuid.UUID | None = None
+    action: str | None = None
+    object_type: str | None = None
+    object_id: uuid.UUID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+async def list_events(
+    session: AsyncSession,
+    principal: Principal,
+    filters: AuditFilter,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[AuditEvent], str | None]:
+    """Newest first. Owners and admins only (``audit.read``)."""
+    authorize(principal, "audit.read")
+    stmt = select(AuditEvent).where(AuditEvent.agency_id == principal.agency_id)
+    if filters.actor_id:
+        stmt = stmt.where(AuditEvent.actor_id == filters.actor_id)
+    if filters.action:
+        stmt = stmt.where(AuditEvent.action == filters.action)
+    if filters.object_type:
+        stmt = stmt.where(AuditEvent.object_type == filters.object_type)
+    if filters.object_id:
+        stmt = stmt.where(AuditEvent.object_id == filters.object_id)
+    if filters.since:
+        stmt = stmt.where(AuditEvent.occurred_at >= filters.since)
+    if filters.until:
+        stmt = stmt.where(AuditEvent.occurred_at < filters.until)
+    if cursor:
+        (last,) = decode_cursor(cursor, "newest")
+        try:
+            stmt = stmt.where(AuditEvent.id < uuid.UUID(str(last)))
+        except ValueError:
+            raise BadRequest(
+                "cursor is not valid for this listing", code="invalid_cursor"
+            ) from None
+    rows = list(
+        (await session.execute(stmt.order_by(AuditEvent.id.desc()).limit(limit + 1))).scalars()
+    )
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, encode_cursor("newest", [str(rows[-1].id)])
+    return rows, None

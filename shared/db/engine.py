@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from shared.db import hooks
 from shared.db.tenancy import set_tenant
 
 
@@ -32,11 +33,17 @@ class Database:
     async def transaction(
         self, agency_id: uuid.UUID | None = None, user_id: uuid.UUID | None = None
     ) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        async with self.sessionmaker() as session, session.begin():
-            if agency_id is not None or user_id is not None:
-                await set_tenant(session, agency_id, user_id)
-            yield session
+        """A session inside one transaction: committed on success (then its after-commit
+        callbacks run), rolled back on error (and its callbacks dropped)."""
+        async with self.sessionmaker() as session:
+            try:
+                async with session.begin():
+                    if agency_id is not None or user_id is not None:
+                        await set_tenant(session, agency_id, user_id)
+                    yield session
+                await hooks.run_after_commit(session)
+            finally:
+                hooks.discard(session)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -32,7 +32,7 @@ class RefreshIn(BaseModel):
 
 
 class TokenPair(BaseModel):
-    token_type: str = "Bearer"  # noqa: S105
+    token_type: str = "Bearer"
     access_token: str
     access_token_expires_at: datetime
     refresh_token: str

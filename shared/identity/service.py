@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.access import repository as access_repository
 from shared.access.roles import Role
 from shared.agencies.models import Agency
+from shared.audit import service as audit
 from shared.config import Settings
 from shared.db.tenancy import set_tenant
 from shared.errors import Conflict, FieldProblem, Unauthorized, ValidationFailed
@@ -20,6 +21,10 @@ from shared.identity import passwords, tokens
 from shared.identity.models import RefreshToken, User
 from shared.identity.schemas import LoginIn, SignUpIn, TokenPair
 from shared.ids import new_id
+
+
+class InvalidCredentials(Unauthorized):
+    keep_changes = True  # the failed-login audit events must stand
 
 
 class RefreshTokenReused(Unauthorized):
@@ -39,7 +44,7 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-async def _issue_pair(
+async def issue_pair(
     session: AsyncSession,
     settings: Settings,
     *,
@@ -107,7 +112,16 @@ async def sign_up(
     await access_repository.add_membership(
         session, agency_id=agency.id, user_id=user.id, role=Role.OWNER
     )
-    pair = await _issue_pair(
+    audit.record(
+        session,
+        agency_id=agency.id,
+        actor=audit.Actor("user", user.id),
+        action="agency.create",
+        object_type="agency",
+        object_id=agency.id,
+        after={"name": agency.name, "owner_email": user.email},
+    )
+    pair = await issue_pair(
         session, settings, user_id=user.id, agency_id=agency.id, family_id=new_id(), client=client
     )
     return agency, pair
@@ -127,7 +141,9 @@ async def log_in(
     email = normalize_email(str(data.email))
     user = await _user_by_email(session, email)
     if not passwords.verify_password(user.password_hash if user else None, data.password):
-        raise Unauthorized(_BAD_LOGIN, code="invalid_credentials")
+        if user is not None:
+            await _record_failed_login(session, user)
+        raise InvalidCredentials(_BAD_LOGIN, code="invalid_credentials")
     assert user is not None
     if not user.is_active:
         raise Unauthorized("this account is deactivated", code="account_disabled")
@@ -144,9 +160,34 @@ async def log_in(
     user.last_login_at = datetime.now(UTC)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(data.password)
-    return await _issue_pair(
+    await set_tenant(session, agency_id, user.id)
+    audit.record(
+        session,
+        agency_id=agency_id,
+        actor=audit.Actor("user", user.id),
+        action="auth.login",
+        object_type="user",
+        object_id=user.id,
+    )
+    return await issue_pair(
         session, settings, user_id=user.id, agency_id=agency_id, family_id=new_id(), client=client
     )
+
+
+async def _record_failed_login(session: AsyncSession, user: User) -> None:
+    """In every agency the user belongs to: their admins see attempts on their people."""
+    await set_tenant(session, None, user.id)
+    for agency_id in await access_repository.agencies_of_user(session, user.id):
+        await set_tenant(session, agency_id, user.id)
+        audit.record(
+            session,
+            agency_id=agency_id,
+            actor=audit.Actor("user", user.id),
+            action="auth.login_failed",
+            object_type="user",
+            object_id=user.id,
+        )
+        await session.flush()
 
 
 async def refresh(
@@ -176,7 +217,7 @@ async def refresh(
             "you no longer have access to this agency; log in again", code="not_a_member"
         )
     current.used_at = now
-    return await _issue_pair(
+    return await issue_pair(
         session,
         settings,
         user_id=current.user_id,

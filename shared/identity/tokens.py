@@ -16,7 +16,7 @@ from shared.config import Settings
 from shared.errors import Unauthorized
 
 ALGORITHM = "HS256"
-ACCESS_TOKEN_TYPE = "access"  # noqa: S105
+ACCESS_TOKEN_TYPE = "access"
 REFRESH_PREFIX = "crt_"
 
 
@@ -28,10 +28,14 @@ class AccessClaims:
     expires_at: datetime
 
 
-def _signing_key(settings: Settings) -> bytes:
-    """A key derived for JWTs alone, so the root secret signs nothing directly."""
+def derive_key(settings: Settings, purpose: str) -> bytes:
+    """A key for one purpose alone, so the root secret signs nothing directly."""
     root = settings.secret_key.get_secret_value().encode()
-    return hmac.new(root, b"chorus.jwt.v1", hashlib.sha256).digest()
+    return hmac.new(root, f"chorus.{purpose}".encode(), hashlib.sha256).digest()
+
+
+def _signing_key(settings: Settings) -> bytes:
+    return derive_key(settings, "jwt.v1")
 
 
 def issue_access_token(
