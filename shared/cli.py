@@ -7,24 +7,28 @@ import asyncio
 import os
 import secrets
 import sys
+import uuid
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.access import repository as access_repository
+from shared.access.models import Membership
 from shared.access.principal import Grant, Principal
-from shared.access.roles import Role, ScopeType
+from shared.access.roles import ROLE_SCOPE, Role, ScopeType
 from shared.brands import service as brand_service
 from shared.brands.models import Brand
 from shared.brands.schemas import BrandCreate
 from shared.config import Settings, get_settings
 from shared.db import Database
 from shared.db.tenancy import set_tenant
-from shared.demo import DEMO_AGENCY, DEMO_BRAND, DEMO_EMAIL, DEMO_LOCATIONS
+from shared.demo import DEMO_AGENCY, DEMO_BRAND, DEMO_EMAIL, DEMO_LOCATIONS, DEMO_MEMBERS
 from shared.identity import passwords
 from shared.identity import service as identity_service
 from shared.identity.models import User
 from shared.identity.schemas import SignUpIn
+from shared.ids import new_id
 from shared.locations import repository as location_repository
 from shared.locations import service as location_service
 from shared.locations.models import LocationGroup
@@ -61,13 +65,51 @@ async def seed_demo(settings: Settings, password: str) -> Principal:
             grants=(Grant(Role.OWNER, ScopeType.AGENCY),),
         )
         async with db.transaction(agency_id, user_id) as session:
-            await _seed_brand(session, principal)
+            brand_id = await _seed_brand(session, principal)
+            await _seed_members(session, principal, brand_id, password)
         return principal
     finally:
         await db.dispose()
 
 
-async def _seed_brand(session: AsyncSession, principal: Principal) -> None:
+async def _seed_members(
+    session: AsyncSession, principal: Principal, brand_id: uuid.UUID, password: str
+) -> None:
+    """The demo brand manager and location managers, all with the demo password."""
+    password_hash = passwords.hash_password(password)
+    for member in DEMO_MEMBERS:
+        user = (
+            await session.execute(select(User).where(User.email == member.email))
+        ).scalar_one_or_none()
+        if user is None:
+            user = User(email=member.email, full_name=member.full_name, password_hash=password_hash)
+            session.add(user)
+            await session.flush()
+        else:
+            user.password_hash = password_hash
+        scope_id = brand_id
+        if member.location_ref is not None:
+            location_id = await location_repository.external_ref_owner(
+                session, principal, brand_id, member.location_ref
+            )
+            assert location_id is not None
+            scope_id = location_id
+        role = Role(member.role)
+        await session.execute(
+            insert(Membership)
+            .values(
+                agency_id=principal.agency_id,
+                id=new_id(),
+                user_id=user.id,
+                role=role.value,
+                scope_type=ROLE_SCOPE[role].value,
+                scope_id=scope_id,
+            )
+            .on_conflict_do_nothing()
+        )
+
+
+async def _seed_brand(session: AsyncSession, principal: Principal) -> uuid.UUID:
     brand = (
         await session.execute(
             select(Brand).where(Brand.agency_id == principal.agency_id, Brand.name == DEMO_BRAND)
@@ -123,6 +165,7 @@ async def _seed_brand(session: AsyncSession, principal: Principal) -> None:
                 GroupMembersChange(location_ids=[location_id]),
                 add=True,
             )
+    return brand.id
 
 
 def _seed_demo_command(settings: Settings) -> int:
@@ -138,10 +181,15 @@ def _seed_demo_command(settings: Settings) -> int:
                 "",
                 "  Demo agency ready "
                 f"({DEMO_AGENCY}: brand '{DEMO_BRAND}', {len(DEMO_LOCATIONS)} locations)",
-                f"    owner login : {DEMO_EMAIL}",
-                f"    password    : {password}",
-                f"    agency id   : {principal.agency_id}",
-                f"    try it      : curl -s -X POST {base}/v1/auth/login "
+                f"    {'owner':<16}: {DEMO_EMAIL}",
+                *[
+                    f"    {m.role.replace('_', ' '):<16}: {m.email}"
+                    + (f" ({m.location_ref})" if m.location_ref else "")
+                    for m in DEMO_MEMBERS
+                ],
+                f"    {'password':<16}: {password}   (the same for every demo login)",
+                f"    {'agency id':<16}: {principal.agency_id}",
+                f"    {'try it':<16}: curl -s -X POST {base}/v1/auth/login "
                 "-H 'Content-Type: application/json' "
                 f'-d \'{{"email": "{DEMO_EMAIL}", "password": "{password}"}}\'',
                 "",

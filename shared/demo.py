@@ -76,3 +76,19 @@ DEMO_LOCATIONS: tuple[DemoLocation, ...] = (
         "akl-001", "Auckland", "AUK", "NZ", "Pacific/Auckland", "+64 9 379 0000", ("Asia-Pacific",)
     ),
 )
+
+
+@dataclass(frozen=True)
+class DemoMember:
+    email: str
+    full_name: str
+    role: str
+    location_ref: str | None = None
+    """For location roles: the external_ref of the location; brand roles use the demo brand."""
+
+
+DEMO_MEMBERS: tuple[DemoMember, ...] = (
+    DemoMember("brand.manager@demo.chorus.example", "Bea Brandmanager", "brand_manager"),
+    DemoMember("nyc.manager@demo.chorus.example", "Nico Newyork", "location_manager", "nyc-001"),
+    DemoMember("london.manager@demo.chorus.example", "Lena London", "location_manager", "lon-001"),
+)

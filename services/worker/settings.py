@@ -13,18 +13,22 @@ from arq import cron
 from arq.connections import RedisSettings
 
 from services.worker.context import WorkerContext
-from services.worker.jobs import system
+from services.worker.jobs import mail, system
 from services.worker.registry import job
 from shared.config import Settings, get_settings
 from shared.db import Database
 from shared.jobs import QUEUE_NAME
 from shared.logging import configure_logging
+from shared.mail import service as mail_service
 
 log = structlog.get_logger("chorus.worker")
 
 
 def build_functions() -> list[Any]:
-    return [job("system.heartbeat", system.heartbeat)]
+    return [
+        job("system.heartbeat", system.heartbeat),
+        job(mail_service.DELIVER_JOB, mail.deliver),
+    ]
 
 
 async def startup(ctx: dict[str, Any], settings: Settings | None = None) -> None:

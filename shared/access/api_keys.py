@@ -101,7 +101,7 @@ async def list_keys(
 
 
 async def revoke(session: AsyncSession, principal: Principal, key_id: uuid.UUID) -> ApiKey:
-    authorize(principal, "api_key.manage")
+    authorize(principal, "api_key.manage", object_type="api_key")
     api_key = (
         await session.execute(scoped(ApiKey, principal).where(ApiKey.id == key_id))
     ).scalar_one_or_none()

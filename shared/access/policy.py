@@ -24,6 +24,11 @@ class Target:
 
 AGENCY = Target()
 
+BRAND_CONTENT_READS = frozenset(
+    {"brand.read", "template.read", "brand_rules.read", "campaign.read"}
+)
+"""Brand-level reads a location grant covers for its own brand."""
+
 
 def _covers(grant: Grant, action: str, target: Target) -> bool:
     if action not in PERMISSIONS[grant.role]:
@@ -34,9 +39,10 @@ def _covers(grant: Grant, action: str, target: Target) -> bool:
         return target.brand_id is not None and target.brand_id == grant.scope_id
     if target.location_id is not None:
         return target.location_id == grant.scope_id
-    # A location's people may read (only read) the brand their location belongs to.
+    # A location's people may read the brand their location belongs to and the brand's
+    # content meant for them; nothing else at brand level.
     return (
-        action.endswith(".read")
+        action in BRAND_CONTENT_READS
         and target.brand_id is not None
         and target.brand_id == grant.brand_id
     )
@@ -49,10 +55,14 @@ def allowed(principal: Principal, action: str, target: Target = AGENCY) -> bool:
 def authorize(
     principal: Principal, action: str, target: Target = AGENCY, *, object_type: str | None = None
 ) -> None:
-    """Raise NotFound when the object is out of reach, Forbidden when only the action is."""
+    """Raise NotFound when the object is out of reach, Forbidden when only the action is.
+
+    With no object (agency-level actions such as creating a brand) there is nothing to hide,
+    so a missing permission is always 403."""
     kind = object_type or action.split(".", 1)[0]
-    if not allowed(principal, f"{kind}.read", target):
-        raise NotFound(f"{kind.replace('_', ' ')} not found")
+    if target != AGENCY or object_type is not None:
+        if not allowed(principal, f"{kind}.read", target):
+            raise NotFound(f"{kind.replace('_', ' ')} not found")
     if not allowed(principal, action, target):
         raise Forbidden(
             f"this needs the permission '{action}', which your role does not grant here",

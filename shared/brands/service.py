@@ -6,11 +6,34 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.access.policy import Target, authorize
 from shared.access.principal import Principal
+from shared.audit import service as audit
 from shared.brands import repository
 from shared.brands.models import Brand
 from shared.brands.schemas import BrandCreate, BrandUpdate
 from shared.errors import Conflict, NotFound
 from shared.pagination import Slice, keyset_page
+
+_FIELDS = ("name", "description")
+
+
+def _audit(
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    brand: Brand,
+    before: dict[str, object] | None = None,
+    after: dict[str, object] | None = None,
+) -> None:
+    audit.record(
+        session,
+        agency_id=principal.agency_id,
+        actor=principal,
+        action=action,
+        object_type="brand",
+        object_id=brand.id,
+        before=before,
+        after=after,
+    )
 
 
 async def get_brand(
@@ -32,6 +55,7 @@ async def create_brand(session: AsyncSession, principal: Principal, data: BrandC
     session.add(brand)
     await session.flush()
     await session.refresh(brand)
+    _audit(session, principal, "brand.create", brand, after=audit.snapshot(brand, _FIELDS))
     return brand
 
 
@@ -39,6 +63,7 @@ async def update_brand(
     session: AsyncSession, principal: Principal, brand_id: uuid.UUID, data: BrandUpdate
 ) -> Brand:
     brand = await get_brand(session, principal, brand_id, "brand.update")
+    before = audit.snapshot(brand, _FIELDS)
     if data.name is not None:
         name = data.name.strip()
         if await repository.name_taken(session, principal, name, exclude=brand.id):
@@ -48,6 +73,7 @@ async def update_brand(
         brand.description = data.description
     await session.flush()
     await session.refresh(brand)
+    _audit(session, principal, "brand.update", brand, before, audit.snapshot(brand, _FIELDS))
     return brand
 
 
@@ -59,6 +85,7 @@ async def delete_brand(session: AsyncSession, principal: Principal, brand_id: uu
             f"brand still has {count} locations; delete or move them first",
             code="brand_not_empty",
         )
+    _audit(session, principal, "brand.delete", brand, before=audit.snapshot(brand, _FIELDS))
     await session.delete(brand)
     await session.flush()
 

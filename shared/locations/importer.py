@@ -40,6 +40,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.access.principal import Principal
+from shared.audit import service as audit
 from shared.brands import service as brand_service
 from shared.brands.models import Brand
 from shared.db import Database
@@ -413,6 +414,23 @@ async def import_locations(
             await session.execute(text("DISCARD PLANS"))
         groups_created, memberships = await _join_groups(
             session, principal.agency_id, brand_id, checked.valid, ids
+        )
+    if checked.valid:
+        audit.record(
+            session,
+            agency_id=principal.agency_id,
+            actor=principal,
+            action="location.import",
+            object_type="brand",
+            object_id=brand_id,
+            details={
+                "mode": mode,
+                "rows": checked.rows,
+                "created": created,
+                "updated": updated,
+                "invalid": checked.invalid,
+                "groups_created": groups_created,
+            },
         )
     return ImportResult(
         mode=mode,

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.access.policy import Target, authorize
 from shared.access.principal import Principal
+from shared.audit import service as audit
 from shared.brands import service as brand_service
 from shared.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from shared.locations import repository
@@ -28,6 +29,55 @@ from shared.locations.schemas import (
 from shared.pagination import Slice, keyset_page, keyset_rows
 
 LocationSort = Literal["created", "name"]
+
+
+_LOCATION_FIELDS = (
+    "brand_id",
+    "external_ref",
+    "name",
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "time_zone",
+    "phone",
+    "website",
+    "custom_fields",
+    "status",
+)
+
+
+def _snap(location: Location) -> dict[str, Any]:
+    return audit.snapshot(location, _LOCATION_FIELDS)
+
+
+def _gsnap(group: LocationGroup) -> dict[str, Any]:
+    return audit.snapshot(group, ("brand_id", "name", "description"))
+
+
+def _audit(
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    object_type: str,
+    object_id: uuid.UUID,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    audit.record(
+        session,
+        agency_id=principal.agency_id,
+        actor=principal,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        before=before,
+        after=after,
+        details=details,
+    )
 
 
 def _target(location: Location) -> Target:
@@ -77,6 +127,7 @@ async def create_location(
     )
     session.add(location)
     await session.flush()
+    _audit(session, principal, "location.create", "location", location.id, after=_snap(location))
     for group in groups:
         await repository.add_members(session, principal.agency_id, group.id, [location.id])
     await session.refresh(location)
@@ -127,10 +178,12 @@ async def update_location(
             raise ValidationFailed(
                 str(exc), errors=[FieldProblem("body.phone", str(exc), "invalid_phone")]
             ) from None
+    before = _snap(location)
     for key, value in changes.items():
         setattr(location, key, value)
     await session.flush()
     await session.refresh(location)
+    _audit(session, principal, "location.update", "location", location.id, before, _snap(location))
     return location
 
 
@@ -138,6 +191,7 @@ async def delete_location(
     session: AsyncSession, principal: Principal, location_id: uuid.UUID
 ) -> None:
     location = await get_location(session, principal, location_id, "location.delete")
+    _audit(session, principal, "location.delete", "location", location.id, before=_snap(location))
     await session.delete(location)
     await session.flush()
 
@@ -213,6 +267,9 @@ async def create_group(
         raise Conflict(
             f"this brand already has a group named '{data.name}'", code="group_name_taken"
         ) from None
+    _audit(
+        session, principal, "location_group.create", "location_group", group.id, after=_gsnap(group)
+    )
     await session.refresh(group)
     return group
 
@@ -221,6 +278,7 @@ async def update_group(
     session: AsyncSession, principal: Principal, group_id: uuid.UUID, data: LocationGroupUpdate
 ) -> LocationGroup:
     group = await get_group(session, principal, group_id, "location_group.update")
+    before = _gsnap(group)
     if data.name is not None:
         if await repository.group_name_taken(
             session, principal, group.brand_id, data.name, exclude=group.id
@@ -232,12 +290,29 @@ async def update_group(
     if data.description is not None:
         group.description = data.description
     await session.flush()
+    _audit(
+        session,
+        principal,
+        "location_group.update",
+        "location_group",
+        group.id,
+        before,
+        _gsnap(group),
+    )
     await session.refresh(group)
     return group
 
 
 async def delete_group(session: AsyncSession, principal: Principal, group_id: uuid.UUID) -> None:
     group = await get_group(session, principal, group_id, "location_group.delete")
+    _audit(
+        session,
+        principal,
+        "location_group.delete",
+        "location_group",
+        group.id,
+        before=_gsnap(group),
+    )
     await session.delete(group)
     await session.flush()
 
@@ -291,4 +366,13 @@ async def change_members(
     else:
         changed = await repository.remove_members(session, principal.agency_id, group.id, wanted)
     count = await repository.member_count(session, principal.agency_id, group.id)
+    if changed:
+        _audit(
+            session,
+            principal,
+            "location_group.members_add" if add else "location_group.members_remove",
+            "location_group",
+            group.id,
+            details={"changed": changed, "location_ids": [str(i) for i in wanted[:100]]},
+        )
     return GroupMembersResult(group_id=group.id, changed=changed, member_count=count)

@@ -16,6 +16,7 @@ router = APIRouter(prefix="/v1/brands", tags=["brands"])
 @router.post(
     "",
     summary="Create a brand",
+    openapi_extra={"x-permission": "brand.create"},
     status_code=status.HTTP_201_CREATED,
     responses=problems(401, 403, 409, 422),
 )
@@ -26,7 +27,12 @@ async def create_brand(
     return BrandOut.model_validate(brand)
 
 
-@router.get("", summary="List brands (by name)", responses=problems(400, 401, 422))
+@router.get(
+    "",
+    summary="List brands (by name)",
+    openapi_extra={"x-permission": "brand.read"},
+    responses=problems(400, 401, 422),
+)
 async def list_brands(
     session: Session,
     principal: CurrentPrincipal,
@@ -39,12 +45,22 @@ async def list_brands(
     )
 
 
-@router.get("/{brand_id}", summary="Get a brand", responses=problems(401, 404, 422))
+@router.get(
+    "/{brand_id}",
+    summary="Get a brand",
+    openapi_extra={"x-permission": "brand.read"},
+    responses=problems(401, 404, 422),
+)
 async def get_brand(brand_id: uuid.UUID, session: Session, principal: CurrentPrincipal) -> BrandOut:
     return BrandOut.model_validate(await brand_service.get_brand(session, principal, brand_id))
 
 
-@router.patch("/{brand_id}", summary="Update a brand", responses=problems(401, 403, 404, 409, 422))
+@router.patch(
+    "/{brand_id}",
+    summary="Update a brand",
+    openapi_extra={"x-permission": "brand.update"},
+    responses=problems(401, 403, 404, 409, 422),
+)
 async def update_brand(
     brand_id: uuid.UUID, data: BrandUpdate, session: Session, principal: CurrentPrincipal
 ) -> BrandOut:
@@ -55,6 +71,7 @@ async def update_brand(
 @router.delete(
     "/{brand_id}",
     summary="Delete an empty brand",
+    openapi_extra={"x-permission": "brand.delete"},
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problems(401, 403, 404, 409),
 )

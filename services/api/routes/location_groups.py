@@ -22,6 +22,7 @@ router = APIRouter(prefix="/v1/location-groups", tags=["location groups"])
 @router.post(
     "",
     summary="Create a location group",
+    openapi_extra={"x-permission": "location_group.create"},
     status_code=status.HTTP_201_CREATED,
     responses=problems(401, 403, 404, 409, 422),
 )
@@ -32,7 +33,12 @@ async def create_group(
     return LocationGroupOut.model_validate(group)
 
 
-@router.get("", summary="List location groups (by name)", responses=problems(400, 401, 422))
+@router.get(
+    "",
+    summary="List location groups (by name)",
+    openapi_extra={"x-permission": "location_group.read"},
+    responses=problems(400, 401, 422),
+)
 async def list_groups(
     session: Session,
     principal: CurrentPrincipal,
@@ -49,7 +55,12 @@ async def list_groups(
     )
 
 
-@router.get("/{group_id}", summary="Get a location group", responses=problems(401, 404, 422))
+@router.get(
+    "/{group_id}",
+    summary="Get a location group",
+    openapi_extra={"x-permission": "location_group.read"},
+    responses=problems(401, 404, 422),
+)
 async def get_group(
     group_id: uuid.UUID, session: Session, principal: CurrentPrincipal
 ) -> LocationGroupOut:
@@ -60,6 +71,7 @@ async def get_group(
 @router.patch(
     "/{group_id}",
     summary="Rename or describe a location group",
+    openapi_extra={"x-permission": "location_group.update"},
     responses=problems(401, 403, 404, 409, 422),
 )
 async def update_group(
@@ -72,6 +84,7 @@ async def update_group(
 @router.delete(
     "/{group_id}",
     summary="Delete a location group (its locations stay)",
+    openapi_extra={"x-permission": "location_group.delete"},
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problems(401, 403, 404),
 )
@@ -85,6 +98,7 @@ async def delete_group(
 @router.post(
     "/{group_id}/members",
     summary="Add locations to a group",
+    openapi_extra={"x-permission": "location_group.update"},
     description="Idempotent: locations already in the group are left as they are.",
     responses=problems(401, 403, 404, 422),
 )
@@ -97,6 +111,7 @@ async def add_members(
 @router.post(
     "/{group_id}/members/remove",
     summary="Remove locations from a group",
+    openapi_extra={"x-permission": "location_group.update"},
     responses=problems(401, 403, 404, 422),
 )
 async def remove_members(

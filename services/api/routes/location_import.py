@@ -158,7 +158,7 @@ _BODY_DOC: dict[str, Any] = {
     summary="Import locations (CSV or JSON)",
     description=_IMPORT_DESCRIPTION,
     responses=problems(400, 401, 403, 404, 413, 415, 422),
-    openapi_extra=_BODY_DOC,
+    openapi_extra={**_BODY_DOC, "x-permission": "location.import"},
 )
 async def import_locations(
     brand_id: uuid.UUID,
@@ -197,6 +197,7 @@ async def import_locations(
 @router.get(
     "/export",
     summary="Export locations as CSV",
+    openapi_extra={"x-permission": "location.read"},
     description="The brand's locations in the import's CSV format (custom.* columns for every "
     "custom field key in use), streamed in creation order. Re-importing the file with "
     "`external_ref`s unchanged changes nothing. Takes the list endpoint's filters.",

@@ -20,6 +20,7 @@ router = APIRouter(prefix="/v1/locations", tags=["locations"])
 @router.post(
     "",
     summary="Create a location",
+    openapi_extra={"x-permission": "location.create"},
     status_code=status.HTTP_201_CREATED,
     responses=problems(401, 403, 404, 409, 422),
 )
@@ -36,6 +37,7 @@ _LIST_FIELDS = tuple(LocationOut.model_fields)
 @router.get(
     "",
     summary="List locations",
+    openapi_extra={"x-permission": "location.read"},
     description="Filter by brand, group, status, country, city and free text on the name. "
     "`sort=created` (default) lists in creation order, `sort=name` alphabetically; both are "
     "stable under concurrent inserts.",
@@ -75,7 +77,12 @@ async def list_locations(
     return Response(content=body, media_type="application/json")
 
 
-@router.get("/{location_id}", summary="Get a location", responses=problems(401, 404, 422))
+@router.get(
+    "/{location_id}",
+    summary="Get a location",
+    openapi_extra={"x-permission": "location.read"},
+    responses=problems(401, 404, 422),
+)
 async def get_location(
     location_id: uuid.UUID, session: Session, principal: CurrentPrincipal
 ) -> LocationOut:
@@ -86,6 +93,7 @@ async def get_location(
 @router.patch(
     "/{location_id}",
     summary="Update a location (only the fields sent)",
+    openapi_extra={"x-permission": "location.update"},
     responses=problems(401, 403, 404, 409, 422),
 )
 async def update_location(
@@ -98,6 +106,7 @@ async def update_location(
 @router.delete(
     "/{location_id}",
     summary="Delete a location",
+    openapi_extra={"x-permission": "location.delete"},
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problems(401, 403, 404),
 )
