@@ -13,7 +13,6 @@ from shared.db import Database
 from shared.db.base import TENANT_TABLES
 from tests.factories import create_brand, create_group, create_location, sign_up
 
-
 POPULATED = {"agency", "membership", "brand", "location", "location_group", "location_group_member"}
 
 

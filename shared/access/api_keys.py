@@ -128,8 +128,8 @@ _BAD_KEY = "API key is not valid (revoked, expired or mistyped)"
 async def authenticate(session: AsyncSession, key: str) -> Principal:
     """Finds the key by its visible prefix (the only pre-tenant lookup RLS allows), checks
     the secret in constant time, then enters the key's agency."""
-    prefix, _, _secret = key.rpartition("_")
-    if not prefix.startswith(KEY_PREFIX) or len(prefix) != len(KEY_PREFIX) + 8:
+    prefix = key[: len(KEY_PREFIX) + 8]  # the secret part may itself contain "_"
+    if not prefix.startswith(KEY_PREFIX) or key[len(prefix) : len(prefix) + 1] != "_":
         raise Unauthorized(_BAD_KEY, code="invalid_api_key")
     await session.execute(text("SELECT set_config('app.api_key_prefix', :p, true)"), {"p": prefix})
     candidates = (await session.execute(select(ApiKey).where(ApiKey.prefix == prefix))).scalars()

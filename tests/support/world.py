@@ -1,0 +1,276 @@
+"""Agencies full of people at every scope, for authorization tests.
+
+Rows go straight into the database through the admin engine (one precomputed argon2 hash,
+no sign-up round trips); each person gets an access token minted for their agency, which
+works because the API reads grants from the database on every request. The invitation and
+the API key are made through the public API, as the owner would.
+
+Every build makes a new agency with fresh ids, so a test can rebuild after a destructive
+call without cleaning up.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.access.models import Membership
+from shared.access.roles import ROLE_SCOPE, Role, ScopeType
+from shared.agencies.models import Agency
+from shared.brands.models import Brand
+from shared.config import Settings
+from shared.identity import passwords, tokens
+from shared.identity.models import User
+from shared.locations.models import Location, LocationGroup, LocationGroupMember
+
+PASSWORD = "correct horse battery staple"
+
+
+@functools.cache
+def password_hash() -> str:
+    """argon2 is deliberately slow: hash once per test session."""
+    return passwords.hash_password(PASSWORD)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where something sits: in an agency, optionally in a brand, optionally at a location."""
+
+    agency_id: uuid.UUID
+    brand_id: uuid.UUID | None = None
+    location_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A user with exactly one membership, and a token for that membership's agency."""
+
+    name: str
+    user_id: uuid.UUID
+    email: str
+    membership_id: uuid.UUID
+    role: Role
+    place: Place
+    """Where the grant is: agency-wide, a brand, or a location (with the location's brand)."""
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def scope_type(self) -> ScopeType:
+        return ROLE_SCOPE[self.role]
+
+
+@dataclass(frozen=True)
+class AgencyA:
+    """Brand X (locations L1 in group G1, and L2) and brand Y (L3), people at every scope,
+    a pending invitation I (brand_viewer at X), an admin API key K, and the membership M
+    of location_staff@L1."""
+
+    agency_id: uuid.UUID
+    brand_x: uuid.UUID
+    brand_y: uuid.UUID
+    l1: uuid.UUID
+    l2: uuid.UUID
+    l3: uuid.UUID
+    g1: uuid.UUID
+    invitation_id: uuid.UUID
+    api_key_id: uuid.UUID
+    actors: dict[str, Actor]
+    secrets: frozenset[str] = field(repr=False)
+    """Every id and name of the agency: none may reach someone outside it."""
+
+    @property
+    def membership_id(self) -> uuid.UUID:
+        return self.actors["location_staff@L1"].membership_id
+
+
+@dataclass(frozen=True)
+class AgencyB:
+    agency_id: uuid.UUID
+    owner: Actor
+
+
+def _token(settings: Settings, user_id: uuid.UUID, agency_id: uuid.UUID) -> str:
+    token, _ = tokens.issue_access_token(
+        settings, user_id=user_id, agency_id=agency_id, session_id=uuid.uuid4()
+    )
+    return token
+
+
+async def _people(
+    conn: AsyncConnection,
+    settings: Settings,
+    agency_id: uuid.UUID,
+    tag: str,
+    seats: Iterable[tuple[str, Role, Place]],
+) -> dict[str, Actor]:
+    actors: dict[str, Actor] = {}
+    users: list[dict[str, Any]] = []
+    memberships: list[dict[str, Any]] = []
+    for name, role, place in seats:
+        user_id, membership_id = uuid.uuid4(), uuid.uuid4()
+        slug = name.replace("@", "-at-").lower()
+        email = f"{slug}-{tag}@bola.example"
+        scope_type = ROLE_SCOPE[role]
+        scope_id = {
+            ScopeType.AGENCY: None,
+            ScopeType.BRAND: place.brand_id,
+            ScopeType.LOCATION: place.location_id,
+        }[scope_type]
+        users.append(
+            {
+                "id": user_id,
+                "email": email,
+                "full_name": f"{name} {tag}",
+                "password_hash": password_hash(),
+            }
+        )
+        memberships.append(
+            {
+                "agency_id": agency_id,
+                "id": membership_id,
+                "user_id": user_id,
+                "role": role.value,
+                "scope_type": scope_type.value,
+                "scope_id": scope_id,
+            }
+        )
+        actors[name] = Actor(
+            name=name,
+            user_id=user_id,
+            email=email,
+            membership_id=membership_id,
+            role=role,
+            place=place,
+            token=_token(settings, user_id, agency_id),
+        )
+    await conn.execute(insert(User), users)
+    await conn.execute(insert(Membership), memberships)
+    return actors
+
+
+async def build_agency_a(
+    engine: AsyncEngine, client: httpx.AsyncClient, settings: Settings
+) -> AgencyA:
+    tag = uuid.uuid4().hex[:8]
+    agency = uuid.uuid4()
+    x, y, l1, l2, l3, g1 = (uuid.uuid4() for _ in range(6))
+    names = {
+        "agency": f"Agency A {tag}",
+        "x": f"Brand X {tag}",
+        "y": f"Brand Y {tag}",
+        "l1": f"Location L1 {tag}",
+        "l2": f"Location L2 {tag}",
+        "l3": f"Location L3 {tag}",
+        "g1": f"Group G1 {tag}",
+    }
+    everywhere = Place(agency)
+    at_x, at_y = Place(agency, x), Place(agency, y)
+    at_l1 = Place(agency, x, l1)
+    async with engine.begin() as conn:
+        await conn.execute(insert(Agency).values(id=agency, name=names["agency"]))
+        await conn.execute(
+            insert(Brand),
+            [
+                {"agency_id": agency, "id": x, "name": names["x"]},
+                {"agency_id": agency, "id": y, "name": names["y"]},
+            ],
+        )
+        await conn.execute(
+            insert(Location),
+            [
+                {
+                    "agency_id": agency,
+                    "id": location_id,
+                    "brand_id": brand_id,
+                    "name": names[key],
+                    "city": "Springfield",
+                    "country": "US",
+                    "time_zone": "America/Chicago",
+                    "custom_fields": {},
+                }
+                for key, location_id, brand_id in (("l1", l1, x), ("l2", l2, x), ("l3", l3, y))
+            ],
+        )
+        await conn.execute(
+            insert(LocationGroup).values(agency_id=agency, id=g1, brand_id=x, name=names["g1"])
+        )
+        await conn.execute(
+            insert(LocationGroupMember).values(agency_id=agency, group_id=g1, location_id=l1)
+        )
+        actors = await _people(
+            conn,
+            settings,
+            agency,
+            tag,
+            [
+                ("owner", Role.OWNER, everywhere),
+                ("admin", Role.ADMIN, everywhere),
+                ("brand_manager@X", Role.BRAND_MANAGER, at_x),
+                ("brand_viewer@X", Role.BRAND_VIEWER, at_x),
+                ("location_manager@L1", Role.LOCATION_MANAGER, at_l1),
+                ("location_staff@L1", Role.LOCATION_STAFF, at_l1),
+                ("brand_manager@Y", Role.BRAND_MANAGER, at_y),
+            ],
+        )
+    owner = actors["owner"]
+    invitee = f"invitee-{tag}@bola.example"
+    invitation = await client.post(
+        "/v1/invitations",
+        json={"email": invitee, "role": Role.BRAND_VIEWER.value, "brand_id": str(x)},
+        headers=owner.headers,
+    )
+    assert invitation.status_code == 201, invitation.text
+    key_name = f"BOLA key {tag}"
+    api_key = await client.post(
+        "/v1/api-keys", json={"name": key_name, "role": Role.ADMIN.value}, headers=owner.headers
+    )
+    assert api_key.status_code == 201, api_key.text
+    key = api_key.json()
+    secrets = {
+        *names.values(),
+        invitee,
+        key_name,
+        key["prefix"],
+        key["key"],
+        *(str(i) for i in (agency, x, y, l1, l2, l3, g1)),
+        invitation.json()["id"],
+        key["id"],
+    }
+    for actor in actors.values():
+        secrets |= {actor.email, f"{actor.name} {tag}", str(actor.user_id)}
+        secrets.add(str(actor.membership_id))
+    return AgencyA(
+        agency_id=agency,
+        brand_x=x,
+        brand_y=y,
+        l1=l1,
+        l2=l2,
+        l3=l3,
+        g1=g1,
+        invitation_id=uuid.UUID(invitation.json()["id"]),
+        api_key_id=uuid.UUID(key["id"]),
+        actors=actors,
+        secrets=frozenset(secrets),
+    )
+
+
+async def build_agency_b(engine: AsyncEngine, settings: Settings) -> AgencyB:
+    tag = uuid.uuid4().hex[:8]
+    agency = uuid.uuid4()
+    async with engine.begin() as conn:
+        await conn.execute(insert(Agency).values(id=agency, name=f"Agency B {tag}"))
+        actors = await _people(
+            conn, settings, agency, tag, [("owner of B", Role.OWNER, Place(agency))]
+        )
+    return AgencyB(agency_id=agency, owner=actors["owner of B"])
