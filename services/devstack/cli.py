@@ -44,7 +44,8 @@ def app_services(port: int) -> list[ChildSpec]:
     """The long-running processes of ``run``, started in this order. A new service (the
     platform sandbox, a local Stripe) is one more line here."""
     api = f"http://{LOOPBACK}:{port}"
-    uvicorn = (PY, "-m", "uvicorn", "services.api.app:create_app", "--factory")
+    # --no-access-log: the app writes its own access line (JSON, with request and agency id).
+    uvicorn = (PY, "-m", "uvicorn", "services.api.app:create_app", "--factory", "--no-access-log")
     return [
         ChildSpec(
             "api",
