@@ -37,7 +37,7 @@ import asyncio
 import json
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 
 CHECK_EVERY = 25
 
@@ -64,7 +64,6 @@ class _Round:
 class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
-        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.round: _Round | None = None
         self.head = bytearray()
         self.body_left = -1
@@ -73,9 +72,7 @@ class _Connection(asyncio.Protocol):
         self.served = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.ready.set_result(None)
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -103,6 +100,12 @@ class _Connection(asyncio.Protocol):
         run = self.round
         if run is None:
             raise LoadError(f"unexpected bytes from the server: {data[:200]!r}")
+        try:
+            self._received(run, data)
+        except Exception as exc:  # a callback's exception would only be logged by the loop
+            run.fail(f"{exc!r} while reading a response")
+
+    def _received(self, run: _Round, data: bytes) -> None:
         if self.body_left < 0:
             self.head += data
             end = self.head.find(b"\r\n\r\n")
@@ -167,7 +170,6 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     connections: list[_Connection] = []
     for _ in range(int(spec["connections"])):
         _, protocol = await loop.create_connection(_Connection, host, port)
-        await protocol.ready
         connections.append(protocol)
     references: dict[str, tuple[bytes, int]] = {}
     rounds: list[dict[str, Any]] = []

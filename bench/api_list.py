@@ -39,7 +39,11 @@ from bench._common import (
 )
 
 LOCATIONS = 10_000
-POOL = {"CHORUS_DB_POOL_SIZE": "20", "CHORUS_DB_MAX_OVERFLOW": "0"}
+POOL = {
+    "CHORUS_DB_POOL_SIZE": "20",
+    "CHORUS_DB_MAX_OVERFLOW": "0",
+    "CHORUS_RATE_LIMIT_AGENCY_REQUESTS": "100000000/minute",
+}
 """20 kept connections for the app, as the bare endpoint's pool has: with the default 10 + 10
 overflow, 32 requests in flight keep opening and closing overflow connections."""
 IN_FLIGHT = 32

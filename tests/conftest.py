@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from alembic import command
@@ -52,19 +53,28 @@ def alembic_config(url: URL) -> Config:
     return cfg
 
 
+async def _admin_execute(server: URL, sql: str) -> None:
+    """One statement on the server's maintenance database, on a connection closed at once."""
+    conn = await asyncpg.connect(
+        host=server.host,
+        port=server.port,
+        user=server.username,
+        password=server.password,
+        database="postgres",
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
 async def create_database(server: URL, name: str) -> URL:
-    engine = create_async_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await engine.dispose()
+    await _admin_execute(server, f'CREATE DATABASE "{name}"')
     return server.set(database=name)
 
 
 async def drop_database(server: URL, name: str) -> None:
-    engine = create_async_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await engine.dispose()
+    await _admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def migrate(url: URL, revision: str = "head") -> None:

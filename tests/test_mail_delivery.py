@@ -44,7 +44,11 @@ async def test_invitation_mail_is_delivered_after_commit_by_the_worker(
         poll_delay=0.05,
         handle_signals=False,
     )
-    await worker.main()
+    try:
+        await worker.main()
+    finally:
+        # Not worker.close(): that would also close the app's Redis pool we lent it.
+        await worker_settings.shutdown(worker.ctx)
     assert worker.jobs_complete == 1
     async with admin_engine.connect() as conn:
         rows = (await conn.execute(text("SELECT to_address, sent_at FROM outbound_email"))).all()

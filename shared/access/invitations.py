@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.access import scopes
 from shared.access.models import Invitation, Membership
-from shared.access.policy import authorize_grant, reach
+from shared.access.policy import allowed, authorize_grant, reach
 from shared.access.principal import Principal
 from shared.access.roles import Role, ScopeType
 from shared.access.schemas import InvitationAccept, InvitationCreate
@@ -211,6 +211,8 @@ async def revoke(
     scope = await scopes.target_of(
         session, principal, ScopeType(invitation.scope_type), invitation.scope_id
     )
+    if not allowed(principal, "member.read", scope.target):
+        raise NotFound("invitation not found")
     authorize_grant(principal, Role(invitation.role), scope.target, "member.invite")
     if invitation.accepted_at is not None:
         raise Conflict("this invitation was already accepted", code="invitation_accepted")

@@ -28,7 +28,7 @@ class LoginIn(BaseModel):
 class RefreshIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    refresh_token: str = Field(min_length=1, max_length=200)
+    refresh_token: str = Field(min_length=1, max_length=2000)
 
 
 class TokenPair(BaseModel):

@@ -1,0 +1,367 @@
+"""BOLA matrix: every operation with an object id in its path, tried by every kind of principal.
+
+The operations come from the app's OpenAPI document, so a new route is covered without
+touching this file. What each principal should get is worked out here, independently of the
+app's policy code, from the permission table (``PERMISSIONS``), the ranks (``RANK``) and
+these scope rules:
+
+- an agency grant covers everything in its agency;
+- a brand grant covers the objects of its brand;
+- a location grant covers its location and, of brand-level objects, only the reads in
+  ``BRAND_CONTENT_READS`` of its own brand;
+- API keys (and the audit log) are agency-level: only agency grants cover them;
+- members and invitations give a role: acting on them also needs a rank at least theirs.
+
+Not covered for the object's read action → 404; covered for the read but not for the
+operation's ``x-permission`` (or ranked too low) → 403; otherwise allowed: anything but
+401/403/404 and never a 5xx. A refused request must change nothing in the database, and a
+404 must not carry any of the agency's ids or names beyond the URL it echoes.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.api.app import create_app
+from shared.access.policy import BRAND_CONTENT_READS
+from shared.access.roles import ALL_ACTIONS, PERMISSIONS, RANK, Role, ScopeType
+from shared.config import Settings
+from shared.db.base import Base
+from tests.support.world import Actor, AgencyA, Place, build_agency_a, build_agency_b
+
+# Building the document needs no database: the lifespan (pools, Redis) never runs.
+_SPEC_SETTINGS = Settings(env="test", log_level="WARNING", log_json=True)
+SPEC: dict[str, Any] = create_app(_SPEC_SETTINGS).openapi()
+_METHODS = ("get", "put", "post", "patch", "delete")
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    spec: dict[str, Any]
+
+    @property
+    def path_params(self) -> list[str]:
+        return re.findall(r"{([^}]+)}", self.path)
+
+    @property
+    def permission(self) -> str | None:
+        value = self.spec.get("x-permission")
+        return str(value) if value is not None else None
+
+    def __str__(self) -> str:
+        return f"{self.method.upper()} {self.path}"
+
+
+OPERATIONS = [
+    Operation(method, path, item[method])
+    for path, item in SPEC["paths"].items()
+    for method in _METHODS
+    if method in item
+]
+OBJECT_OPERATIONS = [op for op in OPERATIONS if op.path_params]
+
+NO_PERMISSION_NEEDED = {
+    "POST /v1/auth/signup",
+    "POST /v1/auth/login",
+    "POST /v1/auth/refresh",
+    "POST /v1/auth/logout",
+    "POST /v1/invitations/accept",
+    "GET /v1/me",
+}
+"""/v1 operations that name no permission on purpose: no login yet, or only about yourself."""
+
+
+# The objects a path can name ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    id: uuid.UUID
+    place: Place
+    role: Role | None = None
+    """For members and invitations: the role they give (acting on them needs that rank)."""
+
+
+@dataclass(frozen=True)
+class ObjectKind:
+    read: str
+    locate: Callable[[AgencyA], Target]
+
+
+OBJECTS: dict[str, ObjectKind] = {
+    "brand_id": ObjectKind(
+        "brand.read", lambda a: Target(a.brand_x, Place(a.agency_id, a.brand_x))
+    ),
+    "location_id": ObjectKind(
+        "location.read", lambda a: Target(a.l1, Place(a.agency_id, a.brand_x, a.l1))
+    ),
+    "group_id": ObjectKind(
+        "location_group.read", lambda a: Target(a.g1, Place(a.agency_id, a.brand_x))
+    ),
+    "membership_id": ObjectKind(
+        "member.read",
+        lambda a: Target(
+            a.membership_id,
+            Place(a.agency_id, a.brand_x, a.l1),
+            a.actors["location_staff@L1"].role,
+        ),
+    ),
+    "invitation_id": ObjectKind(
+        "member.read",
+        lambda a: Target(a.invitation_id, Place(a.agency_id, a.brand_x), Role.BRAND_VIEWER),
+    ),
+    "api_key_id": ObjectKind("api_key.read", lambda a: Target(a.api_key_id, Place(a.agency_id))),
+}
+
+PRINCIPALS = (
+    "owner of B",
+    "brand_manager@Y",
+    "location_staff@L1",
+    "location_manager@L1",
+    "brand_viewer@X",
+    "brand_manager@X",
+    "admin",
+    "owner",
+)
+"""Least privileged first: a destructive call succeeds only for the later ones, and the world
+is rebuilt after each success so every principal meets the real object."""
+
+
+# What the permission table says ------------------------------------------------------------
+
+
+def covers(actor: Actor, action: str, place: Place) -> bool:
+    if actor.place.agency_id != place.agency_id or action not in PERMISSIONS[actor.role]:
+        return False
+    if actor.scope_type is ScopeType.AGENCY:
+        return True
+    if place.brand_id is None:  # agency-level objects: agency grants only
+        return False
+    if actor.scope_type is ScopeType.BRAND:
+        return place.brand_id == actor.place.brand_id
+    if place.location_id is not None:
+        return place.location_id == actor.place.location_id
+    return action in BRAND_CONTENT_READS and place.brand_id == actor.place.brand_id
+
+
+@dataclass(frozen=True)
+class Expected:
+    status: int | None
+    """None: allowed (any status but 401/403/404, below 500)."""
+    code: str | None = None
+
+    def __str__(self) -> str:
+        return "allowed" if self.status is None else f"{self.status} {self.code}"
+
+
+def expect(actor: Actor, op: Operation, targets: list[tuple[str, Target]]) -> Expected:
+    for param, target in targets:
+        if not covers(actor, OBJECTS[param].read, target.place):
+            return Expected(404, "not_found")
+    _, inner = targets[-1]
+    assert op.permission is not None
+    if not covers(actor, op.permission, inner.place):
+        return Expected(403, "permission_denied")
+    if inner.role is not None and RANK[actor.role] < RANK[inner.role]:
+        return Expected(403, "role_above_own")
+    return Expected(None)
+
+
+# Request bodies from the operation's schema ------------------------------------------------
+
+IMPORT_ROWS = [{"name": "Row", "country": "US", "time_zone": "UTC", "external_ref": "bola-1"}]
+_TYPE_DEFAULTS: dict[str, Any] = {
+    "string": "bola",
+    "integer": 1,
+    "number": 1,
+    "boolean": False,
+    "array": [],
+    "object": {},
+}
+
+
+def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = SPEC["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def _value(name: str, schema: dict[str, Any], known: dict[str, Any]) -> Any:
+    if name in known:
+        return known[name]
+    schema = _resolve(schema)
+    if schema.get("examples"):
+        return schema["examples"][0]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for option in schema.get("anyOf", []):
+        if _resolve(option).get("type") != "null":
+            return _value(name, option, known)
+    return _TYPE_DEFAULTS.get(schema.get("type", ""))
+
+
+def request_body(op: Operation, known: dict[str, Any]) -> Any:
+    body_spec = op.spec.get("requestBody")
+    if body_spec is None:
+        return None
+    content = body_spec["content"]
+    if "application/json" not in content:
+        raise LookupError(f"{op}: no application/json body to send; teach the matrix this one")
+    if len(content) > 1:  # an upload taking several formats (the import): one JSON row
+        return IMPORT_ROWS
+    schema = _resolve(content["application/json"]["schema"])
+    if schema.get("type") != "object":
+        raise LookupError(f"{op}: a JSON body that is not an object; teach the matrix this one")
+    properties = schema.get("properties", {})
+    required = schema.get("required", [])
+    body = {name: _value(name, properties[name], known) for name in required}
+    if not required and "description" in properties:  # a PATCH: change one harmless field
+        body["description"] = "changed by the BOLA matrix"
+    return body
+
+
+def known_values(world: AgencyA, targets: list[tuple[str, Target]]) -> dict[str, Any]:
+    role = next((t.role for _, t in reversed(targets) if t.role is not None), None)
+    return {
+        "brand_id": str(world.brand_x),
+        "location_id": str(world.l1),
+        "location_ids": [str(world.l1)],
+        "role": (role or Role.LOCATION_STAFF).value,
+    }
+
+
+# Checks ------------------------------------------------------------------------------------
+
+_SNAPSHOT = text(
+    " UNION ALL ".join(
+        f"SELECT '{table.name}' AS name, "
+        f"md5(coalesce(string_agg(r::text, '|' ORDER BY r::text), '')) AS digest "
+        f'FROM "{table.name}" r'
+        for table in Base.metadata.sorted_tables
+    )
+)
+
+
+async def snapshot(engine: AsyncEngine) -> dict[str, str]:
+    """A digest of every table (the admin engine sees past row-level security)."""
+    async with engine.connect() as conn:
+        return {row.name: row.digest for row in await conn.execute(_SNAPSHOT)}
+
+
+def undeclared(op: Operation) -> list[str]:
+    problems = [f"{op}: unknown path parameter {p!r}" for p in op.path_params if p not in OBJECTS]
+    if op.permission is None:
+        problems.append(f"{op}: no x-permission")
+    elif op.permission not in ALL_ACTIONS:
+        problems.append(f"{op}: x-permission {op.permission!r} is no action of PERMISSIONS")
+    return problems
+
+
+def _code(response: httpx.Response) -> str | None:
+    if not response.headers.get("content-type", "").startswith("application/problem+json"):
+        return None
+    code = response.json().get("code")
+    return str(code) if code is not None else None
+
+
+def judge(
+    op: Operation,
+    actor: Actor,
+    expected: Expected,
+    response: httpx.Response,
+    world: AgencyA,
+) -> list[str]:
+    where = f"{op} as {actor.name}"
+    got, code = response.status_code, _code(response)
+    if got >= 500:
+        return [f"{where}: expected {expected}, got a server error {got}"]
+    if expected.status is None:
+        if got in (401, 403, 404):
+            return [f"{where}: expected allowed, got {got} {code}"]
+        return []
+    out: list[str] = []
+    if (got, code) != (expected.status, expected.code):
+        out.append(f"{where}: expected {expected}, got {got} {code}")
+    if got == 403 and code == "permission_denied":
+        missing = response.json().get("missing_permission")
+        if missing != op.permission:
+            out.append(f"{where}: 403 names missing_permission {missing!r}, not {op.permission!r}")
+    if got == 404:
+        echoed = response.text.replace(response.request.url.path, "")
+        leaked = sorted(s for s in world.secrets if s in echoed)
+        if leaked:
+            out.append(f"{where}: the 404 carries {leaked}")
+    return out
+
+
+# Tests -------------------------------------------------------------------------------------
+
+
+def test_the_matrix_has_routes_to_check() -> None:
+    assert OBJECT_OPERATIONS, "no operation has a path parameter: is the spec built?"
+    assert {p for op in OBJECT_OPERATIONS for p in op.path_params} == set(OBJECTS)
+
+
+def test_every_v1_operation_declares_a_known_permission() -> None:
+    problems = [
+        problem
+        for op in OPERATIONS
+        if op.path.startswith("/v1/") and str(op) not in NO_PERMISSION_NEEDED
+        for problem in undeclared(op)
+        if "path parameter" not in problem
+    ]
+    declared = {str(op) for op in OPERATIONS}
+    problems += [
+        f"{name}: listed as needing no permission but gone"
+        for name in sorted(NO_PERMISSION_NEEDED - declared)
+    ]
+    assert not problems, "\n".join(problems)
+
+
+async def test_the_matrix_checks_the_document_the_app_serves(client: httpx.AsyncClient) -> None:
+    served = await client.get("/openapi.json")
+    assert served.status_code == 200
+    assert served.json() == SPEC
+
+
+@pytest.mark.parametrize("op", OBJECT_OPERATIONS, ids=str)
+async def test_object_access_follows_the_permission_table(
+    op: Operation, client: httpx.AsyncClient, admin_engine: AsyncEngine, settings: Settings
+) -> None:
+    problems = undeclared(op)
+    assert not problems, "decide how the matrix treats this route:\n" + "\n".join(problems)
+    outsider = (await build_agency_b(admin_engine, settings)).owner
+    world = await build_agency_a(admin_engine, client, settings)
+    mismatches: list[str] = []
+    for name in PRINCIPALS:
+        actor = outsider if name == outsider.name else world.actors[name]
+        targets = [(param, OBJECTS[param].locate(world)) for param in op.path_params]
+        url = op.path.format(**{param: target.id for param, target in targets})
+        expected = expect(actor, op, targets)
+        before = await snapshot(admin_engine)
+        response = await client.request(
+            op.method.upper(),
+            url,
+            json=request_body(op, known_values(world, targets)),
+            headers=actor.headers,
+        )
+        mismatches += judge(op, actor, expected, response, world)
+        if response.status_code in (401, 403, 404):
+            after = await snapshot(admin_engine)
+            changed = sorted(table for table in before if before[table] != after[table])
+            if changed:
+                mismatches.append(f"{op} as {name}: refused, yet changed {changed}")
+        if op.method == "delete" and response.is_success:
+            world = await build_agency_a(admin_engine, client, settings)
+    assert not mismatches, f"{len(mismatches)} mismatch(es):\n" + "\n".join(mismatches)
