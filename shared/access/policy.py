@@ -60,9 +60,9 @@ def authorize(
     With no object (agency-level actions such as creating a brand) there is nothing to hide,
     so a missing permission is always 403."""
     kind = object_type or action.split(".", 1)[0]
-    if target != AGENCY or object_type is not None:
-        if not allowed(principal, f"{kind}.read", target):
-            raise NotFound(f"{kind.replace('_', ' ')} not found")
+    has_object = target != AGENCY or object_type is not None
+    if has_object and not allowed(principal, f"{kind}.read", target):
+        raise NotFound(f"{kind.replace('_', ' ')} not found")
     if not allowed(principal, action, target):
         raise Forbidden(
             f"this needs the permission '{action}', which your role does not grant here",
