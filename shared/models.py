@@ -3,16 +3,19 @@
 from shared.access.models import ApiKey, Invitation, Membership
 from shared.agencies.models import Agency
 from shared.audit.models import AuditEvent
+from shared.brand_rules.models import BrandRules
 from shared.brands.models import Brand
 from shared.identity.models import RefreshToken, User
 from shared.locations.models import Location, LocationGroup, LocationGroupMember
 from shared.mail.models import OutboundEmail
+from shared.templates.models import Template, TemplateVersion
 
 __all__ = [
     "Agency",
     "ApiKey",
     "AuditEvent",
     "Brand",
+    "BrandRules",
     "Invitation",
     "Location",
     "LocationGroup",
@@ -20,5 +23,7 @@ __all__ = [
     "Membership",
     "OutboundEmail",
     "RefreshToken",
+    "Template",
+    "TemplateVersion",
     "User",
 ]

@@ -87,7 +87,7 @@ NO_PERMISSION_NEEDED = {
 
 @dataclass(frozen=True)
 class Target:
-    id: uuid.UUID
+    id: uuid.UUID | int
     place: Place
     role: Role | None = None
     """For members and invitations: the role they give (acting on them needs that rank)."""
@@ -122,6 +122,10 @@ OBJECTS: dict[str, ObjectKind] = {
         lambda a: Target(a.invitation_id, Place(a.agency_id, a.brand_x), Role.BRAND_VIEWER),
     ),
     "api_key_id": ObjectKind("api_key.read", lambda a: Target(a.api_key_id, Place(a.agency_id))),
+    "template_id": ObjectKind(
+        "template.read", lambda a: Target(a.template_id, Place(a.agency_id, a.brand_x))
+    ),
+    "version": ObjectKind("template.read", lambda a: Target(1, Place(a.agency_id, a.brand_x))),
 }
 
 PRINCIPALS = (
@@ -237,6 +241,7 @@ def known_values(world: AgencyA, targets: list[tuple[str, Target]]) -> dict[str,
         "brand_id": str(world.brand_x),
         "location_id": str(world.l1),
         "location_ids": [str(world.l1)],
+        "bodies": {"default": "Fresh pizza in {{ location.city }}"},
         "role": (role or Role.LOCATION_STAFF).value,
     }
 

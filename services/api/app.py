@@ -19,6 +19,7 @@ from services.api.routes import (
     location_groups,
     location_import,
     locations,
+    templates,
 )
 from shared.config import Settings, get_settings
 from shared.db import Database
@@ -77,4 +78,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(location_import.router)
     app.include_router(locations.router)
     app.include_router(location_groups.router)
+    app.include_router(templates.router)
     return app

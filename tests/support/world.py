@@ -85,6 +85,7 @@ class AgencyA:
     g1: uuid.UUID
     invitation_id: uuid.UUID
     api_key_id: uuid.UUID
+    template_id: uuid.UUID
     actors: dict[str, Actor]
     secrets: frozenset[str] = field(repr=False)
     """Every id and name of the agency: none may reach someone outside it."""
@@ -237,6 +238,17 @@ async def build_agency_a(
     )
     assert api_key.status_code == 201, api_key.text
     key = api_key.json()
+    template_name = f"BOLA template {tag}"
+    template = await client.post(
+        "/v1/templates",
+        json={
+            "brand_id": str(x),
+            "name": template_name,
+            "bodies": {"default": "Hello {{ location.city }}"},
+        },
+        headers=owner.headers,
+    )
+    assert template.status_code == 201, template.text
     secrets = {
         *names.values(),
         invitee,
@@ -246,6 +258,8 @@ async def build_agency_a(
         *(str(i) for i in (agency, x, y, l1, l2, l3, g1)),
         invitation.json()["id"],
         key["id"],
+        template_name,
+        template.json()["template_id"],
     }
     for actor in actors.values():
         secrets |= {actor.email, f"{actor.name} {tag}", str(actor.user_id)}
@@ -260,6 +274,7 @@ async def build_agency_a(
         g1=g1,
         invitation_id=uuid.UUID(invitation.json()["id"]),
         api_key_id=uuid.UUID(key["id"]),
+        template_id=uuid.UUID(template.json()["template_id"]),
         actors=actors,
         secrets=frozenset(secrets),
     )

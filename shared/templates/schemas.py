@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.content.platforms import PLATFORMS
+
+SLOT_NAME = r"^[a-z][a-z0-9_]{0,39}$"
+BODY_KEYS = ("default", *PLATFORMS)
+
+
+def _keys(value: dict[str, Any], what: str) -> dict[str, Any]:
+    for key in value:
+        if key not in BODY_KEYS:
+            raise ValueError(
+                f"unknown {what} key '{key}'; use 'default' or one of {', '.join(PLATFORMS)}"
+            )
+    return value
+
+
+class SlotIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(min_length=1, max_length=200, examples=["Today's offer"])
+    help_text: str = Field(default="", max_length=1000)
+    max_length: int | None = Field(default=None, ge=1, le=5000, examples=[40])
+    required: bool = False
+    allowed_values: list[str] | None = Field(default=None, min_length=1, max_length=100)
+    default: str | None = Field(default=None, max_length=5000)
+
+
+class MediaIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["image", "video", "gif"]
+    url: str | None = Field(default=None, max_length=2000)
+    media_id: str | None = Field(default=None, max_length=200)
+    width: int | None = Field(default=None, ge=1)
+    height: int | None = Field(default=None, ge=1)
+    duration_seconds: float | None = Field(default=None, ge=0)
+    size_bytes: int | None = Field(default=None, ge=0)
+    cover_url: str | None = Field(default=None, max_length=2000)
+
+
+class TemplateContent(BaseModel):
+    """A version's content. ``bodies["default"]`` is shared; a platform key overrides it for
+    that platform. ``titles`` are Pinterest/YouTube titles and GBP event/offer titles."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bodies: dict[str, str] = Field(
+        min_length=1,
+        examples=[{"default": "Fresh pizza in {{ location.city }}! {{ slot.offer }}"}],
+    )
+    titles: dict[str, str] = Field(default_factory=dict)
+    slots: dict[str, SlotIn] = Field(default_factory=dict)
+    media: dict[str, list[MediaIn]] = Field(default_factory=dict)
+
+    @field_validator("bodies", "titles", "media")
+    @classmethod
+    def _platform_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _keys(value, "content")
+
+    @field_validator("slots")
+    @classmethod
+    def _slot_names(cls, value: dict[str, SlotIn]) -> dict[str, SlotIn]:
+        for name in value:
+            if not re.match(SLOT_NAME, name):
+                raise ValueError(
+                    f"slot name '{name}' must be lowercase letters, digits and underscores, "
+                    "starting with a letter"
+                )
+        return value
+
+
+class NewVersionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content: TemplateContent | None = Field(
+        default=None, description="The new draft's content; omit to copy the latest version."
+    )
+
+
+class TemplateCreate(TemplateContent):
+    brand_id: uuid.UUID
+    name: str = Field(min_length=1, max_length=200, examples=["Friday offer"])
+    description: str = Field(default="", max_length=2000)
+
+
+class TemplateOut(BaseModel):
+    id: uuid.UUID
+    brand_id: uuid.UUID
+    name: str
+    description: str
+    latest_version: int
+    published_version: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class VersionOut(BaseModel):
+    id: uuid.UUID
+    template_id: uuid.UUID
+    version: int
+    status: Literal["draft", "published"]
+    bodies: dict[str, str]
+    titles: dict[str, str]
+    slots: dict[str, SlotIn]
+    media: dict[str, list[MediaIn]]
+    variables: list[str] = Field(description="Variables the bodies and titles use.")
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+
+
+class PreviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    location_id: uuid.UUID
+    slot_values: dict[str, str] = Field(default_factory=dict)
+    campaign_variables: dict[str, str] = Field(default_factory=dict)
+    platforms: list[str] | None = Field(
+        default=None, description="Defaults to the brand's platforms (all when unrestricted)."
+    )
+
+    @field_validator("platforms")
+    @classmethod
+    def _known(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            for item in value:
+                if item not in PLATFORMS:
+                    raise ValueError(f"unknown platform '{item}'")
+        return value
+
+
+class PreviewProblem(BaseModel):
+    source: Literal["platform", "brand", "slot"]
+    code: str
+    platform: str | None
+    field: str
+    message: str
+    limit: int | None = None
+    actual: int | None = None
+
+
+class PlatformPreview(BaseModel):
+    platform: str
+    text: str
+    title: str | None
+    characters: int = Field(description="Length as this platform counts it (X: weighted).")
+    ok: bool
+    problems: list[PreviewProblem]
+
+
+class PreviewOut(BaseModel):
+    template_id: uuid.UUID
+    version: int
+    location_id: uuid.UUID
+    ok: bool
+    slot_problems: list[PreviewProblem]
+    platforms: list[PlatformPreview]

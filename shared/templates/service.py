@@ -1,0 +1,489 @@
+"""Templates: versioned content, checked at save time, immutable once published, previewed
+for any location on every platform with every problem reported at once."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.access.policy import Target, authorize, reach
+from shared.access.principal import Principal
+from shared.audit import service as audit
+from shared.brand_rules import check as rules_check
+from shared.brand_rules import service as rules_service
+from shared.brands import service as brand_service
+from shared.content import PLATFORMS, Media, MediaKind, PostContent, weighted_length
+from shared.content import validate as validate_platform
+from shared.content.text import length
+from shared.errors import Conflict, FieldProblem, NotFound, ValidationFailed
+from shared.locations import service as location_service
+from shared.pagination import Slice, keyset_page
+from shared.templates.models import Template, TemplateVersion
+from shared.templates.schemas import (
+    MediaIn,
+    PlatformPreview,
+    PreviewIn,
+    PreviewOut,
+    PreviewProblem,
+    SlotIn,
+    TemplateContent,
+    TemplateCreate,
+    TemplateOut,
+    VersionOut,
+)
+from shared.templating import (
+    CompiledTemplate,
+    RenderContext,
+    SlotSpec,
+    TemplateError,
+    compile_template,
+    validate_slot_values,
+)
+from shared.tenancy import scoped
+
+
+def _specs(slots: dict[str, Any]) -> dict[str, SlotSpec]:
+    out = {}
+    for name, raw in slots.items():
+        slot = raw if isinstance(raw, SlotIn) else SlotIn.model_validate(raw)
+        out[name] = SlotSpec(
+            label=slot.label,
+            help_text=slot.help_text,
+            max_length=slot.max_length,
+            required=slot.required,
+            allowed_values=tuple(slot.allowed_values) if slot.allowed_values else None,
+            default=slot.default,
+        )
+    return out
+
+
+def compile_content(
+    bodies: dict[str, str], titles: dict[str, str], slots: dict[str, Any]
+) -> dict[str, CompiledTemplate]:
+    """Compiles every body and title (keys ``bodies.x``, ``titles.pinterest``), or raises one
+    422 listing every problem of every part with its line and column."""
+    specs = _specs(slots)
+    compiled: dict[str, CompiledTemplate] = {}
+    problems: list[FieldProblem] = []
+    for kind, parts in (("bodies", bodies), ("titles", titles)):
+        for key, source in parts.items():
+            try:
+                compiled[f"{kind}.{key}"] = compile_template(source, slots=specs)
+            except TemplateError as exc:
+                problems += [
+                    FieldProblem(f"body.{kind}.{key}", str(p), "template_invalid", p.line)
+                    for p in exc.problems
+                ]
+    if problems:
+        raise ValidationFailed(
+            f"the template has {len(problems)} problem(s); first: {problems[0].message}",
+            code="template_invalid",
+            errors=problems,
+        )
+    return compiled
+
+
+def _version_out(version: TemplateVersion) -> VersionOut:
+    compiled = compile_content(version.bodies, version.titles, version.slots)
+    variables = sorted({v for c in compiled.values() for v in c.variables()})
+    return VersionOut(
+        id=version.id,
+        template_id=version.template_id,
+        version=version.version,
+        status=version.status,
+        bodies=version.bodies,
+        titles=version.titles,
+        slots={k: SlotIn.model_validate(v) for k, v in version.slots.items()},
+        media={k: [MediaIn.model_validate(m) for m in v] for k, v in version.media.items()},
+        variables=variables,
+        created_at=version.created_at,
+        updated_at=version.updated_at,
+        published_at=version.published_at,
+    )
+
+
+def _content_values(content: TemplateContent) -> dict[str, Any]:
+    dumped = content.model_dump(mode="json", include={"bodies", "titles", "slots", "media"})
+    return {
+        "bodies": dumped["bodies"],
+        "titles": dumped["titles"],
+        "slots": dumped["slots"],
+        "media": dumped["media"],
+    }
+
+
+async def _template(
+    session: AsyncSession, principal: Principal, template_id: uuid.UUID, action: str
+) -> Template:
+    template = (
+        await session.execute(scoped(Template, principal).where(Template.id == template_id))
+    ).scalar_one_or_none()
+    if template is None:
+        raise NotFound("template not found")
+    authorize(principal, action, Target(brand_id=template.brand_id), object_type="template")
+    return template
+
+
+async def _version(
+    session: AsyncSession, principal: Principal, template: Template, number: int
+) -> TemplateVersion:
+    version = (
+        await session.execute(
+            select(TemplateVersion).where(
+                TemplateVersion.agency_id == principal.agency_id,
+                TemplateVersion.template_id == template.id,
+                TemplateVersion.version == number,
+            )
+        )
+    ).scalar_one_or_none()
+    if version is None:
+        raise NotFound(f"template version {number} not found")
+    return version
+
+
+async def _template_out(session: AsyncSession, template: Template) -> TemplateOut:
+    row = (
+        await session.execute(
+            select(
+                func.max(TemplateVersion.version),
+                func.max(TemplateVersion.version).filter(TemplateVersion.status == "published"),
+            ).where(
+                TemplateVersion.agency_id == template.agency_id,
+                TemplateVersion.template_id == template.id,
+            )
+        )
+    ).one()
+    return TemplateOut(
+        id=template.id,
+        brand_id=template.brand_id,
+        name=template.name,
+        description=template.description,
+        latest_version=row[0] or 0,
+        published_version=row[1],
+        created_at=template.created_at,
+        updated_at=template.updated_at,
+    )
+
+
+async def create_template(
+    session: AsyncSession, principal: Principal, data: TemplateCreate
+) -> tuple[TemplateOut, VersionOut]:
+    await brand_service.get_brand(session, principal, data.brand_id, "template.create")
+    compile_content(data.bodies, data.titles, data.slots)
+    taken = (
+        await session.execute(
+            select(Template.id).where(
+                Template.agency_id == principal.agency_id,
+                Template.brand_id == data.brand_id,
+                func.lower(Template.name) == data.name.strip().lower(),
+            )
+        )
+    ).first()
+    if taken:
+        raise Conflict(
+            f"this brand already has a template named '{data.name}'", code="template_name_taken"
+        )
+    template = Template(
+        agency_id=principal.agency_id,
+        brand_id=data.brand_id,
+        name=data.name.strip(),
+        description=data.description,
+    )
+    session.add(template)
+    await session.flush()
+    version = TemplateVersion(
+        agency_id=principal.agency_id,
+        template_id=template.id,
+        version=1,
+        created_by=principal.user_id,
+        **_content_values(data),
+    )
+    session.add(version)
+    await session.flush()
+    await session.refresh(template)
+    await session.refresh(version)
+    audit.record(
+        session,
+        agency_id=principal.agency_id,
+        actor=principal,
+        action="template.create",
+        object_type="template",
+        object_id=template.id,
+        after={"name": template.name, "brand_id": template.brand_id},
+    )
+    return await _template_out(session, template), _version_out(version)
+
+
+async def get_template(
+    session: AsyncSession, principal: Principal, template_id: uuid.UUID
+) -> TemplateOut:
+    return await _template_out(
+        session, await _template(session, principal, template_id, "template.read")
+    )
+
+
+async def list_templates(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    brand_id: uuid.UUID | None,
+    limit: int,
+    cursor: str | None,
+) -> Slice[TemplateOut]:
+    stmt = scoped(Template, principal)
+    r = reach(principal, "template.read")
+    if not r.everything:
+        stmt = stmt.where(Template.brand_id.in_(r.brand_ids | r.location_brand_ids))
+    if brand_id is not None:
+        stmt = stmt.where(Template.brand_id == brand_id)
+    page = await keyset_page(
+        session,
+        stmt,
+        sort="name",
+        columns=[Template.name, Template.id],
+        key=lambda t: [t.name, str(t.id)],
+        cursor=cursor,
+        limit=limit,
+        decode=lambda v: [str(v[0]), uuid.UUID(str(v[1]))],
+    )
+    return Slice([await _template_out(session, t) for t in page.items], page.next_cursor)
+
+
+async def get_version(
+    session: AsyncSession, principal: Principal, template_id: uuid.UUID, number: int
+) -> VersionOut:
+    template = await _template(session, principal, template_id, "template.read")
+    return _version_out(await _version(session, principal, template, number))
+
+
+async def new_version(
+    session: AsyncSession,
+    principal: Principal,
+    template_id: uuid.UUID,
+    content: TemplateContent | None,
+) -> VersionOut:
+    """A new draft: the content given, or a copy of the latest version to edit."""
+    template = await _template(session, principal, template_id, "template.update")
+    latest = (
+        await session.execute(
+            select(TemplateVersion)
+            .where(
+                TemplateVersion.agency_id == principal.agency_id,
+                TemplateVersion.template_id == template.id,
+            )
+            .order_by(TemplateVersion.version.desc())
+            .limit(1)
+            .with_for_update()
+        )
+    ).scalar_one()
+    if content is not None:
+        compile_content(content.bodies, content.titles, content.slots)
+        values = _content_values(content)
+    else:
+        values = {
+            "bodies": latest.bodies,
+            "titles": latest.titles,
+            "slots": latest.slots,
+            "media": latest.media,
+        }
+    version = TemplateVersion(
+        agency_id=principal.agency_id,
+        template_id=template.id,
+        version=latest.version + 1,
+        created_by=principal.user_id,
+        **values,
+    )
+    session.add(version)
+    await session.flush()
+    await session.refresh(version)
+    return _version_out(version)
+
+
+async def update_version(
+    session: AsyncSession,
+    principal: Principal,
+    template_id: uuid.UUID,
+    number: int,
+    content: TemplateContent,
+) -> VersionOut:
+    template = await _template(session, principal, template_id, "template.update")
+    version = await _version(session, principal, template, number)
+    if version.status == "published":
+        raise Conflict(
+            f"version {number} is published and cannot change; create a new version",
+            code="version_published",
+        )
+    compile_content(content.bodies, content.titles, content.slots)
+    before = {"bodies": version.bodies, "titles": version.titles, "slots": version.slots}
+    for key, value in _content_values(content).items():
+        setattr(version, key, value)
+    await session.flush()
+    await session.refresh(version)
+    audit.record(
+        session,
+        agency_id=principal.agency_id,
+        actor=principal,
+        action="template.version_update",
+        object_type="template",
+        object_id=template.id,
+        before=before,
+        after={"bodies": version.bodies, "titles": version.titles, "slots": version.slots},
+        details={"version": number},
+    )
+    return _version_out(version)
+
+
+async def publish_version(
+    session: AsyncSession, principal: Principal, template_id: uuid.UUID, number: int
+) -> VersionOut:
+    template = await _template(session, principal, template_id, "template.publish")
+    version = await _version(session, principal, template, number)
+    if version.status != "published":
+        compile_content(version.bodies, version.titles, version.slots)
+        version.status = "published"
+        version.published_at = datetime.now(UTC)
+        version.published_by = principal.user_id
+        await session.flush()
+        await session.refresh(version)
+        audit.record(
+            session,
+            agency_id=principal.agency_id,
+            actor=principal,
+            action="template.publish",
+            object_type="template",
+            object_id=template.id,
+            details={"version": number},
+        )
+    return _version_out(version)
+
+
+def _media(items: list[dict[str, Any]]) -> tuple[Media, ...]:
+    out = []
+    for raw in items:
+        item = MediaIn.model_validate(raw)
+        cover = Media(kind=MediaKind.IMAGE, url=item.cover_url) if item.cover_url else None
+        out.append(
+            Media(
+                kind=MediaKind(item.kind),
+                url=item.url,
+                media_id=item.media_id,
+                width=item.width,
+                height=item.height,
+                duration_seconds=item.duration_seconds,
+                size_bytes=item.size_bytes,
+                cover=cover,
+            )
+        )
+    return tuple(out)
+
+
+async def preview(
+    session: AsyncSession,
+    principal: Principal,
+    template_id: uuid.UUID,
+    number: int,
+    data: PreviewIn,
+) -> PreviewOut:
+    template = await _template(session, principal, template_id, "template.read")
+    version = await _version(session, principal, template, number)
+    location = await location_service.get_location(session, principal, data.location_id)
+    if location.brand_id != template.brand_id:
+        message = "the location belongs to another brand than the template"
+        raise ValidationFailed(
+            message, errors=[FieldProblem("body.location_id", message, "wrong_brand")]
+        )
+    brand = await brand_service.get_brand(session, principal, template.brand_id)
+    rules = await rules_service.rules_for(session, principal.agency_id, template.brand_id)
+    compiled = compile_content(version.bodies, version.titles, version.slots)
+    slot_problems = [
+        PreviewProblem(
+            source="slot",
+            code=p.code,
+            platform=None,
+            field=f"slot_values.{p.slot}",
+            message=p.message,
+        )
+        for p in validate_slot_values(_specs(version.slots), data.slot_values)
+    ]
+    context = RenderContext.build(
+        location={
+            **{c: getattr(location, c) for c in _LOCATION_COLUMNS},
+            "custom": location.custom_fields,
+        },
+        brand={"name": brand.name},
+        campaign=data.campaign_variables,
+        slots=data.slot_values,
+    )
+    platforms = data.platforms or list(rules.allowed_platforms or PLATFORMS)
+    results = []
+    for platform in platforms:
+        body = compiled.get(f"bodies.{platform}") or compiled.get("bodies.default")
+        text = body.render(context) if body is not None else ""
+        title_template = compiled.get(f"titles.{platform}") or compiled.get("titles.default")
+        title = title_template.render(context) if title_template is not None else None
+        media = _media(version.media.get(platform) or version.media.get("default") or [])
+        post = PostContent(text=text, title=title, media=media)
+        problems = [
+            PreviewProblem(
+                source="platform",
+                code=str(v.code),
+                platform=v.platform,
+                field=v.field,
+                message=v.message,
+                limit=v.limit,
+                actual=v.actual,
+            )
+            for v in validate_platform(platform, post)
+        ]
+        problems += [
+            PreviewProblem(
+                source="brand", code=v.code, platform=v.platform, field=v.field, message=v.message
+            )
+            for v in rules_check.check(rules_service.effective(rules, platform), platform, text)
+        ]
+        if body is None:
+            problems.append(
+                PreviewProblem(
+                    source="platform",
+                    code="body_missing",
+                    platform=platform,
+                    field=f"bodies.{platform}",
+                    message=f"the template has no body for {platform} and no default body",
+                )
+            )
+        results.append(
+            PlatformPreview(
+                platform=platform,
+                text=text,
+                title=title,
+                characters=weighted_length(text) if platform == "x" else length(text),
+                ok=not problems and not slot_problems,
+                problems=problems,
+            )
+        )
+    return PreviewOut(
+        template_id=template.id,
+        version=version.version,
+        location_id=location.id,
+        ok=not slot_problems and all(r.ok for r in results),
+        slot_problems=slot_problems,
+        platforms=results,
+    )
+
+
+_LOCATION_COLUMNS = (
+    "name",
+    "city",
+    "address_line1",
+    "address_line2",
+    "region",
+    "postal_code",
+    "country",
+    "phone",
+    "website",
+    "time_zone",
+)
