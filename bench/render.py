@@ -6,11 +6,11 @@
    as the fan-out does: one ``RenderContext`` per location, reused for every platform.
 2. Time compile-once + render-all: ``compile_template`` for the version, then per location a
    slot value is layered on and the post is rendered for each of 3 platforms (and passed to
-   ``validate_post``, the hook where platform and brand rules will plug in; a no-op today).
-   Median of 3 runs.
+   ``validate_post``: the platform's limits and the brand's rules, as the fan-out checks every
+   post). Median of 3 runs.
 3. The floor: the same text with ``str.format_map`` over the same contexts (filters and the
-   ``if`` done by hand beforehand, so this is pure substitution). For reference, Jinja2's
-   ``SandboxedEnvironment`` when jinja2 happens to be installed.
+   ``if`` done by hand beforehand, so this is pure substitution), validated the same way.
+   For reference, Jinja2's ``SandboxedEnvironment`` when jinja2 happens to be installed.
 
 Ends with ``RESULT render seconds=<s> us_per_post=<us> format_ratio=<ours/format_map>``.
 Target: seconds <= 0.75, us_per_post <= 25.
@@ -26,10 +26,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from shared.brand_rules.check import EffectiveRules, check
+from shared.content import Media, MediaKind, PostContent, validate
 from shared.templating import RenderContext, SlotSpec, compile_template
 
 LOCATIONS = 10_000
-PLATFORMS = ("facebook", "instagram", "google")
+PLATFORMS = ("x", "instagram", "google_business")
+PHOTO = (Media(kind=MediaKind.IMAGE, url="https://cdn.example/pizza.jpg", width=1080, height=1080),)
+RULES = EffectiveRules(
+    banned_words=("cheap", "free pizza", "guaranteed"),
+    required_hashtags=("pizzaweek",),
+    allowed_link_domains=("pizzeria-uno.example",),
+    max_hashtags=5,
+)
 RUNS = 3
 
 SOURCE = (
@@ -65,7 +74,11 @@ def _locations() -> list[dict[str, object]]:
 
 
 def validate_post(platform: str, text: str) -> None:
-    """The hook for platform limits and brand rules (a later issue); a no-op for now."""
+    """Platform limits and brand rules, as the fan-out runs them on every post."""
+    limits = validate(platform, PostContent(text=text, media=PHOTO))
+    rules = check(RULES, platform, text)
+    if limits or rules:
+        raise AssertionError(f"the bench template should be clean: {limits} {rules}")
 
 
 def _ours(rows: list[dict[str, object]]) -> tuple[float, list[str]]:

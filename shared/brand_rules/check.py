@@ -38,10 +38,16 @@ class EffectiveRules:
     max_hashtags: int | None = None
 
 
+_DIACRITICS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+"""The combining diacritical marks: stripping them makes "chéap" match "cheap" while the vowel
+signs of Indic and other scripts (also combining marks) stay part of their words."""
+
+
 def fold(text: str) -> str:
     """Lower case without accents, for comparisons a person would call 'the same word'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    if text.isascii():
+        return text.lower()
+    return _DIACRITICS.sub("", unicodedata.normalize("NFKD", text)).casefold()
 
 
 @lru_cache(maxsize=256)
@@ -84,7 +90,8 @@ def check(
                     found,
                 )
             )
-    present = {fold(tag) for tag in hashtags(text)}
+    tags = hashtags(text)
+    present = {fold(tag) for tag in tags}
     for tag in rules.required_hashtags:
         bare = tag.lstrip("#")
         if fold(bare) not in present:
@@ -97,8 +104,8 @@ def check(
                     bare,
                 )
             )
-    if rules.max_hashtags is not None and len(hashtags(text)) > rules.max_hashtags:
-        count = len(hashtags(text))
+    if rules.max_hashtags is not None and len(tags) > rules.max_hashtags:
+        count = len(tags)
         out.append(
             RuleViolation(
                 "too_many_hashtags_for_brand",
