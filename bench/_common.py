@@ -84,6 +84,15 @@ def api_server(
     """uvicorn (one process; uvloop and httptools when installed, as uvicorn picks them)
     serving ``app``, with ``env`` added to its environment; yields its base URL and stops it
     at the end."""
+    with api_process(database, app, env) as (base, _):
+        yield base
+
+
+@contextlib.contextmanager
+def api_process(
+    database: URL, app: str = "services.api.app:create_app", env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``api_server`` that also yields the server's process (to read its CPU time)."""
     port = free_port()
     child_env = {
         **os.environ,
@@ -112,7 +121,7 @@ def api_server(
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, process)
-        yield base
+        yield base, process
     finally:
         process.terminate()
         try:
@@ -120,6 +129,15 @@ def api_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far; None where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:

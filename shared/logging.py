@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import json as stdlib_json
 import logging
 import sys
+from typing import Any
 
+import orjson
 import structlog
+
+
+def _orjson_dumps(value: Any, **kwargs: Any) -> str:
+    """The API writes a line per request; the standard library's json.dumps was a third of
+    that line's cost. Compact, UTF-8 rather than \\u escapes; anything orjson refuses (an
+    integer beyond 64 bits) is written by json.dumps as before."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, **kwargs).decode()
+    except TypeError:
+        return stdlib_json.dumps(value, **kwargs)
 
 
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
@@ -17,7 +30,9 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         structlog.processors.format_exc_info,
     ]
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer(serializer=_orjson_dumps)
+        if json
+        else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(
         processors=[*processors, renderer],

@@ -9,8 +9,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import orjson
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Row, Select, tuple_
+from sqlalchemy import ColumnElement, Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -31,7 +32,7 @@ class Page(BaseModel, Generic[T]):
 
 
 def encode_cursor(sort: str, values: list[Any]) -> str:
-    raw = json.dumps({"s": sort, "v": values}, separators=(",", ":"), default=str).encode()
+    raw = orjson.dumps({"s": sort, "v": values}, default=str)
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
@@ -57,6 +58,20 @@ class Slice(Generic[T]):
     next_cursor: str | None
 
 
+def cursor_key(
+    cursor: str,
+    sort: str,
+    width: int,
+    decode: Callable[[list[Any]], list[Any]] | None = None,
+) -> list[Any]:
+    """The key a cursor carries: the values of the ``width`` sort columns of the last row of
+    the previous page (``decode`` turns them back into their types)."""
+    values = decode_cursor(cursor, sort)
+    if len(values) != width:
+        raise BadRequest("cursor is not valid for this listing", code="invalid_cursor")
+    return decode(values) if decode is not None else values
+
+
 def _keyset_statement(
     stmt: Select[Any],
     *,
@@ -67,16 +82,14 @@ def _keyset_statement(
     decode: Callable[[list[Any]], list[Any]] | None,
 ) -> Select[Any]:
     if cursor:
-        values = decode_cursor(cursor, sort)
-        if len(values) != len(columns):
-            raise BadRequest("cursor is not valid for this listing", code="invalid_cursor")
-        if decode is not None:
-            values = decode(values)
+        values = cursor_key(cursor, sort, len(columns), decode)
         stmt = stmt.where(tuple_(*columns) > tuple_(*values))
     return stmt.order_by(*columns).limit(limit + 1)
 
 
-def _slice(rows: list[T], *, sort: str, limit: int, key: Callable[[T], list[Any]]) -> Slice[T]:
+def page_of(rows: list[T], *, sort: str, limit: int, key: Callable[[T], list[Any]]) -> Slice[T]:
+    """The first ``limit`` of ``rows`` (fetched with limit + 1) and the cursor that follows
+    them, if there is more."""
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -100,26 +113,4 @@ async def keyset_page(
         stmt, sort=sort, columns=columns, cursor=cursor, limit=limit, decode=decode
     )
     rows: list[M] = list((await session.execute(paged)).scalars())
-    return _slice(rows, sort=sort, limit=limit, key=key)
-
-
-async def keyset_rows(
-    session: AsyncSession,
-    stmt: Select[Any],
-    *,
-    sort: str,
-    columns: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
-    key: Callable[[Row[Any]], list[Any]],
-    cursor: str | None,
-    limit: int,
-    decode: Callable[[list[Any]], list[Any]] | None = None,
-) -> Slice[Row[Any]]:
-    """``keyset_page`` for a statement of columns: the page's rows as they come, without
-    building ORM objects (for read-only listings on hot paths). It runs on the session's
-    connection, in its transaction, skipping the ORM's execution layer it has no use for."""
-    paged = _keyset_statement(
-        stmt, sort=sort, columns=columns, cursor=cursor, limit=limit, decode=decode
-    )
-    connection = await session.connection()
-    rows = list((await connection.execute(paged)).all())
-    return _slice(rows, sort=sort, limit=limit, key=key)
+    return page_of(rows, sort=sort, limit=limit, key=key)

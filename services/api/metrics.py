@@ -31,9 +31,28 @@ JOBS = Gauge(
 QUEUE_DEPTH = Gauge("chorus_job_queue_depth", "Jobs waiting in the queue", registry=REGISTRY)
 
 
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Any other method a client sends is counted as ``OTHER``: a label value per invented
+method would let anyone grow the series without bound."""
+
+_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+"""The labelled children by (method, route template, status): bounded, since the route is a
+template or ``<unmatched>``. ``labels()`` checks and hashes its arguments on every call,
+which cost more than the counting itself."""
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(method, route, str(status)).inc()
-    LATENCY.labels(method, route).observe(seconds)
+    if method not in KNOWN_METHODS:
+        method = "OTHER"
+    key = (method, route, status)
+    series = _series.get(key)
+    if series is None:
+        series = _series[key] = (
+            REQUESTS.labels(method, route, str(status)),
+            LATENCY.labels(method, route),
+        )
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 async def render(redis: Redis) -> bytes:

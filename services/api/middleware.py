@@ -82,6 +82,10 @@ class BodySizeLimitMiddleware:
         if declared and declared.isdigit() and int(declared) > self.max_bytes:
             await self._too_large(scope, send)
             return
+        if declared is None and _header(scope, b"transfer-encoding") is None:
+            # No body at all (most GETs): nothing to count, so no wrappers on the way.
+            await self.app(scope, receive, send)
+            return
         received = 0
         too_large = False
         replaced = False

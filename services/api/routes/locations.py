@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-import operator
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query, Response, status
@@ -61,18 +60,18 @@ async def list_locations(
         brand_id=brand_id, group_id=group_id, status=status_, country=country, city=city, q=q
     )
     page = await location_service.list_locations(
-        session, principal, filters, sort=sort, limit=limit, cursor=cursor
+        session, principal, filters, fields=_LIST_FIELDS, sort=sort, limit=limit, cursor=cursor
     )
-    # The busiest read of the API: the rows go straight to JSON (the fields of LocationOut,
-    # in its order, the same text pydantic writes) instead of through LocationOut objects
-    # and FastAPI's response validation, which cost more than the query itself.
-    items: list[dict[str, Any]] = []
-    if page.items:
-        positions = [page.items[0]._fields.index(name) for name in _LIST_FIELDS]
-        pick = operator.itemgetter(*positions)
-        items = [dict(zip(_LIST_FIELDS, pick(row), strict=True)) for row in page.items]
+    # The busiest read of the API: the rows, which carry the fields of LocationOut in its
+    # order, go straight to JSON (the same text pydantic writes) instead of through
+    # LocationOut objects and FastAPI's response validation, which cost more than the query.
     body = orjson.dumps(
-        {"items": items, "next_cursor": page.next_cursor}, default=str, option=orjson.OPT_UTC_Z
+        {
+            "items": [dict(zip(_LIST_FIELDS, row, strict=True)) for row in page.items],
+            "next_cursor": page.next_cursor,
+        },
+        default=str,
+        option=orjson.OPT_UTC_Z,
     )
     return Response(content=body, media_type="application/json")
 
