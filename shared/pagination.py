@@ -69,7 +69,10 @@ def cursor_key(
     values = decode_cursor(cursor, sort)
     if len(values) != width:
         raise BadRequest("cursor is not valid for this listing", code="invalid_cursor")
-    return decode(values) if decode is not None else values
+    try:
+        return decode(values) if decode is not None else values
+    except (ValueError, TypeError):  # well-formed, but not values of this listing
+        raise BadRequest("cursor is not valid for this listing", code="invalid_cursor") from None
 
 
 def _keyset_statement(

@@ -242,3 +242,16 @@ async def test_filters(client: httpx.AsyncClient) -> None:
     assert await names("q=%25") == {"Mitte 100%"}
     assert await names(f"group_id={group['id']}") == {"Mitte 100%"}
     assert await names(f"brand_id={bid}&city=austin&status=active") == {"Downtown Slice"}
+
+
+async def test_forged_cursor_with_a_bad_id_is_400(client: httpx.AsyncClient) -> None:
+    import base64
+    import json
+
+    a, _, _ = await _setup(client)
+    forged = base64.urlsafe_b64encode(json.dumps({"s": "created", "v": ["not-a-uuid"]}).encode())
+    response = await client.get(
+        f"/v1/locations?cursor={forged.decode().rstrip('=')}", headers=a.headers
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_cursor"

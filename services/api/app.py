@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -23,7 +24,9 @@ from services.api.routes import (
 )
 from shared.config import Settings, get_settings
 from shared.db import Database
+from shared.identity.claims_cache import ClaimsCache
 from shared.logging import configure_logging
+from shared.ratelimit import Limit as RateLimit
 from shared.ratelimit import RateLimiter
 
 DESCRIPTION = """
@@ -51,6 +54,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = db
         app.state.redis = redis
         app.state.limiter = RateLimiter(redis)
+        app.state.agency_request_limit = RateLimit.of(
+            "agency_requests",
+            settings.rate_limit_agency_requests,
+            "this agency is over its API request limit; slow down and retry after the "
+            "Retry-After seconds",
+        )
+        app.state.claims_cache = ClaimsCache()
+        # Start-up objects live as long as the process: keep the collector from walking
+        # them again in every full collection (each walk stalled every request in flight).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

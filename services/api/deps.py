@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Annotated
 
 import structlog
@@ -19,9 +20,9 @@ from shared.db import Database, hooks
 from shared.db.tenancy import set_tenant
 from shared.errors import AppError, Unauthorized
 from shared.identity import tokens
+from shared.identity.claims_cache import ClaimsCache
 from shared.identity.service import ClientInfo
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from shared.ratelimit import Limit as RateLimit
 from shared.ratelimit import RateLimiter
 
 
@@ -85,7 +86,7 @@ async def current_principal(
     if api_keys.is_api_key(token):
         principal = await api_keys.authenticate(session, token)
     else:
-        claims = tokens.decode_access_token(settings, token)
+        claims = _verified_claims(request, settings, token)
         await set_tenant(session, claims.agency_id, claims.user_id)
         grants = await access_repository.load_grants(session, claims.agency_id, claims.user_id)
         if not grants:
@@ -100,19 +101,25 @@ async def current_principal(
         agency_id=str(principal.agency_id), actor=principal.actor
     )
     request.state.principal = principal
-    await (await get_limiter(request)).hit(
-        RateLimit.of(
-            "agency_requests",
-            settings.rate_limit_agency_requests,
-            "this agency is over its API request limit; slow down and retry after the "
-            "Retry-After seconds",
-        ),
-        str(principal.agency_id),
-    )
+    state = request.app.state
+    await state.limiter.hit(state.agency_request_limit, str(principal.agency_id))
     return principal
 
 
-async def get_limiter(request: Request) -> RateLimiter:
+def _verified_claims(request: Request, settings: Settings, token: str) -> tokens.AccessClaims:
+    """Signature and claims are checked once per token and process; expiry on every use."""
+    cache: ClaimsCache = request.app.state.claims_cache
+    claims = cache.get(token)
+    if claims is None:
+        claims = tokens.decode_access_token(settings, token)
+        cache.put(token, claims)
+    elif claims.expires_at <= datetime.now(UTC):
+        cache.drop(token)
+        claims = tokens.decode_access_token(settings, token)  # raises "token expired"
+    return claims
+
+
+def get_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.limiter
     return limiter
 

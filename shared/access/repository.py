@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.access.models import Membership
 from shared.access.principal import Grant
 from shared.access.roles import ROLE_SCOPE, Role, ScopeType
+from shared.db.engine import DriverQuery
 from shared.identity.models import User
 from shared.locations.models import Location
 
@@ -29,11 +31,12 @@ _GRANTS = (
         and_(
             Location.agency_id == Membership.agency_id,
             Location.id == Membership.scope_id,
-            Membership.scope_type == ScopeType.LOCATION.value,
+            Membership.scope_type == bindparam("location_scope"),
         ),
     )
     .where(User.id == bindparam("user_id"))
 )
+_GRANTS_QUERY = DriverQuery(cast("Select[Any]", _GRANTS))
 """Built once with bound parameters: it runs on every authenticated request, and building
 the joins anew (and hashing them for the compiled-statement cache) each time was measurable."""
 
@@ -45,19 +48,21 @@ async def load_grants(
 
     One round trip: memberships, the user's active flag, and the brand of location grants.
     """
-    result = await session.execute(_GRANTS, {"agency_id": agency_id, "user_id": user_id})
-    rows = result.all()
-    if not rows or not rows[0].is_active:
+    rows = await _GRANTS_QUERY.fetch(
+        session,
+        {"agency_id": agency_id, "user_id": user_id, "location_scope": ScopeType.LOCATION.value},
+    )
+    if not rows or not rows[0]["is_active"]:
         return None
     return tuple(
         Grant(
-            role=Role(row.role),
-            scope_type=ScopeType(row.scope_type),
-            scope_id=row.scope_id,
-            brand_id=row.brand_id,
+            role=Role(row["role"]),
+            scope_type=ScopeType(row["scope_type"]),
+            scope_id=row["scope_id"],
+            brand_id=row["brand_id"],
         )
         for row in rows
-        if row.role is not None
+        if row["role"] is not None
     )
 
 
