@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.rate_limit_agency_requests,
             "this agency is over its API request limit; slow down and retry after the "
             "Retry-After seconds",
+            approximate=True,
         )
         app.state.claims_cache = ClaimsCache()
         # Start-up objects live as long as the process: keep the collector from walking

@@ -21,7 +21,9 @@ _SET_TENANT = text(
 async def set_tenant(
     session: AsyncSession, agency_id: uuid.UUID | None, user_id: uuid.UUID | None = None
 ) -> None:
-    await session.execute(
+    # Core, not the ORM's execute: this runs on every request and the ORM layer adds nothing.
+    connection = await session.connection()
+    await connection.execute(
         _SET_TENANT,
         {
             "agency_id": str(agency_id) if agency_id else "",
