@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     rate_limit_login_per_account: str = "10/minute"
     rate_limit_login_per_address: str = "30/minute"
     rate_limit_refresh_per_address: str = "60/minute"
+    rate_limit_refresh_per_account: str = "20/minute"
     rate_limit_agency_requests: str = "1200/minute"
     """Per agency, over every API route; plans will set their own later."""
 

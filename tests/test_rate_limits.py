@@ -59,3 +59,23 @@ async def test_agency_request_limit_and_per_address_login_limit(
     b = await tight_client.post("/v1/auth/login", json={"email": calm.email, "password": PASSWORD})
     c = await tight_client.post("/v1/auth/login", json={"email": calm.email, "password": PASSWORD})
     assert (a.status_code, b.status_code, c.status_code) == (200, 200, 429)
+
+
+async def test_refresh_is_limited_per_account(
+    settings: Settings, client: httpx.AsyncClient
+) -> None:
+    tight = settings.model_copy(update={"rate_limit_refresh_per_account": "2/minute"})
+    app = create_app(tight)
+    tenant = await sign_up(client)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app, client=("192.0.2.10", 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://chorus.test") as c:
+            token = tenant.refresh_token
+            statuses = []
+            for _ in range(3):
+                response = await c.post("/v1/auth/refresh", json={"refresh_token": token})
+                statuses.append(response.status_code)
+                if response.status_code == 200:
+                    token = response.json()["refresh_token"]
+    assert statuses == [200, 200, 429]
+    assert response.json()["code"] == "rate_limited"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -191,16 +192,25 @@ async def _record_failed_login(session: AsyncSession, user: User) -> None:
 
 
 async def refresh(
-    session: AsyncSession, settings: Settings, refresh_token: str, client: ClientInfo
+    session: AsyncSession,
+    settings: Settings,
+    refresh_token: str,
+    client: ClientInfo,
+    *,
+    account_gate: Callable[[uuid.UUID], Awaitable[None]] | None = None,
 ) -> TokenPair:
     """Rotate: the presented token is spent and a new one of the same family is issued.
-    A spent token presented again means it leaked: the whole family is revoked."""
+    A spent token presented again means it leaked: the whole family is revoked.
+
+    ``account_gate`` runs once the token's account is known (the per-account rate limit)."""
     digest = tokens.refresh_token_digest(refresh_token)
     stmt = select(RefreshToken).where(RefreshToken.token_hash == digest).with_for_update()
     current = (await session.execute(stmt)).scalar_one_or_none()
     now = datetime.now(UTC)
     if current is None or current.revoked_at is not None:
         raise Unauthorized("refresh token is not valid; log in again", code="invalid_token")
+    if account_gate is not None:
+        await account_gate(current.user_id)
     if current.used_at is not None:
         await revoke_family(session, current.user_id, current.family_id)
         raise RefreshTokenReused(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Response, status
 
 from services.api.deps import Client, Limiter, Session, SettingsDep
@@ -24,6 +26,9 @@ def _limits(settings: Settings) -> dict[str, Limit]:
         ),
         "refresh_address": Limit.of(
             "refresh_address", settings.rate_limit_refresh_per_address, _SLOW_DOWN
+        ),
+        "refresh_account": Limit.of(
+            "refresh_account", settings.rate_limit_refresh_per_account, _SLOW_DOWN
         ),
         "signup_address": Limit.of(
             "signup_address", settings.rate_limit_login_per_address, _SLOW_DOWN
@@ -64,14 +69,21 @@ async def log_in(
     "/refresh",
     summary="Rotate a refresh token for a new token pair",
     description="The presented refresh token is spent. Presenting a spent token again revokes "
-    "every token of that login. Rate-limited per client address.",
+    "every token of that login. Rate-limited per account and per client address.",
     responses=problems(401, 422, 429),
 )
 async def refresh(
     data: RefreshIn, session: Session, settings: SettingsDep, client: Client, limiter: Limiter
 ) -> TokenPair:
-    await limiter.hit(_limits(settings)["refresh_address"], client.ip or "unknown")
-    return await identity_service.refresh(session, settings, data.refresh_token, client)
+    limits = _limits(settings)
+    await limiter.hit(limits["refresh_address"], client.ip or "unknown")
+
+    async def per_account(user_id: uuid.UUID) -> None:
+        await limiter.hit(limits["refresh_account"], str(user_id))
+
+    return await identity_service.refresh(
+        session, settings, data.refresh_token, client, account_gate=per_account
+    )
 
 
 @router.post(
