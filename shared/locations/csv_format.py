@@ -20,22 +20,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from shared.errors import FieldProblem
-from shared.locations.fields import CUSTOM_KEY
+from shared.locations.fields import CUSTOM_KEY, DATA_COLUMNS
 
-FIELD_COLUMNS: tuple[str, ...] = (
-    "external_ref",
-    "name",
-    "address_line1",
-    "address_line2",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "time_zone",
-    "phone",
-    "website",
-    "status",
-)
+FIELD_COLUMNS: tuple[str, ...] = ("external_ref", *DATA_COLUMNS, "status")
 """Columns that are fields of ``LocationFields``, in file order."""
 
 GROUPS_COLUMN = "groups"

@@ -14,6 +14,19 @@ import pycountry
 from pydantic import AfterValidator, BeforeValidator
 
 STATUSES = ("active", "paused", "archived")
+DATA_COLUMNS: tuple[str, ...] = (
+    "name",
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "time_zone",
+    "phone",
+    "website",
+)
+"""A location's own descriptive columns, in the order files and snapshots list them."""
 CUSTOM_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_CUSTOM_FIELDS = 50
 MAX_CUSTOM_VALUE = 1000

@@ -48,6 +48,7 @@ from shared.db.tenancy import set_tenant
 from shared.errors import FieldProblem, PayloadTooLarge, ValidationFailed
 from shared.ids import new_id
 from shared.locations import csv_format, repository
+from shared.locations.fields import DATA_COLUMNS
 from shared.locations.models import Location, LocationGroup, LocationGroupMember
 from shared.locations.repository import LocationFilter
 from shared.locations.schemas import LocationFields
@@ -61,20 +62,7 @@ EXPORT_BATCH_SIZE = 1000
 REPLAN_AFTER_CREATED = 1000
 
 _FIELD_NAMES = frozenset(LocationFields.model_fields)
-_UPDATABLE = (
-    "name",
-    "address_line1",
-    "address_line2",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "time_zone",
-    "phone",
-    "website",
-    "custom_fields",
-    "status",
-)
+_UPDATABLE = (*DATA_COLUMNS, "custom_fields", "status")
 """Columns an upsert may set, in statement order (``external_ref`` is the conflict key)."""
 
 

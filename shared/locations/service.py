@@ -16,7 +16,7 @@ from shared.audit import service as audit
 from shared.brands import service as brand_service
 from shared.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from shared.locations import repository
-from shared.locations.fields import normalize_phone
+from shared.locations.fields import DATA_COLUMNS, normalize_phone
 from shared.locations.models import Location, LocationGroup
 from shared.locations.repository import LocationFilter
 from shared.locations.schemas import (
@@ -32,22 +32,7 @@ from shared.pagination import Slice, cursor_key, keyset_page, page_of
 LocationSort = Literal["created", "name"]
 
 
-_LOCATION_FIELDS = (
-    "brand_id",
-    "external_ref",
-    "name",
-    "address_line1",
-    "address_line2",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "time_zone",
-    "phone",
-    "website",
-    "custom_fields",
-    "status",
-)
+_LOCATION_FIELDS = ("brand_id", "external_ref", *DATA_COLUMNS, "custom_fields", "status")
 
 
 def _snap(location: Location) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from shared.templates.schemas import (
     VersionOut,
 )
 from shared.templating import (
+    LOCATION_FIELDS,
     CompiledTemplate,
     RenderContext,
     SlotSpec,
@@ -411,7 +412,7 @@ async def preview(
     ]
     context = RenderContext.build(
         location={
-            **{c: getattr(location, c) for c in _LOCATION_COLUMNS},
+            **{c: getattr(location, c) for c in LOCATION_FIELDS},
             "custom": location.custom_fields,
         },
         brand={"name": brand.name},
@@ -473,17 +474,3 @@ async def preview(
         slot_problems=slot_problems,
         platforms=results,
     )
-
-
-_LOCATION_COLUMNS = (
-    "name",
-    "city",
-    "address_line1",
-    "address_line2",
-    "region",
-    "postal_code",
-    "country",
-    "phone",
-    "website",
-    "time_zone",
-)
