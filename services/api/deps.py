@@ -119,7 +119,7 @@ def _verified_claims(request: Request, settings: Settings, token: str) -> tokens
     return claims
 
 
-def get_limiter(request: Request) -> RateLimiter:
+async def get_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.limiter
     return limiter
 
