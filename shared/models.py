@@ -8,6 +8,7 @@ from shared.brands.models import Brand
 from shared.identity.models import RefreshToken, User
 from shared.locations.models import Location, LocationGroup, LocationGroupMember
 from shared.mail.models import OutboundEmail
+from shared.posts.models import Post, PostStatusChange
 from shared.templates.models import Template, TemplateVersion
 
 __all__ = [
@@ -22,6 +23,8 @@ __all__ = [
     "LocationGroupMember",
     "Membership",
     "OutboundEmail",
+    "Post",
+    "PostStatusChange",
     "RefreshToken",
     "Template",
     "TemplateVersion",

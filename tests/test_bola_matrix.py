@@ -126,6 +126,9 @@ OBJECTS: dict[str, ObjectKind] = {
         "template.read", lambda a: Target(a.template_id, Place(a.agency_id, a.brand_x))
     ),
     "version": ObjectKind("template.read", lambda a: Target(1, Place(a.agency_id, a.brand_x))),
+    "post_id": ObjectKind(
+        "post.read", lambda a: Target(a.post_id, Place(a.agency_id, a.brand_x, a.l1))
+    ),
 }
 
 PRINCIPALS = (
@@ -242,6 +245,9 @@ def known_values(world: AgencyA, targets: list[tuple[str, Target]]) -> dict[str,
         "location_id": str(world.l1),
         "location_ids": [str(world.l1)],
         "bodies": {"default": "Fresh pizza in {{ location.city }}"},
+        "template_id": str(world.template_id),
+        "version": 1,
+        "platforms": ["facebook"],
         "role": (role or Role.LOCATION_STAFF).value,
     }
 

@@ -20,6 +20,7 @@ from services.api.routes import (
     location_groups,
     location_import,
     locations,
+    posts,
     templates,
 )
 from shared.config import Settings, get_settings
@@ -94,4 +95,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(locations.router)
     app.include_router(location_groups.router)
     app.include_router(templates.router)
+    app.include_router(posts.router)
     return app

@@ -151,6 +151,7 @@ class PlatformPreview(BaseModel):
     platform: str
     text: str
     title: str | None
+    media: list[MediaIn] = Field(default_factory=list)
     characters: int = Field(description="Length as this platform counts it (X: weighted).")
     ok: bool
     problems: list[PreviewProblem]

@@ -426,8 +426,8 @@ async def preview(
         text = body.render(context) if body is not None else ""
         title_template = compiled.get(f"titles.{platform}") or compiled.get("titles.default")
         title = title_template.render(context) if title_template is not None else None
-        media = _media(version.media.get(platform) or version.media.get("default") or [])
-        post = PostContent(text=text, title=title, media=media)
+        raw_media = version.media.get(platform) or version.media.get("default") or []
+        post = PostContent(text=text, title=title, media=_media(raw_media))
         problems = [
             PreviewProblem(
                 source="platform",
@@ -461,6 +461,7 @@ async def preview(
                 platform=platform,
                 text=text,
                 title=title,
+                media=[MediaIn.model_validate(m) for m in raw_media],
                 characters=weighted_length(text) if platform == "x" else length(text),
                 ok=not problems and not slot_problems,
                 problems=problems,

@@ -86,6 +86,7 @@ class AgencyA:
     invitation_id: uuid.UUID
     api_key_id: uuid.UUID
     template_id: uuid.UUID
+    post_id: uuid.UUID
     actors: dict[str, Actor]
     secrets: frozenset[str] = field(repr=False)
     """Every id and name of the agency: none may reach someone outside it."""
@@ -249,6 +250,17 @@ async def build_agency_a(
         headers=owner.headers,
     )
     assert template.status_code == 201, template.text
+    template_id = template.json()["template_id"]
+    published = await client.post(
+        f"/v1/templates/{template_id}/versions/1/publish", headers=owner.headers
+    )
+    assert published.status_code == 200, published.text
+    post = await client.post(
+        f"/v1/locations/{l1}/posts",
+        json={"template_id": template_id, "version": 1, "platforms": ["facebook"]},
+        headers=owner.headers,
+    )
+    assert post.status_code == 201, post.text
     secrets = {
         *names.values(),
         invitee,
@@ -259,7 +271,8 @@ async def build_agency_a(
         invitation.json()["id"],
         key["id"],
         template_name,
-        template.json()["template_id"],
+        template_id,
+        post.json()[0]["id"],
     }
     for actor in actors.values():
         secrets |= {actor.email, f"{actor.name} {tag}", str(actor.user_id)}
@@ -274,7 +287,8 @@ async def build_agency_a(
         g1=g1,
         invitation_id=uuid.UUID(invitation.json()["id"]),
         api_key_id=uuid.UUID(key["id"]),
-        template_id=uuid.UUID(template.json()["template_id"]),
+        template_id=uuid.UUID(template_id),
+        post_id=uuid.UUID(post.json()[0]["id"]),
         actors=actors,
         secrets=frozenset(secrets),
     )

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, status
+
+from services.api.deps import DEFAULT_PAGE_SIZE, CurrentPrincipal, Cursor, Limit, Session
+from services.api.problems import problems
+from shared.pagination import Page
+from shared.posts import service as post_service
+from shared.posts.schemas import LocalPostCreate, PostOut
+
+router = APIRouter(prefix="/v1", tags=["posts"])
+
+
+@router.post(
+    "/locations/{location_id}/posts",
+    summary="Post from a published template: fill its slots for this location",
+    description="Renders the template for each platform with the location's data and the slot "
+    "values, checks every platform's limits, the brand's rules and the slots, and saves one post "
+    "per platform only if all pass (else 422 listing every problem). Posts wait in "
+    "`needs_approval` when the brand requires approval of location edits, else `approved`.",
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(401, 403, 404, 409, 422),
+    openapi_extra={"x-permission": "post.create"},
+)
+async def create_local_posts(
+    location_id: uuid.UUID, data: LocalPostCreate, session: Session, principal: CurrentPrincipal
+) -> list[PostOut]:
+    posts = await post_service.create_local_posts(session, principal, location_id, data)
+    return [PostOut.model_validate(p) for p in posts]
+
+
+@router.get(
+    "/locations/{location_id}/posts",
+    summary="A location's posts, oldest first",
+    responses=problems(400, 401, 403, 404, 422),
+    openapi_extra={"x-permission": "post.read"},
+)
+async def list_location_posts(
+    location_id: uuid.UUID,
+    session: Session,
+    principal: CurrentPrincipal,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> Page[PostOut]:
+    page = await post_service.list_location_posts(
+        session, principal, location_id, limit=limit, cursor=cursor
+    )
+    return Page[PostOut](
+        items=[PostOut.model_validate(p) for p in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get(
+    "/posts/{post_id}",
+    summary="Get a post with its status",
+    responses=problems(401, 404),
+    openapi_extra={"x-permission": "post.read"},
+)
+async def get_post(post_id: uuid.UUID, session: Session, principal: CurrentPrincipal) -> PostOut:
+    return PostOut.model_validate(await post_service.get_post(session, principal, post_id))

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db.base import Base, TenantMixin, TimestampMixin, tenant_table
+
+POST_STATUSES = (
+    "draft",
+    "needs_approval",
+    "approved",
+    "scheduled",
+    "queued",
+    "publishing",
+    "published",
+    "failed",
+    "cancelled",
+    "skipped",
+)
+
+
+class Post(TenantMixin, TimestampMixin, Base):
+    """One location × one platform: the rendered content and where it is in its life."""
+
+    __tablename__ = tenant_table("post")
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["agency_id", "location_id"], ["location.agency_id", "location.id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(
+            ["agency_id", "template_id"], ["template.agency_id", "template.id"], ondelete="RESTRICT"
+        ),
+        Index(None, "agency_id", "location_id", "id"),
+        Index(None, "agency_id", "brand_id", "status"),
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in POST_STATUSES) + ")",
+            name="status_known",
+        ),
+    )
+
+    brand_id: Mapped[uuid.UUID]
+    location_id: Mapped[uuid.UUID]
+    campaign_id: Mapped[uuid.UUID | None]
+    template_id: Mapped[uuid.UUID]
+    template_version: Mapped[int]
+    platform: Mapped[str] = mapped_column(String(40))
+    slot_values: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    text: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    media: Mapped[list[Any]] = mapped_column(JSONB, default=list, server_default="[]")
+    status: Mapped[str] = mapped_column(String(20))
+    scheduled_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    permalink: Mapped[str | None] = mapped_column(String(2000))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[uuid.UUID | None]
+
+
+class PostStatusChange(TenantMixin, Base):
+    """Every transition of a post: from, to, who or what, when, why."""
+
+    __tablename__ = tenant_table("post_status_change")
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["agency_id", "post_id"], ["post.agency_id", "post.id"], ondelete="CASCADE"
+        ),
+        Index(None, "agency_id", "post_id", "id"),
+    )
+
+    post_id: Mapped[uuid.UUID]
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    actor_type: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[uuid.UUID | None]
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    changed_at: Mapped[datetime] = mapped_column(server_default=func.now())

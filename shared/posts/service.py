@@ -1,0 +1,159 @@
+"""Posts a location makes itself from a published template of its brand ("localization"):
+the location fills the slots, Chorus renders and checks every platform, and nothing is
+saved unless every platform's post passes. Campaign fan-out will write posts too."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.access.policy import Target, authorize
+from shared.access.principal import Principal
+from shared.audit import service as audit
+from shared.brand_rules import service as rules_service
+from shared.errors import Conflict, FieldProblem, NotFound, ValidationFailed
+from shared.locations import service as location_service
+from shared.pagination import Slice, keyset_page
+from shared.posts.models import Post, PostStatusChange
+from shared.posts.schemas import LocalPostCreate
+from shared.templates import service as template_service
+from shared.templates.schemas import PreviewIn
+from shared.tenancy import scoped
+
+
+def _actor(principal: Principal) -> tuple[str, uuid.UUID | None]:
+    actor = audit.Actor.of(principal)
+    return actor.kind, actor.id
+
+
+async def create_local_posts(
+    session: AsyncSession, principal: Principal, location_id: uuid.UUID, data: LocalPostCreate
+) -> list[Post]:
+    location = await location_service.get_location(session, principal, location_id, "post.create")
+    version = await template_service.get_version(session, principal, data.template_id, data.version)
+    template = await template_service.get_template(session, principal, data.template_id)
+    if template.brand_id != location.brand_id:
+        raise NotFound("template not found")
+    if version.status != "published":
+        raise Conflict(
+            f"version {data.version} of this template is not published yet; the brand must "
+            "publish it before locations post from it",
+            code="version_not_published",
+        )
+    preview = await template_service.preview(
+        session,
+        principal,
+        data.template_id,
+        data.version,
+        PreviewIn(location_id=location.id, slot_values=data.slot_values, platforms=data.platforms),
+    )
+    if not preview.ok:
+        problems = [
+            FieldProblem(p.field.replace("slot_values.", "body.slot_values."), p.message, p.code)
+            for p in preview.slot_problems
+        ] + [
+            FieldProblem(f"body.platforms.{result.platform}.{p.field}", p.message, p.code)
+            for result in preview.platforms
+            for p in result.problems
+        ]
+        raise ValidationFailed(
+            f"{len(problems)} problem(s) must be fixed before this post can be saved; "
+            "nothing was saved",
+            code="post_invalid",
+            errors=problems,
+        )
+    rules = await rules_service.rules_for(session, principal.agency_id, location.brand_id)
+    status = "needs_approval" if rules.location_edits_need_approval else "approved"
+    reason = (
+        "the brand requires approval of location edits"
+        if status == "needs_approval"
+        else "the brand does not require approval of location edits"
+    )
+    posts = [
+        Post(
+            agency_id=principal.agency_id,
+            brand_id=location.brand_id,
+            location_id=location.id,
+            template_id=data.template_id,
+            template_version=data.version,
+            platform=result.platform,
+            slot_values=data.slot_values,
+            text=result.text,
+            title=result.title,
+            media=[m.model_dump(mode="json", exclude_none=True) for m in result.media],
+            status=status,
+            created_by=principal.user_id,
+        )
+        for result in preview.platforms
+    ]
+    session.add_all(posts)
+    await session.flush()
+    actor_type, actor_id = _actor(principal)
+    session.add_all(
+        PostStatusChange(
+            agency_id=principal.agency_id,
+            post_id=post.id,
+            from_status=None,
+            to_status=status,
+            actor_type=actor_type,
+            actor_id=actor_id,
+            reason=reason,
+        )
+        for post in posts
+    )
+    for post in posts:
+        audit.record(
+            session,
+            agency_id=principal.agency_id,
+            actor=principal,
+            action="post.create",
+            object_type="post",
+            object_id=post.id,
+            after={"platform": post.platform, "status": status, "location_id": location.id},
+        )
+    await session.flush()
+    for post in posts:
+        await session.refresh(post)
+    return posts
+
+
+def _target(post: Post) -> Target:
+    return Target(brand_id=post.brand_id, location_id=post.location_id)
+
+
+async def get_post(session: AsyncSession, principal: Principal, post_id: uuid.UUID) -> Post:
+    post = (
+        await session.execute(scoped(Post, principal).where(Post.id == post_id))
+    ).scalar_one_or_none()
+    if post is None:
+        raise NotFound("post not found")
+    authorize(principal, "post.read", _target(post), object_type="post")
+    return post
+
+
+async def list_location_posts(
+    session: AsyncSession,
+    principal: Principal,
+    location_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> Slice[Post]:
+    location = await location_service.get_location(session, principal, location_id)
+    authorize(
+        principal,
+        "post.read",
+        Target(brand_id=location.brand_id, location_id=location.id),
+        object_type="location",
+    )
+    return await keyset_page(
+        session,
+        scoped(Post, principal).where(Post.location_id == location.id),
+        sort="created",
+        columns=[Post.id],
+        key=lambda p: [str(p.id)],
+        cursor=cursor,
+        limit=limit,
+        decode=lambda v: [uuid.UUID(str(v[0]))],
+    )
