@@ -13,6 +13,8 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
+from shared.crypto.keys import KeyRingError, is_weak_key, parse_keyring
+
 APP_DB_ROLE = "chorus_app"
 """The role the application connects as: owns nothing and cannot bypass row-level security."""
 
@@ -80,6 +82,23 @@ class Settings(BaseSettings):
     import_max_rows: int = 10_000
     public_base_url: str = "http://127.0.0.1:8000"
 
+    token_keys: SecretStr = SecretStr("")
+    """Keys sealing OAuth tokens at rest: ``kid:base64key,...`` (32-byte keys), first one
+    active. Unset outside production: a key derived from the dev secret is used."""
+
+    outbound_connect_timeout_seconds: float = 5.0
+    outbound_read_timeout_seconds: float = 30.0
+    """Longest wait for the next bytes of an answer once the request is sent."""
+    outbound_total_timeout_seconds: float = 60.0
+    outbound_max_connections: int = 200
+    outbound_max_connections_per_host: int = 0
+    """0: no per-host cap beyond ``outbound_max_connections``."""
+    outbound_max_response_bytes: int = 10 * 1024 * 1024
+    outbound_user_agent: str = "Chorus/1.0 (+https://github.com/chorus)"
+    outbound_allow_hosts: str = ""
+    """``host:port,...`` that customer URLs may reach although private or loopback (the local
+    platform sandbox); matched exactly, nothing else on that host is let through."""
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env != "production":
@@ -99,6 +118,13 @@ class Settings(BaseSettings):
                     "CHORUS_DATABASE_APP_PASSWORD is missing or a placeholder; set the password "
                     "of the chorus_app database role (16+ characters) or CHORUS_APP_DATABASE_URL"
                 )
+        token_problem = _token_keys_problem(self)
+        if token_problem:
+            problems.append(
+                f"CHORUS_TOKEN_KEYS {token_problem}; set it to `kid:base64key` entries of 32 "
+                "random bytes, the active key first (e.g. `python -c 'import base64, os; "
+                'print("k1:" + base64.urlsafe_b64encode(os.urandom(32)).decode())\'`)'
+            )
         if problems:
             raise ConfigError("refusing to start in production: " + "; ".join(problems))
         return self
@@ -114,6 +140,20 @@ class Settings(BaseSettings):
         return self.admin_db_url.set(
             username=APP_DB_ROLE, password=self.database_app_password.get_secret_value()
         )
+
+
+def _token_keys_problem(settings: Settings) -> str | None:
+    spec = settings.token_keys.get_secret_value().strip()
+    if spec.lower() in _PLACEHOLDERS:
+        return "is missing or a placeholder"
+    try:
+        ring = parse_keyring(spec)
+    except KeyRingError as exc:
+        return f"is malformed ({exc})"
+    weak = [kid for kid in ring if is_weak_key(ring.key(kid) or b"", DEV_SECRET_KEY)]
+    if weak:
+        return f"holds placeholder keys ({', '.join(weak)})"
+    return None
 
 
 def _asyncpg(url: URL) -> URL:

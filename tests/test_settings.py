@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import base64
+import os
+
 import pytest
 
 from shared.config import DEV_SECRET_KEY, ConfigError, Settings
@@ -17,7 +20,10 @@ def test_production_refuses_default_database_password_and_names_it() -> None:
 
 def test_production_accepts_real_secrets() -> None:
     settings = Settings(
-        env="production", secret_key="a-long-random-value-" * 3, database_app_password="p" * 24
+        env="production",
+        secret_key="a-long-random-value-" * 3,
+        database_app_password="p" * 24,
+        token_keys="k1:" + base64.urlsafe_b64encode(os.urandom(32)).decode(),
     )
     assert settings.app_db_url.username == "chorus_app"
     assert settings.app_db_url.drivername == "postgresql+asyncpg"

@@ -23,6 +23,7 @@ from services.api.routes import (
     posts,
     templates,
 )
+from shared import http as outbound_http
 from shared.config import Settings, get_settings
 from shared.db import Database
 from shared.identity.claims_cache import ClaimsCache
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await outbound_http.close()
             await redis.aclose()
             await db.dispose()
 

@@ -15,6 +15,7 @@ from arq.connections import RedisSettings
 from services.worker.context import WorkerContext
 from services.worker.jobs import mail, system
 from services.worker.registry import job
+from shared import http as outbound_http
 from shared.config import Settings, get_settings
 from shared.db import Database
 from shared.jobs import QUEUE_NAME
@@ -45,6 +46,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     wctx = ctx.get("chorus")
     if wctx is not None:
         await WorkerContext.of(ctx).db.dispose()
+    await outbound_http.close()
     log.info("worker.stopped")
 
 
