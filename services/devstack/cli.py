@@ -40,10 +40,14 @@ def api_port(env: Mapping[str, str]) -> int:
     return int(raw)
 
 
+SANDBOX_PORT = 8790
+
+
 def app_services(port: int) -> list[ChildSpec]:
-    """The long-running processes of ``run``, started in this order. A new service (the
-    platform sandbox, a local Stripe) is one more line here."""
+    """The long-running processes of ``run``, started in this order. A new service (a local
+    Stripe) is one more line here."""
     api = f"http://{LOOPBACK}:{port}"
+    sandbox = f"http://{LOOPBACK}:{SANDBOX_PORT}"
     # --no-access-log: the app writes its own access line (JSON, with request and agency id).
     uvicorn = (PY, "-m", "uvicorn", "services.api.app:create_app", "--factory", "--no-access-log")
     return [
@@ -54,6 +58,24 @@ def app_services(port: int) -> list[ChildSpec]:
             ready_message=f"the API is up: {api} (docs: {api}/docs)",
         ),
         ChildSpec("worker", (PY, "-m", "arq", "services.worker.settings.WorkerSettings")),
+        ChildSpec(
+            "sandbox",
+            (
+                PY,
+                "-m",
+                "uvicorn",
+                "services.sandbox.app:create_app",
+                "--factory",
+                "--no-access-log",
+                "--host",
+                LOOPBACK,
+                "--port",
+                str(SANDBOX_PORT),
+            ),
+            ready_port=SANDBOX_PORT,
+            ready_message=f"platform sandbox (test mode, no real social network is called): "
+            f"{sandbox} (docs: {sandbox}/_sandbox/docs)",
+        ),
     ]
 
 
