@@ -619,9 +619,13 @@ expressions = st.builds(
     st.lists(filter_names, max_size=3),
 )
 valid_templates = st.recursive(
-    st.lists(st.one_of(expressions, st.text(alphabet="ab {}%.|", max_size=5)), max_size=6).map(
-        lambda xs: "".join(x if x.startswith("{{ ") else x.replace("{", "") for x in xs)
-    ),
+    # Literal pieces lose their "{" before joining, so none can open a tag ("{" + "{ " would).
+    st.lists(
+        st.one_of(
+            expressions, st.text(alphabet="ab {}%.|", max_size=5).map(lambda t: t.replace("{", ""))
+        ),
+        max_size=6,
+    ).map("".join),
     lambda inner: st.builds(
         lambda key, negate, then, other: (
             f"{{% if {'not ' if negate else ''}{key} %}}{then}{{% else %}}{other}{{% endif %}}"
