@@ -72,10 +72,9 @@ async def create(
     session.add(api_key)
     await session.flush()
     await session.refresh(api_key)
-    audit.record(
+    audit.record_by(
         session,
-        agency_id=principal.agency_id,
-        actor=principal,
+        principal,
         action="api_key.create",
         object_type="api_key",
         object_id=api_key.id,
@@ -109,10 +108,9 @@ async def revoke(session: AsyncSession, principal: Principal, key_id: uuid.UUID)
         raise NotFound("API key not found")
     if api_key.revoked_at is None:
         api_key.revoked_at = datetime.now(UTC)
-        audit.record(
+        audit.record_by(
             session,
-            agency_id=principal.agency_id,
-            actor=principal,
+            principal,
             action="api_key.revoke",
             object_type="api_key",
             object_id=api_key.id,

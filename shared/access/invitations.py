@@ -141,10 +141,9 @@ async def invite(
         ),
         kind="invitation",
     )
-    audit.record(
+    audit.record_by(
         session,
-        agency_id=principal.agency_id,
-        actor=principal,
+        principal,
         action="invitation.create",
         object_type="invitation",
         object_id=invitation.id,
@@ -218,10 +217,9 @@ async def revoke(
         raise Conflict("this invitation was already accepted", code="invitation_accepted")
     if invitation.revoked_at is None:
         invitation.revoked_at = datetime.now(UTC)
-        audit.record(
+        audit.record_by(
             session,
-            agency_id=principal.agency_id,
-            actor=principal,
+            principal,
             action="invitation.revoke",
             object_type="invitation",
             object_id=invitation.id,

@@ -149,10 +149,9 @@ async def change_role(
         await _ensure_not_last_owner(session, membership)
         before = {"role": membership.role}
         membership.role = role.value
-        audit.record(
+        audit.record_by(
             session,
-            agency_id=principal.agency_id,
-            actor=principal,
+            principal,
             action="member.role_change",
             object_type="membership",
             object_id=membership.id,
@@ -171,10 +170,9 @@ async def remove(session: AsyncSession, principal: Principal, membership_id: uui
     next request, since grants are read per request)."""
     membership, _ = await _load(session, principal, membership_id, "member.remove")
     await _ensure_not_last_owner(session, membership)
-    audit.record(
+    audit.record_by(
         session,
-        agency_id=principal.agency_id,
-        actor=principal,
+        principal,
         action="member.remove",
         object_type="membership",
         object_id=membership.id,

@@ -117,6 +117,30 @@ def record(
     return event
 
 
+def record_by(
+    session: AsyncSession,
+    principal: Principal,
+    action: str,
+    object_type: str,
+    object_id: uuid.UUID | None,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """``record`` for a change the principal made in its own agency (the usual case)."""
+    return record(
+        session,
+        agency_id=principal.agency_id,
+        actor=principal,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        before=before,
+        after=after,
+        details=details,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class AuditFilter:
     actor_id: uuid.UUID | None = None

@@ -65,10 +65,9 @@ async def put_rules(
             setattr(row, key, value)
     await session.flush()
     await session.refresh(row)
-    audit.record(
+    audit.record_by(
         session,
-        agency_id=principal.agency_id,
-        actor=principal,
+        principal,
         action="brand_rules.update",
         object_type="brand",
         object_id=brand_id,

@@ -16,26 +16,6 @@ from shared.pagination import Slice, keyset_page
 _FIELDS = ("name", "description")
 
 
-def _audit(
-    session: AsyncSession,
-    principal: Principal,
-    action: str,
-    brand: Brand,
-    before: dict[str, object] | None = None,
-    after: dict[str, object] | None = None,
-) -> None:
-    audit.record(
-        session,
-        agency_id=principal.agency_id,
-        actor=principal,
-        action=action,
-        object_type="brand",
-        object_id=brand.id,
-        before=before,
-        after=after,
-    )
-
-
 async def get_brand(
     session: AsyncSession, principal: Principal, brand_id: uuid.UUID, action: str = "brand.read"
 ) -> Brand:
@@ -55,7 +35,9 @@ async def create_brand(session: AsyncSession, principal: Principal, data: BrandC
     session.add(brand)
     await session.flush()
     await session.refresh(brand)
-    _audit(session, principal, "brand.create", brand, after=audit.snapshot(brand, _FIELDS))
+    audit.record_by(
+        session, principal, "brand.create", "brand", brand.id, after=audit.snapshot(brand, _FIELDS)
+    )
     return brand
 
 
@@ -73,7 +55,15 @@ async def update_brand(
         brand.description = data.description
     await session.flush()
     await session.refresh(brand)
-    _audit(session, principal, "brand.update", brand, before, audit.snapshot(brand, _FIELDS))
+    audit.record_by(
+        session,
+        principal,
+        "brand.update",
+        "brand",
+        brand.id,
+        before,
+        audit.snapshot(brand, _FIELDS),
+    )
     return brand
 
 
@@ -85,7 +75,9 @@ async def delete_brand(session: AsyncSession, principal: Principal, brand_id: uu
             f"brand still has {count} locations; delete or move them first",
             code="brand_not_empty",
         )
-    _audit(session, principal, "brand.delete", brand, before=audit.snapshot(brand, _FIELDS))
+    audit.record_by(
+        session, principal, "brand.delete", "brand", brand.id, before=audit.snapshot(brand, _FIELDS)
+    )
     await session.delete(brand)
     await session.flush()
 

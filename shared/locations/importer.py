@@ -404,10 +404,9 @@ async def import_locations(
             session, principal.agency_id, brand_id, checked.valid, ids
         )
     if checked.valid:
-        audit.record(
+        audit.record_by(
             session,
-            agency_id=principal.agency_id,
-            actor=principal,
+            principal,
             action="location.import",
             object_type="brand",
             object_id=brand_id,

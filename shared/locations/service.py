@@ -43,29 +43,6 @@ def _gsnap(group: LocationGroup) -> dict[str, Any]:
     return audit.snapshot(group, ("brand_id", "name", "description"))
 
 
-def _audit(
-    session: AsyncSession,
-    principal: Principal,
-    action: str,
-    object_type: str,
-    object_id: uuid.UUID,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    audit.record(
-        session,
-        agency_id=principal.agency_id,
-        actor=principal,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        before=before,
-        after=after,
-        details=details,
-    )
-
-
 def _target(location: Location) -> Target:
     return Target(brand_id=location.brand_id, location_id=location.id)
 
@@ -113,7 +90,9 @@ async def create_location(
     )
     session.add(location)
     await session.flush()
-    _audit(session, principal, "location.create", "location", location.id, after=_snap(location))
+    audit.record_by(
+        session, principal, "location.create", "location", location.id, after=_snap(location)
+    )
     for group in groups:
         await repository.add_members(session, principal.agency_id, group.id, [location.id])
     await session.refresh(location)
@@ -169,7 +148,9 @@ async def update_location(
         setattr(location, key, value)
     await session.flush()
     await session.refresh(location)
-    _audit(session, principal, "location.update", "location", location.id, before, _snap(location))
+    audit.record_by(
+        session, principal, "location.update", "location", location.id, before, _snap(location)
+    )
     return location
 
 
@@ -177,7 +158,9 @@ async def delete_location(
     session: AsyncSession, principal: Principal, location_id: uuid.UUID
 ) -> None:
     location = await get_location(session, principal, location_id, "location.delete")
-    _audit(session, principal, "location.delete", "location", location.id, before=_snap(location))
+    audit.record_by(
+        session, principal, "location.delete", "location", location.id, before=_snap(location)
+    )
     await session.delete(location)
     await session.flush()
 
@@ -251,7 +234,7 @@ async def create_group(
         raise Conflict(
             f"this brand already has a group named '{data.name}'", code="group_name_taken"
         ) from None
-    _audit(
+    audit.record_by(
         session, principal, "location_group.create", "location_group", group.id, after=_gsnap(group)
     )
     await session.refresh(group)
@@ -274,7 +257,7 @@ async def update_group(
     if data.description is not None:
         group.description = data.description
     await session.flush()
-    _audit(
+    audit.record_by(
         session,
         principal,
         "location_group.update",
@@ -289,7 +272,7 @@ async def update_group(
 
 async def delete_group(session: AsyncSession, principal: Principal, group_id: uuid.UUID) -> None:
     group = await get_group(session, principal, group_id, "location_group.delete")
-    _audit(
+    audit.record_by(
         session,
         principal,
         "location_group.delete",
@@ -351,7 +334,7 @@ async def change_members(
         changed = await repository.remove_members(session, principal.agency_id, group.id, wanted)
     count = await repository.member_count(session, principal.agency_id, group.id)
     if changed:
-        _audit(
+        audit.record_by(
             session,
             principal,
             "location_group.members_add" if add else "location_group.members_remove",

@@ -103,10 +103,9 @@ async def create_local_posts(
         for post in posts
     )
     for post in posts:
-        audit.record(
+        audit.record_by(
             session,
-            agency_id=principal.agency_id,
-            actor=principal,
+            principal,
             action="post.create",
             object_type="post",
             object_id=post.id,

@@ -207,10 +207,9 @@ async def create_template(
     await session.flush()
     await session.refresh(template)
     await session.refresh(version)
-    audit.record(
+    audit.record_by(
         session,
-        agency_id=principal.agency_id,
-        actor=principal,
+        principal,
         action="template.create",
         object_type="template",
         object_id=template.id,
@@ -324,10 +323,9 @@ async def update_version(
         setattr(version, key, value)
     await session.flush()
     await session.refresh(version)
-    audit.record(
+    audit.record_by(
         session,
-        agency_id=principal.agency_id,
-        actor=principal,
+        principal,
         action="template.version_update",
         object_type="template",
         object_id=template.id,
@@ -350,10 +348,9 @@ async def publish_version(
         version.published_by = principal.user_id
         await session.flush()
         await session.refresh(version)
-        audit.record(
+        audit.record_by(
             session,
-            agency_id=principal.agency_id,
-            actor=principal,
+            principal,
             action="template.publish",
             object_type="template",
             object_id=template.id,
