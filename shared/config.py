@@ -99,6 +99,15 @@ class Settings(BaseSettings):
     """``host:port,...`` that customer URLs may reach although private or loopback (the local
     platform sandbox); matched exactly, nothing else on that host is let through."""
 
+    platform_sandbox_url: str = ""
+    """Point every platform connector at this sandbox (``make run`` and the tests do: test
+    mode, no real social network is called). Empty: the platforms' real hosts."""
+    platform_apps: SecretStr = SecretStr("")
+    """Chorus's app registration per platform, JSON: ``{"facebook": {"client_id": "…",
+    "client_secret": "…"}, …}``. In sandbox mode missing entries get sandbox credentials."""
+    oauth_state_ttl_seconds: int = 900
+    """How long a connect flow (authorize page, then callback, then page choice) may take."""
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env != "production":

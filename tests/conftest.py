@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -29,6 +29,7 @@ from services.api.app import create_app
 from shared.config import Settings
 from shared.db import Database
 from shared.db.base import Base
+from tests.support.sandbox_server import SandboxServer
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_REDIS_DB = 15
@@ -100,8 +101,30 @@ async def database_url(worker_tag: str) -> AsyncIterator[URL]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: URL) -> Settings:
+def sandbox_server() -> Iterator[SandboxServer]:
+    server = SandboxServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sandbox_url(sandbox_server: SandboxServer) -> str:
+    return sandbox_server.url
+
+
+@pytest.fixture
+async def sandbox(sandbox_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the running sandbox (its admin API under ``/_sandbox``); the
+    sandbox is reset after the test."""
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as c:
+        yield c
+        await c.post("/_sandbox/reset")
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: URL, sandbox_url: str) -> Settings:
     return Settings(
+        platform_sandbox_url=sandbox_url,
         env="test",
         database_url=database_url.render_as_string(hide_password=False),
         redis_url=_redis_url(),

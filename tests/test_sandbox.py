@@ -14,8 +14,10 @@ import pytest
 
 from services.sandbox.app import create_app
 from services.sandbox.config import SandboxConfig, Window
+from shared.platforms.registry import PLATFORM_NAMES
 
-FB = "/v21.0"
+FB = "/facebook/v21.0"
+X = "/x"
 REDIRECT = "https://chorus.test/callback"
 REF = "X-Chorus-Client-Ref"
 
@@ -105,7 +107,7 @@ async def x_code(
     c: httpx.AsyncClient, verifier: str, scope: str = "tweet.write offline.access"
 ) -> str:
     r = await c.get(
-        "/i/oauth2/authorize",
+        f"{X}/i/oauth2/authorize",
         params={
             "response_type": "code",
             "client_id": "xapp",
@@ -123,7 +125,7 @@ async def x_code(
 
 async def x_exchange(c: httpx.AsyncClient, code: str, verifier: str) -> httpx.Response:
     return await c.post(
-        "/2/oauth2/token",
+        f"{X}/2/oauth2/token",
         data={
             "grant_type": "authorization_code",
             "code": code,
@@ -152,7 +154,7 @@ def bearer(token: str, ref: str | None = None) -> dict[str, str]:
 async def x_publish(
     c: httpx.AsyncClient, token: str, text: str = "Hi", ref: str = "ref-1"
 ) -> httpx.Response:
-    return await c.post("/2/tweets", json={"text": text}, headers=bearer(token, ref))
+    return await c.post(f"{X}/2/tweets", json={"text": text}, headers=bearer(token, ref))
 
 
 def x_problem(r: httpx.Response, status: int) -> dict[str, Any]:
@@ -295,7 +297,7 @@ async def test_x_pkce_flow_and_users_me(sandbox: httpx.AsyncClient) -> None:
     assert tokens["token_type"] == "bearer"
     assert tokens["expires_in"] == 7200
     assert tokens["refresh_token"]
-    r = await sandbox.get("/2/users/me", headers=bearer(tokens["access_token"]))
+    r = await sandbox.get(f"{X}/2/users/me", headers=bearer(tokens["access_token"]))
     assert r.status_code == 200
     assert r.json()["data"]["username"].startswith("sandbox_user_")
     assert int(r.headers["x-rate-limit-limit"]) == 75
@@ -324,15 +326,15 @@ async def test_x_refresh_rotates_tokens(sandbox: httpx.AsyncClient) -> None:
         "refresh_token": first["refresh_token"],
         "client_id": "xapp",
     }
-    r = await sandbox.post("/2/oauth2/token", data=form)
+    r = await sandbox.post(f"{X}/2/oauth2/token", data=form)
     assert r.status_code == 200, r.text
     second = r.json()
     assert second["refresh_token"] != first["refresh_token"]
     assert second["access_token"] != first["access_token"]
-    reused = await sandbox.post("/2/oauth2/token", data=form)
+    reused = await sandbox.post(f"{X}/2/oauth2/token", data=form)
     assert reused.status_code == 400
     assert reused.json()["error"] == "invalid_request"
-    me = await sandbox.get("/2/users/me", headers=bearer(second["access_token"]))
+    me = await sandbox.get(f"{X}/2/users/me", headers=bearer(second["access_token"]))
     assert me.status_code == 200
 
 
@@ -340,9 +342,9 @@ async def test_x_expired_and_revoked_tokens(sandbox: httpx.AsyncClient) -> None:
     tokens = await x_tokens(sandbox)
     other = await x_tokens(sandbox)
     await sandbox.post(
-        "/2/oauth2/revoke", data={"token": other["access_token"], "client_id": "xapp"}
+        f"{X}/2/oauth2/revoke", data={"token": other["access_token"], "client_id": "xapp"}
     )
-    x_problem(await sandbox.get("/2/users/me", headers=bearer(other["access_token"])), 401)
+    x_problem(await sandbox.get(f"{X}/2/users/me", headers=bearer(other["access_token"])), 401)
     await sandbox.post("/_sandbox/clock/advance", json={"seconds": 7200})
     x_problem(await x_publish(sandbox, tokens["access_token"]), 401)
 
@@ -354,18 +356,18 @@ async def test_x_publish_fetch_delete(sandbox: httpx.AsyncClient) -> None:
     data = r.json()["data"]
     assert data["text"] == "Fresh pizza 🍕"
     assert data["edit_history_tweet_ids"] == [data["id"]]
-    got = await sandbox.get(f"/2/tweets/{data['id']}", headers=bearer(token))
+    got = await sandbox.get(f"{X}/2/tweets/{data['id']}", headers=bearer(token))
     assert got.json()["data"]["text"] == "Fresh pizza 🍕"
     assert got.headers["x-rate-limit-limit"] == "900"
 
     other = (await x_tokens(sandbox))["access_token"]
-    x_problem(await sandbox.delete(f"/2/tweets/{data['id']}", headers=bearer(other)), 403)
-    deleted = await sandbox.delete(f"/2/tweets/{data['id']}", headers=bearer(token))
+    x_problem(await sandbox.delete(f"{X}/2/tweets/{data['id']}", headers=bearer(other)), 403)
+    deleted = await sandbox.delete(f"{X}/2/tweets/{data['id']}", headers=bearer(token))
     assert deleted.json() == {"data": {"deleted": True}}
-    gone = await sandbox.get(f"/2/tweets/{data['id']}", headers=bearer(token))
+    gone = await sandbox.get(f"{X}/2/tweets/{data['id']}", headers=bearer(token))
     assert gone.status_code == 200
     assert gone.json()["errors"][0]["title"] == "Not Found Error"
-    x_problem(await sandbox.delete(f"/2/tweets/{data['id']}", headers=bearer(token)), 404)
+    x_problem(await sandbox.delete(f"{X}/2/tweets/{data['id']}", headers=bearer(token)), 404)
 
 
 async def test_x_weighted_length_limit(sandbox: httpx.AsyncClient) -> None:
@@ -375,7 +377,7 @@ async def test_x_weighted_length_limit(sandbox: httpx.AsyncClient) -> None:
     for text in ("a" * 281, "字" * 141):
         body = x_problem(await x_publish(sandbox, token, text), 400)
         assert body["title"] == "Invalid Request"
-    x_problem(await sandbox.post("/2/tweets", json={}, headers=bearer(token)), 400)
+    x_problem(await sandbox.post(f"{X}/2/tweets", json={}, headers=bearer(token)), 400)
 
 
 async def test_x_rate_window_spent_then_renewed() -> None:
@@ -399,7 +401,7 @@ async def test_x_rate_window_spent_then_renewed() -> None:
             "refresh_token": tokens["refresh_token"],
             "client_id": "xapp",
         }
-        fresh = (await c.post("/2/oauth2/token", data=form)).json()["access_token"]
+        fresh = (await c.post(f"{X}/2/oauth2/token", data=form)).json()["access_token"]
         x_problem(await x_publish(c, fresh), 429)
         await c.post("/_sandbox/clock/advance", json={"seconds": 900})
         r = await x_publish(c, fresh)
@@ -502,7 +504,7 @@ async def test_faults_are_deterministic_for_a_seed(sandbox: httpx.AsyncClient) -
     async def statuses() -> list[int]:
         await sandbox.put("/_sandbox/faults/x", json=config)
         return [
-            (await sandbox.get("/2/users/me", headers=bearer(token))).status_code for _ in range(12)
+            (await sandbox.get(f"{X}/2/users/me", headers=bearer(token))).status_code for _ in range(12)
         ]
 
     first = await statuses()
@@ -536,5 +538,6 @@ async def test_reset_forgets_everything(sandbox: httpx.AsyncClient) -> None:
         assert (await sandbox.get(f"/_sandbox/posts/{platform}")).json()["data"] == []
         assert (await sandbox.get(f"/_sandbox/publish-counts/{platform}")).json()["counts"] == {}
     assert (await sandbox.get("/_sandbox/faults/x")).json()["error_rates"]["server_error"] == 0.0
-    x_problem(await sandbox.get("/2/users/me", headers=bearer(token)), 401)
-    assert (await sandbox.get("/_sandbox/platforms")).json() == {"platforms": ["facebook", "x"]}
+    x_problem(await sandbox.get(f"{X}/2/users/me", headers=bearer(token)), 401)
+    listed = (await sandbox.get("/_sandbox/platforms")).json()["platforms"]
+    assert listed == sorted(PLATFORM_NAMES)

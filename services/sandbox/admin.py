@@ -1,11 +1,13 @@
 """Test and demo controls under ``/_sandbox``: faults, reset, posts, publish counts, clock,
-token revocation. Not part of any platform's API."""
+token revocation, reviews (list, add, edit). Not part of any platform's API."""
 
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from services.sandbox import activity
 from services.sandbox.deps import sandbox
 from services.sandbox.faults import FaultConfig
 
@@ -76,3 +78,58 @@ async def revoke_token(platform: str, body: TokenRef, request: Request) -> dict[
         raise HTTPException(404, "unknown token")
     token.revoked = True
     return {"revoked": True}
+
+
+class NewReview(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rating: int = Field(ge=1, le=5)
+    text: str
+    author: str = "Sandbox Reviewer"
+
+
+class ReviewEdit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rating: int | None = Field(default=None, ge=1, le=5)
+    text: str | None = None
+
+
+@router.get("/reviews/{platform}/{account_id}")
+async def list_reviews(platform: str, account_id: str, request: Request) -> dict[str, Any]:
+    box = sandbox(request)
+    state = box.platform(_known(request, platform))
+    found = activity.reviews(state, account_id, box.clock.now())
+    return {"data": [asdict(r) for r in found]}
+
+
+@router.post("/reviews/{platform}/{account_id}", status_code=201)
+async def add_review(
+    platform: str, account_id: str, body: NewReview, request: Request
+) -> dict[str, Any]:
+    """A new review arrives (for collection tests)."""
+    box = sandbox(request)
+    state = box.platform(_known(request, platform))
+    now = box.clock.now()
+    activity.reviews(state, account_id, now)  # the history exists before the newcomer
+    review = activity.add_review(
+        state, account_id, rating=body.rating, text=body.text, author=body.author, at=now
+    )
+    return asdict(review)
+
+
+@router.patch("/reviews/{platform}/{account_id}/{review_id}")
+async def edit_review(
+    platform: str, account_id: str, review_id: str, body: ReviewEdit, request: Request
+) -> dict[str, Any]:
+    """The reviewer edits their review: new text or rating, a newer update time."""
+    box = sandbox(request)
+    state = box.platform(_known(request, platform))
+    now = box.clock.now()
+    review = activity.find_review(state, account_id, review_id, now)
+    if review is None:
+        raise HTTPException(404, "unknown review")
+    if body.rating is not None:
+        review.rating = body.rating
+    if body.text is not None:
+        review.text = body.text
+    review.updated_at = now
+    return asdict(review)

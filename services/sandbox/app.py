@@ -1,7 +1,8 @@
 """The sandbox ASGI app. Start it with
 ``python -m uvicorn services.sandbox.app:create_app --factory --port 8790``.
 
-Platforms (same paths as the real APIs, on one host):
+Platforms: each under ``/{platform}`` (all of a platform's real hosts collapse onto that one
+prefix), with the same paths as the real APIs below it:
 - Facebook Pages (Graph ``/v21.0``): ``GET /v21.0/dialog/oauth``,
   ``GET|POST /v21.0/oauth/access_token``, ``GET /v21.0/me``, ``GET /v21.0/me/accounts``,
   ``POST /v21.0/{page_id}/feed``, ``GET /v21.0/{post_id}``, ``DELETE /v21.0/{post_id}``.
@@ -20,11 +21,22 @@ State is in memory, in this one process: run a single worker; a restart forgets 
 
 from fastapi import FastAPI
 
-from services.sandbox import admin, facebook, x
+from services.sandbox import (
+    admin,
+    facebook,
+    google_business,
+    instagram,
+    linkedin,
+    pinterest,
+    tiktok,
+    x,
+    youtube,
+)
 from services.sandbox.config import SandboxConfig
 from services.sandbox.state import Sandbox
 
-PLATFORMS = (facebook.PLATFORM, x.PLATFORM)
+MODULES = (facebook, instagram, x, linkedin, google_business, pinterest, tiktok, youtube)
+PLATFORMS = tuple(m.PLATFORM for m in MODULES)
 
 
 def create_app(config: SandboxConfig | None = None) -> FastAPI:
@@ -32,6 +44,6 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     app.state.sandbox = Sandbox(config)
     app.state.platforms = frozenset(PLATFORMS)
     app.include_router(admin.router)
-    app.include_router(x.router)
-    app.include_router(facebook.router)
+    for module in MODULES:
+        app.include_router(module.router, prefix=f"/{module.PLATFORM}")
     return app

@@ -93,6 +93,9 @@ class PlatformState:
     posts: dict[str, Post] = field(default_factory=dict)
     publish_counts: Counter[str] = field(default_factory=Counter)
     windows: Windows = field(default_factory=Windows)
+    # Per account: reviews and anything else ``activity`` keeps (typed there, to keep this
+    # module free of it).
+    activity: dict[str, Any] = field(default_factory=dict)
     _seq: int = 0
 
     def next_seq(self) -> int:

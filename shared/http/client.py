@@ -108,11 +108,21 @@ def redact(url: URL) -> str:
     return str(url.with_user(None).with_query(None).with_fragment(None))
 
 
+def sandbox_host(settings: Settings) -> frozenset[tuple[str, int]]:
+    """The configured platform sandbox may be reached by customer URLs (media it serves)."""
+    if not settings.platform_sandbox_url:
+        return frozenset()
+    url = URL(settings.platform_sandbox_url)
+    if url.host is None or url.port is None:
+        return frozenset()
+    return frozenset({(url.host.lower(), url.port)})
+
+
 class OutboundHttp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.timeouts = Timeouts.from_settings(settings)
-        self.allow = parse_allow_hosts(settings.outbound_allow_hosts)
+        self.allow = parse_allow_hosts(settings.outbound_allow_hosts) | sandbox_host(settings)
         self._trusted: aiohttp.ClientSession | None = None
         self._guarded: aiohttp.ClientSession | None = None
 

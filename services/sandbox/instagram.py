@@ -1,0 +1,7 @@
+"""instagram: not served yet."""
+
+from fastapi import APIRouter
+
+PLATFORM = "instagram"
+
+router = APIRouter(tags=[PLATFORM])

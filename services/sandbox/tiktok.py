@@ -1,0 +1,7 @@
+"""tiktok: not served yet."""
+
+from fastapi import APIRouter
+
+PLATFORM = "tiktok"
+
+router = APIRouter(tags=[PLATFORM])

@@ -1,0 +1,75 @@
+"""Which connector serves which platform, built once per process from the settings.
+
+App credentials come from ``CHORUS_PLATFORM_APPS`` (JSON: ``{"facebook": {"client_id": …,
+"client_secret": …}, …}``). With ``CHORUS_PLATFORM_SANDBOX_URL`` set, every connector talks to
+the sandbox, and platforms without credentials get sandbox ones; without it, a platform with
+no credentials is not configured and cannot be connected.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any
+
+from shared.config import Settings, get_settings
+from shared.crypto import Sealed
+from shared.platforms.base import Connector
+from shared.platforms.types import AppCredentials
+
+PLATFORM_NAMES = (
+    "facebook",
+    "instagram",
+    "x",
+    "linkedin",
+    "google_business",
+    "pinterest",
+    "tiktok",
+    "youtube",
+)
+
+
+class PlatformNotConfigured(LookupError):
+    def __init__(self, platform: str) -> None:
+        super().__init__(
+            f"{platform} is not configured on this Chorus installation: its app credentials "
+            "are missing from CHORUS_PLATFORM_APPS"
+        )
+        self.platform = platform
+
+
+def connector_class(platform: str) -> type[Connector]:
+    """Each platform's module is ``shared.platforms.<name>`` and exports ``CONNECTOR``."""
+    if platform not in PLATFORM_NAMES:
+        raise KeyError(platform)
+    module = importlib.import_module(f"shared.platforms.{platform}")
+    cls: type[Connector] = module.CONNECTOR
+    return cls
+
+
+def app_credentials(settings: Settings, platform: str) -> AppCredentials:
+    raw = settings.platform_apps.get_secret_value().strip()
+    apps: dict[str, Any] = json.loads(raw) if raw else {}
+    entry = apps.get(platform)
+    if isinstance(entry, dict) and entry.get("client_id") and entry.get("client_secret"):
+        return AppCredentials(str(entry["client_id"]), Sealed(str(entry["client_secret"])))
+    if settings.platform_sandbox_url:
+        return AppCredentials(f"chorus-sandbox-{platform}", Sealed("sandbox-secret"))
+    raise PlatformNotConfigured(platform)
+
+
+_built: dict[tuple[str, str, str], Connector] = {}
+
+
+def connector(platform: str, settings: Settings | None = None) -> Connector:
+    """The connector for ``platform``, one per process and configuration."""
+    if platform not in PLATFORM_NAMES:
+        raise KeyError(platform)
+    settings = settings or get_settings()
+    key = (platform, settings.platform_sandbox_url, settings.platform_apps.get_secret_value())
+    built = _built.get(key)
+    if built is None:
+        cls = connector_class(platform)
+        built = cls(app_credentials(settings, platform), sandbox_url=settings.platform_sandbox_url)
+        _built[key] = built
+    return built
