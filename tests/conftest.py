@@ -32,7 +32,8 @@ from shared.db.base import Base
 from tests.support.sandbox_server import SandboxServer
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_REDIS_DB = 15
+TEST_REDIS_DB = int(os.environ.get("CHORUS_TEST_REDIS_DB", "15"))
+"""Emptied after every test; parallel runs on one Redis each need their own."""
 
 
 def _server_url() -> URL:
