@@ -29,8 +29,8 @@ from shared.platforms.types import (
     Grant,
     Limits,
     PostContent,
-    Published,
     PublishAttempt,
+    Published,
     RemotePost,
     ReviewPage,
     TokenSet,
@@ -46,7 +46,7 @@ def resolve_hosts(
     """Base URL per host role: the real ones, or all of them on the sandbox's prefix."""
     if sandbox_url:
         base = f"{sandbox_url.rstrip('/')}/{platform}"
-        return {role: base for role in real_hosts}
+        return dict.fromkeys(real_hosts, base)
     return {role: url.rstrip("/") for role, url in real_hosts.items()}
 
 
@@ -85,9 +85,7 @@ class Connector(ABC):
         """The consent page to send the user to; ``state`` comes back on the callback."""
 
     @abstractmethod
-    async def exchange_code(
-        self, code: str, redirect_uri: str, code_verifier: str | None
-    ) -> Grant:
+    async def exchange_code(self, code: str, redirect_uri: str, code_verifier: str | None) -> Grant:
         """Trade the callback's code for tokens and list the accounts the user may connect."""
 
     async def refresh_token(self, tokens: TokenSet) -> TokenSet:

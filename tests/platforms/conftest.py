@@ -22,24 +22,31 @@ C = TypeVar("C", bound=Connector)
 
 
 @pytest.fixture
-async def outbound(settings: Settings) -> AsyncIterator[OutboundHttp]:
-    client = OutboundHttp(settings)
-    yield client
-    await client.close()
-
-
-@pytest.fixture
-def make_connector(
-    sandbox: httpx.AsyncClient, sandbox_url: str, outbound: OutboundHttp
-) -> Callable[[type[C]], C]:
+async def make_connector(
+    sandbox: httpx.AsyncClient, sandbox_url: str, settings: Settings
+) -> AsyncIterator[Callable[..., Any]]:
     """``make_connector(FacebookConnector)``: built with sandbox credentials; the sandbox is
-    reset after the test (the ``sandbox`` fixture)."""
+    reset after the test (the ``sandbox`` fixture). ``read_timeout=0.5`` gives it an HTTP
+    client that stops waiting for answers sooner (to see ``ambiguous`` outcomes quickly)."""
+    clients: list[OutboundHttp] = []
 
-    def build(cls: type[C]) -> C:
+    def build(cls: type[C], *, read_timeout: float | None = None) -> C:
+        tuned = settings
+        if read_timeout is not None:
+            tuned = settings.model_copy(
+                update={
+                    "outbound_read_timeout_seconds": read_timeout,
+                    "outbound_total_timeout_seconds": read_timeout + 5,
+                }
+            )
+        http = OutboundHttp(tuned)
+        clients.append(http)
         app = AppCredentials(f"chorus-test-{cls.platform}", Sealed("test-secret"))
-        return cls(app, sandbox_url=sandbox_url, http=outbound)
+        return cls(app, sandbox_url=sandbox_url, http=http)
 
-    return build
+    yield build
+    for http in clients:
+        await http.close()
 
 
 async def consent(

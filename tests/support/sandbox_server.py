@@ -24,8 +24,13 @@ class SandboxServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app, factory=True, host="127.0.0.1", port=self.port, log_level="warning",
-            access_log=False, lifespan="off",
+            create_app,
+            factory=True,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="sandbox", daemon=True)
