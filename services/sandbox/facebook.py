@@ -17,15 +17,17 @@ Sandbox choices, where Graph can't be modelled exactly:
   ``POST /_sandbox/tokens/facebook/revoke`` revokes it for good.
 """
 
+import base64
 import json
 import math
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from services.sandbox import activity
 from services.sandbox.deps import bearer, client_ref, sandbox, with_query
 from services.sandbox.faults import FaultKind
 from services.sandbox.ratelimit import WindowStatus
@@ -92,7 +94,13 @@ async def _params(request: Request) -> dict[str, str]:
         if ctype.startswith("application/json"):
             body = await request.json()
             if isinstance(body, dict):
-                params.update({k: str(v) for k, v in body.items() if v is not None})
+                params.update(
+                    {
+                        k: v if isinstance(v, str) else json.dumps(v)
+                        for k, v in body.items()
+                        if v is not None
+                    }
+                )
         elif ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             form = await request.form()
             params.update({k: v for k, v in form.items() if isinstance(v, str)})
@@ -347,7 +355,13 @@ async def publish(page_id: str, request: Request) -> Response:
             200,
         )
     message, link = params.get("message", ""), params.get("link") or None
-    if not message and not link:
+    attached = _attached_media(params)
+    if attached is None:
+        return graph_error(400, "(#100) param attached_media must be an array of objects", 100)
+    unknown = [fbid for fbid in attached if fbid not in call.state.photos]
+    if unknown:
+        return _no_object(unknown[0])
+    if not message and not link and not attached:
         return graph_error(400, "(#100) Missing message or attachment", 100)
     if len(message) > MAX_MESSAGE_LENGTH:
         return graph_error(
@@ -363,9 +377,28 @@ async def publish(page_id: str, request: Request) -> Response:
             link=link,
             created_at=call.box.clock.now(),
             client_ref=client_ref(request),
+            media=tuple(call.state.photos.pop(fbid) for fbid in attached),
         )
     )
     return await call.answer(call.json({"id": post.id}))
+
+
+def _attached_media(params: dict[str, str]) -> list[str] | None:
+    """``attached_media`` as a JSON array, or form fields ``attached_media[0]`` …, each
+    ``{"media_fbid": "…"}``; ``None`` when malformed."""
+    raw = [params["attached_media"]] if "attached_media" in params else []
+    raw += [v for k, v in sorted(params.items()) if k.startswith("attached_media[")]
+    ids: list[str] = []
+    for item in raw:
+        try:
+            value = json.loads(item)
+        except ValueError:
+            return None
+        for entry in value if isinstance(value, list) else [value]:
+            if not isinstance(entry, dict) or not entry.get("media_fbid"):
+                return None
+            ids.append(str(entry["media_fbid"]))
+    return ids
 
 
 def _owned_post(call: _Call, post_id: str) -> Post | None:
@@ -401,6 +434,17 @@ async def get_post(post_id: str, request: Request) -> Response:
     return await call.answer(call.json(body))
 
 
+@router.delete("/me/permissions")
+async def revoke_login(request: Request) -> Response:
+    """Revokes the app's login: the token used (and, for a page token, only it) stops
+    working for good."""
+    call = await _begin(request, await _params(request), (TokenKind.USER, TokenKind.PAGE))
+    if isinstance(call, JSONResponse):
+        return call
+    call.token.revoked = True
+    return await call.answer(call.json({"success": True}))
+
+
 @router.delete("/{post_id}")
 async def delete_post(post_id: str, request: Request) -> Response:
     call = await _begin(request, await _params(request), (TokenKind.PAGE,))
@@ -415,3 +459,239 @@ async def delete_post(post_id: str, request: Request) -> Response:
 
 def _graph_time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+# --- Photos, listing, ratings, insights ------------------------------------------------------
+# Declared after the routes above on purpose: ``/me/accounts`` must match before
+# ``/{page_id}/{edge}``.
+
+
+def _page_call(call: _Call, page_id: str) -> JSONResponse | None:
+    """The page must exist and the token must be that page's own token."""
+    page = call.state.accounts.get(page_id)
+    if page is None or page.kind != "page":
+        return _no_object(page_id)
+    if call.token.kind is not TokenKind.PAGE or call.token.subject != page_id:
+        return graph_error(403, "(#200) The page access token of this page is required", 200)
+    return None
+
+
+@router.post("/{page_id}/photos")
+async def publish_photo(page_id: str, request: Request) -> Response:
+    """A photo by URL: published at once as a post (``post_id``), or with ``published=false``
+    kept for a multi-photo post (``attached_media`` on ``/feed``)."""
+    params = await _params(request)
+    call = await _begin(request, params, (TokenKind.PAGE, TokenKind.USER))
+    if isinstance(call, JSONResponse):
+        return call
+    refused = _page_call(call, page_id)
+    if refused is not None:
+        return refused
+    url = params.get("url", "")
+    if not url.startswith(("http://", "https://")):
+        return graph_error(400, "(#324) Requires upload file", 324)
+    photo_id = str(2_000_000_000_000 + call.state.next_seq())
+    call.state.photos[photo_id] = url
+    if params.get("published", "true").lower() == "false":
+        return await call.answer(call.json({"id": photo_id}))
+    caption = params.get("caption") or params.get("message", "")
+    post = call.state.store_post(
+        Post(
+            id=f"{page_id}_{call.state.next_seq() + 1_000_000_000}",
+            account_id=page_id,
+            text=caption,
+            created_at=call.box.clock.now(),
+            client_ref=client_ref(request),
+            media=(url,),
+        )
+    )
+    return await call.answer(call.json({"id": photo_id, "post_id": post.id}))
+
+
+def _post_fields(post: Post) -> dict[str, Any]:
+    page_id, _, story = post.id.partition("_")
+    body: dict[str, Any] = {
+        "id": post.id,
+        "message": post.text,
+        "created_time": _graph_time(post.created_at),
+        "permalink_url": f"https://www.facebook.com/{page_id}/posts/{story}",
+    }
+    if post.link:
+        body["link"] = post.link
+    return body
+
+
+@router.get("/{page_id}/published_posts")
+async def published_posts(page_id: str, request: Request) -> Response:
+    """The page's posts, newest first; ``since`` (epoch seconds), ``limit``, ``after``."""
+    params = await _params(request)
+    call = await _begin(request, params, (TokenKind.PAGE,))
+    if isinstance(call, JSONResponse):
+        return call
+    refused = _page_call(call, page_id)
+    if refused is not None:
+        return refused
+    since = float(params.get("since") or 0)
+    limit = max(1, min(int(params.get("limit") or 25), 100))
+    posts = sorted(
+        (
+            p
+            for p in call.state.posts.values()
+            if p.account_id == page_id and p.deleted_at is None and p.created_at >= since
+        ),
+        key=lambda p: (p.created_at, p.id),
+        reverse=True,
+    )
+    return await call.answer(call.json(_paged([_post_fields(p) for p in posts], params, limit)))
+
+
+def _paged(items: list[dict[str, Any]], params: dict[str, str], limit: int) -> dict[str, Any]:
+    """Graph cursor paging: ``after`` is an opaque offset here."""
+    start = int(_b64d(params["after"])) if params.get("after") else 0
+    page = items[start : start + limit]
+    body: dict[str, Any] = {"data": page}
+    if page:
+        cursors = {"before": _b64e(str(start)), "after": _b64e(str(start + len(page)))}
+        body["paging"] = {"cursors": cursors}
+        if start + len(page) < len(items):
+            body["paging"]["next"] = f"https://graph.facebook.com/{VERSION}/next"
+    return body
+
+
+def _b64e(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _b64d(text: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+    except ValueError:
+        return "0"
+
+
+@router.get("/{page_id}/ratings")
+async def ratings(page_id: str, request: Request) -> Response:
+    """Recommendations (reviews) on the page, newest first. A 1–5 rating maps onto
+    ``recommendation_type`` (4–5 positive, else negative) and is kept in ``rating``, which
+    older pages still carry."""
+    params = await _params(request)
+    call = await _begin(request, params, (TokenKind.PAGE,))
+    if isinstance(call, JSONResponse):
+        return call
+    refused = _page_call(call, page_id)
+    if refused is not None:
+        return refused
+    limit = max(1, min(int(params.get("limit") or 25), 100))
+    found = activity.reviews(call.state, page_id, call.box.clock.now())
+    items = []
+    for review in sorted(found, key=lambda r: (r.created_at, r.id), reverse=True):
+        item: dict[str, Any] = {
+            "created_time": _graph_time(review.created_at),
+            "recommendation_type": "positive" if review.rating >= 4 else "negative",
+            "rating": review.rating,
+            "review_text": review.text,
+            "has_review": True,
+            "has_rating": True,
+            "reviewer": {"name": review.author, "id": f"u{abs(hash(review.author)) % 10**9}"},
+            "open_graph_story": {"id": review.id},
+        }
+        if review.reply_text is not None and review.reply_updated_at is not None:
+            item["replies"] = {
+                "data": [
+                    {
+                        "message": review.reply_text,
+                        "created_time": _graph_time(review.reply_updated_at),
+                        "from": {"id": page_id},
+                    }
+                ]
+            }
+        items.append(item)
+    return await call.answer(call.json(_paged(items, params, limit)))
+
+
+@router.post("/{object_id}/comments")
+async def comment(object_id: str, request: Request) -> Response:
+    """A page's comment on a recommendation (its ``open_graph_story``): the review reply."""
+    params = await _params(request)
+    call = await _begin(request, params, (TokenKind.PAGE,))
+    if isinstance(call, JSONResponse):
+        return call
+    page_id = object_id.rsplit("-r", 1)[0]
+    now = call.box.clock.now()
+    review = activity.find_review(call.state, page_id, object_id, now)
+    if review is None or call.token.subject != page_id:
+        return _no_object(object_id)
+    message = params.get("message", "").strip()
+    if not message:
+        return graph_error(400, "(#100) Missing message", 100)
+    review.reply_text, review.reply_updated_at = message, now
+    return await call.answer(call.json({"id": f"{object_id}_{call.state.next_seq()}"}))
+
+
+INSIGHT_METRICS = {
+    "page_follows": "followers",
+    "page_impressions": "impressions",
+    "page_impressions_unique": "reach",
+    "page_post_engagements": "engagements",
+    "page_total_actions": "clicks",
+}
+
+
+@router.get("/{page_id}/insights")
+async def insights(page_id: str, request: Request) -> Response:
+    """Page Insights by day: ``metric`` (comma-separated), ``period=day``, ``since``/``until``
+    (dates or epoch seconds). Each value's ``end_time`` is the end of its day."""
+    params = await _params(request)
+    call = await _begin(request, params, (TokenKind.PAGE,))
+    if isinstance(call, JSONResponse):
+        return call
+    refused = _page_call(call, page_id)
+    if refused is not None:
+        return refused
+    names = [m for m in params.get("metric", "").split(",") if m]
+    unknown = [m for m in names if m not in INSIGHT_METRICS]
+    if not names or unknown:
+        return graph_error(
+            400, f"(#100) The value must be a valid insights metric: {','.join(unknown)}", 100
+        )
+    if params.get("period", "day") != "day":
+        return graph_error(400, "(#100) Only period=day is served by the sandbox", 100)
+    today = activity.utc_day(call.box.clock.now())
+    since = _day_param(params.get("since")) or today - timedelta(days=2)
+    until = _day_param(params.get("until")) or today
+    if (until - since).days > 93:
+        return graph_error(
+            400, "(#100) There cannot be more than 93 days (8035200 s) between since and until", 100
+        )
+    days = activity.days(since, until - timedelta(days=1)) if until > since else []
+    rows = [activity.daily_metrics(call.state, page_id, d) for d in days]
+    data = [
+        {
+            "name": name,
+            "period": "day",
+            "values": [
+                {
+                    "value": getattr(row, INSIGHT_METRICS[name]),
+                    "end_time": _graph_time(
+                        datetime.combine(row.day + timedelta(days=1), time(8), UTC).timestamp()
+                    ),
+                }
+                for row in rows
+            ],
+            "id": f"{page_id}/insights/{name}/day",
+        }
+        for name in names
+    ]
+    return await call.answer(call.json({"data": data}))
+
+
+def _day_param(raw: str | None) -> date | None:
+    """Graph's ``since``/``until``: a date, or epoch seconds. ``until`` is exclusive."""
+    if not raw:
+        return None
+    if raw.isdigit():
+        return activity.utc_day(float(raw))
+    try:
+        return date.fromisoformat(raw[:10])
+    except ValueError:
+        return None

@@ -72,6 +72,7 @@ class Post:
     client_ref: str | None
     link: str | None = None
     deleted_at: float | None = None
+    media: tuple[str, ...] = ()
 
     def public(self) -> dict[str, Any]:
         return {
@@ -81,6 +82,7 @@ class Post:
             "link": self.link,
             "created_at": self.created_at,
             "client_ref": self.client_ref,
+            "media": list(self.media),
             "deleted": self.deleted_at is not None,
         }
 
@@ -96,6 +98,7 @@ class PlatformState:
     # Per account: reviews and anything else ``activity`` keeps (typed there, to keep this
     # module free of it).
     activity: dict[str, Any] = field(default_factory=dict)
+    photos: dict[str, str] = field(default_factory=dict)  # uploaded, not yet posted: id -> url
     _seq: int = 0
 
     def next_seq(self) -> int:
