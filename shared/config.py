@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     platform_apps: SecretStr = SecretStr("")
     """Chorus's app registration per platform, JSON: ``{"facebook": {"client_id": "…",
     "client_secret": "…"}, …}``. In sandbox mode missing entries get sandbox credentials."""
+    token_refresh_lead_seconds: int = 900
+    """Refresh an account's access token when it has less than this left to live."""
     oauth_state_ttl_seconds: int = 900
     """How long a connect flow (authorize page, then callback, then page choice) may take."""
 

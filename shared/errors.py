@@ -97,3 +97,18 @@ class RateLimited(AppError):
 
     def __init__(self, message: str, *, retry_after_seconds: int) -> None:
         super().__init__(message, headers={"Retry-After": str(max(1, retry_after_seconds))})
+
+
+class UpstreamFailed(AppError):
+    """A platform (or another service Chorus calls) refused or failed; ``extra`` says which
+    and how (the platform error kind)."""
+
+    status_code = 502
+    code = "platform_error"
+    title = "The platform did not accept this"
+
+
+class NotConfigured(AppError):
+    status_code = 503
+    code = "not_configured"
+    title = "Not available on this installation"

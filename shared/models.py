@@ -5,10 +5,12 @@ from shared.agencies.models import Agency
 from shared.audit.models import AuditEvent
 from shared.brand_rules.models import BrandRules
 from shared.brands.models import Brand
+from shared.events.models import OutboxEvent
 from shared.identity.models import RefreshToken, User
 from shared.locations.models import Location, LocationGroup, LocationGroupMember
 from shared.mail.models import OutboundEmail
 from shared.posts.models import Post, PostStatusChange
+from shared.social_accounts.models import SocialAccount
 from shared.templates.models import Template, TemplateVersion
 
 __all__ = [
@@ -23,9 +25,11 @@ __all__ = [
     "LocationGroupMember",
     "Membership",
     "OutboundEmail",
+    "OutboxEvent",
     "Post",
     "PostStatusChange",
     "RefreshToken",
+    "SocialAccount",
     "Template",
     "TemplateVersion",
     "User",

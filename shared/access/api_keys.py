@@ -142,18 +142,7 @@ async def authenticate(session: AsyncSession, key: str) -> Principal:
     ):
         raise Unauthorized(_BAD_KEY, code="invalid_api_key")
     await set_tenant(session, match.agency_id, None)
-    principal = Principal(
-        agency_id=match.agency_id,
-        api_key_id=match.id,
-        grants=(
-            Grant(
-                role=Role(match.role),
-                scope_type=ScopeType(match.scope_type),
-                scope_id=match.scope_id,
-                brand_id=await _brand_of_location(session, match),
-            ),
-        ),
-    )
+    principal = await _principal(session, match)
     if match.last_used_at is None or now - match.last_used_at >= LAST_USED_RESOLUTION:
         match.last_used_at = now
         audit.record(
@@ -166,6 +155,37 @@ async def authenticate(session: AsyncSession, key: str) -> Principal:
         )
         await session.flush()
     return principal
+
+
+async def _principal(session: AsyncSession, api_key: ApiKey) -> Principal:
+    return Principal(
+        agency_id=api_key.agency_id,
+        api_key_id=api_key.id,
+        grants=(
+            Grant(
+                role=Role(api_key.role),
+                scope_type=ScopeType(api_key.scope_type),
+                scope_id=api_key.scope_id,
+                brand_id=await _brand_of_location(session, api_key),
+            ),
+        ),
+    )
+
+
+async def principal_of_key(
+    session: AsyncSession, agency_id: uuid.UUID, key_id: uuid.UUID
+) -> Principal | None:
+    """The principal of a key still in force, inside its agency (tenant already set); for
+    work a key started that finishes later (an OAuth callback)."""
+    key = (
+        await session.execute(
+            select(ApiKey).where(ApiKey.agency_id == agency_id, ApiKey.id == key_id)
+        )
+    ).scalar_one_or_none()
+    now = datetime.now(UTC)
+    if key is None or key.revoked_at is not None or (key.expires_at and key.expires_at <= now):
+        return None
+    return await _principal(session, key)
 
 
 async def _brand_of_location(session: AsyncSession, api_key: ApiKey) -> uuid.UUID | None:

@@ -1,0 +1,1 @@
+"""Domain events, written to an outbox table in the transaction that caused them."""

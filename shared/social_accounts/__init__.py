@@ -1,0 +1,1 @@
+"""Social accounts: one location's connection to one platform, with its tokens sealed."""
