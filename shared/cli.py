@@ -1,4 +1,4 @@
-"""Operator commands: ``python -m shared.cli seed-demo``."""
+"""Operator commands: ``python -m shared.cli seed-demo`` | ``reencrypt-tokens``."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from shared.brands import service as brand_service
 from shared.brands.models import Brand
 from shared.brands.schemas import BrandCreate
 from shared.config import Settings, get_settings
+from shared.crypto import keyring_from_settings
 from shared.db import Database
 from shared.db.tenancy import set_tenant
 from shared.demo import DEMO_AGENCY, DEMO_BRAND, DEMO_EMAIL, DEMO_LOCATIONS, DEMO_MEMBERS
@@ -33,6 +34,7 @@ from shared.locations import repository as location_repository
 from shared.locations import service as location_service
 from shared.locations.models import LocationGroup
 from shared.locations.schemas import GroupMembersChange, LocationCreate, LocationGroupCreate
+from shared.social_accounts import refresh
 
 
 async def seed_demo(settings: Settings, password: str) -> Principal:
@@ -203,11 +205,33 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.cli")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("seed-demo", help="create or refresh the demo agency and print its login")
+    sub.add_parser(
+        "reencrypt-tokens",
+        help="re-seal every social account's tokens under the active key of CHORUS_TOKEN_KEYS "
+        "(after adding a new key in front); safe while Chorus runs",
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
     if args.command == "seed-demo":
         return _seed_demo_command(settings)
+    if args.command == "reencrypt-tokens":
+        return asyncio.run(_reencrypt_command(settings))
     return 2
+
+
+async def _reencrypt_command(settings: Settings) -> int:
+    keyring = keyring_from_settings(settings)
+    db = Database(settings.app_db_url, pool_size=2)
+    try:
+        seen, changed = await refresh.reseal_all(db, settings)
+    finally:
+        await db.dispose()
+    print(
+        f"re-encrypted the tokens of {changed} of {seen} social accounts under key "
+        f"'{keyring.active_kid}'; the others already were. Retire an old key only once no "
+        "account uses it (token_key_id)."
+    )
+    return 0
 
 
 if __name__ == "__main__":

@@ -78,6 +78,8 @@ NO_PERMISSION_NEEDED = {
     "POST /v1/auth/logout",
     "POST /v1/invitations/accept",
     "GET /v1/me",
+    "GET /v1/platforms",
+    "GET /v1/social-accounts/oauth/callback",
 }
 """/v1 operations that name no permission on purpose: no login yet, or only about yourself."""
 
@@ -87,7 +89,7 @@ NO_PERMISSION_NEEDED = {
 
 @dataclass(frozen=True)
 class Target:
-    id: uuid.UUID | int
+    id: uuid.UUID | int | str
     place: Place
     role: Role | None = None
     """For members and invitations: the role they give (acting on them needs that rank)."""
@@ -128,6 +130,14 @@ OBJECTS: dict[str, ObjectKind] = {
     "version": ObjectKind("template.read", lambda a: Target(1, Place(a.agency_id, a.brand_x))),
     "post_id": ObjectKind(
         "post.read", lambda a: Target(a.post_id, Place(a.agency_id, a.brand_x, a.l1))
+    ),
+    "account_id": ObjectKind(
+        "social_account.read",
+        lambda a: Target(a.social_account_id, Place(a.agency_id, a.brand_x, a.l1)),
+    ),
+    # A platform name under a location: the location's accounts on that platform.
+    "platform": ObjectKind(
+        "social_account.read", lambda a: Target("facebook", Place(a.agency_id, a.brand_x, a.l1))
     ),
 }
 

@@ -21,6 +21,7 @@ from services.api.routes import (
     location_import,
     locations,
     posts,
+    social_accounts,
     templates,
 )
 from shared import http as outbound_http
@@ -98,4 +99,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(location_groups.router)
     app.include_router(templates.router)
     app.include_router(posts.router)
+    app.include_router(social_accounts.router)
     return app

@@ -13,7 +13,7 @@ from arq import cron
 from arq.connections import RedisSettings
 
 from services.worker.context import WorkerContext
-from services.worker.jobs import mail, system
+from services.worker.jobs import mail, social_accounts, system
 from services.worker.registry import job
 from shared import http as outbound_http
 from shared.config import Settings, get_settings
@@ -29,6 +29,8 @@ def build_functions() -> list[Any]:
     return [
         job("system.heartbeat", system.heartbeat),
         job(mail_service.DELIVER_JOB, mail.deliver),
+        job(social_accounts.REFRESH_DUE_JOB, social_accounts.refresh_due),
+        job(social_accounts.REFRESH_JOB, social_accounts.refresh_one),
     ]
 
 
@@ -58,7 +60,13 @@ class WorkerSettings:
             name="cron:system.heartbeat",
             second={0},
             run_at_startup=True,
-        )
+        ),
+        cron(
+            job(social_accounts.REFRESH_DUE_JOB, social_accounts.refresh_due).coroutine,
+            name=f"cron:{social_accounts.REFRESH_DUE_JOB}",
+            second={15},
+            run_at_startup=True,
+        ),
     ]
     on_startup = startup
     on_shutdown = shutdown

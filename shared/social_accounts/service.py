@@ -268,10 +268,18 @@ async def choose(
         or pending.platform != platform
         or (pending.actor_type, pending.actor_id) != (actor.kind, actor.id)
     ):
-        raise NotFound(
-            "no such selection for this location and platform (it lasts "
-            f"{settings.oauth_state_ttl_seconds // 60} minutes); connect again",
+        raise ValidationFailed(
+            "no such selection for this location and platform",
             code="selection_not_found",
+            errors=[
+                FieldProblem(
+                    "body.selection_id",
+                    "use the selection_id the callback answered, within "
+                    f"{settings.oauth_state_ttl_seconds // 60} minutes, as the person who "
+                    "connected; or connect again",
+                    "selection_not_found",
+                )
+            ],
         )
     picked = next((c for c in pending.grant.choices if c.external_id == external_id), None)
     if picked is None:

@@ -57,7 +57,7 @@ async def consent(
     ``sandbox_deny=1``)."""
     request = connector.authorize_url(state, REDIRECT_URI)
     async with httpx.AsyncClient(timeout=30) as browser:
-        answer = await browser.get(request.url, params=extra or None)
+        answer = await browser.get(httpx.URL(request.url).copy_merge_params(extra))
     assert answer.status_code in (302, 303), answer.text
     back = {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()}
     assert back.get("state") == state

@@ -15,20 +15,25 @@ import functools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from shared.access.models import Membership
 from shared.access.roles import ROLE_SCOPE, Role, ScopeType
 from shared.agencies.models import Agency
 from shared.brands.models import Brand
 from shared.config import Settings
+from shared.crypto import Sealed, keyring_from_settings
 from shared.identity import passwords, tokens
 from shared.identity.models import User
+from shared.ids import new_id
 from shared.locations.models import Location, LocationGroup, LocationGroupMember
+from shared.social_accounts import sealing
+from shared.social_accounts.models import SocialAccount
 
 PASSWORD = "correct horse battery staple"
 
@@ -87,6 +92,7 @@ class AgencyA:
     api_key_id: uuid.UUID
     template_id: uuid.UUID
     post_id: uuid.UUID
+    social_account_id: uuid.UUID
     actors: dict[str, Actor]
     secrets: frozenset[str] = field(repr=False)
     """Every id and name of the agency: none may reach someone outside it."""
@@ -261,8 +267,11 @@ async def build_agency_a(
         headers=owner.headers,
     )
     assert post.status_code == 201, post.text
+    social_account_id = await _insert_social_account(engine, settings, agency, x, l1, tag)
     secrets = {
         *names.values(),
+        str(social_account_id),
+        f"BOLA page {tag}",
         invitee,
         key_name,
         key["prefix"],
@@ -289,9 +298,45 @@ async def build_agency_a(
         api_key_id=uuid.UUID(key["id"]),
         template_id=uuid.UUID(template_id),
         post_id=uuid.UUID(post.json()[0]["id"]),
+        social_account_id=social_account_id,
         actors=actors,
         secrets=frozenset(secrets),
     )
+
+
+async def _insert_social_account(
+    engine: AsyncEngine,
+    settings: Settings,
+    agency: uuid.UUID,
+    brand: uuid.UUID,
+    location: uuid.UUID,
+    tag: str,
+) -> uuid.UUID:
+    """L1's Facebook page, written directly with sealed (made-up) tokens: connecting through
+    the sandbox is covered by its own tests and would slow every rebuild of the world."""
+    account = SocialAccount(
+        id=new_id(),
+        agency_id=agency,
+        brand_id=brand,
+        location_id=location,
+        platform="facebook",
+        external_id=f"page-{tag}",
+        name=f"BOLA page {tag}",
+        kind="page",
+        status="connected",
+        connected_at=datetime.now(UTC),
+    )
+    sealing.store_tokens(
+        account,
+        keyring_from_settings(settings),
+        access_token=Sealed(f"EAAbola{tag}"),
+        refresh_token=None,
+        expires_at=None,
+        refresh_expires_at=None,
+    )
+    async with AsyncSession(engine) as session, session.begin():
+        session.add(account)
+    return account.id
 
 
 async def build_agency_b(engine: AsyncEngine, settings: Settings) -> AgencyB:
