@@ -334,9 +334,10 @@ async def _insert_social_account(
         expires_at=None,
         refresh_expires_at=None,
     )
+    account_id = account.id
     async with AsyncSession(engine) as session, session.begin():
         session.add(account)
-    return account.id
+    return account_id
 
 
 async def build_agency_b(engine: AsyncEngine, settings: Settings) -> AgencyB:
