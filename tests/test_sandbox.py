@@ -3,6 +3,7 @@
 import asyncio
 import base64
 import hashlib
+import itertools
 import json
 import time
 from collections.abc import AsyncIterator
@@ -151,10 +152,15 @@ def bearer(token: str, ref: str | None = None) -> dict[str, str]:
     return headers
 
 
+_x_texts = itertools.count(1)
+
+
 async def x_publish(
-    c: httpx.AsyncClient, token: str, text: str = "Hi", ref: str = "ref-1"
+    c: httpx.AsyncClient, token: str, text: str | None = None, ref: str = "ref-1"
 ) -> httpx.Response:
-    return await c.post(f"{X}/2/tweets", json={"text": text}, headers=bearer(token, ref))
+    """A post; by default each with its own text (X refuses duplicate content)."""
+    body = {"text": text if text is not None else f"Hi #{next(_x_texts)}"}
+    return await c.post(f"{X}/2/tweets", json=body, headers=bearer(token, ref))
 
 
 def x_problem(r: httpx.Response, status: int) -> dict[str, Any]:
@@ -411,6 +417,108 @@ async def test_x_rate_window_spent_then_renewed() -> None:
         assert counts == {"ref-1": 4}
 
 
+async def test_x_duplicate_content_refused(sandbox: httpx.AsyncClient) -> None:
+    token = (await x_tokens(sandbox))["access_token"]
+    first = await x_publish(sandbox, token, "Pizza night")
+    assert first.status_code == 201
+    body = x_problem(await x_publish(sandbox, token, "  Pizza   night "), 403)
+    assert body["detail"] == "You are not allowed to create a Tweet with duplicate content."
+    other = (await x_tokens(sandbox))["access_token"]
+    assert (await x_publish(sandbox, other, "Pizza night")).status_code == 201  # per user
+    tweet_id = first.json()["data"]["id"]
+    await sandbox.delete(f"{X}/2/tweets/{tweet_id}", headers=bearer(token))
+    assert (await x_publish(sandbox, token, "Pizza night")).status_code == 201
+
+
+async def x_upload(c: httpx.AsyncClient, token: str, blob: bytes) -> httpx.Response:
+    files = {"media": ("photo.png", blob, "image/png")}
+    data = {"media_category": "tweet_image"}
+    return await c.post(f"{X}/2/media/upload", files=files, data=data, headers=bearer(token))
+
+
+async def test_x_media_upload_and_attach(sandbox: httpx.AsyncClient) -> None:
+    token = (await x_tokens(sandbox))["access_token"]
+    png = (await sandbox.get(f"{X}/_sandbox/media/p.png")).content
+    r = await x_upload(sandbox, token, png)
+    assert r.status_code == 200, r.text
+    media = r.json()["data"]
+    assert media["media_key"] == f"3_{media['id']}"
+    assert media["image"] == {"image_type": "image/png", "w": 2, "h": 2}
+    assert r.headers["x-rate-limit-limit"] == "500"
+    posted = await sandbox.post(
+        f"{X}/2/tweets", json={"media": {"media_ids": [media["id"]]}}, headers=bearer(token)
+    )
+    assert posted.status_code == 201, posted.text
+    got = await sandbox.get(
+        f"{X}/2/tweets/{posted.json()['data']['id']}",
+        params={"tweet.fields": "attachments"},
+        headers=bearer(token),
+    )
+    assert got.json()["data"]["attachments"] == {"media_keys": [media["media_key"]]}
+
+    bad = await sandbox.post(
+        f"{X}/2/tweets",
+        json={"text": "x", "media": {"media_ids": ["123"]}},
+        headers=bearer(token),
+    )
+    assert x_problem(bad, 400)["detail"] == "Your media IDs are invalid."
+    five = [(await x_upload(sandbox, token, png)).json()["data"]["id"] for _ in range(5)]
+    too_many = await sandbox.post(
+        f"{X}/2/tweets", json={"text": "y", "media": {"media_ids": five}}, headers=bearer(token)
+    )
+    x_problem(too_many, 400)
+    other = (await x_tokens(sandbox))["access_token"]
+    stolen = await sandbox.post(
+        f"{X}/2/tweets", json={"text": "z", "media": {"media_ids": five[:1]}}, headers=bearer(other)
+    )
+    x_problem(stolen, 400)
+    x_problem(await x_upload(sandbox, token, b"not an image"), 400)
+    x_problem(await x_upload(sandbox, token, png + b"\0" * (5 * 1024 * 1024)), 400)
+
+
+async def test_x_user_timeline_pages_and_metrics(sandbox: httpx.AsyncClient) -> None:
+    token = (await x_tokens(sandbox))["access_token"]
+    me = await sandbox.get(
+        f"{X}/2/users/me", params={"user.fields": "public_metrics"}, headers=bearer(token)
+    )
+    user = me.json()["data"]
+    assert user["public_metrics"]["followers_count"] > 0
+    ids = [(await x_publish(sandbox, token)).json()["data"]["id"] for _ in range(7)]
+    params = {"max_results": "5", "tweet.fields": "created_at,public_metrics"}
+    first = await sandbox.get(
+        f"{X}/2/users/{user['id']}/tweets", params=params, headers=bearer(token)
+    )
+    body = first.json()
+    assert [t["id"] for t in body["data"]] == ids[::-1][:5]
+    assert body["meta"]["result_count"] == 5
+    metrics = body["data"][0]["public_metrics"]
+    assert set(metrics) >= {"impression_count", "like_count", "retweet_count", "reply_count"}
+    assert body["data"][0]["created_at"].endswith("Z")
+    second = await sandbox.get(
+        f"{X}/2/users/{user['id']}/tweets",
+        params={**params, "pagination_token": body["meta"]["next_token"]},
+        headers=bearer(token),
+    )
+    assert [t["id"] for t in second.json()["data"]] == ids[::-1][5:]
+    assert "next_token" not in second.json()["meta"]
+    again = await sandbox.get(f"{X}/2/tweets/{ids[0]}", params=params, headers=bearer(token))
+    assert (
+        again.json()["data"]["public_metrics"]
+        == (
+            await sandbox.get(f"{X}/2/tweets/{ids[0]}", params=params, headers=bearer(token))
+        ).json()["data"]["public_metrics"]
+    )
+    later = await sandbox.get(
+        f"{X}/2/users/{user['id']}/tweets",
+        params={"start_time": "2999-01-01T00:00:00Z"},
+        headers=bearer(token),
+    )
+    assert later.json() == {"meta": {"result_count": 0}}
+    for bad in ({"max_results": "500"}, {"start_time": "yesterday"}):
+        r = await sandbox.get(f"{X}/2/users/{user['id']}/tweets", params=bad, headers=bearer(token))
+        x_problem(r, 400)
+
+
 # --- Faults -------------------------------------------------------------------------------------
 
 
@@ -504,7 +612,8 @@ async def test_faults_are_deterministic_for_a_seed(sandbox: httpx.AsyncClient) -
     async def statuses() -> list[int]:
         await sandbox.put("/_sandbox/faults/x", json=config)
         return [
-            (await sandbox.get(f"{X}/2/users/me", headers=bearer(token))).status_code for _ in range(12)
+            (await sandbox.get(f"{X}/2/users/me", headers=bearer(token))).status_code
+            for _ in range(12)
         ]
 
     first = await statuses()
@@ -520,7 +629,7 @@ async def test_publish_counts_per_reference_never_dedupe(sandbox: httpx.AsyncCli
     token = (await x_tokens(sandbox))["access_token"]
     for ref in ("a", "a", "b"):
         assert (await fb_publish(sandbox, page, "same text", ref)).status_code == 200
-        assert (await x_publish(sandbox, token, "same text", ref)).status_code == 201
+        assert (await x_publish(sandbox, token, ref=ref)).status_code == 201  # X: no duplicates
     for platform in ("facebook", "x"):
         counts = (await sandbox.get(f"/_sandbox/publish-counts/{platform}")).json()["counts"]
         assert counts == {"a": 2, "b": 1}
