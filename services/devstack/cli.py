@@ -133,7 +133,15 @@ def cmd_run(args: list[str]) -> int:
         extra = {}
         if "CHORUS_PUBLIC_BASE_URL" not in os.environ:
             extra["CHORUS_PUBLIC_BASE_URL"] = f"http://{LOOPBACK}:{port}"
+        if "CHORUS_PLATFORM_SANDBOX_URL" not in os.environ:
+            extra["CHORUS_PLATFORM_SANDBOX_URL"] = f"http://{LOOPBACK}:{SANDBOX_PORT}"
         env = stack.child_env(extra)
+        if env.get("CHORUS_PLATFORM_SANDBOX_URL"):
+            say(
+                "TEST MODE: every platform connector talks to the local sandbox "
+                f"({env['CHORUS_PLATFORM_SANDBOX_URL']}), no real social network; set "
+                "CHORUS_PLATFORM_SANDBOX_URL= (empty) and CHORUS_PLATFORM_APPS for real ones"
+            )
         steps = [
             _alembic(["upgrade", "head"]),
             ChildSpec("seed-demo", (PY, "-m", "shared.cli", "seed-demo")),
