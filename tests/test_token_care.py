@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+import structlog
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import Worker
 from pydantic import SecretStr
@@ -290,3 +292,44 @@ async def test_reencrypt_moves_every_token_to_the_new_key(
         )
         with pytest.raises(UnknownKey):
             sealing.token_set(row, old_ring)
+
+
+async def test_no_token_reaches_a_log_line(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    app_db: Database,
+    sandbox: httpx.AsyncClient,
+    settings: Settings,
+    shop: tuple[Tenant, dict[str, Any]],
+) -> None:
+    owner, location = shop
+    keyring = keyring_from_settings(settings)
+    with structlog.testing.capture_logs() as logs:
+        account = await connect(client, owner.headers, location["id"], "x")
+        first = sealing.token_set(await _row(admin_engine, account["id"]), keyring)
+        await _expire_soon(admin_engine, account["id"])
+        await sandbox.put("/_sandbox/faults/x", json={"error_rates": {"server_error": 1.0}})
+        await refresh.refresh_account(app_db, settings, owner.agency_id, first_id(account))
+        await sandbox.put("/_sandbox/faults/x", json={})
+        await refresh.refresh_account(
+            app_db, settings, owner.agency_id, first_id(account), force=True
+        )
+        second = sealing.token_set(await _row(admin_engine, account["id"]), keyring)
+        assert second.refresh_token is not None
+        await sandbox.post(
+            "/_sandbox/tokens/x/revoke", json={"token": second.refresh_token.reveal()}
+        )
+        await refresh.refresh_account(
+            app_db, settings, owner.agency_id, first_id(account), force=True
+        )
+    assert logs, "the flow logs something"
+    text_of_logs = repr(logs)
+    for tokens in (first, second):
+        for token in (tokens.access_token, tokens.refresh_token):
+            assert token is not None
+            assert token.reveal() not in text_of_logs
+    assert any(e["event"] == "social_account.needs_reconnect" for e in logs)
+
+
+def first_id(account: dict[str, Any]) -> uuid.UUID:
+    return uuid.UUID(account["id"])
