@@ -2,19 +2,28 @@
 ``python -m uvicorn services.sandbox.app:create_app --factory --port 8790``.
 
 Platforms: each under ``/{platform}`` (all of a platform's real hosts collapse onto that one
-prefix), with the same paths as the real APIs below it:
-- Facebook Pages (Graph ``/v21.0``): ``GET /v21.0/dialog/oauth``,
-  ``GET|POST /v21.0/oauth/access_token``, ``GET /v21.0/me``, ``GET /v21.0/me/accounts``,
-  ``POST /v21.0/{page_id}/feed``, ``GET /v21.0/{post_id}``, ``DELETE /v21.0/{post_id}``.
-- X (API v2): ``GET /i/oauth2/authorize``, ``POST /2/oauth2/token``, ``POST /2/oauth2/revoke``,
-  ``GET /2/users/me``, ``POST /2/tweets``, ``GET /2/tweets/{id}``, ``DELETE /2/tweets/{id}``.
+prefix), with the same paths as the real APIs below it; each module's docstring lists its
+routes and where it departs from the real API:
+- ``facebook``: Graph ``/v21.0`` (login, pages, feed/photos, published_posts, ratings,
+  comments, insights);
+- ``instagram``: Instagram API with Instagram Login (containers, media_publish, publishing
+  limit, insights);
+- ``x``: API v2 (OAuth 2.0 with PKCE, tweets, media upload, user timeline);
+- ``linkedin``: Community Management API (organizations, ``/rest/posts``, share statistics);
+- ``google_business``: Google OAuth, Business Profile accounts/locations, v4 local posts and
+  reviews, Performance API;
+- ``pinterest``: API v5 (boards, pins, user analytics);
+- ``tiktok``: Login Kit and Content Posting API v2 (creator info, init, status, video list);
+- ``youtube``: Google OAuth, Data API v3 (channels, multipart upload, videos, playlists),
+  Analytics reports.
 
 Publishes carry Chorus's reference in the ``X-Chorus-Client-Ref`` header; the sandbox stores
 and counts every publish per reference and never dedupes.
 
 Admin (``/_sandbox``): ``GET|PUT /faults/{platform}``, ``POST /reset``, ``GET /posts/{platform}``,
 ``GET /publish-counts/{platform}``, ``POST /clock/advance``, ``POST /tokens/{platform}/revoke``,
-``GET /platforms``.
+``GET /platforms``, ``GET|POST /reviews/{platform}/{account}``, ``PATCH
+/reviews/{platform}/{account}/{review}``.
 
 State is in memory, in this one process: run a single worker; a restart forgets everything.
 """
