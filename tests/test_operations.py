@@ -98,13 +98,17 @@ async def test_metrics_count_requests_by_route_template_and_jobs(
     assert "chorus_http_request_duration_seconds_bucket" in text
 
 
+PUBLIC = {"/v1/social-accounts/oauth/callback"}
+"""Routes without a login (the platform's redirect carries a signed state instead)."""
+
+
 async def test_openapi_documents_every_route(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     assert spec["openapi"].startswith("3.1")
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
             assert operation.get("summary"), f"{method.upper()} {path} has no summary"
-            if path.startswith("/v1/") and not path.startswith("/v1/auth"):
+            if path.startswith("/v1/") and not path.startswith("/v1/auth") and path not in PUBLIC:
                 codes = set(operation["responses"])
                 assert "401" in codes, f"{method.upper()} {path} does not document 401"
     assert (await client.get("/docs")).status_code == 200
