@@ -28,16 +28,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from services.sandbox import activity
+from services.sandbox.call import PlatformCall
 from services.sandbox.deps import bearer, client_ref, sandbox, with_query
 from services.sandbox.faults import FaultKind
 from services.sandbox.ratelimit import WindowStatus
 from services.sandbox.state import (
     Account,
     AuthCode,
-    PlatformState,
     Post,
-    Sandbox,
-    Token,
     TokenKind,
     TokenProblem,
     new_code,
@@ -127,28 +125,10 @@ def _revoked() -> JSONResponse:
     )
 
 
-class _Call:
+class _Call(PlatformCall):
     """An authenticated Graph call that passed the token check, the faults and the window."""
 
-    def __init__(
-        self,
-        request: Request,
-        box: Sandbox,
-        state: PlatformState,
-        token: Token,
-        fault: FaultKind | None,
-    ) -> None:
-        self.request = request
-        self.box, self.state, self.token, self.fault = box, state, token, fault
-        self.headers: dict[str, str] = {}
-
-    def json(self, body: dict[str, Any], status: int = 200) -> JSONResponse:
-        return JSONResponse(body, status_code=status, headers=self.headers)
-
-    async def answer(self, response: Response) -> Response:
-        if self.fault is FaultKind.ACCEPT_THEN_TIMEOUT:
-            await self.box.faults.hold(PLATFORM, self.request)
-        return response
+    platform = PLATFORM
 
 
 async def _begin(

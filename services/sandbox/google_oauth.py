@@ -30,6 +30,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from services.sandbox.call import PlatformCall
 from services.sandbox.deps import bearer, sandbox, with_query
 from services.sandbox.faults import FaultKind
 from services.sandbox.state import (
@@ -121,8 +122,9 @@ def invalid_argument(message: str, reason: str = "badRequest") -> JSONResponse:
     return google_error(400, message, reason, status="INVALID_ARGUMENT")
 
 
-class Call:
-    """An authenticated call that passed the token check and the faults."""
+class Call(PlatformCall):
+    """An authenticated call that passed the token check and the faults (of the Google
+    platform named by ``platform``: both Google platforms share this module)."""
 
     def __init__(
         self,
@@ -134,18 +136,7 @@ class Call:
         fault: FaultKind | None,
     ) -> None:
         self.platform = platform
-        self.request = request
-        self.box, self.state, self.token, self.fault = box, state, token, fault
-
-    @property
-    def now(self) -> float:
-        return self.box.clock.now()
-
-    async def answer(self, response: Response) -> Response:
-        """accept_then_timeout: the work is done; hold the answer."""
-        if self.fault is FaultKind.ACCEPT_THEN_TIMEOUT:
-            await self.box.faults.hold(self.platform, self.request)
-        return response
+        super().__init__(request, box, state, token, fault)
 
 
 async def begin(

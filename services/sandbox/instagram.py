@@ -47,6 +47,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from services.sandbox import activity
+from services.sandbox.call import PlatformCall
 from services.sandbox.config import Window
 from services.sandbox.deps import bearer, client_ref, sandbox, with_query
 from services.sandbox.faults import FaultKind
@@ -56,8 +57,6 @@ from services.sandbox.state import (
     AuthCode,
     PlatformState,
     Post,
-    Sandbox,
-    Token,
     TokenKind,
     TokenProblem,
     new_code,
@@ -251,33 +250,13 @@ def _str(value: Any) -> str:
     return str(value)
 
 
-class _Call:
+class _Call(PlatformCall):
     """An authenticated Graph call that passed the token check, the faults and the window."""
 
-    def __init__(
-        self,
-        request: Request,
-        box: Sandbox,
-        state: PlatformState,
-        token: Token,
-        fault: FaultKind | None,
-        headers: dict[str, str],
-    ) -> None:
-        self.request = request
-        self.box, self.state, self.token, self.fault = box, state, token, fault
-        self.headers = headers
-        self.now = box.clock.now()
-
-    def json(self, body: dict[str, Any], status: int = 200) -> JSONResponse:
-        return JSONResponse(body, status_code=status, headers=self.headers)
+    platform = PLATFORM
 
     def error(self, response: JSONResponse) -> JSONResponse:
         response.headers.update(self.headers)
-        return response
-
-    async def answer(self, response: Response) -> Response:
-        if self.fault is FaultKind.ACCEPT_THEN_TIMEOUT:
-            await self.box.faults.hold(PLATFORM, self.request)
         return response
 
     def owns(self, account_id: str) -> bool:

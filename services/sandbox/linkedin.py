@@ -43,15 +43,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from services.sandbox import activity
+from services.sandbox.call import PlatformCall
 from services.sandbox.config import Window
 from services.sandbox.deps import bearer, client_ref, sandbox, with_query
 from services.sandbox.faults import FaultKind
 from services.sandbox.state import (
     Account,
     AuthCode,
-    PlatformState,
     Post,
-    Sandbox,
     Token,
     TokenKind,
     TokenProblem,
@@ -167,23 +166,8 @@ def _version_problem(request: Request) -> JSONResponse | None:
     return None
 
 
-class _Call:
-    def __init__(
-        self,
-        request: Request,
-        box: Sandbox,
-        state: PlatformState,
-        token: Token,
-        fault: FaultKind | None,
-    ) -> None:
-        self.request = request
-        self.box, self.state, self.token, self.fault = box, state, token, fault
-        self.now = box.clock.now()
-
-    async def answer(self, response: Response) -> Response:
-        if self.fault is FaultKind.ACCEPT_THEN_TIMEOUT:
-            await self.box.faults.hold(PLATFORM, self.request)
-        return response
+class _Call(PlatformCall):
+    platform = PLATFORM
 
     def member(self) -> Account:
         return self.state.accounts[self.token.subject]

@@ -33,6 +33,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from services.sandbox import activity
+from services.sandbox.call import PlatformCall
 from services.sandbox.config import Window
 from services.sandbox.deps import bearer, client_ref, sandbox, with_query
 from services.sandbox.faults import FaultKind
@@ -42,8 +43,6 @@ from services.sandbox.state import (
     AuthCode,
     PlatformState,
     Post,
-    Sandbox,
-    Token,
     TokenKind,
     TokenProblem,
     new_code,
@@ -107,30 +106,11 @@ def _pins(state: PlatformState) -> dict[str, _PinExtra]:
     return pins
 
 
-class _Call:
-    def __init__(
-        self,
-        request: Request,
-        box: Sandbox,
-        state: PlatformState,
-        token: Token,
-        fault: FaultKind | None,
-        headers: dict[str, str],
-    ) -> None:
-        self.request = request
-        self.box, self.state, self.token, self.fault = box, state, token, fault
-        self.headers = headers
-
-    def json(self, body: dict[str, Any], status: int = 200) -> JSONResponse:
-        return JSONResponse(body, status_code=status, headers=self.headers)
+class _Call(PlatformCall):
+    platform = PLATFORM
 
     def error(self, status: int, code: int, message: str) -> JSONResponse:
         return error(status, code, message, self.headers)
-
-    async def answer(self, response: Response) -> Response:
-        if self.fault is FaultKind.ACCEPT_THEN_TIMEOUT:
-            await self.box.faults.hold(PLATFORM, self.request)
-        return response
 
 
 async def _begin(request: Request, category: str, scope: str) -> _Call | JSONResponse:

@@ -47,6 +47,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from services.sandbox import activity
+from services.sandbox.call import PlatformCall
 from services.sandbox.config import Window
 from services.sandbox.deps import bearer, client_ref, sandbox, with_query
 from services.sandbox.faults import FaultKind
@@ -55,7 +56,6 @@ from services.sandbox.state import (
     AuthCode,
     PlatformState,
     Post,
-    Sandbox,
     Token,
     TokenKind,
     TokenProblem,
@@ -190,30 +190,15 @@ def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-class _Call:
+class _Call(PlatformCall):
     """An authenticated call that passed the token check, the scope, the faults and the
     window."""
 
-    def __init__(
-        self,
-        request: Request,
-        box: Sandbox,
-        state: PlatformState,
-        token: Token,
-        fault: FaultKind | None,
-    ) -> None:
-        self.request = request
-        self.box, self.state, self.token, self.fault = box, state, token, fault
-        self.now = box.clock.now()
+    platform = PLATFORM
 
     @property
     def user(self) -> Account:
         return self.state.accounts[self.token.subject]
-
-    async def answer(self, response: Response) -> Response:
-        if self.fault is FaultKind.ACCEPT_THEN_TIMEOUT:
-            await self.box.faults.hold(PLATFORM, self.request)
-        return response
 
 
 async def _begin(request: Request, endpoint: str, scope: str | None) -> _Call | JSONResponse:

@@ -41,6 +41,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from services.sandbox import activity
+from services.sandbox.call import PlatformCall
 from services.sandbox.config import Window
 from services.sandbox.deps import bearer, client_ref, sandbox, with_query
 from services.sandbox.faults import FaultKind
@@ -50,8 +51,6 @@ from services.sandbox.state import (
     AuthCode,
     PlatformState,
     Post,
-    Sandbox,
-    Token,
     TokenKind,
     TokenProblem,
     new_code,
@@ -111,26 +110,8 @@ def _rate_headers(status: WindowStatus) -> dict[str, str]:
     }
 
 
-class _Call:
-    def __init__(
-        self,
-        request: Request,
-        box: Sandbox,
-        state: PlatformState,
-        token: Token,
-        fault: FaultKind | None,
-    ) -> None:
-        self.request = request
-        self.box, self.state, self.token, self.fault = box, state, token, fault
-        self.headers: dict[str, str] = {}
-
-    def json(self, body: dict[str, Any], status: int = 200) -> JSONResponse:
-        return _json(body, status, self.headers)
-
-    async def answer(self, response: Response) -> Response:
-        if self.fault is FaultKind.ACCEPT_THEN_TIMEOUT:
-            await self.box.faults.hold(PLATFORM, self.request)
-        return response
+class _Call(PlatformCall):
+    platform = PLATFORM
 
 
 async def _begin(request: Request, endpoint: str) -> _Call | JSONResponse:
