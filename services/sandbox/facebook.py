@@ -19,8 +19,6 @@ Sandbox choices, where Graph can't be modelled exactly:
 
 import base64
 import json
-import math
-import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -31,7 +29,14 @@ from services.sandbox import activity
 from services.sandbox.call import PlatformCall
 from services.sandbox.deps import bearer, client_ref, sandbox, with_query
 from services.sandbox.faults import FaultKind
-from services.sandbox.ratelimit import WindowStatus
+from services.sandbox.graph import (
+    graph_error,
+    graph_time,
+    no_object,
+    revoked,
+    token_error,
+    usage_headers,
+)
 from services.sandbox.state import (
     Account,
     AuthCode,
@@ -47,42 +52,6 @@ MAX_MESSAGE_LENGTH = 63_206
 PAGE_TASKS = ["ADVERTISE", "ANALYZE", "CREATE_CONTENT", "MESSAGING", "MODERATE", "MANAGE"]
 
 router = APIRouter(prefix=f"/{VERSION}", tags=["facebook"])
-
-
-def graph_error(
-    status: int,
-    message: str,
-    code: int,
-    *,
-    subcode: int | None = None,
-    transient: bool = False,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
-    if subcode is not None:
-        error["error_subcode"] = subcode
-    if transient:
-        error["is_transient"] = True
-    error["fbtrace_id"] = "A" + secrets.token_urlsafe(16)
-    return JSONResponse({"error": error}, status_code=status, headers=headers)
-
-
-def _usage_headers(page_id: str, status: WindowStatus, now: float) -> dict[str, str]:
-    pct = min(100, math.floor(100 * status.used / status.limit)) if status.limit else 100
-    regain = 0 if status.remaining else max(1, math.ceil((status.reset_at - now) / 60))
-    app = {"call_count": pct, "total_cputime": pct, "total_time": pct}
-    buc = {
-        page_id: [
-            {
-                "type": "pages",
-                "call_count": pct,
-                "total_cputime": pct,
-                "total_time": pct,
-                "estimated_time_to_regain_access": regain,
-            }
-        ]
-    }
-    return {"X-App-Usage": json.dumps(app), "X-Business-Use-Case-Usage": json.dumps(buc)}
 
 
 async def _params(request: Request) -> dict[str, str]:
@@ -105,26 +74,6 @@ async def _params(request: Request) -> dict[str, str]:
     return params
 
 
-def _token_error(problem: TokenProblem) -> JSONResponse:
-    if problem is TokenProblem.EXPIRED:
-        return graph_error(
-            400, "Error validating access token: Session has expired.", 190, subcode=463
-        )
-    if problem is TokenProblem.REVOKED:
-        return _revoked()
-    return graph_error(400, "Invalid OAuth access token - Cannot parse access token", 190)
-
-
-def _revoked() -> JSONResponse:
-    return graph_error(
-        400,
-        "Error validating access token: The session has been invalidated because the user "
-        "changed their password or Facebook has changed the session for security reasons.",
-        190,
-        subcode=460,
-    )
-
-
 class _Call(PlatformCall):
     """An authenticated Graph call that passed the token check, the faults and the window."""
 
@@ -142,7 +91,7 @@ async def _begin(
     now = box.clock.now()
     checked = state.check_token(value, now, kinds)
     if isinstance(checked, TokenProblem):
-        return _token_error(checked)
+        return token_error(checked)
     fault = await box.faults.before_call(PLATFORM)
     window = box.config.facebook_page_window
     key = checked.subject
@@ -150,7 +99,7 @@ async def _begin(
         status = state.windows.exhaust(key, window, now)
     else:
         status = state.windows.hit(key, window, now)
-    headers = _usage_headers(key, status, now)
+    headers = usage_headers(key, status, now, "pages")
     if fault is FaultKind.RATE_LIMITED or not status.allowed:
         return graph_error(429, "(#32) Page request limit reached", 32, headers=headers)
     if fault is FaultKind.SERVER_ERROR:
@@ -162,20 +111,10 @@ async def _begin(
             headers=headers,
         )
     if fault is FaultKind.AUTH_REVOKED:
-        return _revoked()
+        return revoked()
     call = _Call(request, box, state, checked, fault)
     call.headers = headers
     return call
-
-
-def _no_object(object_id: str) -> JSONResponse:
-    return graph_error(
-        400,
-        f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be loaded "
-        "due to missing permissions, or does not support this operation.",
-        100,
-        subcode=33,
-    )
 
 
 # --- OAuth ------------------------------------------------------------------------------------
@@ -242,9 +181,9 @@ async def oauth_access_token(request: Request) -> Response:
     if params.get("grant_type") == "fb_exchange_token":
         checked = state.check_token(params.get("fb_exchange_token", ""), now, (TokenKind.USER,))
         if isinstance(checked, TokenProblem):
-            return _token_error(checked)
+            return token_error(checked)
         if fault is FaultKind.AUTH_REVOKED:
-            return _revoked()
+            return revoked()
         user_id, scopes = checked.subject, checked.scopes
     else:
         code = state.take_code(params.get("code", ""), now)
@@ -261,7 +200,7 @@ async def oauth_access_token(request: Request) -> Response:
                 subcode=36008,
             )
         if fault is FaultKind.AUTH_REVOKED:
-            return _revoked()
+            return revoked()
         user_id, scopes = code.user_id, code.scopes
     ttl = box.config.facebook_user_token_ttl_s
     token = state.issue_token(TokenKind.USER, user_id, client_id, now + ttl, scopes, prefix="EAA")
@@ -326,7 +265,7 @@ async def publish(page_id: str, request: Request) -> Response:
         return call
     page = call.state.accounts.get(page_id)
     if page is None or page.kind != "page":
-        return _no_object(page_id)
+        return no_object(page_id)
     if call.token.kind is not TokenKind.PAGE or call.token.subject != page_id:
         return graph_error(
             403,
@@ -340,7 +279,7 @@ async def publish(page_id: str, request: Request) -> Response:
         return graph_error(400, "(#100) param attached_media must be an array of objects", 100)
     unknown = [fbid for fbid in attached if fbid not in call.state.photos]
     if unknown:
-        return _no_object(unknown[0])
+        return no_object(unknown[0])
     if not message and not link and not attached:
         return graph_error(400, "(#100) Missing message or attachment", 100)
     if len(message) > MAX_MESSAGE_LENGTH:
@@ -397,9 +336,9 @@ async def get_post(post_id: str, request: Request) -> Response:
         return call
     post = _owned_post(call, post_id)
     if post is None:
-        return _no_object(post_id)
+        return no_object(post_id)
     page_id, _, story = post.id.partition("_")
-    created = _graph_time(post.created_at)
+    created = graph_time(post.created_at)
     body: dict[str, Any] = {
         "id": post.id,
         "message": post.text,
@@ -432,13 +371,9 @@ async def delete_post(post_id: str, request: Request) -> Response:
         return call
     post = _owned_post(call, post_id)
     if post is None:
-        return _no_object(post_id)
+        return no_object(post_id)
     post.deleted_at = call.box.clock.now()
     return await call.answer(call.json({"success": True}))
-
-
-def _graph_time(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
 # --- Photos, listing, ratings, insights ------------------------------------------------------
@@ -450,7 +385,7 @@ def _page_call(call: _Call, page_id: str) -> JSONResponse | None:
     """The page must exist and the token must be that page's own token."""
     page = call.state.accounts.get(page_id)
     if page is None or page.kind != "page":
-        return _no_object(page_id)
+        return no_object(page_id)
     if call.token.kind is not TokenKind.PAGE or call.token.subject != page_id:
         return graph_error(403, "(#200) The page access token of this page is required", 200)
     return None
@@ -493,7 +428,7 @@ def _post_fields(post: Post) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": post.id,
         "message": post.text,
-        "created_time": _graph_time(post.created_at),
+        "created_time": graph_time(post.created_at),
         "permalink_url": f"https://www.facebook.com/{page_id}/posts/{story}",
     }
     if post.link:
@@ -566,7 +501,7 @@ async def ratings(page_id: str, request: Request) -> Response:
     items = []
     for review in sorted(found, key=lambda r: (r.created_at, r.id), reverse=True):
         item: dict[str, Any] = {
-            "created_time": _graph_time(review.created_at),
+            "created_time": graph_time(review.created_at),
             "recommendation_type": "positive" if review.rating >= 4 else "negative",
             "rating": review.rating,
             "review_text": review.text,
@@ -580,7 +515,7 @@ async def ratings(page_id: str, request: Request) -> Response:
                 "data": [
                     {
                         "message": review.reply_text,
-                        "created_time": _graph_time(review.reply_updated_at),
+                        "created_time": graph_time(review.reply_updated_at),
                         "from": {"id": page_id},
                     }
                 ]
@@ -600,7 +535,7 @@ async def comment(object_id: str, request: Request) -> Response:
     now = call.box.clock.now()
     review = activity.find_review(call.state, page_id, object_id, now)
     if review is None or call.token.subject != page_id:
-        return _no_object(object_id)
+        return no_object(object_id)
     message = params.get("message", "").strip()
     if not message:
         return graph_error(400, "(#100) Missing message", 100)
@@ -652,7 +587,7 @@ async def insights(page_id: str, request: Request) -> Response:
             "values": [
                 {
                     "value": getattr(row, INSIGHT_METRICS[name]),
-                    "end_time": _graph_time(
+                    "end_time": graph_time(
                         datetime.combine(row.day + timedelta(days=1), time(8), UTC).timestamp()
                     ),
                 }

@@ -35,12 +35,9 @@ Sandbox choices, where Instagram can't be modelled exactly:
 """
 
 import base64
-import json
-import math
 import re
-import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -51,7 +48,14 @@ from services.sandbox.call import PlatformCall
 from services.sandbox.config import Window
 from services.sandbox.deps import bearer, client_ref, sandbox, with_query
 from services.sandbox.faults import FaultKind
-from services.sandbox.ratelimit import WindowStatus
+from services.sandbox.graph import (
+    graph_error,
+    graph_time,
+    no_object,
+    revoked,
+    token_error,
+    usage_headers,
+)
 from services.sandbox.state import (
     Account,
     AuthCode,
@@ -143,85 +147,14 @@ def _store(state: PlatformState) -> _Store:
 # --- Errors and headers -------------------------------------------------------------------------
 
 
-def graph_error(
-    status: int,
-    message: str,
-    code: int,
-    *,
-    subcode: int | None = None,
-    transient: bool = False,
-    user_title: str | None = None,
-    user_msg: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
-    if subcode is not None:
-        error["error_subcode"] = subcode
-    error["is_transient"] = transient
-    if user_title:
-        error["error_user_title"] = user_title
-    if user_msg:
-        error["error_user_msg"] = user_msg
-    error["fbtrace_id"] = "A" + secrets.token_urlsafe(16)
-    return JSONResponse({"error": error}, status_code=status, headers=headers)
-
-
 def _oauth_error(message: str, status: int = 400) -> JSONResponse:
     """api.instagram.com's own error shape."""
     body = {"error_type": "OAuthException", "code": status, "error_message": message}
     return JSONResponse(body, status_code=status)
 
 
-def _usage_headers(account_id: str, status: WindowStatus, now: float) -> dict[str, str]:
-    pct = min(100, math.floor(100 * status.used / status.limit)) if status.limit else 100
-    regain = 0 if status.remaining else max(1, math.ceil((status.reset_at - now) / 60))
-    app = {"call_count": pct, "total_cputime": pct, "total_time": pct}
-    buc = {
-        account_id: [
-            {
-                "type": "instagram",
-                "call_count": pct,
-                "total_cputime": pct,
-                "total_time": pct,
-                "estimated_time_to_regain_access": regain,
-            }
-        ]
-    }
-    return {"X-App-Usage": json.dumps(app), "X-Business-Use-Case-Usage": json.dumps(buc)}
-
-
-def _token_error(problem: TokenProblem) -> JSONResponse:
-    if problem is TokenProblem.EXPIRED:
-        return graph_error(
-            400, "Error validating access token: Session has expired.", 190, subcode=463
-        )
-    if problem is TokenProblem.REVOKED:
-        return _revoked()
-    return graph_error(400, "Invalid OAuth access token - Cannot parse access token", 190)
-
-
-def _revoked() -> JSONResponse:
-    return graph_error(
-        400,
-        "Error validating access token: The session has been invalidated because the user "
-        "changed their password or Facebook has changed the session for security reasons.",
-        190,
-        subcode=460,
-    )
-
-
 def _no_permission() -> JSONResponse:
     return graph_error(403, "(#10) Application does not have permission for this action", 10)
-
-
-def _no_object(object_id: str) -> JSONResponse:
-    return graph_error(
-        400,
-        f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be loaded "
-        "due to missing permissions, or does not support this operation.",
-        100,
-        subcode=33,
-    )
 
 
 def _invalid(message: str, *, subcode: int | None = None) -> JSONResponse:
@@ -275,14 +208,14 @@ async def _begin(request: Request, params: dict[str, str]) -> _Call | JSONRespon
     now = box.clock.now()
     checked = state.check_token(value, now, (TokenKind.USER,))
     if isinstance(checked, TokenProblem):
-        return _token_error(checked)
+        return token_error(checked)
     fault = await box.faults.before_call(PLATFORM)
     key = checked.subject
     if fault is FaultKind.RATE_LIMITED:
         status = state.windows.exhaust(key, IG_ACCOUNT_WINDOW, now)
     else:
         status = state.windows.hit(key, IG_ACCOUNT_WINDOW, now)
-    headers = _usage_headers(key, status, now)
+    headers = usage_headers(key, status, now, "instagram")
     if fault is FaultKind.RATE_LIMITED or not status.allowed:
         return graph_error(
             429,
@@ -299,12 +232,8 @@ async def _begin(request: Request, params: dict[str, str]) -> _Call | JSONRespon
             headers=headers,
         )
     if fault is FaultKind.AUTH_REVOKED:
-        return _revoked()
+        return revoked()
     return _Call(request, box, state, checked, fault, headers)
-
-
-def _graph_time(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
 def _fields(request: Request, default: tuple[str, ...]) -> list[str]:
@@ -417,14 +346,14 @@ async def _long_lived(request: Request, grant_type: str) -> Response:
     value = q.get("access_token") or bearer(request) or ""
     checked = state.check_token(value, now, (TokenKind.USER,))
     if isinstance(checked, TokenProblem):
-        return _token_error(checked)
+        return token_error(checked)
     fault = await box.faults.before_call(PLATFORM)
     if fault is FaultKind.SERVER_ERROR:
         return graph_error(500, "An unexpected error has occurred.", 2, transient=True)
     if fault is FaultKind.RATE_LIMITED:
         return graph_error(429, "(#4) Application request limit reached", 4)
     if fault is FaultKind.AUTH_REVOKED:
-        return _revoked()
+        return revoked()
     issued = store.long_lived.get(checked.value)
     if grant_type == "ig_exchange_token":
         if issued is not None:
@@ -529,7 +458,7 @@ async def create_container(ig_user_id: str, request: Request) -> Response:
     if isinstance(call, JSONResponse):
         return call
     if ig_user_id not in call.state.accounts or not call.owns(ig_user_id):
-        return call.error(_no_object(ig_user_id))
+        return call.error(no_object(ig_user_id))
     if not call.can_publish():
         return call.error(_no_permission())
     store = _store(call.state)
@@ -604,7 +533,7 @@ async def media_publish(ig_user_id: str, request: Request) -> Response:
     if isinstance(call, JSONResponse):
         return call
     if ig_user_id not in call.state.accounts or not call.owns(ig_user_id):
-        return call.error(_no_object(ig_user_id))
+        return call.error(no_object(ig_user_id))
     if not call.can_publish():
         return call.error(_no_permission())
     store = _store(call.state)
@@ -681,7 +610,7 @@ def _media_body(call: _Call, post: Post) -> dict[str, Any]:
         "media_product_type": "REELS" if kind == "VIDEO" else "FEED",
         "permalink": f"https://www.instagram.com/{path}/{shortcode}/",
         "shortcode": shortcode,
-        "timestamp": _graph_time(post.created_at),
+        "timestamp": graph_time(post.created_at),
         "username": owner.username,
         "owner": {"id": owner.id},
         "like_count": 0,
@@ -703,7 +632,7 @@ async def list_media(ig_user_id: str, request: Request) -> Response:
     if isinstance(call, JSONResponse):
         return call
     if ig_user_id not in call.state.accounts or not call.owns(ig_user_id):
-        return call.error(_no_object(ig_user_id))
+        return call.error(no_object(ig_user_id))
     q = request.query_params
     try:
         since = float(q["since"]) if q.get("since") else None
@@ -753,7 +682,7 @@ async def content_publishing_limit(ig_user_id: str, request: Request) -> Respons
     if isinstance(call, JSONResponse):
         return call
     if ig_user_id not in call.state.accounts or not call.owns(ig_user_id):
-        return call.error(_no_object(ig_user_id))
+        return call.error(no_object(ig_user_id))
     used = len(_quota_usage(call.state, ig_user_id, call.now))
     entry = {
         "config": {"quota_total": PUBLISH_QUOTA, "quota_duration": PUBLISH_QUOTA_S},
@@ -795,7 +724,7 @@ async def insights(ig_user_id: str, request: Request) -> Response:
     if isinstance(call, JSONResponse):
         return call
     if ig_user_id not in call.state.accounts or not call.owns(ig_user_id):
-        return call.error(_no_object(ig_user_id))
+        return call.error(no_object(ig_user_id))
     q = request.query_params
     metrics = [m.strip() for m in q.get("metric", "").split(",") if m.strip()]
     if not metrics:
@@ -868,5 +797,5 @@ async def get_object(object_id: str, request: Request) -> Response:
         return await call.answer(call.json(_pick(body, fields)))
     post = _owned_post(call, object_id)
     if post is None:
-        return call.error(_no_object(object_id))
+        return call.error(no_object(object_id))
     return await call.answer(call.json(_pick(_media_body(call, post), fields)))
