@@ -5,6 +5,7 @@ from shared.agencies.models import Agency
 from shared.audit.models import AuditEvent
 from shared.brand_rules.models import BrandRules
 from shared.brands.models import Brand
+from shared.campaigns.models import Campaign, IdempotentRequest
 from shared.events.models import OutboxEvent
 from shared.identity.models import RefreshToken, User
 from shared.locations.models import Location, LocationGroup, LocationGroupMember
@@ -19,6 +20,8 @@ __all__ = [
     "AuditEvent",
     "Brand",
     "BrandRules",
+    "Campaign",
+    "IdempotentRequest",
     "Invitation",
     "Location",
     "LocationGroup",

@@ -4,11 +4,25 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, String, Text, func
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, TenantMixin, TimestampMixin, tenant_table
+
+ACTIVE_STATUSES = ("scheduled", "queued", "publishing", "unconfirmed")
+"""What the dispatcher looks at (when ``due_at`` comes): waiting to go, leased to a job, being
+published, or sent without an answer (to reconcile before anything else)."""
+
+ENDINGS = ("published", "failed", "cancelled", "skipped")
 
 POST_STATUSES = (
     "draft",
@@ -17,6 +31,7 @@ POST_STATUSES = (
     "scheduled",
     "queued",
     "publishing",
+    "unconfirmed",
     "published",
     "failed",
     "cancelled",
@@ -35,8 +50,20 @@ class Post(TenantMixin, TimestampMixin, Base):
         ForeignKeyConstraint(
             ["agency_id", "template_id"], ["template.agency_id", "template.id"], ondelete="RESTRICT"
         ),
+        ForeignKeyConstraint(
+            ["agency_id", "campaign_id"], ["campaign.agency_id", "campaign.id"], ondelete="CASCADE"
+        ),
         Index(None, "agency_id", "location_id", "id"),
         Index(None, "agency_id", "brand_id", "status"),
+        Index(None, "agency_id", "campaign_id", "status"),
+        # Fan-out writes each location x channel of a campaign once, however often it runs.
+        UniqueConstraint("agency_id", "campaign_id", "location_id", "platform"),
+        # The dispatcher's one scan, across agencies: what is due, soonest first.
+        Index(
+            "ix_post_due",
+            "due_at",
+            postgresql_where="status IN ('scheduled', 'queued', 'publishing', 'unconfirmed')",
+        ),
         CheckConstraint(
             "status IN (" + ", ".join(f"'{s}'" for s in POST_STATUSES) + ")",
             name="status_known",
@@ -60,6 +87,24 @@ class Post(TenantMixin, TimestampMixin, Base):
     permalink: Mapped[str | None] = mapped_column(String(2000))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[uuid.UUID | None]
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    """Why the post is where it is, for the location: a skip's reason, a failure's cause."""
+    account_id: Mapped[uuid.UUID | None]
+    """The social account it went (or goes) out through; set when it is published."""
+    due_at: Mapped[datetime | None]
+    """When the dispatcher next looks at it: the scheduled instant, a retry's time, a lease's
+    end (a job that died), a reconciliation's time."""
+    lease_token: Mapped[uuid.UUID | None]
+    """The dispatch that holds it; a job whose token no longer matches must let go."""
+    publish_started_at: Mapped[datetime | None]
+    publish_deadline: Mapped[datetime | None]
+    """Retries stop here: better not published than published very late."""
+    published_at: Mapped[datetime | None]
+    approval_kind: Mapped[str | None] = mapped_column(String(20))
+    """Who must say yes: ``location`` (confirm) or ``brand`` (approve local edits)."""
+    decided_by: Mapped[uuid.UUID | None]
+    decided_at: Mapped[datetime | None]
+    decision_comment: Mapped[str | None] = mapped_column(Text)
 
 
 class PostStatusChange(TenantMixin, Base):
