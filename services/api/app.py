@@ -13,9 +13,11 @@ from services.api.middleware import BodySizeLimitMiddleware, RequestContextMiddl
 from services.api.problems import install_problem_handlers
 from services.api.routes import (
     access,
+    approvals,
     audit,
     auth,
     brands,
+    campaigns,
     health,
     location_groups,
     location_import,
@@ -100,4 +102,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(templates.router)
     app.include_router(posts.router)
     app.include_router(social_accounts.router)
+    app.include_router(campaigns.router)
+    app.include_router(approvals.router)
     return app
