@@ -67,8 +67,8 @@ async def test_location_manager_posts_from_a_published_template(
     assert created.status_code == 201, created.text
     posts = created.json()
     assert [(p["platform"], p["status"]) for p in posts] == [
-        ("facebook", "approved"),
-        ("x", "approved"),
+        ("facebook", "scheduled"),
+        ("x", "scheduled"),
     ]
     assert posts[0]["text"] == "Fresh pizza in New York! 2 for 1 tonight #SliceAndCo"
     listed = await client.get(

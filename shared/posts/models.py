@@ -16,6 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.campaigns import models as _campaigns  # noqa: F401  (the table posts refer to)
 from shared.db.base import Base, TenantMixin, TimestampMixin, tenant_table
 
 ACTIVE_STATUSES = ("scheduled", "queued", "publishing", "unconfirmed")

@@ -19,6 +19,17 @@ class LocalPostCreate(BaseModel):
     version: int = Field(ge=1, description="A published version of the template.")
     platforms: list[str] = Field(min_length=1, max_length=len(PLATFORMS))
     slot_values: dict[str, str] = Field(default_factory=dict)
+    scheduled_at: datetime | None = Field(
+        default=None,
+        description="When to publish (an instant with its offset); now when left out.",
+    )
+
+    @field_validator("scheduled_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give the offset or Z, e.g. 2026-12-01T09:00:00+01:00")
+        return value
 
     @field_validator("platforms")
     @classmethod
@@ -48,5 +59,13 @@ class PostOut(BaseModel):
     external_id: str | None
     permalink: str | None
     last_error: str | None
+    status_reason: str | None
+    account_id: uuid.UUID | None
+    publish_deadline: datetime | None
+    published_at: datetime | None
+    approval_kind: str | None
+    decided_by: uuid.UUID | None
+    decided_at: datetime | None
+    decision_comment: str | None
     created_at: datetime
     updated_at: datetime

@@ -5,6 +5,7 @@ saved unless every platform's post passes. Campaign fan-out will write posts too
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +14,7 @@ from shared.access.principal import Principal
 from shared.audit import service as audit
 from shared.brand_rules import service as rules_service
 from shared.errors import Conflict, FieldProblem, NotFound, ValidationFailed
+from shared.events import service as events
 from shared.locations import service as location_service
 from shared.pagination import Slice, keyset_page
 from shared.posts.models import Post, PostStatusChange
@@ -20,6 +22,9 @@ from shared.posts.schemas import LocalPostCreate
 from shared.templates import service as template_service
 from shared.templates.schemas import PreviewIn
 from shared.tenancy import scoped
+
+PUBLISH_WINDOW = timedelta(hours=1)
+"""How late a post may still go out after its time (retries stop at this deadline)."""
 
 
 def _actor(principal: Principal) -> tuple[str, uuid.UUID | None]:
@@ -64,12 +69,18 @@ async def create_local_posts(
             errors=problems,
         )
     rules = await rules_service.rules_for(session, principal.agency_id, location.brand_id)
-    status = "needs_approval" if rules.location_edits_need_approval else "approved"
-    reason = (
-        "the brand requires approval of location edits"
-        if status == "needs_approval"
-        else "the brand does not require approval of location edits"
-    )
+    now = datetime.now(UTC)
+    when = data.scheduled_at.astimezone(UTC) if data.scheduled_at else now
+    if when < now - timedelta(minutes=1):
+        raise ValidationFailed(
+            "this post's time has passed",
+            code="scheduled_in_past",
+            errors=[FieldProblem("body.scheduled_at", "give a time from now on (or leave it out)")],
+        )
+    if rules.location_edits_need_approval:
+        status, reason = "needs_approval", "the brand requires approval of location edits"
+    else:
+        status, reason = "scheduled", "the brand does not require approval of location edits"
     posts = [
         Post(
             agency_id=principal.agency_id,
@@ -83,6 +94,11 @@ async def create_local_posts(
             title=result.title,
             media=[m.model_dump(mode="json", exclude_none=True) for m in result.media],
             status=status,
+            status_reason=reason,
+            scheduled_at=when,
+            due_at=when if status == "scheduled" else None,
+            publish_deadline=when + PUBLISH_WINDOW,
+            approval_kind="brand" if status == "needs_approval" else None,
             created_by=principal.user_id,
         )
         for result in preview.platforms
@@ -102,6 +118,18 @@ async def create_local_posts(
         )
         for post in posts
     )
+    if status == "needs_approval":
+        for post in posts:
+            events.emit(
+                session,
+                agency_id=post.agency_id,
+                type="post.needs_approval",
+                subject_type="post",
+                subject_id=post.id,
+                brand_id=post.brand_id,
+                location_id=post.location_id,
+                payload={"platform": post.platform, "campaign_id": None, "reason": reason},
+            )
     for post in posts:
         audit.record_by(
             session,
