@@ -7,7 +7,11 @@ Served:
 - ``GET /oauth/v2/authorization``, ``POST /oauth/v2/accessToken`` (``authorization_code`` and
   ``refresh_token``; errors ``{"error", "error_description"}``), ``POST /oauth/v2/revoke``;
 - ``GET /rest/organizationAcls?q=roleAssignee``, ``GET /rest/organizations/{id}``;
-- ``POST /rest/posts`` (201, ``x-restli-id``), ``GET /rest/posts/{urn}``,
+- ``POST /rest/images?action=initializeUpload`` (``{"initializeUploadRequest": {"owner"}}`` →
+  ``{"value": {"uploadUrlExpiresAt", "uploadUrl", "image"}}``) and ``PUT`` of the image bytes to
+  that ``uploadUrl`` (201), served here as ``/dms-uploads/sp/v2/{upload}/uploadedImage/0``;
+- ``POST /rest/posts`` (201, ``x-restli-id``; ``content`` is ``article``, ``media`` (one image)
+  or ``multiImage`` (2 to 20 images), each image ``{"id", "altText"}``), ``GET /rest/posts/{urn}``,
   ``GET /rest/posts?q=author&author={urn}`` (newest first, ``start``/``count``),
   ``DELETE /rest/posts/{urn}`` (204);
 - ``GET /rest/organizationalEntityShareStatistics?q=organizationalEntity`` (DAY granularity),
@@ -30,11 +34,22 @@ Sandbox choices, where LinkedIn can't be modelled exactly:
   (``DAILY_LIMITS``); LinkedIn sends no rate-limit headers;
 - the 3,000-character limit is counted on the commentary as shown (escapes resolved);
 - a post whose commentary repeats a live post of the same author is a duplicate (422);
-- the ``auth_revoked`` fault answers 401 ``REVOKED_ACCESS_TOKEN`` without revoking the token.
+- the ``auth_revoked`` fault answers 401 ``REVOKED_ACCESS_TOKEN`` without revoking the token;
+- images: the upload URL is on the sandbox (under ``/linkedin``), takes the member's bearer token
+  and the faults like any call (no version headers), lives ``UPLOAD_URL_TTL_S`` and may be PUT
+  again until it expires; the body must be a JPG, PNG or GIF (by its bytes) sent with an
+  ``image/*`` content type, non-empty and at most ``MAX_IMAGE_BYTES`` (LinkedIn documents a
+  pixel count, under 36,152,320, which is checked for PNGs only, and no byte limit; the cap
+  is the sandbox's); an uploaded image is ``AVAILABLE`` at once (LinkedIn processes it
+  first); a post may use only images its author owns whose upload finished, anything else is
+  refused 422; alt text is kept per post and shown in the post's ``content``;
+- a post whose images differ is never a duplicate of another (image URNs are new per upload).
 """
 
 import re
 import secrets
+import struct
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -50,6 +65,7 @@ from services.sandbox.faults import FaultKind
 from services.sandbox.state import (
     Account,
     AuthCode,
+    PlatformState,
     Post,
     Token,
     TokenKind,
@@ -78,6 +94,17 @@ _VERSION = re.compile(r"^(\d{4})(\d{2})(\.\d{2})?$")
 _INTERVALS = re.compile(
     r"^\(timeRange:\(start:(\d+),end:(\d+)\),timeGranularityType:(DAY|MONTH)\)$"
 )
+MAX_IMAGES = 20  # multiImage: 2 to 20 images (MultiImage API)
+MAX_ALT_TEXT = 4086
+MAX_IMAGE_BYTES = 20 * 1024 * 1024  # the sandbox's cap (LinkedIn documents no byte limit)
+MAX_PIXELS = 36_152_320  # width x height must stay under this (Images API)
+UPLOAD_URL_TTL_S = 24 * 3600
+IMAGE_TYPES = {
+    b"\xff\xd8\xff": "image/jpeg",
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"GIF87a": "image/gif",
+    b"GIF89a": "image/gif",
+}
 _ORG = re.compile(r"^urn:li:organization:(\d+)$")
 _HASHTAG_TEMPLATE = re.compile(r"\{hashtag\|\\#\|([^}]+)\}")
 _ESCAPED = re.compile(r"\\([\\|{}@\[\]()<>#*_~])")
@@ -430,10 +457,159 @@ async def organization(org_id: str, request: Request) -> Response:
     return await call.answer(JSONResponse(body))
 
 
+# --- Images -------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Image:
+    urn: str
+    owner_id: str  # the organization's id
+    member_id: str  # who initialized the upload
+    upload_id: str
+    upload_expires_at: float
+    status: str = "WAITING_UPLOAD"
+    media_type: str | None = None
+    size: int = 0
+
+
+@dataclass(slots=True)
+class _Extras:
+    """What LinkedIn keeps beyond ``state.Post``: images (a post's ``media`` holds their URNs)
+    and each post's alt texts. Kept in ``state.activity`` under a key no account id can take,
+    so a reset forgets it."""
+
+    images: dict[str, _Image] = field(default_factory=dict)
+    uploads: dict[str, str] = field(default_factory=dict)  # upload id -> image URN
+    alt_texts: dict[str, tuple[str | None, ...]] = field(default_factory=dict)  # by post id
+
+
+def _extras(state: PlatformState) -> _Extras:
+    found = state.activity.get("linkedin:extras")
+    if isinstance(found, _Extras):
+        return found
+    extras = _Extras()
+    state.activity["linkedin:extras"] = extras
+    return extras
+
+
+@router.post("/rest/images")
+async def initialize_image_upload(request: Request) -> Response:
+    call = await _begin(request, "images.initializeUpload")
+    if isinstance(call, JSONResponse):
+        return call
+    if request.query_params.get("action") != "initializeUpload":
+        return li_error(
+            400, "Invalid action: only initializeUpload is supported", "ILLEGAL_ARGUMENT"
+        )
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return li_error(400, "Unable to parse the request body as JSON", "ILLEGAL_ARGUMENT")
+    init = body.get("initializeUploadRequest")
+    owner = init.get("owner") if isinstance(init, dict) else None
+    if not isinstance(owner, str) or not owner:
+        return _unprocessable(
+            "ERROR :: /initializeUploadRequest/owner :: field is required but not found and "
+            "has no default value"
+        )
+    if not call.has(SCOPE_POST):
+        return _denied("images.ACTION-initializeUpload")
+    org = call.administers(owner)
+    if org is None:
+        return _denied(f"images.ACTION-initializeUpload for owner {owner}")
+    extras = _extras(call.state)
+    upload_id = secrets.token_urlsafe(18).replace("-", "x").replace("_", "y")
+    image = _Image(
+        urn=f"urn:li:image:D4E10AQ{secrets.token_urlsafe(12).replace('-', 'x').replace('_', 'y')}",
+        owner_id=org.id,
+        member_id=call.token.subject,
+        upload_id=upload_id,
+        upload_expires_at=call.now + UPLOAD_URL_TTL_S,
+    )
+    extras.images[image.urn] = image
+    extras.uploads[upload_id] = image.urn
+    upload_url = (
+        f"{str(request.base_url).rstrip('/')}/{PLATFORM}/dms-uploads/sp/v2/{upload_id}"
+        "/uploadedImage/0?ca=vector_feedshare&cn=uploads&sync=0&v=beta"
+    )
+    value = {
+        "uploadUrlExpiresAt": _ms(image.upload_expires_at),
+        "uploadUrl": upload_url,
+        "image": image.urn,
+    }
+    return await call.answer(JSONResponse({"value": value}))
+
+
+def _image_type(blob: bytes) -> str | None:
+    return next((t for magic, t in IMAGE_TYPES.items() if blob.startswith(magic)), None)
+
+
+def _png_pixels(blob: bytes) -> int | None:
+    if blob.startswith(b"\x89PNG\r\n\x1a\n") and blob[12:16] == b"IHDR" and len(blob) >= 24:
+        width, height = struct.unpack(">II", blob[16:24])
+        return int(width) * int(height)
+    return None
+
+
+@router.put("/dms-uploads/sp/v2/{upload_id}/uploadedImage/0")
+async def upload_image(upload_id: str, request: Request) -> Response:
+    """The image bytes for an initialized upload: the member's bearer token, no version
+    headers (the upload host is not ``/rest``)."""
+    box = sandbox(request)
+    state = box.platform(PLATFORM)
+    checked = state.check_token(bearer(request) or "", box.clock.now(), (TokenKind.USER,))
+    if isinstance(checked, TokenProblem):
+        return _token_error(checked)
+    fault = await box.faults.before_call(PLATFORM)
+    if fault is FaultKind.SERVER_ERROR:
+        return li_error(500, "Internal Server Error")
+    if fault is FaultKind.RATE_LIMITED:
+        return li_error(429, "Too many requests", "TOO_MANY_REQUESTS", 101)
+    if fault is FaultKind.AUTH_REVOKED:
+        return _revoked()
+    call = _Call(request, box, state, checked, fault)
+    extras = _extras(state)
+    image = extras.images.get(extras.uploads.get(upload_id, ""))
+    if image is None:
+        return _not_found(f"Upload {upload_id}")
+    if image.member_id != checked.subject:
+        return _denied(f"upload {upload_id}")
+    if call.now >= image.upload_expires_at:
+        return li_error(400, "The upload URL has expired", "ILLEGAL_ARGUMENT")
+    too_big = li_error(413, f"The image is larger than {MAX_IMAGE_BYTES} bytes", "ILLEGAL_ARGUMENT")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_IMAGE_BYTES:
+        return too_big
+    blob = await request.body()
+    if not blob:
+        return li_error(400, "The upload is empty", "ILLEGAL_ARGUMENT")
+    if len(blob) > MAX_IMAGE_BYTES:
+        return too_big
+    declared_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    kind = _image_type(blob)
+    if not declared_type.startswith("image/") or kind is None:
+        return li_error(
+            400,
+            "Unsupported media type: upload a JPG, PNG or GIF image with its image/* content type",
+            "ILLEGAL_ARGUMENT",
+        )
+    pixels = _png_pixels(blob)
+    if pixels is not None and pixels >= MAX_PIXELS:
+        return li_error(
+            400,
+            f"The image has {pixels} pixels; it must have fewer than {MAX_PIXELS}",
+            "ILLEGAL_ARGUMENT",
+        )
+    image.status, image.media_type, image.size = "AVAILABLE", kind, len(blob)
+    return await call.answer(Response(status_code=201))
+
+
 # --- Posts --------------------------------------------------------------------------------------
 
 
-def _post_body(post: Post, content: dict[str, Any] | None = None) -> dict[str, Any]:
+def _post_body(post: Post, extras: _Extras) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": post.id,
         "author": f"urn:li:organization:{post.account_id}",
@@ -451,9 +627,73 @@ def _post_body(post: Post, content: dict[str, Any] | None = None) -> dict[str, A
         "publishedAt": _ms(post.created_at),
         "lastModifiedAt": _ms(post.created_at),
     }
-    if post.link:
+    alts = extras.alt_texts.get(post.id, ())
+    images = []
+    for i, urn in enumerate(post.media):
+        image: dict[str, Any] = {"id": urn}
+        if i < len(alts) and alts[i] is not None:
+            image["altText"] = alts[i]
+        images.append(image)
+    if len(images) == 1:
+        body["content"] = {"media": images[0]}
+    elif images:
+        body["content"] = {"multiImage": {"images": images}}
+    elif post.link:
         body["content"] = {"article": {"source": post.link, "title": post.link}}
     return body
+
+
+def _content(
+    call: _Call, org: Account, content: Any
+) -> tuple[str | None, list[tuple[str, str | None]]] | JSONResponse:
+    """A post's ``content``: its article link, or its images as (URN, alt text) pairs."""
+    if content is None:
+        return None, []
+    kinds = ("article", "media", "multiImage")
+    if not isinstance(content, dict) or len(content) != 1 or next(iter(content)) not in kinds:
+        return _unprocessable(
+            "ERROR :: /content :: exactly one of article, media or multiImage is supported"
+        )
+    if "article" in content:
+        article = content["article"]
+        if not isinstance(article, dict) or not article.get("source") or not article.get("title"):
+            return _unprocessable("ERROR :: /content/article :: source and title are required")
+        return str(article["source"]), []
+    refs: Any = [content["media"]] if "media" in content else None
+    where = "/content/media"
+    if refs is None:
+        multi = content["multiImage"]
+        refs = multi.get("images") if isinstance(multi, dict) else None
+        where = "/content/multiImage/images"
+        if not isinstance(refs, list) or not 2 <= len(refs) <= MAX_IMAGES:
+            return _unprocessable(
+                f"ERROR :: {where} :: a multiImage post needs 2 to {MAX_IMAGES} images"
+            )
+    extras = _extras(call.state)
+    images: list[tuple[str, str | None]] = []
+    for i, ref in enumerate(refs):
+        at = where if "media" in content else f"{where}/{i}"
+        urn = ref.get("id") if isinstance(ref, dict) else None
+        alt = ref.get("altText") if isinstance(ref, dict) else None
+        if not isinstance(urn, str) or not urn.startswith("urn:li:image:"):
+            return _unprocessable(f"ERROR :: {at}/id :: an image URN is required")
+        if alt is not None and (not isinstance(alt, str) or len(alt) > MAX_ALT_TEXT):
+            return _unprocessable(
+                f"ERROR :: {at}/altText :: must be a string of at most {MAX_ALT_TEXT} characters"
+            )
+        image = extras.images.get(urn)
+        if image is None:
+            return _unprocessable(f"ERROR :: {at}/id :: Image {urn} does not exist")
+        if image.owner_id != org.id:
+            return _unprocessable(
+                f"ERROR :: {at}/id :: Image {urn} is not owned by urn:li:organization:{org.id}"
+            )
+        if image.status != "AVAILABLE":
+            return _unprocessable(
+                f"ERROR :: {at}/id :: Image {urn} is not ready: its status is {image.status}"
+            )
+        images.append((urn, alt))
+    return None, images
 
 
 @router.post("/rest/posts")
@@ -491,16 +731,12 @@ async def create_post(request: Request) -> Response:
         return _unprocessable("ERROR :: /visibility :: invalid enum value")
     if body["lifecycleState"] != "PUBLISHED":
         return _unprocessable("ERROR :: /lifecycleState :: only PUBLISHED is supported here")
-    content = body.get("content")
-    link: str | None = None
-    if isinstance(content, dict):
-        article = content.get("article")
-        if not isinstance(article, dict) or not article.get("source") or not article.get("title"):
-            return _unprocessable(
-                "ERROR :: /content :: only content.article with source and title is supported"
-            )
-        link = str(article["source"])
-    if not commentary.strip() and link is None:
+    found = _content(call, org, body.get("content"))
+    if isinstance(found, JSONResponse):
+        return found
+    link, images = found
+    media = tuple(urn for urn, _ in images)
+    if not commentary.strip() and link is None and not media:
         return _unprocessable("ERROR :: /commentary :: a post needs commentary or content")
     for other in call.state.posts.values():
         if (
@@ -508,6 +744,7 @@ async def create_post(request: Request) -> Response:
             and other.deleted_at is None
             and other.text == commentary
             and other.link == link
+            and other.media == media
         ):
             return _unprocessable(f"Content is a duplicate of {other.id}")
     post = call.state.store_post(
@@ -518,8 +755,11 @@ async def create_post(request: Request) -> Response:
             link=link,
             created_at=call.now,
             client_ref=client_ref(request),
+            media=media,
         )
     )
+    if images:
+        _extras(call.state).alt_texts[post.id] = tuple(alt for _, alt in images)
     response = Response(status_code=201, headers={"x-restli-id": post.id})
     return await call.answer(response)
 
@@ -540,7 +780,7 @@ async def get_post(urn: str, request: Request) -> Response:
     post = _owned_post(call, urn)
     if post is None:
         return _not_found(f"Post {urn}")
-    return await call.answer(JSONResponse(_post_body(post)))
+    return await call.answer(JSONResponse(_post_body(post, _extras(call.state))))
 
 
 @router.delete("/rest/posts/{urn}")
@@ -589,7 +829,8 @@ async def find_posts(request: Request) -> Response:
         )
         links.append({"rel": "next", "type": "application/json", "href": href})
     paging = {"start": start, "count": count, "links": links, "total": len(posts)}
-    elements = [_post_body(p) for p in page]
+    extras = _extras(call.state)
+    elements = [_post_body(p, extras) for p in page]
     return await call.answer(JSONResponse({"elements": elements, "paging": paging}))
 
 

@@ -89,6 +89,7 @@ class FacebookConnector(Connector):
         supports_reviews=True,
         supports_delete=True,
         supports_revoke=True,
+        publish_windows=("pages",),
     )
 
     def graph(self, path: str) -> str:

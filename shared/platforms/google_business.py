@@ -76,6 +76,7 @@ class GoogleBusinessConnector(GoogleConnector):
         supports_reviews=True,
         supports_delete=True,
         supports_revoke=True,
+        publish_windows=("location_edits", "project_qpm"),
     )
     quota_retry_after = 60.0  # the quotas are per minute; 429s come without Retry-After
 

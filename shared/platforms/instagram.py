@@ -108,7 +108,8 @@ class InstagramConnector(Connector):
         supports_refresh=True,
         supports_reviews=False,
         supports_delete=False,  # no API to delete feed posts
-        supports_revoke=False,  # Instagram Login has no token revocation endpoint
+        supports_revoke=False,  # Instagram Login has no token revocation endpoint,
+        publish_windows=("instagram_buc",),
     )
 
     # -- OAuth ----------------------------------------------------------------------------------

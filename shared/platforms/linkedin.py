@@ -10,8 +10,16 @@ URNs in paths are URL-encoded. Post commentary is in LinkedIn's "little text" fo
 reserved characters must be escaped (an unescaped parenthesis silently truncates the post);
 hashtags become hashtag templates.
 
-Chorus publishes text and article-link posts; images and videos (the ``/rest/images`` and
-``/rest/videos`` upload flows) are not supported yet and are refused before any call.
+Chorus publishes text, article-link and image posts. Each image is downloaded from the
+customer's URL through the SSRF-guarded client, registered with ``POST /rest/images?action=
+initializeUpload`` (owner: the organization) and its bytes ``PUT`` to the ``uploadUrl`` that
+answers; the post then carries ``content.media`` (one image) or ``content.multiImage`` (2 to 20).
+A post has one kind of content, so a link that comes with images goes into the commentary.
+A media URL the SSRF guard refuses, one that redirects too often, answers 4xx, or gives
+something too large or not a JPG/PNG/GIF fails the publish as ``rejected``; a timeout, a lost
+connection or a 5xx there is ``transient``; either way before anything is posted. Videos (the
+``/rest/videos`` multi-part upload flow) are not supported: a post with a video raises
+:class:`NotSupported` before any call.
 """
 
 from __future__ import annotations
@@ -19,10 +27,16 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from shared.crypto import Sealed
-from shared.http import Response
+from shared.http import (
+    BlockedDestination,
+    OutboundError,
+    Response,
+    ResponseTooLarge,
+    TooManyRedirects,
+)
 from shared.platforms.base import (
     CLIENT_REF_HEADER,
     Connector,
@@ -39,6 +53,7 @@ from shared.platforms.types import (
     DailyMetrics,
     Grant,
     Limits,
+    Media,
     PostContent,
     PublishAttempt,
     Published,
@@ -56,6 +71,18 @@ _UNESCAPE = re.compile(r"\\([\\|{}@\[\]()<>#*_~])")
 RECONCILE_SLACK_S = 300
 RECONCILE_PAGE = 50
 RECONCILE_PAGES = 4
+_LI_DOMAIN = ".linkedin.com"
+MAX_IMAGES = 20  # a multiImage post has 2 to 20 images (MultiImage API)
+MAX_ALT_TEXT = 4086  # altText of a post's media (Posts API)
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+"""Chorus's own cap on an image it downloads and re-uploads: the Images API documents formats
+(JPG, PNG, GIF) and a pixel count (under 36,152,320), not a byte limit."""
+IMAGE_MAGIC = {
+    b"\xff\xd8\xff": "image/jpeg",
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"GIF87a": "image/gif",
+    b"GIF89a": "image/gif",
+}
 
 
 def escape_little_text(text: str) -> str:
@@ -123,6 +150,7 @@ class LinkedInConnector(Connector):
         supports_reviews=False,
         supports_delete=True,
         supports_revoke=True,
+        publish_windows=("posts_create_member_day", "posts_create_app_day"),
     )
 
     # -- HTTP -----------------------------------------------------------------------------------
@@ -256,11 +284,20 @@ class LinkedInConnector(Connector):
     # -- Publishing -----------------------------------------------------------------------------
 
     async def publish(self, auth: AccountAuth, content: PostContent, client_ref: str) -> Published:
-        if content.media:
-            raise NotSupported(self.platform, "images or videos in LinkedIn posts")
+        """Images are uploaded first (nothing is posted by an upload, so a failure there is
+        safe to retry); videos are not supported."""
+        if any(m.kind != "image" for m in content.media):
+            raise NotSupported(self.platform, "videos in LinkedIn posts (images only)")
+        if len(content.media) > MAX_IMAGES:
+            raise self.error(
+                ErrorKind.REJECTED,
+                f"LinkedIn takes at most {MAX_IMAGES} images per post",
+                code="media",
+            )
+        images = [await self._upload(auth, m) for m in content.media]
         body: dict[str, Any] = {
             "author": auth.external_id,
-            "commentary": escape_little_text(content.text),
+            "commentary": escape_little_text(_commentary(content)),
             "visibility": "PUBLIC",
             "distribution": {
                 "feedDistribution": "MAIN_FEED",
@@ -270,7 +307,11 @@ class LinkedInConnector(Connector):
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": False,
         }
-        if content.link:
+        if len(images) == 1:
+            body["content"] = {"media": images[0]}
+        elif images:
+            body["content"] = {"multiImage": {"images": images}}
+        elif content.link:
             body["content"] = {
                 "article": {"source": content.link, "title": content.title or content.link}
             }
@@ -286,6 +327,102 @@ class LinkedInConnector(Connector):
         if not urn:
             raise self.error(ErrorKind.AMBIGUOUS, "no post id in the answer")
         return Published(urn, permalink(urn), datetime.now(UTC))
+
+    async def _upload(self, auth: AccountAuth, media: Media) -> dict[str, str]:
+        """Download one image, register it with the Images API and upload its bytes: the
+        ``{"id", "altText"}`` a post's content refers to it by."""
+        blob, media_type = await self._download(media.url)
+        answer = json_body(
+            await self.rest(
+                "POST",
+                "/images",
+                auth,
+                params={"action": "initializeUpload"},
+                json={"initializeUploadRequest": {"owner": auth.external_id}},
+            )
+        )
+        value = answer.get("value") if isinstance(answer, dict) else None
+        value = value if isinstance(value, dict) else {}
+        upload_url, urn = value.get("uploadUrl"), value.get("image")
+        if not isinstance(upload_url, str) or not isinstance(urn, str) or not urn:
+            raise self.error(ErrorKind.TRANSIENT, detail="initializeUpload answered no upload URL")
+        if not self._is_linkedin_url(upload_url):
+            # The token goes along with the bytes: only ever to LinkedIn.
+            raise self.error(
+                ErrorKind.REJECTED,
+                "LinkedIn gave an upload address outside LinkedIn",
+                code="upload_url",
+                detail=upload_url.split("?")[0],
+            )
+        await self.request(
+            "PUT",
+            upload_url,
+            token=auth.access_token,
+            data=blob,
+            headers={"Content-Type": media_type},
+        )
+        image = {"id": urn}
+        if media.alt_text:
+            image["altText"] = media.alt_text[:MAX_ALT_TEXT]
+        return image
+
+    def _is_linkedin_url(self, url: str) -> bool:
+        if self.sandbox_url:
+            return url.startswith(self.hosts["api"] + "/")
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        return parts.scheme == "https" and (host == "linkedin.com" or host.endswith(_LI_DOMAIN))
+
+    async def _download(self, url: str) -> tuple[bytes, str]:
+        """An image's bytes and media type from the customer's URL (SSRF-guarded)."""
+        try:
+            answer = await self.http.fetch(
+                "GET", url, customer_url=True, max_bytes=MAX_IMAGE_BYTES, follow_redirects=True
+            )
+        except BlockedDestination as exc:
+            raise self.error(
+                ErrorKind.REJECTED,
+                f"the image address {exc.url or 'given'} cannot be used ({exc.reason})",
+                code="media_url",
+                detail=str(exc),
+            ) from None
+        except ValueError:
+            raise self.error(
+                ErrorKind.REJECTED, "an image address is not a valid address", code="media_url"
+            ) from None
+        except ResponseTooLarge:
+            raise self.error(
+                ErrorKind.REJECTED,
+                f"an image is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB",
+                code="media_size",
+            ) from None
+        except TooManyRedirects:
+            raise self.error(
+                ErrorKind.REJECTED, "an image address redirects too many times", code="media_url"
+            ) from None
+        except OutboundError as exc:
+            # Nothing was sent to LinkedIn yet: downloading again is harmless.
+            raise self.error(
+                ErrorKind.TRANSIENT, detail=f"downloading an image failed: {exc}"
+            ) from None
+        if answer.status >= 500:
+            raise self.error(
+                ErrorKind.TRANSIENT, detail=f"downloading an image: HTTP {answer.status}"
+            )
+        if answer.status >= 400:
+            raise self.error(
+                ErrorKind.REJECTED,
+                f"an image could not be downloaded (its address answered {answer.status})",
+                code="media_url",
+            )
+        media_type = next((t for m, t in IMAGE_MAGIC.items() if answer.body.startswith(m)), None)
+        if media_type is None:
+            raise self.error(
+                ErrorKind.REJECTED,
+                "an image is not a JPG, PNG or GIF file, which is all LinkedIn takes",
+                code="media_type",
+            )
+        return answer.body, media_type
 
     async def delete(self, auth: AccountAuth, external_id: str) -> None:
         try:
@@ -335,9 +472,14 @@ class LinkedInConnector(Connector):
     @staticmethod
     def _matches(content: PostContent, post: dict[str, Any]) -> bool:
         text = unescape_little_text(str(post.get("commentary") or ""))
-        if not same_text(content.text, text):
+        if not same_text(_commentary(content), text):
             return False
-        article = (post.get("content") or {}).get("article") or {}
+        found = post.get("content") or {}
+        if content.media:
+            single = 1 if isinstance(found.get("media"), dict) else 0
+            several = len((found.get("multiImage") or {}).get("images") or [])
+            return max(single, several) == len(content.media)
+        article = found.get("article") or {}
         return not content.link or article.get("source") == content.link
 
     # -- Metrics --------------------------------------------------------------------------------
@@ -424,6 +566,14 @@ class LinkedInConnector(Connector):
 def _int(stats: dict[str, Any] | None, key: str) -> int | None:
     value = (stats or {}).get(key)
     return value if isinstance(value, int) else None
+
+
+def _commentary(content: PostContent) -> str:
+    """The text as posted: a post has one kind of content, so a link that comes with images
+    goes into the text (LinkedIn shows it as a link)."""
+    if content.media and content.link and content.link not in content.text:
+        return f"{content.text}\n{content.link}" if content.text else content.link
+    return content.text
 
 
 def permalink(urn: str) -> str:

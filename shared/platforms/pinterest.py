@@ -81,7 +81,8 @@ class PinterestConnector(Connector):
         supports_refresh=True,
         supports_reviews=False,
         supports_delete=True,
-        supports_revoke=False,  # no revocation endpoint in API v5
+        supports_revoke=False,  # no revocation endpoint in API v5,
+        publish_windows=("org_write",),
     )
 
     def api(self, path: str) -> str:

@@ -128,6 +128,7 @@ class TikTokConnector(Connector):
         supports_reviews=False,
         supports_delete=False,  # the Content Posting API cannot delete a post
         supports_revoke=True,
+        publish_windows=("post_init",),
     )
 
     def api(self, path: str) -> str:

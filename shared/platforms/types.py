@@ -164,3 +164,5 @@ class Limits:
     supports_reviews: bool
     supports_delete: bool
     supports_revoke: bool
+    publish_windows: tuple[str, ...] = ()
+    """The ``rate_windows`` (by name) that one publish spends."""

@@ -94,6 +94,7 @@ class XConnector(Connector):
         supports_reviews=False,
         supports_delete=True,
         supports_revoke=True,
+        publish_windows=("tweets.create",),
     )
 
     def api(self, path: str) -> str:

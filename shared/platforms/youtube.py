@@ -76,6 +76,7 @@ class YouTubeConnector(GoogleConnector):
         supports_reviews=False,
         supports_delete=True,
         supports_revoke=True,
+        publish_windows=("data_api_uploads",),
     )
 
     def api(self, path: str) -> str:

@@ -201,10 +201,239 @@ async def test_publish_rejections(make_connector: Make, sandbox: httpx.AsyncClie
     await li.publish(auth, PostContent("Same words"), "ref-d1")
     err = await expect(ErrorKind.REJECTED, li.publish(auth, PostContent("Same words"), "ref-d2"))
     assert "Content is a duplicate" in err.message
-    with pytest.raises(NotSupported):
-        await li.publish(auth, PostContent("pic", media=(Media("https://a.example/p.jpg"),)), "m")
+    with pytest.raises(NotSupported) as unsupported:
+        await li.publish(
+            auth, PostContent("v", media=(Media("https://a.example/v.mp4", "video"),)), "m"
+        )
+    assert "video" in unsupported.value.message
     refs = [p["client_ref"] for p in await stored(sandbox)]
     assert refs == ["ref-3000", "ref-escaped-3000", "ref-d1"]
+
+
+# --- Images -----------------------------------------------------------------------------------
+
+
+def _image(sandbox: httpx.AsyncClient, name: str = "a.png", alt: str | None = None) -> Media:
+    """A customer's image the SSRF guard lets through: the X sandbox serves a PNG."""
+    return Media(f"{str(sandbox.base_url).rstrip('/')}/x/_sandbox/media/{name}", alt_text=alt)
+
+
+async def _counts(sandbox: httpx.AsyncClient) -> dict[str, int]:
+    counts: dict[str, int] = (await sandbox.get(f"/_sandbox/publish-counts/{P}")).json()["counts"]
+    return counts
+
+
+async def _rest_post(sandbox: httpx.AsyncClient, tokens: TokenSet, urn: str) -> dict[str, Any]:
+    r = await sandbox.get(
+        f"/{P}/rest/posts/{quote(urn, safe='')}",
+        headers={**HEADERS, "Authorization": f"Bearer {tokens.access_token.reveal()}"},
+    )
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+async def test_publish_one_image(make_connector: Make, sandbox: httpx.AsyncClient) -> None:
+    li, auth, tokens = await connected(make_connector)
+    started = datetime.now(UTC)
+    content = PostContent(
+        "Fresh (hot) from the oven",
+        link="https://pizza.example/menu",
+        media=(_image(sandbox, alt="A margherita"),),
+    )
+    done = await li.publish(auth, content, "ref-img")
+    (post,) = await stored(sandbox)
+    (urn,) = post["media"]
+    assert urn.startswith("urn:li:image:")
+    assert post["link"] is None  # one kind of content: the link went into the commentary
+    assert (
+        unescape_little_text(post["text"])
+        == "Fresh (hot) from the oven\nhttps://pizza.example/menu"
+    )
+    shown = await _rest_post(sandbox, tokens, done.external_id)
+    assert shown["content"] == {"media": {"id": urn, "altText": "A margherita"}}
+    found = await li.fetch_post_status(auth, PublishAttempt("ref-img", content, started))
+    assert found is not None
+    assert found.external_id == done.external_id
+    assert await _counts(sandbox) == {"ref-img": 1}
+
+
+async def test_publish_several_images(make_connector: Make, sandbox: httpx.AsyncClient) -> None:
+    li, auth, tokens = await connected(make_connector)
+    media = (_image(sandbox, "a.png", "Crust"), _image(sandbox, "b.png"), _image(sandbox, "c.png"))
+    done = await li.publish(auth, PostContent("Three pizzas", media=media), "ref-multi")
+    (post,) = await stored(sandbox)
+    assert len(post["media"]) == 3
+    assert len(set(post["media"])) == 3
+    shown = await _rest_post(sandbox, tokens, done.external_id)
+    assert shown["content"] == {
+        "multiImage": {
+            "images": [
+                {"id": post["media"][0], "altText": "Crust"},
+                {"id": post["media"][1]},
+                {"id": post["media"][2]},
+            ]
+        }
+    }
+    too_many = PostContent("Too many", media=tuple(_image(sandbox) for _ in range(21)))
+    err = await expect(ErrorKind.REJECTED, li.publish(auth, too_many, "ref-21"))
+    assert "at most 20 images" in err.message
+    assert await _counts(sandbox) == {"ref-multi": 1}
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://169.254.169.254/x.png", "link-local"),
+        ("http://10.1.2.3/a.png", "private address"),
+        ("file:///etc/passwd", "scheme"),
+    ],
+)
+async def test_media_url_the_ssrf_guard_refuses_is_rejected(
+    make_connector: Make, sandbox: httpx.AsyncClient, url: str, reason: str
+) -> None:
+    li, auth, _ = await connected(make_connector)
+    # A good image first: uploads happen, but nothing is posted.
+    content = PostContent("Sneaky", media=(_image(sandbox), Media(url)))
+    err = await expect(ErrorKind.REJECTED, li.publish(auth, content, "ref-ssrf"))
+    assert reason in err.message
+    assert "image address" in err.message
+    assert err.code == "media_url"
+    assert await _counts(sandbox) == {}
+    assert await stored(sandbox) == []
+
+
+async def test_media_url_answering_404_is_rejected(
+    make_connector: Make, sandbox: httpx.AsyncClient
+) -> None:
+    li, auth, _ = await connected(make_connector)
+    missing = Media(f"{str(sandbox.base_url).rstrip('/')}/nowhere.png")
+    err = await expect(
+        ErrorKind.REJECTED, li.publish(auth, PostContent("Gone", media=(missing,)), "r")
+    )
+    assert "404" in err.message
+    not_an_image = Media(f"{str(sandbox.base_url).rstrip('/')}/_sandbox/posts/{P}")
+    err = await expect(
+        ErrorKind.REJECTED, li.publish(auth, PostContent("JSON", media=(not_an_image,)), "r")
+    )
+    assert "JPG, PNG or GIF" in err.message
+    assert await _counts(sandbox) == {}
+
+
+@pytest.mark.parametrize(
+    ("fault", "kind"),
+    [
+        ("server_error", ErrorKind.TRANSIENT),
+        ("rate_limited", ErrorKind.RATE_LIMITED),
+        ("auth_revoked", ErrorKind.AUTH),
+    ],
+)
+async def test_image_upload_faults_are_classified(
+    make_connector: Make, sandbox: httpx.AsyncClient, fault: str, kind: ErrorKind
+) -> None:
+    li, auth, _ = await connected(make_connector)
+    await set_faults(sandbox, P, error_rates={fault: 1.0})
+    content = PostContent("Faulty upload", media=(_image(sandbox),))
+    await expect(kind, li.publish(auth, content, "ref-upload"))
+    await set_faults(sandbox, P)
+    assert await _counts(sandbox) == {}
+    if kind is ErrorKind.RATE_LIMITED:
+        await advance(sandbox, seconds_to_utc_midnight() + 1)  # the day's limit was spent
+    await li.publish(auth, content, "ref-upload")  # nothing was posted: a retry is safe
+    assert await _counts(sandbox) == {"ref-upload": 1}
+
+
+async def test_a_server_error_on_the_image_put_is_transient(
+    make_connector: Make, sandbox: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    li, auth, _ = await connected(make_connector)
+    sent: list[tuple[str, int | None]] = []
+    original = li.request
+
+    async def spy(method: str, url: str, **kw: Any) -> Any:
+        try:
+            answer = await original(method, url, **kw)
+        except PlatformError as exc:
+            sent.append((method, exc.status))
+            raise
+        sent.append((method, answer.status))
+        return answer
+
+    monkeypatch.setattr(li, "request", spy)
+    # Seed 15 rolls 0.965 then 0.012: initializeUpload passes, the PUT gets the 500.
+    await set_faults(sandbox, P, error_rates={"server_error": 0.5}, seed=15)
+    content = PostContent("Upload breaks", media=(_image(sandbox),))
+    err = await expect(ErrorKind.TRANSIENT, li.publish(auth, content, "ref-put"))
+    assert err.status == 500
+    assert sent == [("POST", 200), ("PUT", 500)]
+    assert await _counts(sandbox) == {}
+
+
+async def test_sandbox_image_upload_contract(
+    make_connector: Make, sandbox: httpx.AsyncClient
+) -> None:
+    _, auth, tokens = await connected(make_connector)
+    bearer = {"Authorization": f"Bearer {tokens.access_token.reveal()}"}
+    init_url = f"/{P}/rest/images?action=initializeUpload"
+    init = {"initializeUploadRequest": {"owner": auth.external_id}}
+    r = await sandbox.post(init_url, json=init, headers=bearer)
+    assert r.json()["code"] == "VERSION_MISSING"
+    other = {"initializeUploadRequest": {"owner": "urn:li:organization:1337"}}
+    r = await sandbox.post(init_url, json=other, headers={**bearer, **HEADERS})
+    assert r.status_code == 403
+    assert r.json()["code"] == "ACCESS_DENIED"
+    r = await sandbox.post(init_url, json=init, headers={**bearer, **HEADERS})
+    assert r.status_code == 200, r.text
+    value = r.json()["value"]
+    assert set(value) == {"uploadUrlExpiresAt", "uploadUrl", "image"}
+    assert value["image"].startswith("urn:li:image:")
+    assert value["uploadUrl"].startswith(f"{str(sandbox.base_url).rstrip('/')}/{P}/")
+    png = (await sandbox.get("/x/_sandbox/media/a.png")).content
+
+    def post_body(urn: str) -> dict[str, Any]:
+        return {
+            "author": auth.external_id,
+            "commentary": f"With {urn}",
+            "visibility": "PUBLIC",
+            "distribution": {"feedDistribution": "MAIN_FEED"},
+            "lifecycleState": "PUBLISHED",
+            "content": {"media": {"id": urn}},
+        }
+
+    async def create(urn: str) -> httpx.Response:
+        return await sandbox.post(
+            f"/{P}/rest/posts", json=post_body(urn), headers={**bearer, **HEADERS}
+        )
+
+    # Not uploaded yet, and unknown: refused in LinkedIn's error shape.
+    r = await create(value["image"])
+    assert r.status_code == 422
+    assert r.json()["errorDetailType"] == "com.linkedin.common.error.BadRequest"
+    assert "WAITING_UPLOAD" in r.json()["message"]
+    r = await create("urn:li:image:D4E10AQnope")
+    assert r.status_code == 422
+    assert "does not exist" in r.json()["message"]
+    upload = value["uploadUrl"]
+    async with httpx.AsyncClient(timeout=30) as raw:
+        r = await raw.put(upload, content=b"", headers={**bearer, "Content-Type": "image/png"})
+        assert r.status_code == 400
+        r = await raw.put(upload, content=png, headers={**bearer, "Content-Type": "text/plain"})
+        assert r.status_code == 400
+        r = await raw.put(
+            upload, content=b"not a png", headers={**bearer, "Content-Type": "image/png"}
+        )
+        assert r.status_code == 400
+        big = png + b"\x00" * (20 * 1024 * 1024)
+        r = await raw.put(upload, content=big, headers={**bearer, "Content-Type": "image/png"})
+        assert r.status_code == 413
+        r = await raw.put(upload, content=png, headers={"Content-Type": "image/png"})
+        assert r.status_code == 401
+        r = await raw.put(upload, content=png, headers={**bearer, "Content-Type": "image/png"})
+        assert r.status_code == 201
+    r = await create(value["image"])
+    assert r.status_code == 201, r.text
+    assert await _counts(sandbox) == {}  # created without Chorus's reference header
+    assert [p["media"] for p in await stored(sandbox)] == [[value["image"]]]
 
 
 async def test_publish_ambiguous_then_reconciled_exactly_once(
