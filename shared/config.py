@@ -105,6 +105,21 @@ class Settings(BaseSettings):
     platform_apps: SecretStr = SecretStr("")
     """Chorus's app registration per platform, JSON: ``{"facebook": {"client_id": "…",
     "client_secret": "…"}, …}``. In sandbox mode missing entries get sandbox credentials."""
+    dispatch_interval_seconds: float = 0.5
+    """How often each worker's dispatcher looks for due posts (at once again after a full
+    batch)."""
+    dispatch_limit: int = 2000
+    """Posts leased per dispatcher pass."""
+    publish_batch_size: int = 100
+    """Posts per publish job: one arq job carries many posts, not one."""
+    queue_lease_seconds: int = 60
+    """A leased post no job claimed within this is queued again."""
+    publish_lease_seconds: int = 120
+    """A post being published whose job went silent this long is reconciled."""
+    reconcile_delay_seconds: float = 5.0
+    """After an answer that never came: wait this long, then ask the platform."""
+    publish_concurrency_per_platform: int = 100
+    """Calls in flight to one platform from one worker process."""
     token_refresh_lead_seconds: int = 900
     """Refresh an account's access token when it has less than this left to live."""
     oauth_state_ttl_seconds: int = 900

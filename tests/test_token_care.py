@@ -70,7 +70,7 @@ async def _run_worker(settings: Settings) -> Worker:
         await worker_settings.startup(ctx, settings)
 
     ctx: dict[str, Any] = {"redis": redis}
-    await startup(ctx)
+    await worker_settings.startup(ctx, settings, start_loops=False)
     try:
         assert await jobs.refresh_due(ctx) >= 1
     finally:

@@ -181,15 +181,29 @@ def upgrade() -> None:
             f"CREATE POLICY tenant_isolation ON {table} "
             f"USING (agency_id = {CURRENT_AGENCY}) WITH CHECK (agency_id = {CURRENT_AGENCY})"
         )
-    # The dispatcher leases due posts of every agency in one statement.
+    # The dispatcher leases due posts of every agency in one statement, and closes finished
+    # campaigns and overdue approvals the same way; the outbox relay marks what it relayed.
+    for table, scan in (
+        ("post", "post_dispatch"),
+        ("campaign", "post_dispatch"),
+    ):
+        op.execute(
+            f"CREATE POLICY named_scan ON {table} FOR ALL "
+            f"USING ({SCAN} = '{scan}') WITH CHECK ({SCAN} = '{scan}')"
+        )
+    op.execute("DROP POLICY named_scan ON outbox_event")
     op.execute(
-        "CREATE POLICY named_scan ON post FOR ALL "
-        f"USING ({SCAN} = 'post_dispatch') WITH CHECK ({SCAN} = 'post_dispatch')"
+        "CREATE POLICY named_scan ON outbox_event FOR ALL "
+        f"USING ({SCAN} = 'outbox_event') WITH CHECK ({SCAN} = 'outbox_event')"
     )
 
 
 def downgrade() -> None:
     op.execute("DROP POLICY IF EXISTS named_scan ON post")
+    op.execute("DROP POLICY IF EXISTS named_scan ON outbox_event")
+    op.execute(
+        f"CREATE POLICY named_scan ON outbox_event FOR SELECT USING ({SCAN} = 'outbox_event')"
+    )
     op.execute("UPDATE post SET status = 'scheduled' WHERE status = 'unconfirmed'")
     _status_check(OLD_STATUSES)
     op.drop_constraint(op.f("fk_post_agency_id_campaign_id_campaign"), "post", type_="foreignkey")

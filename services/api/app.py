@@ -31,6 +31,7 @@ from shared.config import Settings, get_settings
 from shared.db import Database
 from shared.identity.claims_cache import ClaimsCache
 from shared.logging import configure_logging
+from shared.platforms import registry as platform_registry
 from shared.ratelimit import Limit as RateLimit
 from shared.ratelimit import RateLimiter
 
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await outbound_http.close()
+            await platform_registry.close()
             await redis.aclose()
             await db.dispose()
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arq.connections import ArqRedis
 
 from shared.config import Settings
 from shared.db import Database
+
+if TYPE_CHECKING:
+    from services.worker.loops import Loops
+    from shared.publishing.publisher import Publisher
 
 _KEY = "chorus"
 
@@ -18,6 +22,8 @@ class WorkerContext:
     settings: Settings
     db: Database
     redis: ArqRedis
+    publisher: Publisher | None = None
+    loops: Loops | None = None
 
     @classmethod
     def of(cls, ctx: dict[str, Any]) -> WorkerContext:

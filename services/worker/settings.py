@@ -13,14 +13,20 @@ from arq import cron
 from arq.connections import RedisSettings
 
 from services.worker.context import WorkerContext
-from services.worker.jobs import mail, social_accounts, system
+from services.worker.jobs import mail, publishing, social_accounts, system
+from services.worker.loops import PUBLISH_JOB, Loops
 from services.worker.registry import job
 from shared import http as outbound_http
 from shared.config import Settings, get_settings
 from shared.db import Database
+from shared.events.relay import Relay
 from shared.jobs import QUEUE_NAME
 from shared.logging import configure_logging
 from shared.mail import service as mail_service
+from shared.platforms import registry as platform_registry
+from shared.publishing.limiter import AccountLimiter
+from shared.publishing.publisher import Publisher
+from shared.publishing.sweeps import complete_finished_campaigns
 
 log = structlog.get_logger("chorus.worker")
 
@@ -31,24 +37,44 @@ def build_functions() -> list[Any]:
         job(mail_service.DELIVER_JOB, mail.deliver),
         job(social_accounts.REFRESH_DUE_JOB, social_accounts.refresh_due),
         job(social_accounts.REFRESH_JOB, social_accounts.refresh_one),
+        job(PUBLISH_JOB, publishing.publish_batch),
     ]
 
 
-async def startup(ctx: dict[str, Any], settings: Settings | None = None) -> None:
+def build_relay(settings: Settings) -> Relay:
+    """The outbox's consumers. (Webhook delivery to agencies will subscribe here.)"""
+    return Relay()
+
+
+async def startup(
+    ctx: dict[str, Any], settings: Settings | None = None, *, start_loops: bool = True
+) -> None:
+    """``start_loops=False`` for tests that drive the dispatcher themselves."""
     settings = settings or get_settings()
     configure_logging(settings.log_level, json=settings.log_json)
     db = Database(
         settings.app_db_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
     )
-    WorkerContext(settings=settings, db=db, redis=ctx["redis"]).install(ctx)
-    log.info("worker.started", queue=QUEUE_NAME)
+    wctx = WorkerContext(settings=settings, db=db, redis=ctx["redis"])
+    wctx.publisher = Publisher(db, AccountLimiter(ctx["redis"]), settings)
+    if start_loops:
+        wctx.loops = Loops(
+            settings, db, ctx["redis"], build_relay(settings), [complete_finished_campaigns]
+        )
+        wctx.loops.start()
+    wctx.install(ctx)
+    log.info("worker.started", queue=QUEUE_NAME, loops=start_loops)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     wctx = ctx.get("chorus")
     if wctx is not None:
+        loops = WorkerContext.of(ctx).loops
+        if loops is not None:
+            await loops.stop()
         await WorkerContext.of(ctx).db.dispose()
     await outbound_http.close()
+    await platform_registry.close()
     log.info("worker.stopped")
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from shared.config import Settings, get_settings
 from shared.crypto import Sealed
+from shared.http import OutboundHttp
 from shared.platforms.base import Connector
 from shared.platforms.types import AppCredentials
 
@@ -58,7 +59,24 @@ def app_credentials(settings: Settings, platform: str) -> AppCredentials:
     raise PlatformNotConfigured(platform)
 
 
-_built: dict[tuple[str, str, str], Connector] = {}
+_built: dict[tuple[Any, ...], Connector] = {}
+_clients: dict[tuple[Any, ...], OutboundHttp] = {}
+
+
+def _http(settings: Settings) -> OutboundHttp:
+    """One outbound client per distinct HTTP configuration (tests tune the timeouts)."""
+    key = (
+        settings.outbound_connect_timeout_seconds,
+        settings.outbound_read_timeout_seconds,
+        settings.outbound_total_timeout_seconds,
+        settings.outbound_max_connections,
+        settings.outbound_allow_hosts,
+        settings.platform_sandbox_url,
+    )
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = OutboundHttp(settings)
+    return client
 
 
 def connector(platform: str, settings: Settings | None = None) -> Connector:
@@ -66,10 +84,24 @@ def connector(platform: str, settings: Settings | None = None) -> Connector:
     if platform not in PLATFORM_NAMES:
         raise KeyError(platform)
     settings = settings or get_settings()
-    key = (platform, settings.platform_sandbox_url, settings.platform_apps.get_secret_value())
+    http = _http(settings)
+    key = (platform, settings.platform_apps.get_secret_value(), id(http))
     built = _built.get(key)
     if built is None:
         cls = connector_class(platform)
-        built = cls(app_credentials(settings, platform), sandbox_url=settings.platform_sandbox_url)
+        built = cls(
+            app_credentials(settings, platform),
+            sandbox_url=settings.platform_sandbox_url,
+            http=http,
+        )
         _built[key] = built
     return built
+
+
+async def close() -> None:
+    """Close the connectors' HTTP clients (API and worker shutdown)."""
+    clients = list(_clients.values())
+    _clients.clear()
+    _built.clear()
+    for client in clients:
+        await client.close()

@@ -177,6 +177,24 @@ async def refresh_account(
         return Outcome.REFRESHED
 
 
+async def mark_needs_reconnect(
+    session: AsyncSession, agency_id: uuid.UUID, account_id: uuid.UUID, exc: PlatformError
+) -> bool:
+    """The platform refused the account's token (while publishing, collecting …): flag it
+    for the location, once. False when it was not connected any more."""
+    account = (
+        await session.execute(
+            select(SocialAccount)
+            .where(SocialAccount.agency_id == agency_id, SocialAccount.id == account_id)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if account is None or account.status != "connected":
+        return False
+    _needs_reconnect(session, account, exc)
+    return True
+
+
 def _needs_reconnect(session: AsyncSession, account: SocialAccount, exc: PlatformError) -> None:
     account.status = "needs_reconnect"
     account.last_error = exc.message

@@ -1,0 +1,126 @@
+"""Background loops every worker process runs beside its jobs: the dispatcher (due posts →
+publish jobs) and the outbox relay. Several workers run them at once safely: each pass
+takes its rows with ``SKIP LOCKED``.
+
+They are loops rather than arq crons because a cron's smallest step is a second and a cron
+run that overlaps the next is skipped; a loop goes again at once when it found a full batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from arq.connections import ArqRedis
+
+from shared.config import Settings
+from shared.db import Database
+from shared.events.relay import Relay
+from shared.jobs import enqueue
+from shared.publishing.dispatcher import lease_due
+
+log = structlog.get_logger("chorus.worker")
+
+PUBLISH_JOB = "post.publish_batch"
+SWEEP_EVERY_S = 5.0
+
+Sweep = Callable[[Database, datetime], Awaitable[int]]
+
+
+class Loops:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        redis: ArqRedis,
+        relay: Relay,
+        sweeps: list[Sweep] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.redis = redis
+        self.relay = relay
+        self.sweeps = sweeps or []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._forever("dispatch", self.dispatch_once)),
+            asyncio.create_task(self._forever("relay", self.relay_once)),
+            asyncio.create_task(self._forever("sweep", self.sweep_once, SWEEP_EVERY_S)),
+        ]
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _forever(
+        self, name: str, once: Callable[[], Awaitable[bool]], interval: float | None = None
+    ) -> None:
+        pause = interval if interval is not None else self.settings.dispatch_interval_seconds
+        while not self._stopping.is_set():
+            more = False
+            try:
+                more = await once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database or Redis hiccup: log, wait, go on
+                log.exception("worker.loop_failed", loop=name)
+                more = False
+            if not more:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=pause)
+
+    async def dispatch_once(self) -> bool:
+        """Lease what is due and enqueue it; True when the pass was full (go again now)."""
+        s = self.settings
+        started = time.perf_counter()
+        async with self.db.transaction() as session:
+            leases = await lease_due(
+                session,
+                now=datetime.now(UTC),
+                limit=s.dispatch_limit,
+                lease_for=timedelta(seconds=s.queue_lease_seconds),
+                batch_size=s.publish_batch_size,
+            )
+        leased = sum(len(lease.post_ids) for lease in leases)
+        for n, lease in enumerate(leases):
+            try:
+                await enqueue(
+                    self.redis,
+                    PUBLISH_JOB,
+                    str(lease.token),
+                    str(lease.agency_id),
+                    [str(i) for i in lease.post_ids],
+                    job_id=f"publish:{lease.token}:{n}",
+                )
+            except Exception:  # Redis away: the leases run out and the posts come back
+                log.warning("dispatch.enqueue_failed", posts=len(lease.post_ids), exc_info=True)
+        if leased:
+            log.info(
+                "dispatch.leased",
+                posts=leased,
+                jobs=len(leases),
+                ms=round(1000 * (time.perf_counter() - started), 1),
+            )
+        return leased >= s.dispatch_limit
+
+    async def relay_once(self) -> bool:
+        async with self.db.transaction() as session:
+            relayed = await self.relay.relay_once(session, limit=500)
+        return relayed >= 500
+
+    async def sweep_once(self) -> bool:
+        now = datetime.now(UTC)
+        for sweep in self.sweeps:
+            await sweep(self.db, now)
+        return False

@@ -1,0 +1,83 @@
+"""The outbox relay: delivers events to their consumers, at least once, and their effects
+exactly once.
+
+A pass takes unrelayed events of every agency (oldest first, ``FOR UPDATE SKIP LOCKED``, so
+relays in several workers share the work), hands each agency's events to the consumers of
+their type inside the same transaction, and stamps ``relayed_at``. A consumer's own writes
+(a mail queued in the mail outbox, a row) commit together with the stamp: if the pass fails,
+neither happened and the next pass does both. Consumers must still tolerate seeing an event
+again (a job they enqueue after commit may run twice).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db.tenancy import set_tenant
+from shared.events.models import OutboxEvent
+
+log = structlog.get_logger("chorus.events")
+
+SCAN = "outbox_event"
+
+Consumer = Callable[[AsyncSession, uuid.UUID, list[OutboxEvent]], Awaitable[None]]
+"""Called with one agency's events of one type, inside the relay's transaction (the tenant is
+set to that agency)."""
+
+
+class Relay:
+    def __init__(self) -> None:
+        self._consumers: dict[str, list[Consumer]] = defaultdict(list)
+
+    def on(self, event_type: str, consumer: Consumer) -> None:
+        self._consumers[event_type].append(consumer)
+
+    async def relay_once(self, session: AsyncSession, *, limit: int = 500) -> int:
+        """One pass in the caller's transaction; how many events it relayed."""
+        await session.execute(text("SELECT set_config('app.scan', :scan, true)"), {"scan": SCAN})
+        try:
+            events = list(
+                (
+                    await session.execute(
+                        select(OutboxEvent)
+                        .where(OutboxEvent.relayed_at.is_(None))
+                        .order_by(OutboxEvent.id)
+                        .limit(limit)
+                        .with_for_update(skip_locked=True)
+                    )
+                ).scalars()
+            )
+            if not events:
+                return 0
+            grouped: dict[tuple[uuid.UUID, str], list[OutboxEvent]] = defaultdict(list)
+            for event in events:
+                grouped[(event.agency_id, event.type)].append(event)
+            for (agency_id, event_type), batch in grouped.items():
+                consumers = self._consumers.get(event_type, [])
+                if consumers:
+                    await set_tenant(session, agency_id, None)
+                    for consumer in consumers:
+                        await consumer(session, agency_id, batch)
+            await session.execute(
+                text("SELECT set_config('app.scan', :scan, true)"), {"scan": SCAN}
+            )
+            await session.execute(
+                update(OutboxEvent)
+                .where(
+                    OutboxEvent.id.in_([e.id for e in events]),
+                    OutboxEvent.agency_id.in_({e.agency_id for e in events}),
+                )
+                .values(relayed_at=datetime.now(UTC))
+                .execution_options(synchronize_session=False)
+            )
+            return len(events)
+        finally:
+            await session.execute(text("SELECT set_config('app.scan', '', true)"))
+            await set_tenant(session, None, None)

@@ -1,0 +1,112 @@
+"""The dispatcher: PostgreSQL is the source of truth, Redis only carries work.
+
+Each pass leases what is due — ``due_at <= now`` among posts that are ``scheduled``,
+``queued``, ``publishing`` or ``unconfirmed`` — with ``FOR UPDATE SKIP LOCKED`` (any number of
+workers share the work, none waits on another), gives the batch a fresh lease token and a
+lease end (``due_at``), and enqueues one publish job per batch of posts:
+
+- ``scheduled`` → ``queued``: its time has come;
+- ``queued`` again: a lease ran out before any job claimed it (a lost job, a Redis restart):
+  nothing was sent, so it simply goes again;
+- ``publishing`` → ``unconfirmed``: a job claimed it and then vanished (a killed worker) — the
+  request may have reached the platform, so the next job asks the platform first;
+- ``unconfirmed`` stays so, with a new lease: reconciliation is due (again).
+
+Nothing relies on a job staying in Redis: a job that never runs leaves a lease that expires,
+and the post is found again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db.tenancy import set_tenant
+from shared.posts.transitions import SYSTEM, Moved, record_many
+
+SCAN = "post_dispatch"
+
+_LEASE = text(
+    """
+    WITH due AS (
+        SELECT agency_id, id, status
+        FROM post
+        WHERE status IN ('scheduled', 'queued', 'publishing', 'unconfirmed')
+          AND due_at <= :now
+        ORDER BY due_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE post AS p
+    SET status = CASE
+            WHEN due.status IN ('scheduled', 'queued') THEN 'queued'
+            ELSE 'unconfirmed'
+        END,
+        lease_token = :token,
+        due_at = :lease_end,
+        updated_at = :now
+    FROM due
+    WHERE p.agency_id = due.agency_id AND p.id = due.id
+    RETURNING p.agency_id, p.id, due.status AS before, p.status AS after
+    """
+)
+
+_REASONS = {
+    ("scheduled", "queued"): "its time has come",
+    ("queued", "queued"): "no job took it before its lease ran out; queued again",
+    ("publishing", "unconfirmed"): (
+        "the job publishing it stopped without an answer; the platform is asked before "
+        "anything is sent again"
+    ),
+    ("unconfirmed", "unconfirmed"): "checking with the platform whether it went out",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    token: uuid.UUID
+    agency_id: uuid.UUID
+    post_ids: tuple[uuid.UUID, ...]
+
+
+async def lease_due(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    limit: int,
+    lease_for: timedelta,
+    batch_size: int,
+) -> list[Lease]:
+    """Lease up to ``limit`` due posts of every agency; batches of one agency each, to be
+    enqueued once the transaction has committed."""
+    await session.execute(text("SELECT set_config('app.scan', :scan, true)"), {"scan": SCAN})
+    token = uuid.uuid4()
+    try:
+        rows = (
+            await session.execute(
+                _LEASE,
+                {"now": now, "limit": limit, "token": token, "lease_end": now + lease_for},
+            )
+        ).all()
+        by_agency: dict[uuid.UUID, list[Moved]] = defaultdict(list)
+        for agency_id, post_id, before, after in rows:
+            reason = _REASONS.get((before, after), "leased")
+            by_agency[agency_id].append(Moved(post_id, before, after, reason))
+        for agency_id, moves in by_agency.items():
+            # The history rows are the agency's own: written under its tenant.
+            await set_tenant(session, agency_id, None)
+            await record_many(session, agency_id, moves, actor=SYSTEM)
+    finally:
+        await session.execute(text("SELECT set_config('app.scan', '', true)"))
+        await set_tenant(session, None, None)
+    leases: list[Lease] = []
+    for agency_id, moves in by_agency.items():
+        ids = [m.post_id for m in moves]
+        for start in range(0, len(ids), batch_size):
+            leases.append(Lease(token, agency_id, tuple(ids[start : start + batch_size])))
+    return leases

@@ -1,0 +1,535 @@
+"""The publisher: one leased batch of one agency's posts, through two short transactions and
+the network in between.
+
+1. **Claim** (one transaction, rows locked): posts still holding this lease are decided —
+   no connected account → ``skipped``; the account needs reconnecting → ``failed``; past the
+   deadline → ``failed``; the account's limits say wait → back to ``scheduled`` at the time
+   they allow (no attempt spent); ``unconfirmed`` → to be *reconciled*; the rest →
+   ``publishing`` with a new attempt, ``publish_started_at`` and a lease of
+   ``publish_lease_seconds`` (if this worker dies now, the dispatcher turns them
+   ``unconfirmed``). Committed before any request leaves.
+2. **Network**: publishes and reconciliations concurrently, every publish carrying the post's
+   id as the client reference.
+3. **Outcome** (one transaction): ``published``; ``ambiguous`` → ``unconfirmed``, reconciled
+   after ``reconcile_delay_seconds`` before anything is sent again; ``transient`` /
+   ``rate_limited`` → ``scheduled`` again after exponential backoff with jitter (and the
+   account paused on a 429), or ``failed`` once past the deadline; ``auth`` → ``failed`` and
+   the account ``needs_reconnect``; ``rejected`` → ``failed`` with the platform's reason.
+   Updates only rows that still hold this lease: a slow job never overwrites newer truth.
+
+Each step writes its rows with set-based statements (``unnest`` arrays), never one statement
+per post.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.config import Settings
+from shared.crypto import KeyRing, keyring_from_settings
+from shared.db import Database
+from shared.events import service as events
+from shared.platforms import registry
+from shared.platforms.errors import ErrorKind, PlatformError
+from shared.platforms.types import Media, PostContent, PublishAttempt, Published, RemotePost
+from shared.posts.transitions import SYSTEM, Moved, record_many
+from shared.publishing.dispatcher import Lease
+from shared.publishing.limiter import AccountLimiter
+from shared.social_accounts import sealing
+from shared.social_accounts.models import SocialAccount
+from shared.social_accounts.refresh import mark_needs_reconnect
+
+log = structlog.get_logger("chorus.publishing")
+
+BACKOFF_BASE_S = 2.0
+BACKOFF_MAX_S = 300.0
+
+_CLAIM = text(
+    """
+    SELECT p.id, p.status, p.brand_id, p.location_id, p.campaign_id, p.platform, p.text,
+           p.title, p.media, p.attempts, p.publish_deadline, p.publish_started_at,
+           p.external_id, a.id AS account_id
+    FROM post p
+    LEFT JOIN social_account a
+      ON a.agency_id = p.agency_id AND a.location_id = p.location_id
+     AND a.platform = p.platform
+    WHERE p.agency_id = :agency_id AND p.id = ANY(:ids) AND p.lease_token = :token
+      AND p.status IN ('queued', 'unconfirmed')
+    FOR UPDATE OF p SKIP LOCKED
+    """
+)
+
+_APPLY = text(
+    """
+    UPDATE post AS p
+    SET status = m.status,
+        status_reason = m.reason,
+        due_at = m.due_at,
+        attempts = p.attempts + m.attempt,
+        publish_started_at = COALESCE(m.started_at, p.publish_started_at),
+        account_id = COALESCE(m.account_id, p.account_id),
+        external_id = COALESCE(m.external_id, p.external_id),
+        permalink = COALESCE(m.permalink, p.permalink),
+        published_at = COALESCE(m.published_at, p.published_at),
+        last_error = COALESCE(m.error, p.last_error),
+        lease_token = CASE WHEN m.keep_lease THEN p.lease_token END,
+        updated_at = now()
+    FROM unnest(
+        CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:reasons AS text[]),
+        CAST(:due AS timestamptz[]), CAST(:attempt AS int[]), CAST(:started AS timestamptz[]),
+        CAST(:accounts AS uuid[]), CAST(:external AS text[]), CAST(:permalinks AS text[]),
+        CAST(:published AS timestamptz[]), CAST(:errors AS text[]), CAST(:keep AS bool[])
+    ) AS m(id, status, reason, due_at, attempt, started_at, account_id, external_id, permalink,
+           published_at, error, keep_lease)
+    WHERE p.agency_id = :agency_id AND p.id = m.id AND p.lease_token = :token
+    RETURNING p.id
+    """
+)
+
+_COMPLETE = text(
+    """
+    UPDATE campaign AS c
+    SET status = 'completed', completed_at = now(), updated_at = now()
+    WHERE c.agency_id = :agency_id AND c.id = ANY(:ids) AND c.status = 'running'
+      AND NOT EXISTS (
+        SELECT 1 FROM post p
+        WHERE p.agency_id = c.agency_id AND p.campaign_id = c.id
+          AND p.status NOT IN ('published', 'failed', 'cancelled', 'skipped'))
+    RETURNING c.id, c.brand_id
+    """
+)
+
+
+@dataclass(slots=True)
+class Change:
+    """What one post becomes; the fields left None keep their value."""
+
+    post_id: uuid.UUID
+    before: str
+    status: str
+    reason: str
+    due_at: datetime | None = None
+    attempt: int = 0
+    started_at: datetime | None = None
+    account_id: uuid.UUID | None = None
+    external_id: str | None = None
+    permalink: str | None = None
+    published_at: datetime | None = None
+    error: str | None = None
+    keep_lease: bool = False
+
+
+@dataclass(slots=True)
+class Work:
+    """A claimed post on its way to the platform."""
+
+    post_id: uuid.UUID
+    status: str  # "publishing" or "unconfirmed" (to reconcile)
+    platform: str
+    account: SocialAccount
+    content: PostContent
+    attempts: int
+    deadline: datetime | None
+    started_at: datetime
+    campaign_id: uuid.UUID | None
+    external_id: str | None = None
+
+
+@dataclass(slots=True)
+class BatchResult:
+    published: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+    unconfirmed: int = 0
+    deferred: int = 0
+    campaigns_completed: list[uuid.UUID] = field(default_factory=list)
+
+
+def backoff(attempts: int, retry_after: float | None) -> float:
+    """Full-jitter exponential backoff, never sooner than the platform asked."""
+    ceiling = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** max(attempts - 1, 0))
+    return max(random.uniform(ceiling / 2, ceiling), retry_after or 0.0)
+
+
+def _content(row: Any) -> PostContent:
+    media = tuple(
+        Media(
+            url=str(m["url"]),
+            kind="video" if m.get("kind") == "video" else "image",
+            alt_text=m.get("alt_text"),
+        )
+        for m in (row.media or [])
+        if isinstance(m, dict) and m.get("url")
+    )
+    return PostContent(text=row.text, title=row.title, media=media)
+
+
+class Publisher:
+    """One per worker process: the limiter, the connectors, and a cap on calls in flight per
+    platform (``publish_concurrency_per_platform``)."""
+
+    def __init__(self, db: Database, limiter: AccountLimiter, settings: Settings) -> None:
+        self.db = db
+        self.limiter = limiter
+        self.settings = settings
+        self.keyring: KeyRing = keyring_from_settings(settings)
+        self._gates: dict[str, asyncio.Semaphore] = {}
+
+    def _gate(self, platform: str) -> asyncio.Semaphore:
+        gate = self._gates.get(platform)
+        if gate is None:
+            gate = asyncio.Semaphore(self.settings.publish_concurrency_per_platform)
+            self._gates[platform] = gate
+        return gate
+
+    async def run(self, lease: Lease) -> BatchResult:
+        result = BatchResult()
+        work = await self._claim(lease, result)
+        if not work:
+            return result
+        outcomes = await asyncio.gather(*(self._call(w) for w in work))
+        await self._settle(lease, list(zip(work, outcomes, strict=True)), result)
+        return result
+
+    # -- 1. claim -------------------------------------------------------------------------------
+
+    async def _claim(self, lease: Lease, result: BatchResult) -> list[Work]:
+        now = datetime.now(UTC)
+        publish_lease = timedelta(seconds=self.settings.publish_lease_seconds)
+        changes: list[Change] = []
+        work: list[Work] = []
+        async with self.db.transaction(lease.agency_id) as session:
+            rows = (
+                await session.execute(
+                    _CLAIM,
+                    {
+                        "agency_id": lease.agency_id,
+                        "ids": list(lease.post_ids),
+                        "token": lease.token,
+                    },
+                )
+            ).all()
+            accounts = await self._accounts(session, lease.agency_id, [r.account_id for r in rows])
+            for row in rows:
+                account = accounts.get(row.account_id) if row.account_id else None
+                late = row.publish_deadline is not None and now > row.publish_deadline
+                if row.status == "unconfirmed":
+                    if account is None or account.access_token is None:
+                        changes.append(
+                            Change(
+                                row.id,
+                                row.status,
+                                "failed",
+                                "the account was disconnected "
+                                "before Chorus could check whether the post went out",
+                            )
+                        )
+                        result.failed += 1
+                        continue
+                    changes.append(
+                        Change(
+                            row.id,
+                            row.status,
+                            "unconfirmed",
+                            "checking with the platform",
+                            due_at=now + publish_lease,
+                            keep_lease=True,
+                        )
+                    )
+                    work.append(self._work(row, "unconfirmed", account, now))
+                    continue
+                if account is None or account.status == "revoked":
+                    changes.append(
+                        Change(
+                            row.id,
+                            row.status,
+                            "skipped",
+                            f"no connected {row.platform} account for this location",
+                        )
+                    )
+                    result.skipped += 1
+                    continue
+                if account.status == "needs_reconnect":
+                    changes.append(
+                        Change(
+                            row.id,
+                            row.status,
+                            "failed",
+                            f"the {row.platform} account needs reconnecting",
+                        )
+                    )
+                    result.failed += 1
+                    continue
+                if late:
+                    changes.append(
+                        Change(
+                            row.id,
+                            row.status,
+                            "failed",
+                            "not published by its deadline; Chorus does not post late",
+                        )
+                    )
+                    result.failed += 1
+                    continue
+                limits = registry.connector(row.platform, self.settings).limits
+                verdict = await self.limiter.take(account.id, row.platform, limits)
+                if not verdict.allowed:
+                    wait = timedelta(seconds=verdict.retry_after + random.uniform(0, 0.5))
+                    changes.append(
+                        Change(
+                            row.id,
+                            row.status,
+                            "scheduled",
+                            "waiting for the account's publishing limits",
+                            due_at=now + wait,
+                        )
+                    )
+                    result.deferred += 1
+                    continue
+                changes.append(
+                    Change(
+                        row.id,
+                        row.status,
+                        "publishing",
+                        f"attempt {row.attempts + 1}",
+                        due_at=now + publish_lease,
+                        attempt=1,
+                        started_at=now,
+                        account_id=account.id,
+                        keep_lease=True,
+                    )
+                )
+                work.append(self._work(row, "publishing", account, now))
+            applied = await _apply(session, lease, changes)
+        return [w for w in work if w.post_id in applied]
+
+    async def _accounts(
+        self, session: AsyncSession, agency_id: uuid.UUID, ids: Sequence[uuid.UUID | None]
+    ) -> dict[uuid.UUID, SocialAccount]:
+        wanted = list({i for i in ids if i is not None})
+        if not wanted:
+            return {}
+        found = await session.execute(
+            select(SocialAccount).where(
+                SocialAccount.agency_id == agency_id, SocialAccount.id.in_(wanted)
+            )
+        )
+        return {a.id: a for a in found.scalars()}
+
+    def _work(self, row: Any, status: str, account: SocialAccount, now: datetime) -> Work:
+        return Work(
+            post_id=row.id,
+            status=status,
+            platform=row.platform,
+            account=account,
+            content=_content(row),
+            attempts=row.attempts + (1 if status == "publishing" else 0),
+            deadline=row.publish_deadline,
+            started_at=row.publish_started_at if status == "unconfirmed" else now,
+            campaign_id=row.campaign_id,
+            external_id=row.external_id,
+        )
+
+    # -- 2. network -----------------------------------------------------------------------------
+
+    async def _call(self, work: Work) -> Published | RemotePost | PlatformError | None:
+        connector = registry.connector(work.platform, self.settings)
+        auth = sealing.account_auth(work.account, self.keyring)
+        async with self._gate(work.platform):
+            try:
+                if work.status == "unconfirmed":
+                    return await connector.fetch_post_status(
+                        auth,
+                        PublishAttempt(
+                            client_ref=str(work.post_id),
+                            content=work.content,
+                            started_at=work.started_at,
+                            external_id=work.external_id,
+                        ),
+                    )
+                return await connector.publish(auth, work.content, str(work.post_id))
+            except PlatformError as exc:
+                return exc
+
+    # -- 3. outcome -----------------------------------------------------------------------------
+
+    async def _settle(
+        self,
+        lease: Lease,
+        outcomes: list[tuple[Work, Published | RemotePost | PlatformError | None]],
+        result: BatchResult,
+    ) -> None:
+        now = datetime.now(UTC)
+        changes: list[Change] = []
+        reconnect: dict[uuid.UUID, tuple[SocialAccount, PlatformError]] = {}
+        pauses: dict[uuid.UUID, float] = {}
+        for work, outcome in outcomes:
+            before = "publishing" if work.status == "publishing" else "unconfirmed"
+            if isinstance(outcome, (Published, RemotePost)):
+                changes.append(
+                    Change(
+                        work.post_id,
+                        before,
+                        "published",
+                        "published"
+                        if before == "publishing"
+                        else "found at the platform: it had gone out",
+                        external_id=outcome.external_id,
+                        permalink=outcome.permalink,
+                        published_at=outcome.published_at or now,
+                        account_id=work.account.id,
+                    )
+                )
+                result.published += 1
+            elif outcome is None:  # reconciled: not there, so it never went out
+                changes.append(self._again(work, before, now, None, "not found at the platform"))
+                result.retried += 1
+            elif outcome.kind is ErrorKind.AMBIGUOUS:
+                delay = timedelta(seconds=self.settings.reconcile_delay_seconds)
+                changes.append(
+                    Change(
+                        work.post_id,
+                        before,
+                        "unconfirmed",
+                        outcome.message,
+                        due_at=now + delay,
+                        error=outcome.message,
+                    )
+                )
+                result.unconfirmed += 1
+            elif outcome.kind in (ErrorKind.TRANSIENT, ErrorKind.RATE_LIMITED):
+                if outcome.kind is ErrorKind.RATE_LIMITED:
+                    pauses[work.account.id] = max(
+                        pauses.get(work.account.id, 0.0), outcome.retry_after or 60.0
+                    )
+                change = self._again(work, before, now, outcome, outcome.message)
+                changes.append(change)
+                if change.status == "failed":
+                    result.failed += 1
+                else:
+                    result.retried += 1
+            elif outcome.kind is ErrorKind.AUTH:
+                changes.append(
+                    Change(
+                        work.post_id,
+                        before,
+                        "failed",
+                        outcome.message,
+                        error=outcome.detail or outcome.message,
+                    )
+                )
+                reconnect[work.account.id] = (work.account, outcome)
+                result.failed += 1
+            else:
+                changes.append(
+                    Change(
+                        work.post_id,
+                        before,
+                        "failed",
+                        outcome.message,
+                        error=outcome.detail or outcome.message,
+                    )
+                )
+                result.failed += 1
+        for account_id, seconds in pauses.items():
+            await self.limiter.pause(account_id, seconds)
+        async with self.db.transaction(lease.agency_id) as session:
+            await _apply(session, lease, changes)
+            for account, error in reconnect.values():
+                await mark_needs_reconnect(session, account.agency_id, account.id, error)
+            campaigns = list({w.campaign_id for w, _ in outcomes if w.campaign_id})
+            if campaigns:
+                result.campaigns_completed = await complete_campaigns(
+                    session, lease.agency_id, campaigns
+                )
+
+    def _again(
+        self,
+        work: Work,
+        before: str,
+        now: datetime,
+        error: PlatformError | None,
+        reason: str,
+    ) -> Change:
+        retry_after = error.retry_after if error else None
+        when = now + timedelta(seconds=backoff(work.attempts, retry_after))
+        detail = (error.detail or error.message) if error else None
+        if work.deadline is not None and when > work.deadline:
+            return Change(
+                work.post_id,
+                before,
+                "failed",
+                f"{reason}; retries stopped at its deadline",
+                error=detail,
+            )
+        return Change(
+            work.post_id,
+            before,
+            "scheduled",
+            f"{reason}; trying again",
+            due_at=when if error else now,
+            error=detail,
+        )
+
+
+async def _apply(session: AsyncSession, lease: Lease, changes: list[Change]) -> set[uuid.UUID]:
+    """Write the changes to the rows still holding the lease; record their history."""
+    if not changes:
+        return set()
+    applied = {
+        row[0]
+        for row in (
+            await session.execute(
+                _APPLY,
+                {
+                    "agency_id": lease.agency_id,
+                    "token": lease.token,
+                    "ids": [c.post_id for c in changes],
+                    "statuses": [c.status for c in changes],
+                    "reasons": [c.reason for c in changes],
+                    "due": [c.due_at for c in changes],
+                    "attempt": [c.attempt for c in changes],
+                    "started": [c.started_at for c in changes],
+                    "accounts": [c.account_id for c in changes],
+                    "external": [c.external_id for c in changes],
+                    "permalinks": [c.permalink for c in changes],
+                    "published": [c.published_at for c in changes],
+                    "errors": [c.error for c in changes],
+                    "keep": [c.keep_lease for c in changes],
+                },
+            )
+        ).all()
+    }
+    moves = [
+        Moved(c.post_id, c.before, c.status, c.reason) for c in changes if c.post_id in applied
+    ]
+    await record_many(session, lease.agency_id, moves, actor=SYSTEM)
+    return applied
+
+
+async def complete_campaigns(
+    session: AsyncSession, agency_id: uuid.UUID, campaign_ids: list[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Campaigns of which every post has reached an ending become ``completed``."""
+    done = (await session.execute(_COMPLETE, {"agency_id": agency_id, "ids": campaign_ids})).all()
+    for campaign_id, brand_id in done:
+        events.emit(
+            session,
+            agency_id=agency_id,
+            type="campaign.completed",
+            subject_type="campaign",
+            subject_id=campaign_id,
+            brand_id=brand_id,
+        )
+    return [c for c, _ in done]

@@ -1,0 +1,45 @@
+"""Periodic work across agencies that the dispatcher's loop runs every few seconds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import text
+
+from shared.db import Database
+from shared.db.tenancy import set_tenant
+from shared.events import service as events
+from shared.publishing.dispatcher import SCAN
+
+_FINISHED = text(
+    """
+    UPDATE campaign AS c
+    SET status = 'completed', completed_at = :now, updated_at = :now
+    WHERE c.status = 'running'
+      AND NOT EXISTS (
+        SELECT 1 FROM post p
+        WHERE p.agency_id = c.agency_id AND p.campaign_id = c.id
+          AND p.status NOT IN ('published', 'failed', 'cancelled', 'skipped'))
+    RETURNING c.agency_id, c.id, c.brand_id
+    """
+)
+
+
+async def complete_finished_campaigns(db: Database, now: datetime) -> int:
+    """Running campaigns whose every post has reached an ending become ``completed``
+    (``campaign.completed``). The publisher does this for the campaigns it touches; this
+    catches the rest (two last batches finishing at once, campaigns ended by skips)."""
+    async with db.transaction() as session:
+        await session.execute(text("SELECT set_config('app.scan', :s, true)"), {"s": SCAN})
+        rows = (await session.execute(_FINISHED, {"now": now})).all()
+        for agency_id, campaign_id, brand_id in rows:
+            await set_tenant(session, agency_id, None)
+            events.emit(
+                session,
+                agency_id=agency_id,
+                type="campaign.completed",
+                subject_type="campaign",
+                subject_id=campaign_id,
+                brand_id=brand_id,
+            )
+        return len(rows)

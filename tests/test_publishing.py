@@ -1,0 +1,469 @@
+"""Dispatch and publish: due posts go out once, on time; every failure ends where it should;
+a lost answer or a dead worker never publishes twice. Against the sandbox over HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.config import Settings
+from shared.db import Database
+from shared.platforms import registry
+from shared.publishing.dispatcher import lease_due
+from shared.publishing.limiter import AccountLimiter
+from shared.publishing.publisher import BatchResult, Publisher
+from shared.social_accounts import sealing
+from tests.factories import Tenant, create_brand, create_location, sign_up
+from tests.test_social_accounts import connect
+
+BODY = 'Fresh pizza in {{ location.city }}! {{ slot.offer | default("Come by") }}'
+
+
+@pytest.fixture
+def fast(settings: Settings) -> Settings:
+    """Reconcile at once and stop waiting for answers after half a second."""
+    return settings.model_copy(
+        update={
+            "reconcile_delay_seconds": 0.0,
+            "outbound_read_timeout_seconds": 0.5,
+            "outbound_total_timeout_seconds": 5.0,
+        }
+    )
+
+
+@pytest.fixture
+def publisher(app_db: Database, redis: Redis, fast: Settings) -> Publisher:
+    return Publisher(app_db, AccountLimiter(redis), fast)
+
+
+class Shop:
+    def __init__(self, owner: Tenant, brand: dict[str, Any], location: dict[str, Any]) -> None:
+        self.owner, self.brand, self.location = owner, brand, location
+        self.template_id = ""
+
+
+@pytest.fixture
+async def shop(client: httpx.AsyncClient) -> Shop:
+    owner = await sign_up(client)
+    brand = await create_brand(client, owner)
+    location = await create_location(client, owner, brand["id"], city="Leeds")
+    shop = Shop(owner, brand, location)
+    created = await client.post(
+        "/v1/templates",
+        json={
+            "brand_id": brand["id"],
+            "name": "Daily",
+            "bodies": {"default": BODY},
+            "slots": {"offer": {"label": "Offer", "max_length": 40}},
+        },
+        headers=owner.headers,
+    )
+    assert created.status_code == 201, created.text
+    shop.template_id = created.json()["template_id"]
+    published = await client.post(
+        f"/v1/templates/{shop.template_id}/versions/1/publish", headers=owner.headers
+    )
+    assert published.status_code == 200
+    return shop
+
+
+async def post(
+    client: httpx.AsyncClient, shop: Shop, platform: str, offer: str, **extra: Any
+) -> dict[str, Any]:
+    made = await client.post(
+        f"/v1/locations/{shop.location['id']}/posts",
+        json={
+            "template_id": shop.template_id,
+            "version": 1,
+            "platforms": [platform],
+            "slot_values": {"offer": offer},
+            **extra,
+        },
+        headers=shop.owner.headers,
+    )
+    assert made.status_code == 201, made.text
+    return dict(made.json()[0])
+
+
+async def cycle(app_db: Database, publisher: Publisher, *, now: datetime | None = None) -> int:
+    """One dispatcher pass and every job it would enqueue, run here; how many were leased."""
+    async with app_db.transaction() as session:
+        leases = await lease_due(
+            session,
+            now=now or datetime.now(UTC),
+            limit=1000,
+            lease_for=timedelta(seconds=60),
+            batch_size=50,
+        )
+    for lease in leases:
+        await publisher.run(lease)
+    return sum(len(lease.post_ids) for lease in leases)
+
+
+async def state(engine: AsyncEngine, post_id: str) -> dict[str, Any]:
+    async with engine.connect() as conn:
+        row = (
+            (await conn.execute(text("SELECT * FROM post WHERE id = :id"), {"id": post_id}))
+            .mappings()
+            .one()
+        )
+        history = (
+            await conn.execute(
+                text(
+                    "SELECT from_status, to_status FROM post_status_change WHERE post_id = :id "
+                    "ORDER BY changed_at, id"
+                ),
+                {"id": post_id},
+            )
+        ).all()
+    return {**dict(row), "history": [(h[0], h[1]) for h in history]}
+
+
+async def counts(sandbox: httpx.AsyncClient, platform: str) -> dict[str, int]:
+    return dict((await sandbox.get(f"/_sandbox/publish-counts/{platform}")).json()["counts"])
+
+
+async def make_due(engine: AsyncEngine, post_id: str) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE post SET due_at = now() - interval '1 second' WHERE id = :id"),
+            {"id": post_id},
+        )
+
+
+async def test_a_due_post_is_published_once_with_its_history(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    publisher: Publisher,
+    shop: Shop,
+) -> None:
+    account = await connect(client, shop.owner.headers, shop.location["id"], "x")
+    made = await post(client, shop, "x", "2 for 1")
+    assert made["status"] == "scheduled"
+    assert await cycle(app_db, publisher) == 1
+    row = await state(admin_engine, made["id"])
+    assert row["status"] == "published"
+    assert row["history"] == [
+        (None, "scheduled"),
+        ("scheduled", "queued"),
+        ("queued", "publishing"),
+        ("publishing", "published"),
+    ]
+    assert str(row["account_id"]) == account["id"]
+    assert row["external_id"]
+    assert row["attempts"] == 1
+    assert row["lease_token"] is None
+    assert await counts(sandbox, "x") == {made["id"]: 1}
+    stored = (await sandbox.get("/_sandbox/posts/x")).json()["data"]
+    assert stored[0]["text"] == "Fresh pizza in Leeds! 2 for 1"
+    shown = (await client.get(f"/v1/posts/{made['id']}", headers=shop.owner.headers)).json()
+    assert shown["status"] == "published"
+    assert shown["published_at"] is not None
+    events = await client.get(
+        f"/v1/locations/{shop.location['id']}/events", headers=shop.owner.headers
+    )
+    assert "post.published" in [e["type"] for e in events.json()["items"]]
+    assert await cycle(app_db, publisher) == 0  # nothing left to do
+
+
+async def test_not_yet_due_posts_wait(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    publisher: Publisher,
+    shop: Shop,
+) -> None:
+    await connect(client, shop.owner.headers, shop.location["id"], "x")
+    later = datetime.now(UTC) + timedelta(minutes=30)
+    made = await post(client, shop, "x", "Later", scheduled_at=later.isoformat())
+    assert await cycle(app_db, publisher) == 0
+    assert await cycle(app_db, publisher, now=later) == 1
+    assert (await state(admin_engine, made["id"]))["status"] == "published"
+
+
+async def test_transient_errors_retry_with_backoff_and_publish_once(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    publisher: Publisher,
+    shop: Shop,
+) -> None:
+    await connect(client, shop.owner.headers, shop.location["id"], "x")
+    made = await post(client, shop, "x", "Retry me")
+    await sandbox.put("/_sandbox/faults/x", json={"error_rates": {"server_error": 1.0}})
+    await cycle(app_db, publisher)
+    row = await state(admin_engine, made["id"])
+    assert row["status"] == "scheduled"
+    assert row["attempts"] == 1
+    assert row["due_at"] > datetime.now(UTC)  # backing off
+    assert "trouble" in row["status_reason"]
+    assert await cycle(app_db, publisher) == 0  # not before its time
+    await sandbox.put("/_sandbox/faults/x", json={})
+    await make_due(admin_engine, made["id"])
+    await cycle(app_db, publisher)
+    row = await state(admin_engine, made["id"])
+    assert row["status"] == "published"
+    assert row["attempts"] == 2
+    assert await counts(sandbox, "x") == {made["id"]: 1}
+
+
+async def test_a_lost_answer_is_reconciled_not_republished(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    publisher: Publisher,
+    shop: Shop,
+) -> None:
+    await connect(client, shop.owner.headers, shop.location["id"], "x")
+    made = await post(client, shop, "x", "Did it go?")
+    await sandbox.put(
+        "/_sandbox/faults/x", json={"error_rates": {"accept_then_timeout": 1.0}, "hold_s": 5}
+    )
+    await cycle(app_db, publisher)
+    row = await state(admin_engine, made["id"])
+    assert row["status"] == "unconfirmed"
+    assert await counts(sandbox, "x") == {made["id"]: 1}  # it did reach the platform
+    await sandbox.put("/_sandbox/faults/x", json={})
+    await cycle(app_db, publisher)
+    row = await state(admin_engine, made["id"])
+    assert row["status"] == "published"
+    assert row["external_id"]
+    assert row["history"][-2:] == [("unconfirmed", "unconfirmed"), ("unconfirmed", "published")]
+    assert await counts(sandbox, "x") == {made["id"]: 1}  # and only once
+
+
+async def test_a_worker_killed_after_sending_never_publishes_twice(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    publisher: Publisher,
+    fast: Settings,
+    shop: Shop,
+) -> None:
+    """The job claims the post, the platform publishes, the worker dies before recording
+    it. When the lease runs out the dispatcher hands it on as unconfirmed; the next job
+    finds it at the platform instead of sending it again."""
+    await connect(client, shop.owner.headers, shop.location["id"], "x")
+    made = await post(client, shop, "x", "Crash test")
+    async with app_db.transaction() as session:
+        (lease,) = await lease_due(
+            session,
+            now=datetime.now(UTC),
+            limit=10,
+            lease_for=timedelta(seconds=60),
+            batch_size=10,
+        )
+    (work,) = await publisher._claim(lease, _result())
+    # ... the request goes out and the process is killed before the outcome is written:
+    connector = registry.connector("x", fast)
+    auth = sealing.account_auth(work.account, publisher.keyring)
+    await connector.publish(auth, work.content, str(work.post_id))
+    assert (await state(admin_engine, made["id"]))["status"] == "publishing"
+    await make_due(admin_engine, made["id"])  # the publishing lease ran out
+    await cycle(app_db, publisher)
+    row = await state(admin_engine, made["id"])
+    assert row["status"] == "published"
+    assert ("publishing", "unconfirmed") in row["history"]
+    assert await counts(sandbox, "x") == {made["id"]: 1}
+
+
+async def test_a_worker_killed_before_sending_publishes_after_checking(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    publisher: Publisher,
+    shop: Shop,
+) -> None:
+    await connect(client, shop.owner.headers, shop.location["id"], "facebook")
+    made = await post(client, shop, "facebook", "Killed early")
+    async with app_db.transaction() as session:
+        (lease,) = await lease_due(
+            session, now=datetime.now(UTC), limit=10, lease_for=timedelta(seconds=60), batch_size=10
+        )
+    await publisher._claim(lease, _result())  # claimed, then killed: nothing was sent
+    await make_due(admin_engine, made["id"])
+    await cycle(app_db, publisher)  # unconfirmed → not found at the platform → again
+    row = await state(admin_engine, made["id"])
+    assert row["status"] == "scheduled"
+    assert "not found at the platform" in row["status_reason"]
+    await cycle(app_db, publisher)
+    assert (await state(admin_engine, made["id"]))["status"] == "published"
+    assert await counts(sandbox, "facebook") == {made["id"]: 1}
+
+
+async def test_a_lease_nobody_claimed_is_queued_again(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    publisher: Publisher,
+    shop: Shop,
+) -> None:
+    """The job was lost with Redis: the post stays queued until its lease runs out."""
+    await connect(client, shop.owner.headers, shop.location["id"], "x")
+    made = await post(client, shop, "x", "Lost job")
+    async with app_db.transaction() as session:
+        await lease_due(
+            session, now=datetime.now(UTC), limit=10, lease_for=timedelta(seconds=60), batch_size=10
+        )
+    assert await cycle(app_db, publisher) == 0  # still leased
+    await make_due(admin_engine, made["id"])
+    assert await cycle(app_db, publisher) == 1
+    row = await state(admin_engine, made["id"])
+    assert row["status"] == "published"
+    assert ("queued", "queued") in row["history"]
+
+
+async def test_a_stale_job_cannot_touch_a_post_leased_again(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    publisher: Publisher,
+    shop: Shop,
+) -> None:
+    await connect(client, shop.owner.headers, shop.location["id"], "x")
+    made = await post(client, shop, "x", "Stale")
+    async with app_db.transaction() as session:
+        (old,) = await lease_due(
+            session, now=datetime.now(UTC), limit=10, lease_for=timedelta(seconds=60), batch_size=10
+        )
+    await make_due(admin_engine, made["id"])
+    await cycle(app_db, publisher)
+    assert (await state(admin_engine, made["id"]))["status"] == "published"
+    result = await publisher.run(old)  # the first job finally runs
+    assert result.published == 0
+    assert await counts(sandbox, "x") == {made["id"]: 1}
+
+
+async def test_auth_failure_fails_the_post_and_flags_the_account(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    publisher: Publisher,
+    shop: Shop,
+) -> None:
+    account = await connect(client, shop.owner.headers, shop.location["id"], "x")
+    made = await post(client, shop, "x", "Revoked")
+    await sandbox.put("/_sandbox/faults/x", json={"error_rates": {"auth_revoked": 1.0}})
+    await cycle(app_db, publisher)
+    row = await state(admin_engine, made["id"])
+    assert row["status"] == "failed"
+    assert "Reconnect" in row["status_reason"]
+    shown = await client.get(f"/v1/social-accounts/{account['id']}", headers=shop.owner.headers)
+    assert shown.json()["status"] == "needs_reconnect"
+    # The next post for that account fails at once, without calling the platform.
+    await sandbox.put("/_sandbox/faults/x", json={})
+    second = await post(client, shop, "x", "After")
+    await cycle(app_db, publisher)
+    row = await state(admin_engine, second["id"])
+    assert row["status"] == "failed"
+    assert "needs reconnecting" in row["status_reason"]
+    assert second["id"] not in await counts(sandbox, "x")
+
+
+async def test_rejected_content_fails_with_the_platforms_reason(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    publisher: Publisher,
+    shop: Shop,
+) -> None:
+    await connect(client, shop.owner.headers, shop.location["id"], "x")
+    first = await post(client, shop, "x", "Same words")
+    await cycle(app_db, publisher)
+    second = await post(client, shop, "x", "Same words")  # X refuses duplicates
+    await cycle(app_db, publisher)
+    assert (await state(admin_engine, first["id"]))["status"] == "published"
+    row = await state(admin_engine, second["id"])
+    assert row["status"] == "failed"
+    assert row["status_reason"] == "X refused this: X does not allow posting the same text twice"
+    assert row["attempts"] == 1  # not retried
+
+
+async def test_a_429_pauses_that_account_not_the_queue(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    publisher: Publisher,
+    shop: Shop,
+) -> None:
+    await connect(client, shop.owner.headers, shop.location["id"], "x")
+    await connect(client, shop.owner.headers, shop.location["id"], "facebook")
+    limited = await post(client, shop, "x", "Slow down")
+    await sandbox.put("/_sandbox/faults/x", json={"error_rates": {"rate_limited": 1.0}})
+    await cycle(app_db, publisher)
+    row = await state(admin_engine, limited["id"])
+    assert row["status"] == "scheduled"
+    assert row["due_at"] > datetime.now(UTC) + timedelta(seconds=30)  # X's reset time
+    await sandbox.put("/_sandbox/faults/x", json={})
+    waiting = await post(client, shop, "x", "Also X")
+    other = await post(client, shop, "facebook", "Facebook is fine")
+    await cycle(app_db, publisher)
+    assert (await state(admin_engine, other["id"]))["status"] == "published"
+    row = await state(admin_engine, waiting["id"])
+    assert row["status"] == "scheduled"
+    assert "limits" in row["status_reason"]
+    assert row["attempts"] == 0  # deferred, not tried
+    assert waiting["id"] not in await counts(sandbox, "x")
+
+
+async def test_no_connected_account_skips_with_the_reason(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    publisher: Publisher,
+    shop: Shop,
+) -> None:
+    made = await post(client, shop, "facebook", "Nobody home")
+    await cycle(app_db, publisher)
+    row = await state(admin_engine, made["id"])
+    assert row["status"] == "skipped"
+    assert row["status_reason"] == "no connected facebook account for this location"
+    listed = await client.get(
+        f"/v1/locations/{shop.location['id']}/posts", headers=shop.owner.headers
+    )
+    assert listed.json()["items"][0]["status_reason"] == row["status_reason"]
+
+
+async def test_past_its_deadline_a_post_fails_rather_than_going_out_late(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    publisher: Publisher,
+    shop: Shop,
+) -> None:
+    await connect(client, shop.owner.headers, shop.location["id"], "x")
+    made = await post(client, shop, "x", "Too late")
+    async with admin_engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE post SET publish_deadline = now() - interval '1 minute' WHERE id = :id"),
+            {"id": made["id"]},
+        )
+    await cycle(app_db, publisher)
+    row = await state(admin_engine, made["id"])
+    assert row["status"] == "failed"
+    assert "deadline" in row["status_reason"]
+    assert await counts(sandbox, "x") == {}
+
+
+def _result() -> BatchResult:
+    return BatchResult()
