@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     """A post being published whose job went silent this long is reconciled."""
     reconcile_delay_seconds: float = 5.0
     """After an answer that never came: wait this long, then ask the platform."""
+    reconcile_give_up_seconds: int = 24 * 3600
+    """How long after a post's deadline Chorus keeps asking the platform whether an
+    unanswered publish went out, before marking it failed (and saying it may be out)."""
     publish_concurrency_per_platform: int = 100
     """Calls in flight to one platform from one worker process."""
     token_refresh_lead_seconds: int = 900

@@ -407,11 +407,13 @@ async def test_a_429_pauses_that_account_not_the_queue(
     await connect(client, shop.owner.headers, shop.location["id"], "x")
     await connect(client, shop.owner.headers, shop.location["id"], "facebook")
     limited = await post(client, shop, "x", "Slow down")
-    await sandbox.put("/_sandbox/faults/x", json={"error_rates": {"rate_limited": 1.0}})
+    await sandbox.put(
+        "/_sandbox/faults/x", json={"error_rates": {"rate_limited": 1.0}, "retry_after_s": 120}
+    )
     await cycle(app_db, publisher)
     row = await state(admin_engine, limited["id"])
     assert row["status"] == "scheduled"
-    assert row["due_at"] > datetime.now(UTC) + timedelta(seconds=30)  # X's reset time
+    assert row["due_at"] > datetime.now(UTC) + timedelta(seconds=100)  # X's reset time
     await sandbox.put("/_sandbox/faults/x", json={})
     waiting = await post(client, shop, "x", "Also X")
     other = await post(client, shop, "facebook", "Facebook is fine")

@@ -42,7 +42,9 @@ async def get_faults(platform: str, request: Request) -> FaultConfig:
 
 @router.put("/faults/{platform}")
 async def put_faults(platform: str, config: FaultConfig, request: Request) -> FaultConfig:
-    return sandbox(request).faults.set(_known(request, platform), config).config
+    box = sandbox(request)
+    box.platform(platform).windows.fault_retry_after_s = config.retry_after_s
+    return box.faults.set(_known(request, platform), config).config
 
 
 @router.post("/reset")

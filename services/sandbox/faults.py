@@ -41,6 +41,8 @@ class FaultConfig(BaseModel):
     latency_ms: int = Field(0, ge=0, le=600_000)
     error_rates: FaultRates = Field(default_factory=FaultRates)
     seed: int = 0
+    # rate_limited: how long the refused call is told to wait (rate-limit headers).
+    retry_after_s: float = Field(1.0, ge=0.0, le=86_400.0)
     # accept_then_timeout: how long the answer is held after the work is done (the client gives
     # up long before; the hold ends early when the client disconnects).
     hold_s: float = Field(3600.0, ge=0.0)

@@ -18,6 +18,7 @@ class WindowStatus:
 class Windows:
     def __init__(self) -> None:
         self._open: dict[str, tuple[float, int]] = {}  # key -> (window start, calls)
+        self.fault_retry_after_s = 1.0
 
     def _current(self, key: str, window: Window, now: float) -> tuple[float, int]:
         start, used = self._open.get(key, (now, 0))
@@ -42,9 +43,12 @@ class Windows:
         return WindowStatus(remaining > 0, window.limit, remaining, reset_at, used)
 
     def exhaust(self, key: str, window: Window, now: float) -> WindowStatus:
-        start, _ = self._current(key, window, now)
-        self._open[key] = (start, window.limit)
-        return WindowStatus(False, window.limit, 0, math.ceil(start + window.seconds), window.limit)
+        """The ``rate_limited`` fault: this call is refused as if the window were full, and
+        told to come back in ``fault_retry_after_s``; the real window is left as it was (a
+        fault is a moment, not a day without posting)."""
+        return WindowStatus(
+            False, window.limit, 0, math.ceil(now + self.fault_retry_after_s), window.limit
+        )
 
     def clear(self) -> None:
         self._open.clear()

@@ -392,6 +392,11 @@ class Publisher:
                     )
                 )
                 result.published += 1
+            elif isinstance(outcome, PlatformError) and before == "unconfirmed":
+                # The check itself failed: still unknown. Ask again later; never publish
+                # again before knowing.
+                changes.append(self._unknown(work, now, outcome))
+                result.unconfirmed += 1
             elif outcome is None:  # reconciled: not there, so it never went out
                 changes.append(self._again(work, before, now, None, "not found at the platform"))
                 result.retried += 1
@@ -453,6 +458,31 @@ class Publisher:
                 result.campaigns_completed = await complete_campaigns(
                     session, lease.agency_id, campaigns
                 )
+
+    def _unknown(self, work: Work, now: datetime, error: PlatformError) -> Change:
+        """A reconciliation that got no answer. Gives up (failed, saying so) only long
+        after the deadline: a post that may be out must not be sent again."""
+        give_up = (work.deadline or now) + timedelta(
+            seconds=self.settings.reconcile_give_up_seconds
+        )
+        if now > give_up:
+            return Change(
+                work.post_id,
+                "unconfirmed",
+                "failed",
+                "Chorus could not find out from the platform whether this post went out; "
+                "check the account before posting it again",
+                error=error.detail or error.message,
+            )
+        wait = timedelta(seconds=backoff(work.attempts, error.retry_after))
+        return Change(
+            work.post_id,
+            "unconfirmed",
+            "unconfirmed",
+            f"could not check with the platform yet ({error.kind.value}); asking again",
+            due_at=now + wait,
+            error=error.detail or error.message,
+        )
 
     def _again(
         self,

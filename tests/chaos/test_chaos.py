@@ -1,0 +1,43 @@
+"""The chaos test (see ``harness``): 2,000 posts, a failing sandbox, two SIGKILLed workers and
+a restarted Redis; at the end every post is published and the sandbox holds each exactly
+once. Also runnable alone: ``python -m tests.chaos``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.config import Settings
+from tests.chaos import harness
+
+
+async def test_chaos_every_post_published_exactly_once(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    settings: Settings,
+    sandbox_url: str,
+    tmp_path: Path,
+) -> None:
+    lines: list[str] = []
+    outcome = await harness.run(
+        client=client,
+        engine=admin_engine,
+        sandbox=sandbox,
+        settings=settings,
+        sandbox_url=sandbox_url,
+        log_dir=tmp_path,
+        say=lines.append,
+    )
+    problems = harness.check(outcome)
+    assert not problems, "\n".join(problems + lines) + "\n" + _tails(tmp_path)
+
+
+def _tails(log_dir: Path) -> str:
+    """The end of each worker's log, for a failure's message."""
+    return "\n".join(
+        f"--- {log.name}\n" + log.read_text(errors="replace")[-3000:]
+        for log in sorted(log_dir.glob("worker-*.log"))
+    )
