@@ -1,0 +1,1 @@
+"""Approvals: queues of posts waiting for a decision, decisions, signed links, deadlines."""
