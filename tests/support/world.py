@@ -93,6 +93,7 @@ class AgencyA:
     template_id: uuid.UUID
     post_id: uuid.UUID
     social_account_id: uuid.UUID
+    campaign_id: uuid.UUID
     actors: dict[str, Actor]
     secrets: frozenset[str] = field(repr=False)
     """Every id and name of the agency: none may reach someone outside it."""
@@ -268,6 +269,22 @@ async def build_agency_a(
     )
     assert post.status_code == 201, post.text
     social_account_id = await _insert_social_account(engine, settings, agency, x, l1, tag)
+    campaign_name = f"BOLA campaign {tag}"
+    campaign = await client.post(
+        "/v1/campaigns",
+        json={
+            "name": campaign_name,
+            "brand_id": str(x),
+            "template_id": template_id,
+            "version": 1,
+            "audience": {"kind": "all"},
+            "channels": ["facebook"],
+            "schedule": {"kind": "local", "date": "2030-01-07", "time": "09:00"},
+        },
+        headers=owner.headers,
+    )
+    assert campaign.status_code == 201, campaign.text
+    campaign_id = campaign.json()["id"]
     secrets = {
         *names.values(),
         str(social_account_id),
@@ -282,6 +299,8 @@ async def build_agency_a(
         template_name,
         template_id,
         post.json()[0]["id"],
+        campaign_name,
+        campaign_id,
     }
     for actor in actors.values():
         secrets |= {actor.email, f"{actor.name} {tag}", str(actor.user_id)}
@@ -299,6 +318,7 @@ async def build_agency_a(
         template_id=uuid.UUID(template_id),
         post_id=uuid.UUID(post.json()[0]["id"]),
         social_account_id=social_account_id,
+        campaign_id=uuid.UUID(campaign_id),
         actors=actors,
         secrets=frozenset(secrets),
     )

@@ -1,5 +1,255 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Literal
+
+from fastapi import APIRouter, status
+from fastapi.responses import JSONResponse
+
+from services.api.deps import DEFAULT_PAGE_SIZE, CurrentPrincipal, Cursor, Limit, Redis, Session
+from services.api.problems import problems
+from shared.campaigns import service as campaign_service
+from shared.campaigns.schemas import (
+    ActionOut,
+    CampaignCreate,
+    CampaignDetail,
+    CampaignOut,
+    CampaignStatus,
+    CampaignUpdate,
+    RescheduleIn,
+)
+from shared.content.platforms import PLATFORMS
+from shared.idempotency import Idempotency
+from shared.pagination import Page
+from shared.posts.models import POST_STATUSES
+from shared.posts.schemas import PostOut
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
+
+PostStatus = Literal[
+    "draft",
+    "needs_approval",
+    "approved",
+    "scheduled",
+    "queued",
+    "publishing",
+    "unconfirmed",
+    "published",
+    "failed",
+    "cancelled",
+    "skipped",
+]
+Platform = Literal[
+    "facebook", "instagram", "x", "linkedin", "google_business", "pinterest", "tiktok", "youtube"
+]
+assert set(PostStatus.__args__) == set(POST_STATUSES)  # type: ignore[attr-defined]
+assert set(Platform.__args__) == set(PLATFORMS)  # type: ignore[attr-defined]
+
+_IDEMPOTENT = " Send an `Idempotency-Key` header to make retries safe."
+
+
+@router.post(
+    "/campaigns",
+    summary="Create a draft campaign",
+    description="A published template version of a brand, sent to an audience of the brand's "
+    "active locations (all, groups, explicit ids or a filter) on channels, at one instant or "
+    "at a local wall-clock time in each location's time zone. Every field is checked; any "
+    "problem → 422 naming each field." + _IDEMPOTENT,
+    status_code=status.HTTP_201_CREATED,
+    response_model=CampaignOut,
+    responses=problems(401, 403, 404, 422),
+    openapi_extra={"x-permission": "campaign.create"},
+)
+async def create_campaign(
+    data: CampaignCreate, session: Session, principal: CurrentPrincipal, idempotency: Idempotency
+) -> JSONResponse:
+    return await idempotency.run(
+        session,
+        principal,
+        lambda: campaign_service.create_campaign(session, principal, data),
+        status_code=status.HTTP_201_CREATED,
+    )
+
+
+@router.get(
+    "/campaigns",
+    summary="List campaigns, oldest first",
+    responses=problems(400, 401, 422),
+    openapi_extra={"x-permission": "campaign.read"},
+)
+async def list_campaigns(
+    session: Session,
+    principal: CurrentPrincipal,
+    brand_id: uuid.UUID | None = None,
+    status: CampaignStatus | None = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> Page[CampaignOut]:
+    page = await campaign_service.list_campaigns(
+        session, principal, brand_id=brand_id, status=status, limit=limit, cursor=cursor
+    )
+    return Page[CampaignOut](items=page.items, next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/campaigns/{campaign_id}",
+    summary="A campaign with its fan-out progress and its posts counted by status",
+    responses=problems(401, 404),
+    openapi_extra={"x-permission": "campaign.read"},
+)
+async def get_campaign(
+    campaign_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+) -> CampaignDetail:
+    return await campaign_service.get_campaign(session, principal, campaign_id)
+
+
+@router.patch(
+    "/campaigns/{campaign_id}",
+    summary="Edit a draft campaign",
+    responses=problems(401, 403, 404, 409, 422),
+    openapi_extra={"x-permission": "campaign.update"},
+)
+async def update_campaign(
+    campaign_id: uuid.UUID, data: CampaignUpdate, session: Session, principal: CurrentPrincipal
+) -> CampaignOut:
+    return await campaign_service.update_campaign(session, principal, campaign_id, data)
+
+
+@router.get(
+    "/campaigns/{campaign_id}/posts",
+    summary="The campaign's posts (a location's people see their own), oldest first",
+    responses=problems(400, 401, 404, 422),
+    openapi_extra={"x-permission": "campaign.read"},
+)
+async def list_campaign_posts(
+    campaign_id: uuid.UUID,
+    session: Session,
+    principal: CurrentPrincipal,
+    status: PostStatus | None = None,
+    platform: Platform | None = None,
+    location_id: uuid.UUID | None = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> Page[PostOut]:
+    page = await campaign_service.list_posts(
+        session,
+        principal,
+        campaign_id,
+        status=status,
+        platform=platform,
+        location_id=location_id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page[PostOut](
+        items=[PostOut.model_validate(p) for p in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.post(
+    "/campaigns/{campaign_id}/launch",
+    summary="Launch: fan out one post per location and channel (202, in the background)",
+    description="Draft → launching; a job writes the posts in batches and the campaign becomes "
+    "running. Poll `GET /v1/campaigns/{campaign_id}` for `progress`. Launching again answers "
+    "the progress and creates nothing twice." + _IDEMPOTENT,
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=CampaignOut,
+    responses=problems(401, 403, 404, 409, 422),
+    openapi_extra={"x-permission": "campaign.launch"},
+)
+async def launch_campaign(
+    campaign_id: uuid.UUID,
+    session: Session,
+    principal: CurrentPrincipal,
+    redis: Redis,
+    idempotency: Idempotency,
+) -> JSONResponse:
+    return await idempotency.run(
+        session,
+        principal,
+        lambda: campaign_service.launch(session, principal, campaign_id, redis),
+        status_code=status.HTTP_202_ACCEPTED,
+    )
+
+
+@router.post(
+    "/campaigns/{campaign_id}/pause",
+    summary="Pause: hold every scheduled post until resumed",
+    description="Running → paused. Posts already queued or publishing finish." + _IDEMPOTENT,
+    response_model=ActionOut,
+    responses=problems(401, 403, 404, 409),
+    openapi_extra={"x-permission": "campaign.launch"},
+)
+async def pause_campaign(
+    campaign_id: uuid.UUID, session: Session, principal: CurrentPrincipal, idempotency: Idempotency
+) -> JSONResponse:
+    return await idempotency.run(
+        session,
+        principal,
+        lambda: campaign_service.pause(session, principal, campaign_id),
+        status_code=status.HTTP_200_OK,
+    )
+
+
+@router.post(
+    "/campaigns/{campaign_id}/resume",
+    summary="Resume: release the held posts",
+    description="Paused → running. Posts whose time passed while paused go out at once, "
+    "unless past their publish deadline (then skipped, saying why)." + _IDEMPOTENT,
+    response_model=ActionOut,
+    responses=problems(401, 403, 404, 409),
+    openapi_extra={"x-permission": "campaign.launch"},
+)
+async def resume_campaign(
+    campaign_id: uuid.UUID, session: Session, principal: CurrentPrincipal, idempotency: Idempotency
+) -> JSONResponse:
+    return await idempotency.run(
+        session,
+        principal,
+        lambda: campaign_service.resume(session, principal, campaign_id),
+        status_code=status.HTTP_200_OK,
+    )
+
+
+@router.post(
+    "/campaigns/{campaign_id}/cancel",
+    summary="Cancel: every post not yet handed to a platform is cancelled",
+    description="Queued or publishing posts are left to finish; the answer says how many."
+    + _IDEMPOTENT,
+    response_model=ActionOut,
+    responses=problems(401, 403, 404, 409),
+    openapi_extra={"x-permission": "campaign.launch"},
+)
+async def cancel_campaign(
+    campaign_id: uuid.UUID, session: Session, principal: CurrentPrincipal, idempotency: Idempotency
+) -> JSONResponse:
+    return await idempotency.run(
+        session,
+        principal,
+        lambda: campaign_service.cancel(session, principal, campaign_id),
+        status_code=status.HTTP_200_OK,
+    )
+
+
+@router.post(
+    "/campaigns/{campaign_id}/reschedule",
+    summary="Reschedule: a new time for every post not yet published",
+    description="Recomputes each post's time from the new schedule in its location's time zone "
+    "(and its publish deadline)." + _IDEMPOTENT,
+    response_model=ActionOut,
+    responses=problems(401, 403, 404, 409, 422),
+    openapi_extra={"x-permission": "campaign.update"},
+)
+async def reschedule_campaign(
+    campaign_id: uuid.UUID,
+    data: RescheduleIn,
+    session: Session,
+    principal: CurrentPrincipal,
+    idempotency: Idempotency,
+) -> JSONResponse:
+    return await idempotency.run(
+        session,
+        principal,
+        lambda: campaign_service.reschedule(session, principal, campaign_id, data),
+        status_code=status.HTTP_200_OK,
+    )
