@@ -80,6 +80,8 @@ NO_PERMISSION_NEEDED = {
     "GET /v1/me",
     "GET /v1/platforms",
     "GET /v1/social-accounts/oauth/callback",
+    "GET /v1/approval-links",
+    "POST /v1/approval-links/use",
 }
 """/v1 operations that name no permission on purpose: no login yet, or only about yourself."""
 
@@ -134,6 +136,9 @@ OBJECTS: dict[str, ObjectKind] = {
     "account_id": ObjectKind(
         "social_account.read",
         lambda a: Target(a.social_account_id, Place(a.agency_id, a.brand_x, a.l1)),
+    ),
+    "campaign_id": ObjectKind(
+        "campaign.read", lambda a: Target(a.campaign_id, Place(a.agency_id, a.brand_x))
     ),
     # A platform name under a location: the location's accounts on that platform.
     "platform": ObjectKind(

@@ -98,8 +98,12 @@ async def test_metrics_count_requests_by_route_template_and_jobs(
     assert "chorus_http_request_duration_seconds_bucket" in text
 
 
-PUBLIC = {"/v1/social-accounts/oauth/callback"}
-"""Routes without a login (the platform's redirect carries a signed state instead)."""
+PUBLIC = {
+    "/v1/social-accounts/oauth/callback",
+    "/v1/approval-links",
+    "/v1/approval-links/use",
+}
+"""Routes without a login: a signed state or link is the credential."""
 
 
 async def test_openapi_documents_every_route(client: httpx.AsyncClient) -> None:

@@ -8,10 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
+from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.worker.settings import build_relay
 from shared.config import Settings
 from shared.db import Database
 from shared.platforms import registry
@@ -469,3 +471,44 @@ async def test_past_its_deadline_a_post_fails_rather_than_going_out_late(
 
 def _result() -> BatchResult:
     return BatchResult()
+
+
+async def test_needs_approval_mails_the_deciders_once(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    app_db: Database,
+    settings: Settings,
+    shop: Shop,
+) -> None:
+    rules = await client.put(
+        f"/v1/brands/{shop.brand['id']}/rules",
+        json={"location_edits_need_approval": True},
+        headers=shop.owner.headers,
+    )
+    assert rules.status_code == 200, rules.text
+    made = await post(client, shop, "facebook", "Please approve")
+    assert made["status"] == "needs_approval"
+    redis: ArqRedis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+    try:
+        relay = build_relay(settings, redis)
+        async with app_db.transaction() as session:
+            relayed = await relay.relay_once(session)
+        async with app_db.transaction() as session:
+            again = await relay.relay_once(session)
+    finally:
+        await redis.aclose()
+    assert relayed == 1
+    assert again == 0  # delivered once
+    async with admin_engine.connect() as conn:
+        mails = (
+            await conn.execute(
+                text("SELECT to_address, body FROM outbound_email WHERE kind = 'approval_digest'")
+            )
+        ).all()
+        pending = await conn.scalar(
+            text("SELECT count(*) FROM outbox_event WHERE relayed_at IS NULL")
+        )
+    assert [m[0] for m in mails] == [shop.owner.email]
+    assert "Please approve" in mails[0][1]
+    assert "capl_" in mails[0][1]  # the approve/reject links
+    assert pending == 0

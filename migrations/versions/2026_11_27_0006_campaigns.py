@@ -174,6 +174,13 @@ def upgrade() -> None:
         ondelete="CASCADE",
     )
     _status_check(STATUSES)
+    # Approval deadlines: pending posts whose time has come, across agencies.
+    op.create_index(
+        "ix_post_approval_deadline",
+        "post",
+        ["scheduled_at"],
+        postgresql_where="status = 'needs_approval'",
+    )
     for table in TENANT_TABLES:
         op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
@@ -200,6 +207,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP POLICY IF EXISTS named_scan ON post")
+    op.drop_index("ix_post_approval_deadline", table_name="post")
     op.execute("DROP POLICY IF EXISTS named_scan ON outbox_event")
     op.execute(
         f"CREATE POLICY named_scan ON outbox_event FOR SELECT USING ({SCAN} = 'outbox_event')"

@@ -232,8 +232,9 @@ async def _begin(request: Request, endpoint: str) -> _Call | JSONResponse:
     app_key = f"app:{checked.client_id}:{endpoint}:{day}"
     member_window, app_window = Window(member_limit, 2 * 86_400), Window(app_limit, 2 * 86_400)
     if fault is FaultKind.RATE_LIMITED:
-        state.windows.exhaust(member_key, member_window, now)
-    member = state.windows.hit(member_key, member_window, now)
+        member = state.windows.exhaust(member_key, member_window, now)
+    else:
+        member = state.windows.hit(member_key, member_window, now)
     app = state.windows.hit(app_key, app_window, now) if member.allowed else None
     if not member.allowed:
         return li_error(

@@ -6,19 +6,23 @@ Jobs are named ``domain.action``. On SIGTERM/SIGINT arq stops taking jobs and wa
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import structlog
 from arq import cron
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis, RedisSettings
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.worker.context import WorkerContext
-from services.worker.jobs import mail, publishing, social_accounts, system
+from services.worker.jobs import campaigns, mail, publishing, social_accounts, system
 from services.worker.loops import PUBLISH_JOB, Loops
 from services.worker.registry import job
 from shared import http as outbound_http
+from shared.approvals import service as approvals
 from shared.config import Settings, get_settings
 from shared.db import Database
+from shared.events.models import OutboxEvent
 from shared.events.relay import Relay
 from shared.jobs import QUEUE_NAME
 from shared.logging import configure_logging
@@ -26,7 +30,7 @@ from shared.mail import service as mail_service
 from shared.platforms import registry as platform_registry
 from shared.publishing.limiter import AccountLimiter
 from shared.publishing.publisher import Publisher
-from shared.publishing.sweeps import complete_finished_campaigns
+from shared.publishing.sweeps import complete_finished_campaigns, skip_overdue_approvals
 
 log = structlog.get_logger("chorus.worker")
 
@@ -38,12 +42,22 @@ def build_functions() -> list[Any]:
         job(social_accounts.REFRESH_DUE_JOB, social_accounts.refresh_due),
         job(social_accounts.REFRESH_JOB, social_accounts.refresh_one),
         job(PUBLISH_JOB, publishing.publish_batch),
+        job(campaigns.FAN_OUT_JOB, campaigns.fan_out),
     ]
 
 
-def build_relay(settings: Settings) -> Relay:
+def build_relay(settings: Settings, redis: ArqRedis) -> Relay:
     """The outbox's consumers. (Webhook delivery to agencies will subscribe here.)"""
-    return Relay()
+    relay = Relay()
+
+    async def mail_approvers(
+        session: AsyncSession, agency_id: uuid.UUID, events: list[OutboxEvent]
+    ) -> None:
+        post_ids = [e.subject_id for e in events if e.subject_id is not None]
+        await approvals.notify_pending(session, settings, agency_id, post_ids, redis=redis)
+
+    relay.on("post.needs_approval", mail_approvers)
+    return relay
 
 
 async def startup(
@@ -59,7 +73,11 @@ async def startup(
     wctx.publisher = Publisher(db, AccountLimiter(ctx["redis"]), settings)
     if start_loops:
         wctx.loops = Loops(
-            settings, db, ctx["redis"], build_relay(settings), [complete_finished_campaigns]
+            settings,
+            db,
+            ctx["redis"],
+            build_relay(settings, ctx["redis"]),
+            [complete_finished_campaigns, skip_overdue_approvals],
         )
         wctx.loops.start()
     wctx.install(ctx)

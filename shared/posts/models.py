@@ -61,6 +61,11 @@ class Post(TenantMixin, TimestampMixin, Base):
         UniqueConstraint("agency_id", "campaign_id", "location_id", "platform"),
         # The dispatcher's one scan, across agencies: what is due, soonest first.
         Index(
+            "ix_post_approval_deadline",
+            "scheduled_at",
+            postgresql_where="status = 'needs_approval'",
+        ),
+        Index(
             "ix_post_due",
             "due_at",
             postgresql_where="status IN ('scheduled', 'queued', 'publishing', 'unconfirmed')",

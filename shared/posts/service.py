@@ -79,8 +79,11 @@ async def create_local_posts(
         )
     if rules.location_edits_need_approval:
         status, reason = "needs_approval", "the brand requires approval of location edits"
+        # Without a time of its own, the post goes out as soon as it is approved.
+        when_given: datetime | None = when if data.scheduled_at else None
     else:
         status, reason = "scheduled", "the brand does not require approval of location edits"
+        when_given = when
     posts = [
         Post(
             agency_id=principal.agency_id,
@@ -95,9 +98,9 @@ async def create_local_posts(
             media=[m.model_dump(mode="json", exclude_none=True) for m in result.media],
             status=status,
             status_reason=reason,
-            scheduled_at=when,
+            scheduled_at=when_given,
             due_at=when if status == "scheduled" else None,
-            publish_deadline=when + PUBLISH_WINDOW,
+            publish_deadline=when_given + PUBLISH_WINDOW if when_given else None,
             approval_kind="brand" if status == "needs_approval" else None,
             created_by=principal.user_id,
         )

@@ -42,6 +42,7 @@ from shared.events import service as events
 from shared.platforms import registry
 from shared.platforms.errors import ErrorKind, PlatformError
 from shared.platforms.types import Media, PostContent, PublishAttempt, Published, RemotePost
+from shared.posts.service import PUBLISH_WINDOW
 from shared.posts.transitions import SYSTEM, Moved, record_many
 from shared.publishing.dispatcher import Lease
 from shared.publishing.limiter import AccountLimiter
@@ -58,6 +59,7 @@ _CLAIM = text(
     """
     SELECT p.id, p.status, p.brand_id, p.location_id, p.campaign_id, p.platform, p.text,
            p.title, p.media, p.attempts, p.publish_deadline, p.publish_started_at,
+           p.scheduled_at,
            p.external_id, a.id AS account_id
     FROM post p
     LEFT JOIN social_account a
@@ -156,6 +158,13 @@ class BatchResult:
     campaigns_completed: list[uuid.UUID] = field(default_factory=list)
 
 
+def _deadline(row: Any) -> datetime | None:
+    """Its own, or an hour after its time (a post approved without a deadline of its own)."""
+    if row.publish_deadline is not None:
+        return row.publish_deadline  # type: ignore[no-any-return]
+    return row.scheduled_at + PUBLISH_WINDOW if row.scheduled_at is not None else None
+
+
 def backoff(attempts: int, retry_after: float | None) -> float:
     """Full-jitter exponential backoff, never sooner than the platform asked."""
     ceiling = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** max(attempts - 1, 0))
@@ -223,7 +232,8 @@ class Publisher:
             accounts = await self._accounts(session, lease.agency_id, [r.account_id for r in rows])
             for row in rows:
                 account = accounts.get(row.account_id) if row.account_id else None
-                late = row.publish_deadline is not None and now > row.publish_deadline
+                deadline = _deadline(row)
+                late = deadline is not None and now > deadline
                 if row.status == "unconfirmed":
                     if account is None or account.access_token is None:
                         changes.append(
@@ -335,7 +345,7 @@ class Publisher:
             account=account,
             content=_content(row),
             attempts=row.attempts + (1 if status == "publishing" else 0),
-            deadline=row.publish_deadline,
+            deadline=_deadline(row),
             started_at=row.publish_started_at if status == "unconfirmed" else now,
             campaign_id=row.campaign_id,
             external_id=row.external_id,

@@ -6,10 +6,13 @@ from datetime import datetime
 
 from sqlalchemy import text
 
+from shared.approvals import service as approvals
 from shared.db import Database
 from shared.db.tenancy import set_tenant
 from shared.events import service as events
 from shared.publishing.dispatcher import SCAN
+
+OVERDUE_BATCH = 1000
 
 _FINISHED = text(
     """
@@ -43,3 +46,16 @@ async def complete_finished_campaigns(db: Database, now: datetime) -> int:
                 brand_id=brand_id,
             )
         return len(rows)
+
+
+async def skip_overdue_approvals(db: Database, now: datetime) -> int:
+    """Posts still waiting for approval when their time came are skipped (not published
+    late)."""
+    total = 0
+    while True:
+        async with db.transaction() as session:
+            await session.execute(text("SELECT set_config('app.scan', :s, true)"), {"s": SCAN})
+            skipped = await approvals.skip_overdue(session, now, limit=OVERDUE_BATCH)
+        total += skipped
+        if skipped < OVERDUE_BATCH:
+            return total

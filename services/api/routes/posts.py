@@ -19,7 +19,8 @@ router = APIRouter(prefix="/v1", tags=["posts"])
     description="Renders the template for each platform with the location's data and the slot "
     "values, checks every platform's limits, the brand's rules and the slots, and saves one post "
     "per platform only if all pass (else 422 listing every problem). Posts wait in "
-    "`needs_approval` when the brand requires approval of location edits, else `approved`.",
+    "`needs_approval` when the brand requires approval of location edits, else `scheduled` "
+    "(now, or at `scheduled_at`), and the worker publishes them.",
     status_code=status.HTTP_201_CREATED,
     responses=problems(401, 403, 404, 409, 422),
     openapi_extra={"x-permission": "post.create"},
