@@ -13,9 +13,11 @@ from services.api.middleware import BodySizeLimitMiddleware, RequestContextMiddl
 from services.api.problems import install_problem_handlers
 from services.api.routes import (
     access,
+    analytics,
     approvals,
     audit,
     auth,
+    billing,
     brands,
     campaigns,
     health,
@@ -23,6 +25,7 @@ from services.api.routes import (
     location_import,
     locations,
     posts,
+    reviews,
     social_accounts,
     templates,
 )
@@ -106,4 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(social_accounts.router)
     app.include_router(campaigns.router)
     app.include_router(approvals.router)
+    app.include_router(reviews.router)
+    app.include_router(analytics.router)
+    app.include_router(billing.router)
     return app
