@@ -16,17 +16,20 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 from arq.connections import ArqRedis
+from sqlalchemy import text
 
+from shared.campaigns.fanout import FAN_OUT_JOB
 from shared.config import Settings
 from shared.db import Database
 from shared.events.relay import Relay
 from shared.jobs import enqueue
-from shared.publishing.dispatcher import lease_due
+from shared.publishing.dispatcher import SCAN, lease_due
 
 log = structlog.get_logger("chorus.worker")
 
 PUBLISH_JOB = "post.publish_batch"
 SWEEP_EVERY_S = 5.0
+STALLED_LAUNCH_S = 60.0
 
 Sweep = Callable[[Database, datetime], Awaitable[int]]
 
@@ -123,4 +126,35 @@ class Loops:
         now = datetime.now(UTC)
         for sweep in self.sweeps:
             await sweep(self.db, now)
+        await self.relaunch_stalled(now)
         return False
+
+    async def relaunch_stalled(self, now: datetime) -> int:
+        """A campaign ``launching`` with no progress for a while lost its fan-out job (a
+        killed worker, a Redis restart): enqueue it again. The fan-out resumes where its
+        posts say it was and writes nothing twice; the job id names the stall, so a job
+        still queued or running is not doubled."""
+        async with self.db.transaction() as session:
+            await session.execute(
+                text("SELECT set_config('app.scan', :scan, true)"), {"scan": SCAN}
+            )
+            rows = (
+                await session.execute(
+                    text(
+                        "SELECT agency_id, id, updated_at FROM campaign "
+                        "WHERE status = 'launching' AND updated_at < :stalled"
+                    ),
+                    {"stalled": now - timedelta(seconds=STALLED_LAUNCH_S)},
+                )
+            ).all()
+        for agency_id, campaign_id, updated_at in rows:
+            await enqueue(
+                self.redis,
+                FAN_OUT_JOB,
+                str(agency_id),
+                str(campaign_id),
+                job_id=f"fanout:{campaign_id}:{int(updated_at.timestamp())}",
+            )
+        if rows:
+            log.warning("campaign.relaunched", count=len(rows))
+        return len(rows)

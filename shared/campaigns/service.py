@@ -283,7 +283,9 @@ def _check_schedule(schedule: dict[str, Any]) -> list[FieldProblem]:
     if schedule["kind"] == "absolute":
         return [
             FieldProblem(
-                "body.schedule.at", "this time has passed; give a time from now on", "in_past"
+                "body.schedule.at",
+                "this time has passed; give a time at least a minute from now",
+                "in_past",
             )
         ]
     return [
