@@ -42,42 +42,49 @@ class Relay:
     async def relay_once(self, session: AsyncSession, *, limit: int = 500) -> int:
         """One pass in the caller's transaction; how many events it relayed."""
         await session.execute(text("SELECT set_config('app.scan', :scan, true)"), {"scan": SCAN})
-        try:
-            events = list(
+        rows = (
+            await session.execute(
+                select(OutboxEvent.agency_id, OutboxEvent.id, OutboxEvent.type)
+                .where(OutboxEvent.relayed_at.is_(None))
+                .order_by(OutboxEvent.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        if not rows:
+            await session.execute(text("SELECT set_config('app.scan', '', true)"))
+            return 0
+        # Whole events are loaded only for the types someone consumes (most have no
+        # consumer yet and are only stamped).
+        wanted = [r.id for r in rows if r.type in self._consumers]
+        events = (
+            list(
                 (
-                    await session.execute(
-                        select(OutboxEvent)
-                        .where(OutboxEvent.relayed_at.is_(None))
-                        .order_by(OutboxEvent.id)
-                        .limit(limit)
-                        .with_for_update(skip_locked=True)
-                    )
+                    await session.execute(select(OutboxEvent).where(OutboxEvent.id.in_(wanted)))
                 ).scalars()
             )
-            if not events:
-                return 0
-            grouped: dict[tuple[uuid.UUID, str], list[OutboxEvent]] = defaultdict(list)
-            for event in events:
-                grouped[(event.agency_id, event.type)].append(event)
-            for (agency_id, event_type), batch in grouped.items():
-                consumers = self._consumers.get(event_type, [])
-                if consumers:
-                    await set_tenant(session, agency_id, None)
-                    for consumer in consumers:
-                        await consumer(session, agency_id, batch)
-            await session.execute(
-                text("SELECT set_config('app.scan', :scan, true)"), {"scan": SCAN}
+            if wanted
+            else []
+        )
+        grouped: dict[tuple[uuid.UUID, str], list[OutboxEvent]] = defaultdict(list)
+        for event in events:
+            grouped[(event.agency_id, event.type)].append(event)
+        for (agency_id, event_type), batch in grouped.items():
+            consumers = self._consumers.get(event_type, [])
+            if consumers:
+                await set_tenant(session, agency_id, None)
+                for consumer in consumers:
+                    await consumer(session, agency_id, batch)
+        await session.execute(text("SELECT set_config('app.scan', :scan, true)"), {"scan": SCAN})
+        await session.execute(
+            update(OutboxEvent)
+            .where(
+                OutboxEvent.id.in_([r.id for r in rows]),
+                OutboxEvent.agency_id.in_({r.agency_id for r in rows}),
             )
-            await session.execute(
-                update(OutboxEvent)
-                .where(
-                    OutboxEvent.id.in_([e.id for e in events]),
-                    OutboxEvent.agency_id.in_({e.agency_id for e in events}),
-                )
-                .values(relayed_at=datetime.now(UTC))
-                .execution_options(synchronize_session=False)
-            )
-            return len(events)
-        finally:
-            await session.execute(text("SELECT set_config('app.scan', '', true)"))
-            await set_tenant(session, None, None)
+            .values(relayed_at=datetime.now(UTC))
+            .execution_options(synchronize_session=False)
+        )
+        await session.execute(text("SELECT set_config('app.scan', '', true)"))
+        await set_tenant(session, None, None)
+        return len(rows)

@@ -60,20 +60,39 @@ class AccountLimiter:
     async def take(self, account_id: uuid.UUID, platform: str, limits: Limits) -> Verdict:
         """One publish for the account, if every window, the daily cap and no pause allow it
         (nothing is taken otherwise)."""
-        keys = [PAUSE_KEY.format(account_id)]
-        args: list[float] = []
-        by_name = {w.name: w for w in limits.rate_windows}
-        for name in limits.publish_windows:
-            window = by_name[name]
-            owner = platform if window.scope == "app" else str(account_id)
-            keys.append(_WINDOW_KEY.format(owner, f"{platform}.{name}"))
-            args += [1000 * window.seconds / window.calls, 1000 * window.seconds]
-        if limits.publish_per_day:
-            keys.append(_WINDOW_KEY.format(account_id, f"{platform}.daily_cap"))
-            args += [86_400_000 / limits.publish_per_day, 86_400_000]
-        allowed, wait_ms = await self._script(keys=keys, args=args)
-        return Verdict(bool(allowed), int(wait_ms) / 1000)
+        return (await self.take_many([(account_id, platform, limits)]))[0]
+
+    async def take_many(self, asks: list[tuple[uuid.UUID, str, Limits]]) -> list[Verdict]:
+        """``take`` for many publishes in one round trip (a pipeline of the same script),
+        in order: two posts of one account are decided one after the other."""
+        if not asks:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for account_id, platform, limits in asks:
+                keys, args = _keys_and_args(account_id, platform, limits)
+                await self._script(keys=keys, args=args, client=pipe)
+            answers = await pipe.execute()
+        return [Verdict(bool(allowed), int(wait_ms) / 1000) for allowed, wait_ms in answers]
 
     async def pause(self, account_id: uuid.UUID, seconds: float) -> None:
         """The platform said slow down: nothing goes out through the account for a while."""
         await self._redis.set(PAUSE_KEY.format(account_id), "1", px=max(1, int(seconds * 1000)))
+
+
+def _keys_and_args(
+    account_id: uuid.UUID, platform: str, limits: Limits
+) -> tuple[list[str], list[float]]:
+    """The pause key, then one GCRA key per window a publish spends (an app-wide window is
+    shared by the platform's accounts) and the daily cap: each with (emission, span) in ms."""
+    keys = [PAUSE_KEY.format(account_id)]
+    args: list[float] = []
+    by_name = {w.name: w for w in limits.rate_windows}
+    for name in limits.publish_windows:
+        window = by_name[name]
+        owner = platform if window.scope == "app" else str(account_id)
+        keys.append(_WINDOW_KEY.format(owner, f"{platform}.{name}"))
+        args += [1000 * window.seconds / window.calls, 1000 * window.seconds]
+    if limits.publish_per_day:
+        keys.append(_WINDOW_KEY.format(account_id, f"{platform}.daily_cap"))
+        args += [86_400_000 / limits.publish_per_day, 86_400_000]
+    return keys, args

@@ -218,6 +218,7 @@ class Publisher:
         publish_lease = timedelta(seconds=self.settings.publish_lease_seconds)
         changes: list[Change] = []
         work: list[Work] = []
+        eligible: list[tuple[Any, SocialAccount]] = []  # may publish, if the limits allow
         async with self.db.transaction(lease.agency_id) as session:
             rows = (
                 await session.execute(
@@ -292,8 +293,18 @@ class Publisher:
                     )
                     result.failed += 1
                     continue
-                limits = registry.connector(row.platform, self.settings).limits
-                verdict = await self.limiter.take(account.id, row.platform, limits)
+                eligible.append((row, account))
+            verdicts = await self.limiter.take_many(
+                [
+                    (
+                        account.id,
+                        row.platform,
+                        registry.connector(row.platform, self.settings).limits,
+                    )
+                    for row, account in eligible
+                ]
+            )
+            for (row, account), verdict in zip(eligible, verdicts, strict=True):
                 if not verdict.allowed:
                     wait = timedelta(seconds=verdict.retry_after + random.uniform(0, 0.5))
                     changes.append(
