@@ -270,7 +270,11 @@ async def test_a_worker_killed_after_sending_never_publishes_twice(
     (work,) = await publisher._claim(lease, _result())
     # ... the request goes out and the process is killed before the outcome is written:
     connector = registry.connector("x", fast)
-    auth = sealing.account_auth(work.account, publisher.keyring)
+    ref = work.account
+    assert ref.access_token is not None
+    auth = sealing.auth_from(
+        ref.agency_id, ref.id, ref.access_token, ref.external_id, ref.extra, publisher.keyring
+    )
     await connector.publish(auth, work.content, str(work.post_id))
     assert (await state(admin_engine, made["id"]))["status"] == "publishing"
     await make_due(admin_engine, made["id"])  # the publishing lease ran out

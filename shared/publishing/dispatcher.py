@@ -38,6 +38,11 @@ _LEASE = text(
         FROM post
         WHERE status IN ('scheduled', 'queued', 'publishing', 'unconfirmed')
           AND due_at <= :now
+          -- Billing (issue #8): a read-only agency's scheduled posts wait, untouched, until
+          -- it has paid (posts already handed on finish).
+          AND (status <> 'scheduled' OR NOT EXISTS (
+                SELECT 1 FROM billing_account b
+                WHERE b.agency_id = post.agency_id AND b.publishing_paused))
         ORDER BY due_at
         LIMIT :limit
         FOR UPDATE SKIP LOCKED

@@ -26,13 +26,12 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.config import Settings
@@ -47,7 +46,6 @@ from shared.posts.transitions import SYSTEM, Moved, record_many
 from shared.publishing.dispatcher import Lease
 from shared.publishing.limiter import AccountLimiter
 from shared.social_accounts import sealing
-from shared.social_accounts.models import SocialAccount
 from shared.social_accounts.refresh import mark_needs_reconnect
 
 log = structlog.get_logger("chorus.publishing")
@@ -60,7 +58,9 @@ _CLAIM = text(
     SELECT p.id, p.status, p.brand_id, p.location_id, p.campaign_id, p.platform, p.text,
            p.title, p.media, p.attempts, p.publish_deadline, p.publish_started_at,
            p.scheduled_at,
-           p.external_id, a.id AS account_id
+           p.external_id, a.id AS account_id, a.status AS account_status,
+           a.access_token AS account_token, a.external_id AS account_external_id,
+           a.extra AS account_extra
     FROM post p
     LEFT JOIN social_account a
       ON a.agency_id = p.agency_id AND a.location_id = p.location_id
@@ -131,6 +131,18 @@ class Change:
     keep_lease: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class AccountRef:
+    """The columns of the post's social account the publisher needs (read with the post)."""
+
+    agency_id: uuid.UUID
+    id: uuid.UUID
+    status: str
+    access_token: str | None
+    external_id: str
+    extra: dict[str, Any]
+
+
 @dataclass(slots=True)
 class Work:
     """A claimed post on its way to the platform."""
@@ -138,7 +150,7 @@ class Work:
     post_id: uuid.UUID
     status: str  # "publishing" or "unconfirmed" (to reconcile)
     platform: str
-    account: SocialAccount
+    account: AccountRef
     content: PostContent
     attempts: int
     deadline: datetime | None
@@ -218,7 +230,7 @@ class Publisher:
         publish_lease = timedelta(seconds=self.settings.publish_lease_seconds)
         changes: list[Change] = []
         work: list[Work] = []
-        eligible: list[tuple[Any, SocialAccount]] = []  # may publish, if the limits allow
+        eligible: list[tuple[Any, AccountRef]] = []  # may publish, if the limits allow
         async with self.db.transaction(lease.agency_id) as session:
             rows = (
                 await session.execute(
@@ -230,9 +242,19 @@ class Publisher:
                     },
                 )
             ).all()
-            accounts = await self._accounts(session, lease.agency_id, [r.account_id for r in rows])
             for row in rows:
-                account = accounts.get(row.account_id) if row.account_id else None
+                account = (
+                    AccountRef(
+                        lease.agency_id,
+                        row.account_id,
+                        row.account_status,
+                        row.account_token,
+                        row.account_external_id,
+                        row.account_extra or {},
+                    )
+                    if row.account_id
+                    else None
+                )
                 deadline = _deadline(row)
                 late = deadline is not None and now > deadline
                 if row.status == "unconfirmed":
@@ -335,20 +357,7 @@ class Publisher:
             applied = await _apply(session, lease, changes)
         return [w for w in work if w.post_id in applied]
 
-    async def _accounts(
-        self, session: AsyncSession, agency_id: uuid.UUID, ids: Sequence[uuid.UUID | None]
-    ) -> dict[uuid.UUID, SocialAccount]:
-        wanted = list({i for i in ids if i is not None})
-        if not wanted:
-            return {}
-        found = await session.execute(
-            select(SocialAccount).where(
-                SocialAccount.agency_id == agency_id, SocialAccount.id.in_(wanted)
-            )
-        )
-        return {a.id: a for a in found.scalars()}
-
-    def _work(self, row: Any, status: str, account: SocialAccount, now: datetime) -> Work:
+    def _work(self, row: Any, status: str, account: AccountRef, now: datetime) -> Work:
         return Work(
             post_id=row.id,
             status=status,
@@ -366,7 +375,11 @@ class Publisher:
 
     async def _call(self, work: Work) -> Published | RemotePost | PlatformError | None:
         connector = registry.connector(work.platform, self.settings)
-        auth = sealing.account_auth(work.account, self.keyring)
+        ref = work.account
+        assert ref.access_token is not None
+        auth = sealing.auth_from(
+            ref.agency_id, ref.id, ref.access_token, ref.external_id, ref.extra, self.keyring
+        )
         async with self._gate(work.platform):
             try:
                 if work.status == "unconfirmed":
@@ -393,7 +406,7 @@ class Publisher:
     ) -> None:
         now = datetime.now(UTC)
         changes: list[Change] = []
-        reconnect: dict[uuid.UUID, tuple[SocialAccount, PlatformError]] = {}
+        reconnect: dict[uuid.UUID, tuple[AccountRef, PlatformError]] = {}
         pauses: dict[uuid.UUID, float] = {}
         for work, outcome in outcomes:
             before = "publishing" if work.status == "publishing" else "unconfirmed"

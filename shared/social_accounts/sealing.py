@@ -3,7 +3,9 @@ agency, id and field, so an envelope copied to another row or field does not ope
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
+from typing import Any
 
 from shared.crypto import Binding, KeyRing, Sealed, decrypt, encrypt, key_id, reencrypt
 from shared.platforms.types import AccountAuth, TokenSet
@@ -59,11 +61,32 @@ def token_set(account: SocialAccount, keyring: KeyRing) -> TokenSet:
 
 def account_auth(account: SocialAccount, keyring: KeyRing) -> AccountAuth:
     """What a connector needs to act for this account."""
-    tokens = token_set(account, keyring)
+    if account.access_token is None:
+        raise ValueError("this account holds no tokens (disconnected)")
+    return auth_from(
+        account.agency_id,
+        account.id,
+        account.access_token,
+        account.external_id,
+        account.extra,
+        keyring,
+    )
+
+
+def auth_from(
+    agency_id: uuid.UUID,
+    account_id: uuid.UUID,
+    access_envelope: str,
+    external_id: str,
+    extra: dict[str, Any],
+    keyring: KeyRing,
+) -> AccountAuth:
+    """``account_auth`` from the row's columns (for set-based readers like the publisher)."""
+    binding = Binding(purpose=ACCESS, agency_id=agency_id, owner_id=account_id)
     return AccountAuth(
-        external_id=account.external_id,
-        access_token=tokens.access_token,
-        extra={str(k): str(v) for k, v in account.extra.items()},
+        external_id=external_id,
+        access_token=decrypt(access_envelope, binding, keyring),
+        extra={str(k): str(v) for k, v in extra.items()},
     )
 
 
