@@ -10,6 +10,7 @@ from shared.events.models import OutboxEvent
 from shared.identity.models import RefreshToken, User
 from shared.locations.models import Location, LocationGroup, LocationGroupMember
 from shared.mail.models import OutboundEmail
+from shared.metrics.models import DailyMetric, MetricRollup
 from shared.posts.models import Post, PostStatusChange
 from shared.social_accounts.models import SocialAccount
 from shared.templates.models import Template, TemplateVersion
@@ -27,6 +28,8 @@ __all__ = [
     "LocationGroup",
     "LocationGroupMember",
     "Membership",
+    "DailyMetric",
+    "MetricRollup",
     "OutboundEmail",
     "OutboxEvent",
     "Post",

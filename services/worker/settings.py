@@ -15,7 +15,7 @@ from arq.connections import ArqRedis, RedisSettings
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.worker.context import WorkerContext
-from services.worker.jobs import campaigns, mail, publishing, social_accounts, system
+from services.worker.jobs import campaigns, mail, metrics, publishing, social_accounts, system
 from services.worker.loops import PUBLISH_JOB, Loops
 from services.worker.registry import job
 from shared import http as outbound_http
@@ -43,6 +43,9 @@ def build_functions() -> list[Any]:
         job(social_accounts.REFRESH_JOB, social_accounts.refresh_one),
         job(PUBLISH_JOB, publishing.publish_batch),
         job(campaigns.FAN_OUT_JOB, campaigns.fan_out),
+        job(metrics.COLLECT_DUE_JOB, metrics.collect_due),
+        job(metrics.COLLECT_JOB, metrics.collect_account),
+        job(metrics.BACKFILL_JOB, metrics.backfill_account),
     ]
 
 
@@ -110,6 +113,12 @@ class WorkerSettings:
             name=f"cron:{social_accounts.REFRESH_DUE_JOB}",
             second={15},
             run_at_startup=True,
+        ),
+        cron(
+            job(metrics.COLLECT_DUE_JOB, metrics.collect_due).coroutine,
+            name=f"cron:{metrics.COLLECT_DUE_JOB}",
+            hour={1},
+            minute={5},
         ),
     ]
     on_startup = startup

@@ -40,6 +40,7 @@ from shared.events import service as events
 from shared.ids import new_id
 from shared.locations import service as location_service
 from shared.locations.models import Location
+from shared.metrics import service as metrics_service
 from shared.pagination import Slice, keyset_page
 from shared.platforms import registry
 from shared.platforms.base import Connector
@@ -232,6 +233,7 @@ async def finish_connect(
         account = await _save(
             session, keyring, principal, location, pending.platform, grant, grant.choices[0]
         )
+        metrics_service.backfill_after_commit(session, redis, account)
         return ConnectOutcome(account=account)
     selection_id = await oauth_flow.offer_choice(redis, settings, keyring, pending, grant)
     return ConnectOutcome(
@@ -296,6 +298,7 @@ async def choose(
             ],
         )
     account = await _save(session, keyring, principal, location, platform, pending.grant, picked)
+    metrics_service.backfill_after_commit(session, redis, account)
     await oauth_flow.choice(redis, keyring, selection_id, consume=True)
     return account
 

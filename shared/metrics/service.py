@@ -1,0 +1,281 @@
+"""Collecting each connected account's daily numbers and storing them on their natural key.
+
+The cursor is the data itself: the newest stored day of an account. A run fetches from the day
+after it, and always re-fetches the last ``REVISE_DAYS`` (platforms revise recent numbers), up
+to yesterday (UTC: the last complete day). An account without any stored day is backfilled
+``backfill_days`` (``CHORUS_METRICS_BACKFILL_DAYS``, 30 by default) — this is how the first
+collection after connecting fills the past month.
+
+The HTTP call to the platform runs outside any transaction; only the read before it and the
+upsert after it hold one. Rollups follow in the database (see ``shared.metrics.models``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+
+import structlog
+from redis.asyncio import Redis
+from sqlalchemy import func, select, text, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.config import Settings
+from shared.crypto import keyring_from_settings
+from shared.db import Database
+from shared.db.hooks import after_commit
+from shared.jobs import enqueue
+from shared.metrics.models import METRIC_FIELDS, DailyMetric
+from shared.platforms import registry
+from shared.platforms.errors import ErrorKind, NotSupported, PlatformError
+from shared.platforms.types import DailyMetrics
+from shared.social_accounts import refresh, sealing
+from shared.social_accounts.models import SocialAccount
+
+log = structlog.get_logger("chorus.metrics")
+
+BACKFILL_DAYS = 30
+MAX_DAYS_PER_RUN = 90
+"""An account silent for longer catches up at most this far back in one run."""
+REVISE_DAYS = 3
+UPSERT_BATCH = 1000
+SCAN_NAME = refresh.SCAN_NAME
+"""The social-account scan policy (ids of every agency's accounts, read-only) is reused."""
+
+COLLECT_JOB = "metrics.collect_account"
+BACKFILL_JOB = "metrics.backfill_account"
+
+
+class Outcome(StrEnum):
+    COLLECTED = "collected"
+    UP_TO_DATE = "up_to_date"
+    GONE = "gone"  # deleted, or not connected any more
+    UNSUPPORTED = "unsupported"
+    NEEDS_RECONNECT = "needs_reconnect"
+    RETRY_LATER = "retry_later"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class CollectResult:
+    outcome: Outcome
+    days: int = 0
+    retry_after: float | None = None
+
+
+def backfill_days(settings: Settings) -> int:
+    return int(getattr(settings, "metrics_backfill_days", BACKFILL_DAYS))
+
+
+def window(
+    last: date | None, today: date, *, backfill: int = BACKFILL_DAYS
+) -> tuple[date, date] | None:
+    """The days to fetch, both included; None when there is nothing new to ask for."""
+    until = today - timedelta(days=1)
+    if last is None:
+        since = until - timedelta(days=max(backfill, 1) - 1)
+    else:
+        since = min(last + timedelta(days=1), until - timedelta(days=REVISE_DAYS - 1))
+        since = max(since, until - timedelta(days=MAX_DAYS_PER_RUN - 1))
+    return (since, until) if since <= until else None
+
+
+def _has_numbers(row: DailyMetrics) -> bool:
+    return any(getattr(row, f) is not None for f in METRIC_FIELDS)
+
+
+async def upsert_days(
+    session: AsyncSession, account: SocialAccount, rows: Sequence[DailyMetrics]
+) -> int:
+    """Store ``rows`` for ``account`` on (agency, account, day): a day seen again replaces the
+    stored numbers, and only when they changed (an unchanged row is not rewritten, so the
+    rollups are not touched). Days with no number at all are not stored. Returns the days
+    given numbers."""
+    values = [
+        {
+            "agency_id": account.agency_id,
+            "account_id": account.id,
+            "metric_on": row.day,
+            "brand_id": account.brand_id,
+            "location_id": account.location_id,
+            "platform": account.platform,
+            **{f: getattr(row, f) for f in METRIC_FIELDS},
+        }
+        for row in sorted(rows, key=lambda r: r.day)
+        if _has_numbers(row)
+    ]
+    for start in range(0, len(values), UPSERT_BATCH):
+        stmt = insert(DailyMetric).values(values[start : start + UPSERT_BATCH])
+        changed = tuple_(*(getattr(DailyMetric, f) for f in METRIC_FIELDS)).is_distinct_from(
+            tuple_(*(getattr(stmt.excluded, f) for f in METRIC_FIELDS))
+        )
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["agency_id", "account_id", "metric_on"],
+                set_={
+                    **{f: getattr(stmt.excluded, f) for f in METRIC_FIELDS},
+                    "collected_at": func.now(),
+                },
+                where=changed,
+            )
+        )
+    return len(values)
+
+
+async def _load(
+    session: AsyncSession, agency_id: uuid.UUID, account_id: uuid.UUID
+) -> SocialAccount | None:
+    return (
+        await session.execute(
+            select(SocialAccount).where(
+                SocialAccount.agency_id == agency_id, SocialAccount.id == account_id
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def last_day(
+    session: AsyncSession, agency_id: uuid.UUID, account_id: uuid.UUID
+) -> date | None:
+    day: date | None = await session.scalar(
+        select(func.max(DailyMetric.metric_on)).where(
+            DailyMetric.agency_id == agency_id, DailyMetric.account_id == account_id
+        )
+    )
+    return day
+
+
+async def collect_account(
+    db: Database,
+    settings: Settings,
+    agency_id: uuid.UUID,
+    account_id: uuid.UUID,
+    *,
+    today: date | None = None,
+    backfill: int | None = None,
+) -> CollectResult:
+    """Fetch and store one account's new days. Safe to run twice (natural key, and the second
+    run re-fetches only the revision window)."""
+    today = today or datetime.now(UTC).date()
+    keyring = keyring_from_settings(settings)
+    async with db.transaction(agency_id) as session:
+        account = await _load(session, agency_id, account_id)
+        if account is None or account.status != "connected":
+            return CollectResult(Outcome.GONE)
+        span = window(
+            await last_day(session, agency_id, account_id),
+            today,
+            backfill=backfill if backfill is not None else backfill_days(settings),
+        )
+        if span is None:
+            return CollectResult(Outcome.UP_TO_DATE)
+        auth = sealing.account_auth(account, keyring)
+        platform = account.platform
+    bound = log.bind(account_id=str(account_id), platform=platform)
+    since, until = span
+    try:
+        fetched = await registry.connector(platform, settings).fetch_metrics(auth, since, until)
+    except NotSupported:
+        return CollectResult(Outcome.UNSUPPORTED)
+    except PlatformError as exc:
+        if exc.kind is ErrorKind.AUTH:
+            async with db.transaction(agency_id) as session:
+                await refresh.mark_needs_reconnect(session, agency_id, account_id, exc)
+            bound.warning("metrics.needs_reconnect", detail=exc.detail)
+            return CollectResult(Outcome.NEEDS_RECONNECT)
+        if exc.kind is ErrorKind.REJECTED:
+            bound.warning("metrics.rejected", detail=exc.detail, message=exc.message)
+            return CollectResult(Outcome.REJECTED)
+        # transient, rate limited, or no answer: reading is safe to repeat.
+        bound.info("metrics.retry_later", kind=exc.kind.value, retry_after=exc.retry_after)
+        return CollectResult(Outcome.RETRY_LATER, retry_after=exc.retry_after)
+    rows = [r for r in fetched if since <= r.day <= until]
+    async with db.transaction(agency_id) as session:
+        account = await _load(session, agency_id, account_id)
+        if account is None or account.status != "connected":
+            return CollectResult(Outcome.GONE)
+        stored = await upsert_days(session, account, rows)
+    bound.info("metrics.collected", since=str(since), until=str(until), days=stored)
+    return CollectResult(Outcome.COLLECTED, days=stored)
+
+
+@dataclass(frozen=True, slots=True)
+class Collectable:
+    agency_id: uuid.UUID
+    account_id: uuid.UUID
+
+
+async def find_collectable(
+    session: AsyncSession,
+    *,
+    after: tuple[uuid.UUID, uuid.UUID] | None = None,
+    limit: int = 1000,
+) -> list[Collectable]:
+    """Connected accounts of every agency, in (agency, id) order from ``after``. Only ids
+    cross the tenant line here; each collection runs in its own tenant."""
+    await session.execute(text("SELECT set_config('app.scan', :scan, true)"), {"scan": SCAN_NAME})
+    try:
+        stmt = select(SocialAccount.agency_id, SocialAccount.id).where(
+            SocialAccount.status == "connected"
+        )
+        if after is not None:
+            stmt = stmt.where(tuple_(SocialAccount.agency_id, SocialAccount.id) > after)
+        rows = await session.execute(
+            stmt.order_by(SocialAccount.agency_id, SocialAccount.id).limit(limit)
+        )
+        return [Collectable(a, i) for a, i in rows.all()]
+    finally:
+        await session.execute(text("SELECT set_config('app.scan', '', true)"))
+
+
+def collect_job_id(account_id: uuid.UUID, day: date) -> str:
+    """One collection per account and day: a second enqueue the same day is a no-op."""
+    return f"{COLLECT_JOB}:{account_id}:{day.isoformat()}"
+
+
+def backfill_job_id(account_id: uuid.UUID, connected_at: datetime) -> str:
+    return f"{BACKFILL_JOB}:{account_id}:{int(connected_at.timestamp())}"
+
+
+def backfill_after_commit(session: AsyncSession, redis: Redis, account: SocialAccount) -> None:
+    """Once the connecting transaction commits, enqueue the account's first collection (the
+    backfill). For the connect path: ``metrics_service.backfill_after_commit(session, redis,
+    account)`` after the account is saved. A lost enqueue is caught up by the next daily run,
+    which backfills any account without stored days."""
+    agency_id, account_id, connected_at = account.agency_id, account.id, account.connected_at
+
+    async def _enqueue() -> None:
+        await enqueue(
+            redis,  # type: ignore[arg-type]
+            BACKFILL_JOB,
+            str(agency_id),
+            str(account_id),
+            job_id=backfill_job_id(account_id, connected_at),
+        )
+
+    after_commit(session, _enqueue)
+
+
+async def collect_agency(
+    db: Database, settings: Settings, agency_id: uuid.UUID, *, today: date | None = None
+) -> dict[Outcome, int]:
+    """Collect every connected account of one agency now, one after another (the demo seed,
+    an operator's catch-up); how many accounts ended in each outcome."""
+    async with db.transaction(agency_id) as session:
+        ids = (
+            await session.execute(
+                select(SocialAccount.id)
+                .where(SocialAccount.agency_id == agency_id, SocialAccount.status == "connected")
+                .order_by(SocialAccount.id)
+            )
+        ).scalars()
+        account_ids = list(ids)
+    counts: dict[Outcome, int] = {}
+    for account_id in account_ids:
+        result = await collect_account(db, settings, agency_id, account_id, today=today)
+        counts[result.outcome] = counts.get(result.outcome, 0) + 1
+    return counts
