@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import job_key_prefix
 from arq.worker import Worker
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -400,7 +401,7 @@ async def test_the_backfill_is_enqueued_only_once_the_connection_commits(
     # Connecting through the API queued it once committed:
     queued = [j.decode() for j in await arq_redis.zrange(QUEUE_NAME, 0, -1)]
     assert queued == [service.backfill_job_id(row.id, row.connected_at)]
-    await arq_redis.delete(QUEUE_NAME)
+    await arq_redis.delete(QUEUE_NAME, job_key_prefix + queued[0])  # as if never queued
 
     async def connect_then_fail() -> None:
         async with app_db.transaction(owner.agency_id) as session:
