@@ -25,6 +25,7 @@ from shared.crypto import keyring_from_settings
 from shared.db import Database
 from shared.db.tenancy import set_tenant
 from shared.demo import DEMO_AGENCY, DEMO_BRAND, DEMO_EMAIL, DEMO_LOCATIONS, DEMO_MEMBERS
+from shared.demo_connect import DEMO_PLATFORMS, connect_demo
 from shared.identity import passwords
 from shared.identity import service as identity_service
 from shared.identity.models import User
@@ -35,6 +36,9 @@ from shared.locations import service as location_service
 from shared.locations.models import LocationGroup
 from shared.locations.schemas import GroupMembersChange, LocationCreate, LocationGroupCreate
 from shared.social_accounts import refresh
+from shared.templates import service as template_service
+from shared.templates.models import Template
+from shared.templates.schemas import MediaIn, TemplateCreate
 
 
 async def seed_demo(settings: Settings, password: str) -> Principal:
@@ -69,9 +73,53 @@ async def seed_demo(settings: Settings, password: str) -> Principal:
         async with db.transaction(agency_id, user_id) as session:
             brand_id = await _seed_brand(session, principal)
             await _seed_members(session, principal, brand_id, password)
+            await _seed_template(session, principal, brand_id)
         return principal
     finally:
         await db.dispose()
+
+
+DEMO_TEMPLATE = "Pizza night"
+
+
+async def _seed_template(session: AsyncSession, principal: Principal, brand_id: uuid.UUID) -> None:
+    """A published template the demo's brand manager can launch a campaign with at once.
+    Instagram needs a photo (the sandbox checks it is an http(s) URL, never fetches it)."""
+    exists = (
+        await session.execute(
+            select(Template.id).where(
+                Template.agency_id == principal.agency_id,
+                Template.brand_id == brand_id,
+                Template.name == DEMO_TEMPLATE,
+            )
+        )
+    ).scalar_one_or_none()
+    if exists is not None:
+        return
+    template, version = await template_service.create_template(
+        session,
+        principal,
+        TemplateCreate(
+            brand_id=brand_id,
+            name=DEMO_TEMPLATE,
+            description="Launch it to every demo location: POST /v1/campaigns",
+            bodies={
+                "default": "Pizza night at {{ location.name }}, {{ location.city }}! "
+                "{{ campaign.offer }} #SliceAndCo"
+            },
+            media={
+                "instagram": [
+                    MediaIn(
+                        kind="image",
+                        url="https://images.demo.chorus.example/pizza-night.jpg",
+                        width=1080,
+                        height=1080,
+                    )
+                ]
+            },
+        ),
+    )
+    await template_service.publish_version(session, principal, template.id, version.version)
 
 
 async def _seed_members(
@@ -206,6 +254,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("seed-demo", help="create or refresh the demo agency and print its login")
     sub.add_parser(
+        "demo-connect",
+        help="connect the demo locations' social accounts through the platform sandbox "
+        "(make run does this once the sandbox is up)",
+    )
+    sub.add_parser(
         "reencrypt-tokens",
         help="re-seal every social account's tokens under the active key of CHORUS_TOKEN_KEYS "
         "(after adding a new key in front); safe while Chorus runs",
@@ -214,6 +267,14 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     if args.command == "seed-demo":
         return _seed_demo_command(settings)
+    if args.command == "demo-connect":
+        done = asyncio.run(connect_demo(settings))
+        print(
+            f"  demo: {done.accounts} social accounts connected through the sandbox for "
+            f"{done.locations} locations ({', '.join(DEMO_PLATFORMS)}); the worker backfills "
+            "30 days of metrics for each"
+        )
+        return 0
     if args.command == "reencrypt-tokens":
         return asyncio.run(_reencrypt_command(settings))
     return 2

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import httpx
 
-from shared.cli import seed_demo
+from shared.cli import DEMO_TEMPLATE, seed_demo
 from shared.config import Settings
 from shared.demo import DEMO_BRAND, DEMO_EMAIL
+from shared.demo_connect import DEMO_PLATFORMS, connect_demo
 
 
 async def test_demo_seed_is_idempotent_and_its_login_works(
@@ -34,3 +35,25 @@ async def test_demo_seed_is_idempotent_and_its_login_works(
     europe = next(g for g in groups if g["name"] == "Europe")
     in_europe = await client.get(f"/v1/locations?group_id={europe['id']}", headers=headers)
     assert {loc["country"] for loc in in_europe.json()["items"]} == {"GB", "DE", "FR", "ES"}
+
+
+async def test_the_demo_connects_its_locations_and_a_campaign_reaches_them(
+    client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings
+) -> None:
+    """What `make run` does once the sandbox is up, and what the README's demo campaign
+    needs: every demo location connected, a published template to launch."""
+    await seed_demo(settings, "demo-password")
+    done = await connect_demo(settings)
+    assert (done.locations, done.accounts) == (25, 25 * len(DEMO_PLATFORMS))
+    again = await connect_demo(settings)  # a restarted sandbox: new tokens, same rows
+    assert again.accounts == done.accounts
+    login = await client.post(
+        "/v1/auth/login", json={"email": DEMO_EMAIL, "password": "demo-password"}
+    )
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    connected = await client.get(
+        "/v1/social-accounts", params={"status": "connected", "limit": 200}, headers=headers
+    )
+    assert len(connected.json()["items"]) == 25 * len(DEMO_PLATFORMS)
+    templates = (await client.get("/v1/templates", headers=headers)).json()["items"]
+    assert [t["published_version"] for t in templates if t["name"] == DEMO_TEMPLATE] == [1]

@@ -406,6 +406,32 @@ async def _save(
     return account
 
 
+async def connect_with_grant(
+    session: AsyncSession,
+    keyring: KeyRing,
+    principal: Principal,
+    location_id: uuid.UUID,
+    platform: str,
+    grant: Grant,
+    redis: Redis,
+    external_id: str | None = None,
+) -> SocialAccount:
+    """Connect from a grant obtained outside the HTTP flow (operator tools, the demo): the
+    chosen account (the first one when ``external_id`` is None), saved as the callback saves
+    it, its metrics backfill queued."""
+    location = await location_service.get_location(
+        session, principal, location_id, "social_account.connect"
+    )
+    choice = next(
+        (c for c in grant.choices if external_id is None or c.external_id == external_id), None
+    )
+    if choice is None:
+        raise NotFound("that account is not among the grant's choices")
+    account = await _save(session, keyring, principal, location, platform, grant, choice)
+    metrics_service.backfill_after_commit(session, redis, account)
+    return account
+
+
 # -- Reading -------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,115 @@
+"""``python -m shared.cli demo-connect``: the demo locations' social accounts, connected
+through the platform sandbox with the real OAuth flow (consent page, code exchange, the first
+page or business location chosen), then their numbers collected.
+
+The sandbox keeps nothing across restarts, so ``make run`` runs this each time once the
+sandbox is up: every demo location gets fresh accounts (the same rows, new tokens), and the
+worker backfills 30 days of metrics for each (queued when an account connects).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from sqlalchemy import select
+
+from shared.access import repository as access_repository
+from shared.access.principal import Grant, Principal
+from shared.access.roles import Role, ScopeType
+from shared.brands.models import Brand
+from shared.config import Settings
+from shared.crypto import keyring_from_settings
+from shared.db import Database
+from shared.db.tenancy import set_tenant
+from shared.demo import DEMO_BRAND, DEMO_EMAIL, DEMO_LOCATIONS
+from shared.identity.models import User
+from shared.locations.models import Location
+from shared.platforms import registry
+from shared.social_accounts import service as social_service
+
+DEMO_PLATFORMS = ("facebook", "instagram", "x", "google_business")
+
+
+@dataclass(frozen=True)
+class Connected:
+    accounts: int
+    locations: int
+
+
+class DemoNotSeeded(RuntimeError):
+    pass
+
+
+async def _consent(url: str) -> str:
+    """The browser's part: open the consent page; the code it redirects back with."""
+    async with (
+        aiohttp.ClientSession() as browser,
+        browser.get(url, allow_redirects=False) as answer,
+    ):
+        location = answer.headers.get("Location", "")
+    query = parse_qs(urlsplit(location).query)
+    if "code" not in query:
+        raise RuntimeError(f"the sandbox's consent page did not give a code ({answer.status})")
+    return query["code"][0]
+
+
+async def connect_demo(settings: Settings) -> Connected:
+    if not settings.platform_sandbox_url:
+        raise RuntimeError("demo-connect only works against the sandbox (test mode)")
+    db = Database(settings.app_db_url, pool_size=2)
+    redis: ArqRedis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+    keyring = keyring_from_settings(settings)
+    redirect_uri = social_service.callback_url(settings)
+    try:
+        async with db.transaction() as session:
+            user = (
+                await session.execute(select(User).where(User.email == DEMO_EMAIL))
+            ).scalar_one_or_none()
+            if user is None:
+                raise DemoNotSeeded("run `python -m shared.cli seed-demo` first")
+            await set_tenant(session, None, user.id)
+            agency_id = (await access_repository.agencies_of_user(session, user.id))[0]
+            user_id = user.id
+        principal = Principal(
+            agency_id=agency_id, user_id=user_id, grants=(Grant(Role.OWNER, ScopeType.AGENCY),)
+        )
+        async with db.transaction(agency_id, user_id) as session:
+            brand_id = (
+                await session.execute(
+                    select(Brand.id).where(Brand.agency_id == agency_id, Brand.name == DEMO_BRAND)
+                )
+            ).scalar_one()
+            locations: list[uuid.UUID] = list(
+                (
+                    await session.execute(
+                        select(Location.id)
+                        .where(
+                            Location.agency_id == agency_id,
+                            Location.brand_id == brand_id,
+                            Location.external_ref.in_([d.ref for d in DEMO_LOCATIONS]),
+                        )
+                        .order_by(Location.external_ref)
+                    )
+                ).scalars()
+            )
+        accounts = 0
+        for location_id in locations:
+            for platform in DEMO_PLATFORMS:
+                connector = registry.connector(platform, settings)
+                request = connector.authorize_url("demo", redirect_uri)
+                code = await _consent(request.url)
+                grant = await connector.exchange_code(code, redirect_uri, request.code_verifier)
+                async with db.transaction(agency_id, user_id) as session:
+                    await social_service.connect_with_grant(
+                        session, keyring, principal, location_id, platform, grant, redis
+                    )
+                accounts += 1
+        return Connected(accounts=accounts, locations=len(locations))
+    finally:
+        await registry.close()
+        await redis.aclose()
+        await db.dispose()
