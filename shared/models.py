@@ -12,6 +12,7 @@ from shared.locations.models import Location, LocationGroup, LocationGroupMember
 from shared.mail.models import OutboundEmail
 from shared.metrics.models import DailyMetric, MetricRollup
 from shared.posts.models import Post, PostStatusChange
+from shared.reviews.models import AutoReplyRule, Review, ReviewSettings, ReviewSource
 from shared.social_accounts.models import SocialAccount
 from shared.templates.models import Template, TemplateVersion
 
@@ -19,6 +20,7 @@ __all__ = [
     "Agency",
     "ApiKey",
     "AuditEvent",
+    "AutoReplyRule",
     "Brand",
     "BrandRules",
     "Campaign",
@@ -35,6 +37,9 @@ __all__ = [
     "Post",
     "PostStatusChange",
     "RefreshToken",
+    "Review",
+    "ReviewSettings",
+    "ReviewSource",
     "SocialAccount",
     "Template",
     "TemplateVersion",

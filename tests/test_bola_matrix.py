@@ -140,6 +140,12 @@ OBJECTS: dict[str, ObjectKind] = {
     "campaign_id": ObjectKind(
         "campaign.read", lambda a: Target(a.campaign_id, Place(a.agency_id, a.brand_x))
     ),
+    "review_id": ObjectKind(
+        "review.read", lambda a: Target(a.review_id, Place(a.agency_id, a.brand_x, a.l1))
+    ),
+    "rule_id": ObjectKind(
+        "brand_rules.read", lambda a: Target(a.auto_reply_rule_id, Place(a.agency_id, a.brand_x))
+    ),
     # A platform name under a location: the location's accounts on that platform.
     "platform": ObjectKind(
         "social_account.read", lambda a: Target("facebook", Place(a.agency_id, a.brand_x, a.l1))

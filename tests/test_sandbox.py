@@ -649,4 +649,4 @@ async def test_reset_forgets_everything(sandbox: httpx.AsyncClient) -> None:
     assert (await sandbox.get("/_sandbox/faults/x")).json()["error_rates"]["server_error"] == 0.0
     x_problem(await sandbox.get(f"{X}/2/users/me", headers=bearer(token)), 401)
     listed = (await sandbox.get("/_sandbox/platforms")).json()["platforms"]
-    assert listed == sorted(PLATFORM_NAMES)
+    assert listed == sorted([*PLATFORM_NAMES, "yelp"])  # Yelp: reviews only, read-only

@@ -14,6 +14,7 @@ routes and where it departs from the real API:
   reviews, Performance API;
 - ``pinterest``: API v5 (boards, pins, user analytics);
 - ``tiktok``: Login Kit and Content Posting API v2 (creator info, init, status, video list);
+- ``yelp``: Fusion v3 businesses and reviews (read-only, Chorus's own API key);
 - ``youtube``: Google OAuth, Data API v3 (channels, multipart upload, videos, playlists),
   Analytics reports.
 
@@ -39,6 +40,7 @@ from services.sandbox import (
     pinterest,
     tiktok,
     x,
+    yelp,
     youtube,
 )
 from services.sandbox.config import SandboxConfig
@@ -55,4 +57,5 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     app.include_router(admin.router)
     for module in MODULES:
         app.include_router(module.router, prefix=f"/{module.PLATFORM}")
+    yelp.install(app)  # read-only (reviews), not a platform locations connect to
     return app

@@ -15,7 +15,15 @@ from arq.connections import ArqRedis, RedisSettings
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.worker.context import WorkerContext
-from services.worker.jobs import campaigns, mail, metrics, publishing, social_accounts, system
+from services.worker.jobs import (
+    campaigns,
+    mail,
+    metrics,
+    publishing,
+    reviews,
+    social_accounts,
+    system,
+)
 from services.worker.loops import PUBLISH_JOB, Loops
 from services.worker.registry import job
 from shared import http as outbound_http
@@ -46,6 +54,9 @@ def build_functions() -> list[Any]:
         job(metrics.COLLECT_DUE_JOB, metrics.collect_due),
         job(metrics.COLLECT_JOB, metrics.collect_account),
         job(metrics.BACKFILL_JOB, metrics.backfill_account),
+        job(reviews.SWEEP_JOB, reviews.sweep),
+        job(reviews.COLLECT_JOB, reviews.collect),
+        job(reviews.SEND_REPLY_JOB, reviews.send_reply),
     ]
 
 
@@ -112,6 +123,12 @@ class WorkerSettings:
             job(social_accounts.REFRESH_DUE_JOB, social_accounts.refresh_due).coroutine,
             name=f"cron:{social_accounts.REFRESH_DUE_JOB}",
             second={15},
+            run_at_startup=True,
+        ),
+        cron(
+            job(reviews.SWEEP_JOB, reviews.sweep).coroutine,
+            name=f"cron:{reviews.SWEEP_JOB}",
+            second={30},
             run_at_startup=True,
         ),
         cron(

@@ -32,6 +32,7 @@ from shared.identity import passwords, tokens
 from shared.identity.models import User
 from shared.ids import new_id
 from shared.locations.models import Location, LocationGroup, LocationGroupMember
+from shared.reviews.models import AutoReplyRule, Review, ReviewSource
 from shared.social_accounts import sealing
 from shared.social_accounts.models import SocialAccount
 
@@ -94,6 +95,8 @@ class AgencyA:
     post_id: uuid.UUID
     social_account_id: uuid.UUID
     campaign_id: uuid.UUID
+    review_id: uuid.UUID
+    auto_reply_rule_id: uuid.UUID
     actors: dict[str, Actor]
     secrets: frozenset[str] = field(repr=False)
     """Every id and name of the agency: none may reach someone outside it."""
@@ -285,7 +288,11 @@ async def build_agency_a(
     )
     assert campaign.status_code == 201, campaign.text
     campaign_id = campaign.json()["id"]
+    review_id, rule_id, review_secrets = await _insert_reviews(
+        engine, agency, x, l1, social_account_id, tag
+    )
     secrets = {
+        *review_secrets,
         *names.values(),
         str(social_account_id),
         f"BOLA page {tag}",
@@ -319,9 +326,53 @@ async def build_agency_a(
         post_id=uuid.UUID(post.json()[0]["id"]),
         social_account_id=social_account_id,
         campaign_id=uuid.UUID(campaign_id),
+        review_id=review_id,
+        auto_reply_rule_id=rule_id,
         actors=actors,
         secrets=frozenset(secrets),
     )
+
+
+async def _insert_reviews(
+    engine: AsyncEngine,
+    agency: uuid.UUID,
+    brand: uuid.UUID,
+    location: uuid.UUID,
+    account: uuid.UUID,
+    tag: str,
+) -> tuple[uuid.UUID, uuid.UUID, set[str]]:
+    """A collected review on L1's Facebook page, L1's attached Yelp business, and an
+    auto-reply rule of brand X, written directly."""
+    facebook, yelp, review, rule = new_id(), new_id(), new_id(), new_id()
+    now = datetime.now(UTC)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(ReviewSource),
+            [
+                {"agency_id": agency, "id": facebook, "brand_id": brand, "location_id": location,
+                 "source": "facebook", "account_id": account, "external_id": f"page-{tag}"},
+                {"agency_id": agency, "id": yelp, "brand_id": brand, "location_id": location,
+                 "source": "yelp", "account_id": None, "external_id": f"yelp-{tag}"},
+            ],
+        )  # fmt: skip
+        await conn.execute(
+            insert(Review).values(
+                agency_id=agency, id=review, brand_id=brand, location_id=location,
+                source_id=facebook, account_id=account, source="facebook",
+                external_id=f"review-{tag}", rating=1, text=f"BOLA review {tag}",
+                author=f"BOLA reviewer {tag}", created_at=now, updated_at=now,
+                sentiment_score=-0.5, sentiment_label="negative", needs_attention=True,
+            )
+        )  # fmt: skip
+        await conn.execute(
+            insert(AutoReplyRule).values(
+                agency_id=agency, id=rule, brand_id=brand, name=f"BOLA rule {tag}",
+                template="Thanks {{ reviewer.first_name }}",
+            )
+        )  # fmt: skip
+    secrets = {str(review), str(rule), str(facebook), str(yelp), f"BOLA review {tag}",
+               f"BOLA reviewer {tag}", f"BOLA rule {tag}", f"yelp-{tag}"}  # fmt: skip
+    return review, rule, secrets
 
 
 async def _insert_social_account(
