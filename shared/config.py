@@ -128,6 +128,27 @@ class Settings(BaseSettings):
     oauth_state_ttl_seconds: int = 900
     """How long a connect flow (authorize page, then callback, then page choice) may take."""
 
+    # Billing (issue #8) ------------------------------------------------------------------
+    stripe_api_base: str = "http://127.0.0.1:8420"
+    """Where the Stripe SDK sends its calls: ``https://api.stripe.com`` in production; by
+    default the ``localstripe`` that ``make run`` starts (the tests start their own)."""
+    stripe_environment: Literal["live", "test", "local"] = "local"
+    """Which of each plan's Stripe price ids to use; ``local`` is localstripe (legacy plans,
+    created by Chorus on first use)."""
+    stripe_secret_key: SecretStr = SecretStr("sk_test_chorus_localstripe")
+    stripe_webhook_secret: SecretStr = SecretStr("whsec_chorus_localstripe")
+    stripe_local_webhooks: bool = False
+    """localstripe only: register ``public_base_url``'s webhook with it (``make run`` does;
+    the tests deliver events themselves)."""
+    billing_trial_plan: str = "enterprise"
+    """What an agency may do before it subscribes (for its plan's trial length)."""
+    billing_grace_seconds: int = 7 * 24 * 3600
+    """After a failed payment: warnings this long, then the agency becomes read-only."""
+    billing_retention_days: int = 90
+    """A canceled agency's data is kept this long (read-only) before it may be purged."""
+    billing_quantity_debounce_seconds: float = 30.0
+    """Location changes are gathered this long before Stripe's quantity is updated."""
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env != "production":

@@ -3,6 +3,7 @@
 from shared.access.models import ApiKey, Invitation, Membership
 from shared.agencies.models import Agency
 from shared.audit.models import AuditEvent
+from shared.billing.models import BillingAccount, StripeEvent
 from shared.brand_rules.models import BrandRules
 from shared.brands.models import Brand
 from shared.campaigns.models import Campaign, IdempotentRequest
@@ -21,6 +22,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "AutoReplyRule",
+    "BillingAccount",
     "Brand",
     "BrandRules",
     "Campaign",
@@ -41,6 +43,7 @@ __all__ = [
     "ReviewSettings",
     "ReviewSource",
     "SocialAccount",
+    "StripeEvent",
     "Template",
     "TemplateVersion",
     "User",

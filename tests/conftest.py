@@ -29,6 +29,7 @@ from services.api.app import create_app
 from shared.config import Settings
 from shared.db import Database
 from shared.db.base import Base
+from tests.support.localstripe import LocalStripe
 from tests.support.sandbox_server import SandboxServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,8 +124,18 @@ async def sandbox(sandbox_url: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: URL, sandbox_url: str) -> Settings:
+def localstripe_url() -> Iterator[str]:
+    """Billing (issue #8): a localstripe of this session's own (a fake Stripe over HTTP)."""
+    server = LocalStripe().start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: URL, sandbox_url: str, localstripe_url: str) -> Settings:
     return Settings(
+        stripe_api_base=localstripe_url,
+        stripe_environment="local",
         platform_sandbox_url=sandbox_url,
         env="test",
         database_url=database_url.render_as_string(hide_password=False),

@@ -666,9 +666,10 @@ async def test_a_worker_runs_the_fan_out_from_the_queue(
     campaign = await create_campaign(
         client, owner.headers, campaign_body(chain["brand"]["id"], chain["template_id"])
     )
+    redis: ArqRedis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+    await redis.delete(QUEUE_NAME)  # connecting the accounts queued their metrics backfills
     launched = await client.post(f"/v1/campaigns/{campaign['id']}/launch", headers=owner.headers)
     assert launched.status_code == 202
-    redis: ArqRedis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
     db = Database(settings.app_db_url, pool_size=2)
 
     async def startup(ctx: dict[str, Any]) -> None:

@@ -35,7 +35,6 @@ from shared.db import Database
 from shared.identity.claims_cache import ClaimsCache
 from shared.logging import configure_logging
 from shared.platforms import registry as platform_registry
-from shared.ratelimit import Limit as RateLimit
 from shared.ratelimit import RateLimiter
 
 DESCRIPTION = """
@@ -63,13 +62,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = db
         app.state.redis = redis
         app.state.limiter = RateLimiter(redis)
-        app.state.agency_request_limit = RateLimit.of(
-            "agency_requests",
-            settings.rate_limit_agency_requests,
-            "this agency is over its API request limit; slow down and retry after the "
-            "Retry-After seconds",
-            approximate=True,
-        )
         app.state.claims_cache = ClaimsCache()
         # Start-up objects live as long as the process: keep the collector from walking
         # them again in every full collection (each walk stalled every request in flight).
@@ -80,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await outbound_http.close()
             await platform_registry.close()
+            gateway = getattr(app.state, "stripe_gateway", None)
+            if gateway is not None:
+                await gateway.aclose()
             await redis.aclose()
             await db.dispose()
 

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.access import api_keys
 from shared.access import repository as access_repository
 from shared.access.principal import Principal
+from shared.billing import entitlements
+from shared.billing.plans import Feature
 from shared.config import Settings
 from shared.db import Database, hooks
 from shared.db.tenancy import set_tenant
@@ -102,8 +104,24 @@ async def current_principal(
     )
     request.state.principal = principal
     state = request.app.state
-    await state.limiter.hit(state.agency_request_limit, str(principal.agency_id))
+    # Billing (issue #8): the plan sets the API rate (capped by the installation's), and a
+    # read-only agency (grace over, canceled, trial ended) may read, pay and nothing else.
+    standing = await entitlements.standing(session, settings, principal.agency_id)
+    limit = entitlements.request_limit(settings.rate_limit_agency_requests, standing)
+    await state.limiter.hit(limit, str(principal.agency_id))
+    if standing.read_only and request.method not in _READS and not _billing_path(request):
+        entitlements.require_writable(standing)
+    if principal.api_key_id is not None:
+        entitlements.require_plan_feature(standing, Feature.API_KEYS)
     return principal
+
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _billing_path(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith(("/v1/billing", "/v1/auth/"))
 
 
 def _verified_claims(request: Request, settings: Settings, token: str) -> tokens.AccessClaims:

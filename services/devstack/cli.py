@@ -41,6 +41,8 @@ def api_port(env: Mapping[str, str]) -> int:
 
 
 SANDBOX_PORT = 8790
+STRIPE_PORT = 8420
+"""Billing (issue #8): the local Stripe (``localstripe``) of ``make run``."""
 
 
 def app_services(port: int) -> list[ChildSpec]:
@@ -75,6 +77,14 @@ def app_services(port: int) -> list[ChildSpec]:
             ready_port=SANDBOX_PORT,
             ready_message=f"platform sandbox (test mode, no real social network is called): "
             f"{sandbox} (docs: {sandbox}/_sandbox/docs)",
+        ),
+        # Billing (issue #8): a stateful fake Stripe; Chorus's Stripe calls go there.
+        ChildSpec(
+            "stripe",
+            (str(Path(PY).with_name("localstripe")), "--port", str(STRIPE_PORT)),
+            ready_port=STRIPE_PORT,
+            ready_message=f"local Stripe (test mode, nothing is charged): "
+            f"http://{LOOPBACK}:{STRIPE_PORT}",
         ),
     ]
 
@@ -135,6 +145,10 @@ def cmd_run(args: list[str]) -> int:
             extra["CHORUS_PUBLIC_BASE_URL"] = f"http://{LOOPBACK}:{port}"
         if "CHORUS_PLATFORM_SANDBOX_URL" not in os.environ:
             extra["CHORUS_PLATFORM_SANDBOX_URL"] = f"http://{LOOPBACK}:{SANDBOX_PORT}"
+        if "CHORUS_STRIPE_API_BASE" not in os.environ:  # Billing (issue #8)
+            extra["CHORUS_STRIPE_API_BASE"] = f"http://{LOOPBACK}:{STRIPE_PORT}"
+            extra["CHORUS_STRIPE_ENVIRONMENT"] = "local"
+            extra["CHORUS_STRIPE_LOCAL_WEBHOOKS"] = "true"
         env = stack.child_env(extra)
         if env.get("CHORUS_PLATFORM_SANDBOX_URL"):
             say(

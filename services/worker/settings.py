@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.worker.context import WorkerContext
 from services.worker.jobs import (
+    billing,
     campaigns,
     mail,
     metrics,
@@ -55,6 +56,9 @@ def build_functions() -> list[Any]:
         job(metrics.COLLECT_JOB, metrics.collect_account),
         job(metrics.BACKFILL_JOB, metrics.backfill_account),
         job(reviews.SWEEP_JOB, reviews.sweep),
+        job("billing.process_stripe_event", billing.process_stripe_event),
+        job("billing.sync_quantity", billing.sync_quantity),
+        job("billing.sweep", billing.sweep),
         job(reviews.COLLECT_JOB, reviews.collect),
         job(reviews.SEND_REPLY_JOB, reviews.send_reply),
     ]
@@ -124,6 +128,11 @@ class WorkerSettings:
             name=f"cron:{social_accounts.REFRESH_DUE_JOB}",
             second={15},
             run_at_startup=True,
+        ),
+        cron(
+            job("billing.sweep", billing.sweep).coroutine,
+            name="cron:billing.sweep",
+            second={0, 15, 30, 45},
         ),
         cron(
             job(reviews.SWEEP_JOB, reviews.sweep).coroutine,

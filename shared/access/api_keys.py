@@ -18,6 +18,8 @@ from shared.access.principal import Grant, Principal
 from shared.access.roles import Role, ScopeType
 from shared.access.schemas import ApiKeyCreate
 from shared.audit import service as audit
+from shared.billing import entitlements as billing
+from shared.billing.plans import Feature
 from shared.db.tenancy import set_tenant
 from shared.errors import FieldProblem, NotFound, Unauthorized, ValidationFailed
 from shared.locations.models import Location
@@ -51,6 +53,8 @@ async def create(
         message = "API keys cannot hold the owner role; use admin or a narrower role"
         raise ValidationFailed(message, errors=[FieldProblem("body.role", message, "not_allowed")])
     authorize(principal, "api_key.manage")
+    # Billing (issue #8): API keys are a plan feature.
+    await billing.require_feature(session, None, principal.agency_id, Feature.API_KEYS)
     scope = await scopes.resolve(session, principal, role, data.brand_id, data.location_id)
     authorize_grant(principal, role, scope.target, "api_key.manage")
     now = datetime.now(UTC)

@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.access.policy import Target, authorize, reach
 from shared.access.principal import Principal
 from shared.audit import service as audit
+from shared.billing import entitlements
+from shared.billing.plans import Feature
 from shared.brand_rules import service as rules_service
 from shared.brands import service as brand_service
 from shared.campaigns import fanout
@@ -335,6 +337,13 @@ _AUDITED = (
 # Create, read, edit ------------------------------------------------------------------------
 
 
+async def _entitled(session: AsyncSession, principal: Principal, values: dict[str, Any]) -> None:
+    """What the agency's plan allows: its channels, and approvals (402 naming the plan)."""
+    await entitlements.require_channels(session, None, principal.agency_id, values["channels"])
+    if values["approval_policy"] != "none":
+        await entitlements.require_feature(session, None, principal.agency_id, Feature.APPROVALS)
+
+
 async def create_campaign(
     session: AsyncSession, principal: Principal, data: CampaignCreate
 ) -> CampaignOut:
@@ -343,6 +352,7 @@ async def create_campaign(
     problems = await _check(session, principal, data.brand_id, values)
     if problems:
         raise _invalid(problems)
+    await _entitled(session, principal, values)
     campaign = Campaign(
         agency_id=principal.agency_id,
         brand_id=data.brand_id,

@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.access.principal import Principal
 from shared.audit import service as audit
+from shared.billing import entitlements as billing
 from shared.brands import service as brand_service
 from shared.brands.models import Brand
 from shared.db import Database
@@ -391,6 +392,8 @@ async def import_locations(
         )
     created = updated = groups_created = memberships = 0
     if checked.valid:
+        # Billing (issue #8): the active count before, to refuse an import over the plan.
+        active_before = await billing.active_locations(session, principal.agency_id)
         ids, created, updated = await _upsert(
             session, principal.agency_id, brand_id, checked.valid, checked.provided
         )
@@ -403,6 +406,10 @@ async def import_locations(
         groups_created, memberships = await _join_groups(
             session, principal.agency_id, brand_id, checked.valid, ids
         )
+        if created or updated:
+            await billing.locations_changed(
+                session, None, principal.agency_id, active_before=active_before
+            )
     if checked.valid:
         audit.record_by(
             session,

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.access.policy import Target, authorize
 from shared.access.principal import Principal
 from shared.audit import service as audit
+from shared.billing import entitlements as billing
 from shared.brands import service as brand_service
 from shared.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from shared.locations import repository
@@ -93,6 +94,9 @@ async def create_location(
     audit.record_by(
         session, principal, "location.create", "location", location.id, after=_snap(location)
     )
+    # Billing (issue #8): an active location is a billed seat, within the plan's limit.
+    if location.status == "active":
+        await billing.locations_changed(session, None, principal.agency_id, activated=True)
     for group in groups:
         await repository.add_members(session, principal.agency_id, group.id, [location.id])
     await session.refresh(location)
@@ -148,6 +152,11 @@ async def update_location(
         setattr(location, key, value)
     await session.flush()
     await session.refresh(location)
+    if before["status"] != location.status:
+        # Billing (issue #8): the seat count changed; activating needs room in the plan.
+        await billing.locations_changed(
+            session, None, principal.agency_id, activated=location.status == "active"
+        )
     audit.record_by(
         session, principal, "location.update", "location", location.id, before, _snap(location)
     )
@@ -161,8 +170,11 @@ async def delete_location(
     audit.record_by(
         session, principal, "location.delete", "location", location.id, before=_snap(location)
     )
+    was_active = location.status == "active"
     await session.delete(location)
     await session.flush()
+    if was_active:
+        await billing.locations_changed(session, None, principal.agency_id)  # Billing (#8)
 
 
 _KEYS: dict[str, tuple[Callable[[Any], list[Any]], Callable[[list[Any]], list[Any]]]] = {

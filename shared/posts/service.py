@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.access.policy import Target, authorize
 from shared.access.principal import Principal
 from shared.audit import service as audit
+from shared.billing import entitlements
 from shared.brand_rules import service as rules_service
 from shared.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from shared.events import service as events
@@ -36,6 +37,7 @@ async def create_local_posts(
     session: AsyncSession, principal: Principal, location_id: uuid.UUID, data: LocalPostCreate
 ) -> list[Post]:
     location = await location_service.get_location(session, principal, location_id, "post.create")
+    await entitlements.require_channels(session, None, principal.agency_id, data.platforms)
     version = await template_service.get_version(session, principal, data.template_id, data.version)
     template = await template_service.get_template(session, principal, data.template_id)
     if template.brand_id != location.brand_id:

@@ -24,6 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.access.policy import Target, allowed, authorize, reach
 from shared.access.principal import Principal
 from shared.audit import service as audit
+from shared.billing import entitlements
+from shared.billing.plans import Feature
 from shared.brands import service as brand_service
 from shared.config import Settings
 from shared.db import Database, hooks
@@ -499,6 +501,7 @@ async def create_rule(
     session: AsyncSession, principal: Principal, brand_id: uuid.UUID, data: AutoReplyRuleIn
 ) -> AutoReplyRule:
     brand = await brand_service.get_brand(session, principal, brand_id, "brand_rules.update")
+    await entitlements.require_feature(session, None, principal.agency_id, Feature.AUTO_REPLIES)
     compile_reply(data.template)
     _check_range(data.min_rating, data.max_rating)
     await _check_group(session, principal, brand.id, data.group_id)

@@ -29,8 +29,9 @@ from shared.access.schemas import (
     InvitationOut,
     MembershipOut,
     MembershipUpdate,
-    MeOut,
 )
+from shared.billing import service as billing_service
+from shared.billing.schemas import MeWithBilling
 from shared.identity.schemas import TokenPair
 from shared.pagination import Page
 
@@ -40,8 +41,13 @@ router = APIRouter(prefix="/v1", tags=["access"])
 @router.get(
     "/me", summary="Who am I: user, agencies, roles and permissions", responses=problems(401)
 )
-async def get_me(session: Session, principal: CurrentPrincipal) -> MeOut:
-    return await members.me(session, principal)
+async def get_me(
+    session: Session, settings: SettingsDep, principal: CurrentPrincipal
+) -> MeWithBilling:
+    me = await members.me(session, principal)
+    # Billing (issue #8): the banner the portal shows (payment failed, read-only).
+    banner = await billing_service.banner(session, settings, principal.agency_id)
+    return MeWithBilling(**me.model_dump(), billing=banner)
 
 
 @router.get(
