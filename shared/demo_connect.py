@@ -9,6 +9,7 @@ worker backfills 30 days of metrics for each (queued when an account connects).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -57,9 +58,27 @@ async def _consent(url: str) -> str:
     return query["code"][0]
 
 
+async def _sandbox_up(url: str, seconds: float = 60.0) -> None:
+    """``make run`` starts this beside the sandbox: wait until it answers."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    async with aiohttp.ClientSession() as http:
+        while True:
+            try:
+                async with http.get(f"{url}/_sandbox/platforms") as answer:
+                    if answer.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if loop.time() > deadline:
+                raise RuntimeError(f"the sandbox at {url} did not answer")
+            await asyncio.sleep(0.2)
+
+
 async def connect_demo(settings: Settings) -> Connected:
     if not settings.platform_sandbox_url:
         raise RuntimeError("demo-connect only works against the sandbox (test mode)")
+    await _sandbox_up(settings.platform_sandbox_url)
     db = Database(settings.app_db_url, pool_size=2)
     redis: ArqRedis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
     keyring = keyring_from_settings(settings)

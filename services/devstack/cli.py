@@ -172,6 +172,14 @@ def cmd_run(args: list[str]) -> int:
         with Supervisor(trap, env, ROOT) as supervisor:
             for spec in services:
                 supervisor.start(spec)
+            if env.get("CHORUS_PLATFORM_SANDBOX_URL"):
+                # The sandbox forgets everything when it stops: connect the demo's accounts
+                # again, through it, each time.
+                supervisor.start(
+                    ChildSpec(
+                        "demo-connect", (PY, "-m", "shared.cli", "demo-connect"), one_shot=True
+                    )
+                )
             api = f"http://{LOOPBACK}:{port}"
             say(f"running {', '.join(s.name for s in services)}: API {api}, docs {api}/docs")
             say("press Ctrl-C to stop everything")

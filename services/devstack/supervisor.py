@@ -34,12 +34,15 @@ TICK_SECONDS = 0.1
 
 @dataclass(frozen=True)
 class ChildSpec:
-    """One child process. `ready_port`: announce `ready_message` once it accepts connections."""
+    """One child process. `ready_port`: announce `ready_message` once it accepts connections.
+    `one_shot`: a task that runs beside the services and ends (its exit stops nothing; a
+    failure is reported)."""
 
     name: str
     argv: tuple[str, ...]
     ready_port: int | None = None
     ready_message: str = ""
+    one_shot: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,10 +105,16 @@ class Supervisor:
         while True:
             if self._trap.first is not None:
                 return Outcome(signal=self._trap.first)
-            for spec, proc in self._children:
+            for spec, proc in list(self._children):
                 returncode = proc.poll()
-                if returncode is not None:
-                    return Outcome(child=spec.name, returncode=exit_status(returncode))
+                if returncode is None:
+                    continue
+                if spec.one_shot:
+                    self._children.remove((spec, proc))
+                    if returncode != 0:
+                        say(f"{spec.name} failed (exit {exit_status(returncode)}); carrying on")
+                    continue
+                return Outcome(child=spec.name, returncode=exit_status(returncode))
             for spec in list(waiting_ready):
                 assert spec.ready_port is not None
                 if ports.is_listening(spec.ready_port, timeout=0.05):
