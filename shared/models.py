@@ -11,7 +11,7 @@ from shared.events.models import OutboxEvent
 from shared.identity.models import RefreshToken, User
 from shared.locations.models import Location, LocationGroup, LocationGroupMember
 from shared.mail.models import OutboundEmail
-from shared.metrics.models import DailyMetric, MetricRollup
+from shared.metrics.models import DailyMetric, MetricRollup, PostMetric
 from shared.posts.models import Post, PostStatusChange
 from shared.reviews.models import AutoReplyRule, Review, ReviewSettings, ReviewSource
 from shared.social_accounts.models import SocialAccount
@@ -37,6 +37,7 @@ __all__ = [
     "OutboundEmail",
     "OutboxEvent",
     "Post",
+    "PostMetric",
     "PostStatusChange",
     "RefreshToken",
     "Review",

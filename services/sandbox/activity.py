@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from services.sandbox.state import PlatformState
+from services.sandbox.state import PlatformState, Post
 
 REVIEWS_PER_ACCOUNT = 12
 REVIEW_SPAN_DAYS = 90
@@ -148,6 +148,16 @@ def daily_metrics(state: PlatformState, account_id: str, day: date) -> DailyMetr
         clicks=clicks,
         posts_published=published,
     )
+
+
+def post_numbers(
+    kind: str, post: Post, now: float, growth_days: int
+) -> tuple[random.Random, float]:
+    """What every platform's per-post numbers start from: a generator seeded by the post (the
+    same numbers on every call) and how grown the post is (1/growth_days on its first day,
+    whole from then on)."""
+    age_days = max(0, int((now - post.created_at) // 86_400))
+    return _rng(kind, post.id), min(age_days + 1, growth_days) / growth_days
 
 
 def days(since: date, until: date) -> list[date]:

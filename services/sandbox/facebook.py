@@ -14,7 +14,9 @@ Sandbox choices, where Graph can't be modelled exactly:
   exhausting it — or the ``rate_limited`` fault — answers **429** with code 32 and both usage
   headers at 100 (``estimated_time_to_regain_access`` in minutes), where Graph itself uses 400;
 - the ``auth_revoked`` fault answers code 190 / subcode 460 without revoking the token;
-  ``POST /_sandbox/tokens/facebook/revoke`` revokes it for good.
+  ``POST /_sandbox/tokens/facebook/revoke`` revokes it for good;
+- Post Insights (``GET /{post-id}/insights``, lifetime) are derived from the post id and grow
+  with the post's age in whole days for its first ``POST_GROWTH_DAYS`` (stable within a day).
 """
 
 import base64
@@ -555,7 +557,10 @@ INSIGHT_METRICS = {
 @router.get("/{page_id}/insights")
 async def insights(page_id: str, request: Request) -> Response:
     """Page Insights by day: ``metric`` (comma-separated), ``period=day``, ``since``/``until``
-    (dates or epoch seconds). Each value's ``end_time`` is the end of its day."""
+    (dates or epoch seconds). Each value's ``end_time`` is the end of its day. A post id
+    (``{page}_{story}``) gets its Post Insights instead."""
+    if "_" in page_id:
+        return await _post_insights(page_id, request)
     params = await _params(request)
     call = await _begin(request, params, (TokenKind.PAGE,))
     if isinstance(call, JSONResponse):
@@ -594,6 +599,64 @@ async def insights(page_id: str, request: Request) -> Response:
                 for row in rows
             ],
             "id": f"{page_id}/insights/{name}/day",
+        }
+        for name in names
+    ]
+    return await call.answer(call.json({"data": data}))
+
+
+POST_INSIGHT_METRICS = (
+    "post_impressions",
+    "post_impressions_unique",
+    "post_clicks",
+    "post_reactions_by_type_total",
+)
+POST_GROWTH_DAYS = 7
+REACTION_TYPES = ("like", "love", "wow", "haha", "sorry", "anger")
+
+
+def post_insights(post: Post, now: float) -> dict[str, Any]:
+    """A post's lifetime Post Insights: stable per post id, growing by day of age."""
+    rng, share = activity.post_numbers("facebook-post", post, now, POST_GROWTH_DAYS)
+    impressions = int(rng.randint(200, 8000) * share)
+    reach = int(impressions * rng.uniform(0.6, 0.9))
+    weights = [rng.uniform(0.0, 1.0) for _ in REACTION_TYPES]
+    weights[0] += 3.0  # most reactions are likes
+    reactions_total = int(reach * rng.uniform(0.01, 0.06))
+    reactions = {
+        t: int(reactions_total * w / sum(weights))
+        for t, w in zip(REACTION_TYPES, weights, strict=True)
+    }
+    return {
+        "post_impressions": impressions,
+        "post_impressions_unique": reach,
+        "post_clicks": int(reach * rng.uniform(0.005, 0.04)),
+        "post_reactions_by_type_total": {t: n for t, n in reactions.items() if n},
+    }
+
+
+async def _post_insights(post_id: str, request: Request) -> Response:
+    """Post Insights, ``period=lifetime``: ``metric`` is required (comma-separated)."""
+    params = await _params(request)
+    call = await _begin(request, params, (TokenKind.PAGE,))
+    if isinstance(call, JSONResponse):
+        return call
+    post = _owned_post(call, post_id)
+    if post is None:
+        return no_object(post_id)
+    names = [m for m in params.get("metric", "").split(",") if m]
+    unknown = [m for m in names if m not in POST_INSIGHT_METRICS]
+    if not names or unknown:
+        return graph_error(
+            400, f"(#100) The value must be a valid insights metric: {','.join(unknown)}", 100
+        )
+    values = post_insights(post, call.box.clock.now())
+    data = [
+        {
+            "name": name,
+            "period": "lifetime",
+            "values": [{"value": values[name]}],
+            "id": f"{post_id}/insights/{name}/lifetime",
         }
         for name in names
     ]

@@ -31,7 +31,9 @@ Sandbox choices, where Instagram can't be modelled exactly:
   fault answer **429** with code 80002 and both usage headers at 100, where Graph uses 400;
 - insights serve every metric as a ``period=day`` time series (the real API gives
   ``accounts_engaged``, ``total_interactions`` and ``website_clicks`` only as ``total_value``);
-- the ``auth_revoked`` fault answers code 190 / subcode 460 without revoking the token.
+- the ``auth_revoked`` fault answers code 190 / subcode 460 without revoking the token;
+- media insights (``GET /v21.0/{media_id}/insights``, lifetime) are derived from the media id
+  and grow with its age in whole days for its first ``MEDIA_GROWTH_DAYS``.
 """
 
 import base64
@@ -723,6 +725,10 @@ async def insights(ig_user_id: str, request: Request) -> Response:
     call = await _begin(request, await _params(request))
     if isinstance(call, JSONResponse):
         return call
+    if ig_user_id not in call.state.accounts:
+        post = _owned_post(call, ig_user_id)
+        if post is not None:
+            return await _media_insights(call, post)
     if ig_user_id not in call.state.accounts or not call.owns(ig_user_id):
         return call.error(no_object(ig_user_id))
     q = request.query_params
@@ -774,6 +780,56 @@ async def insights(ig_user_id: str, request: Request) -> Response:
             }
         )
     return await call.answer(call.json({"data": data, "paging": {}}))
+
+
+MEDIA_INSIGHT_METRICS = ("impressions", "reach", "likes", "comments", "shares", "saved", "views")
+MEDIA_GROWTH_DAYS = 5
+
+
+def media_insights(post: Post, now: float) -> dict[str, int]:
+    """A media's lifetime insights: stable per media id, growing by day of age."""
+    rng, grown = activity.post_numbers("instagram-media", post, now, MEDIA_GROWTH_DAYS)
+    impressions = int(rng.randint(100, 9000) * grown)
+    reach = int(impressions * rng.uniform(0.5, 0.85))
+    likes = int(reach * rng.uniform(0.02, 0.1))
+    return {
+        "impressions": impressions,
+        "reach": reach,
+        "likes": likes,
+        "comments": int(likes * rng.uniform(0.02, 0.2)),
+        "shares": int(likes * rng.uniform(0.01, 0.15)),
+        "saved": int(likes * rng.uniform(0.02, 0.2)),
+        "views": int(impressions * rng.uniform(1.0, 1.4)),
+    }
+
+
+async def _media_insights(call: _Call, post: Post) -> Response:
+    """``GET /{media_id}/insights?metric=…``: lifetime values, one series per metric."""
+    metrics = [
+        m.strip() for m in call.request.query_params.get("metric", "").split(",") if m.strip()
+    ]
+    if not metrics:
+        return call.error(_invalid("(#100) The parameter metric is required"))
+    for i, metric in enumerate(metrics):
+        if metric not in MEDIA_INSIGHT_METRICS:
+            return call.error(
+                _invalid(
+                    f"(#100) metric[{i}] must be one of the following values: "
+                    + ", ".join(MEDIA_INSIGHT_METRICS)
+                )
+            )
+    values = media_insights(post, call.now)
+    data = [
+        {
+            "name": metric,
+            "period": "lifetime",
+            "values": [{"value": values[metric]}],
+            "title": metric.capitalize(),
+            "id": f"{post.id}/insights/{metric}/lifetime",
+        }
+        for metric in metrics
+    ]
+    return await call.answer(call.json({"data": data}))
 
 
 @router.get(f"/{VERSION}/{{object_id}}")

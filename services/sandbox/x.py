@@ -20,6 +20,8 @@ Sandbox choices:
   body with base64 ``media``); video needs X's chunked flow, which the sandbox does not serve;
   alt text goes through ``POST /2/media/metadata`` and shows with
   ``expansions=attachments.media_keys``;
+- ``GET /2/tweets?ids=`` looks up to ``MAX_LOOKUP_IDS`` posts at once (the same window as a
+  single lookup); unknown or deleted ids come back in ``errors``, the rest in ``data``;
 - per-post ``public_metrics`` are derived from the post id (stable), the user's
   ``followers_count`` from ``activity.daily_metrics`` for today;
 - ``GET /x/_sandbox/media/{name}`` serves a small PNG (``?bytes=N`` pads it to N bytes): a
@@ -73,6 +75,7 @@ MAX_MEDIA_PER_TWEET = 4
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # tweet_image: 5 MB
 MEDIA_EXPIRES_S = 24 * 3600  # an upload must be attached within 24 h
 MAX_TIMELINE_RESULTS = 100
+MAX_LOOKUP_IDS = 100  # GET /2/tweets: ids, up to 100 comma-separated
 IMAGE_TYPES = {
     b"\x89PNG\r\n\x1a\n": "image/png",
     b"\xff\xd8\xff": "image/jpeg",
@@ -493,6 +496,36 @@ async def get_tweet(tweet_id: str, request: Request) -> Response:
     if "attachments.media_keys" in expansions and post.media:
         uploads = _extras(call.state).media
         body["includes"] = {"media": [_media_object(uploads[m]) for m in post.media]}
+    return await call.answer(call.json(body))
+
+
+@router.get("/2/tweets")
+async def get_tweets(request: Request) -> Response:
+    """Posts lookup by ids: ``data`` for the ones found, ``errors`` for the others."""
+    call = await _begin(request, "tweets.lookup")
+    if isinstance(call, JSONResponse):
+        return call
+    ids = [i for i in request.query_params.get("ids", "").split(",") if i]
+    if not ids:
+        message = "The `ids` query parameter can not be empty"
+        return call.json(_invalid(INVALID, "ids", message), 400)
+    if len(ids) > MAX_LOOKUP_IDS or not all(i.isdigit() for i in ids):
+        message = f"The `ids` query parameter value must be 1 to {MAX_LOOKUP_IDS} numeric ids"
+        return call.json(_invalid(INVALID, "ids", message), 400)
+    fields = _tweet_fields(request)
+    data: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for tweet_id in dict.fromkeys(ids):
+        post = call.state.live_post(tweet_id)
+        if post is None:
+            errors.append(_not_found("tweet", tweet_id))
+        else:
+            data.append(_tweet(call.state, post, fields))
+    body: dict[str, Any] = {}
+    if data:
+        body["data"] = data
+    if errors:
+        body["errors"] = errors
     return await call.answer(call.json(body))
 
 

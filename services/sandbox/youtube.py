@@ -20,6 +20,7 @@ Sandbox choices:
   that doesn't fit answers 403 ``quotaExceeded``. Analytics calls don't count against it;
 - the ``rate_limited`` fault answers 403 ``userRateLimitExceeded`` (a short-term limit);
 - uploads are processed at once: ``uploadStatus`` is ``processed`` when read back;
+- a video's ``statistics`` are derived from its id and grow with its age (``video_statistics``);
 - only ``uploadType=multipart`` is served (not resumable uploads).
 """
 
@@ -298,13 +299,25 @@ def _video_resource(call: Call, post: Post, parts: set[str]) -> dict[str, Any]:
             "madeForKids": bool(meta.get("madeForKids", False)),
         }
     if "statistics" in parts:
-        item["statistics"] = {
-            "viewCount": "0",
-            "likeCount": "0",
-            "favoriteCount": "0",
-            "commentCount": "0",
-        }
+        item["statistics"] = video_statistics(post, call.box.clock.now())
     return item
+
+
+STATS_GROWTH_DAYS = 10
+
+
+def video_statistics(post: Post, now: float) -> dict[str, str]:
+    """A video's public counts (strings, as YouTube sends them): stable per video id, growing
+    with its age in whole days for its first ``STATS_GROWTH_DAYS``."""
+    rng, share = activity.post_numbers("youtube-video", post, now, STATS_GROWTH_DAYS)
+    views = int(rng.randint(50, 20_000) * share)
+    likes = int(views * rng.uniform(0.01, 0.06))
+    return {
+        "viewCount": str(views),
+        "likeCount": str(likes),
+        "favoriteCount": "0",
+        "commentCount": str(int(likes * rng.uniform(0.02, 0.2))),
+    }
 
 
 def _metadata_problem(meta: Any) -> JSONResponse | None:

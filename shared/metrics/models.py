@@ -17,6 +17,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKeyConstraint, Index,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base, tenant_table
+from shared.posts import models as _posts  # noqa: F401  (the table post metrics refer to)
 
 METRIC_FIELDS = ("followers", "impressions", "reach", "engagements", "clicks", "posts_published")
 """The numbers a connector gives per day (each may be unknown: NULL)."""
@@ -83,3 +84,42 @@ class MetricRollup(Base):
     clicks_n: Mapped[int] = mapped_column(BigInteger)
     posts_published: Mapped[int] = mapped_column(BigInteger)
     posts_published_n: Mapped[int] = mapped_column(BigInteger)
+
+
+POST_METRIC_FIELDS = (
+    "impressions",
+    "reach",
+    "engagements",
+    "likes",
+    "comments",
+    "shares",
+    "clicks",
+    "views",
+)
+"""The lifetime numbers a connector gives per post (each may be unknown: NULL)."""
+
+
+class PostMetric(Base):
+    """The latest lifetime numbers of one of Chorus's published posts, as its platform counts
+    them. One row per post, replaced on each collection; ``collected_at`` says when."""
+
+    __tablename__ = tenant_table("post_metric")
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["agency_id", "post_id"], ["post.agency_id", "post.id"], ondelete="CASCADE"
+        ),
+    )
+
+    agency_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    post_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    account_id: Mapped[uuid.UUID]
+    platform: Mapped[str] = mapped_column(String(40))
+    impressions: Mapped[int | None] = mapped_column(BigInteger)
+    reach: Mapped[int | None] = mapped_column(BigInteger)
+    engagements: Mapped[int | None] = mapped_column(BigInteger)
+    likes: Mapped[int | None] = mapped_column(BigInteger)
+    comments: Mapped[int | None] = mapped_column(BigInteger)
+    shares: Mapped[int | None] = mapped_column(BigInteger)
+    clicks: Mapped[int | None] = mapped_column(BigInteger)
+    views: Mapped[int | None] = mapped_column(BigInteger)
+    collected_at: Mapped[datetime] = mapped_column(server_default=func.now())

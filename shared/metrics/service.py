@@ -8,6 +8,12 @@ collection after connecting fills the past month.
 
 The HTTP call to the platform runs outside any transaction; only the read before it and the
 upsert after it hold one. Rollups follow in the database (see ``shared.metrics.models``).
+
+The same run then collects the lifetime numbers of the account's own posts (``published`` by
+Chorus, with an external id, in the last ``POST_WINDOW_DAYS``), in batches as large as the
+platform's lookup takes, upserted on (agency, post). That part never fails the account's
+collection: a failure is logged and the next day tries again (an auth failure marks the
+account ``needs_reconnect`` like the account part does).
 """
 
 from __future__ import annotations
@@ -29,10 +35,12 @@ from shared.crypto import keyring_from_settings
 from shared.db import Database
 from shared.db.hooks import after_commit
 from shared.jobs import enqueue
-from shared.metrics.models import METRIC_FIELDS, DailyMetric
+from shared.metrics.models import METRIC_FIELDS, POST_METRIC_FIELDS, DailyMetric, PostMetric
 from shared.platforms import registry
+from shared.platforms.base import Connector
 from shared.platforms.errors import ErrorKind, NotSupported, PlatformError
-from shared.platforms.types import DailyMetrics
+from shared.platforms.types import AccountAuth, DailyMetrics, PostMetrics
+from shared.posts.models import Post
 from shared.social_accounts import refresh, sealing
 from shared.social_accounts.models import SocialAccount
 
@@ -43,6 +51,8 @@ MAX_DAYS_PER_RUN = 90
 """An account silent for longer catches up at most this far back in one run."""
 REVISE_DAYS = 3
 UPSERT_BATCH = 1000
+POST_WINDOW_DAYS = 30
+"""Posts published longer ago than this are no longer followed."""
 SCAN_NAME = refresh.SCAN_NAME
 """The social-account scan policy (ids of every agency's accounts, read-only) is reused."""
 
@@ -65,6 +75,8 @@ class CollectResult:
     outcome: Outcome
     days: int = 0
     retry_after: float | None = None
+    posts: int = 0
+    """Posts whose numbers were stored."""
 
 
 def backfill_days(settings: Settings) -> int:
@@ -171,36 +183,173 @@ async def collect_account(
             today,
             backfill=backfill if backfill is not None else backfill_days(settings),
         )
-        if span is None:
-            return CollectResult(Outcome.UP_TO_DATE)
         auth = sealing.account_auth(account, keyring)
         platform = account.platform
     bound = log.bind(account_id=str(account_id), platform=platform)
-    since, until = span
-    try:
-        fetched = await registry.connector(platform, settings).fetch_metrics(auth, since, until)
-    except NotSupported:
-        return CollectResult(Outcome.UNSUPPORTED)
-    except PlatformError as exc:
-        if exc.kind is ErrorKind.AUTH:
+    connector = registry.connector(platform, settings)
+    if span is None:
+        result = CollectResult(Outcome.UP_TO_DATE)
+    else:
+        since, until = span
+        try:
+            fetched = await connector.fetch_metrics(auth, since, until)
+        except NotSupported:
+            result = CollectResult(Outcome.UNSUPPORTED)
+        except PlatformError as exc:
+            if exc.kind is ErrorKind.AUTH:
+                async with db.transaction(agency_id) as session:
+                    await refresh.mark_needs_reconnect(session, agency_id, account_id, exc)
+                bound.warning("metrics.needs_reconnect", detail=exc.detail)
+                return CollectResult(Outcome.NEEDS_RECONNECT)
+            if exc.kind is ErrorKind.REJECTED:
+                bound.warning("metrics.rejected", detail=exc.detail, message=exc.message)
+                return CollectResult(Outcome.REJECTED)
+            # transient, rate limited, or no answer: reading is safe to repeat.
+            bound.info("metrics.retry_later", kind=exc.kind.value, retry_after=exc.retry_after)
+            return CollectResult(Outcome.RETRY_LATER, retry_after=exc.retry_after)
+        else:
+            rows = [r for r in fetched if since <= r.day <= until]
             async with db.transaction(agency_id) as session:
-                await refresh.mark_needs_reconnect(session, agency_id, account_id, exc)
-            bound.warning("metrics.needs_reconnect", detail=exc.detail)
-            return CollectResult(Outcome.NEEDS_RECONNECT)
-        if exc.kind is ErrorKind.REJECTED:
-            bound.warning("metrics.rejected", detail=exc.detail, message=exc.message)
-            return CollectResult(Outcome.REJECTED)
-        # transient, rate limited, or no answer: reading is safe to repeat.
-        bound.info("metrics.retry_later", kind=exc.kind.value, retry_after=exc.retry_after)
-        return CollectResult(Outcome.RETRY_LATER, retry_after=exc.retry_after)
-    rows = [r for r in fetched if since <= r.day <= until]
+                account = await _load(session, agency_id, account_id)
+                if account is None or account.status != "connected":
+                    return CollectResult(Outcome.GONE)
+                stored = await upsert_days(session, account, rows)
+            bound.info("metrics.collected", since=str(since), until=str(until), days=stored)
+            result = CollectResult(Outcome.COLLECTED, days=stored)
+    posts = await collect_post_metrics(
+        db, connector, agency_id, account_id, auth, now=datetime.now(UTC)
+    )
+    return CollectResult(result.outcome, days=result.days, posts=posts)
+
+
+async def followed_posts(
+    session: AsyncSession, agency_id: uuid.UUID, account_id: uuid.UUID, *, now: datetime
+) -> dict[str, uuid.UUID]:
+    """The account's posts whose numbers are collected: published by Chorus through it, with
+    an external id, in the last ``POST_WINDOW_DAYS``; external id → post id, newest first."""
+    rows = await session.execute(
+        select(Post.external_id, Post.id)
+        .where(
+            Post.agency_id == agency_id,
+            Post.account_id == account_id,
+            Post.status == "published",
+            Post.external_id.is_not(None),
+            Post.published_at >= now - timedelta(days=POST_WINDOW_DAYS),
+        )
+        .order_by(Post.published_at.desc(), Post.id)
+    )
+    return {str(external_id): post_id for external_id, post_id in rows.all()}
+
+
+def _has_post_numbers(numbers: PostMetrics) -> bool:
+    return any(getattr(numbers, f) is not None for f in POST_METRIC_FIELDS)
+
+
+async def upsert_post_metrics(
+    session: AsyncSession,
+    agency_id: uuid.UUID,
+    account_id: uuid.UUID,
+    platform: str,
+    numbers: dict[uuid.UUID, PostMetrics],
+) -> int:
+    """Store the numbers of posts (by post id) on (agency, post), replacing what was there.
+    Posts deleted meanwhile and answers without any number are skipped; returns rows written."""
+    if not numbers:
+        return 0
+    existing = set(
+        (
+            await session.execute(
+                select(Post.id).where(Post.agency_id == agency_id, Post.id.in_(list(numbers)))
+            )
+        ).scalars()
+    )
+    values = [
+        {
+            "agency_id": agency_id,
+            "post_id": post_id,
+            "account_id": account_id,
+            "platform": platform,
+            **{f: getattr(found, f) for f in POST_METRIC_FIELDS},
+        }
+        for post_id, found in sorted(numbers.items(), key=lambda item: item[0])
+        if post_id in existing and _has_post_numbers(found)
+    ]
+    for start in range(0, len(values), UPSERT_BATCH):
+        stmt = insert(PostMetric).values(values[start : start + UPSERT_BATCH])
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["agency_id", "post_id"],
+                set_={
+                    **{f: getattr(stmt.excluded, f) for f in POST_METRIC_FIELDS},
+                    "account_id": stmt.excluded.account_id,
+                    "collected_at": func.now(),
+                },
+            )
+        )
+    return len(values)
+
+
+async def collect_post_metrics(
+    db: Database,
+    connector: Connector,
+    agency_id: uuid.UUID,
+    account_id: uuid.UUID,
+    auth: AccountAuth,
+    *,
+    now: datetime,
+) -> int:
+    """Fetch and store the numbers of the account's followed posts, a platform batch at a
+    time; how many posts got numbers. Never raises a platform error: a batch that fails is
+    logged and skipped, and an auth failure or a rate limit ends the run (the account's
+    status is updated for the former)."""
     async with db.transaction(agency_id) as session:
-        account = await _load(session, agency_id, account_id)
-        if account is None or account.status != "connected":
-            return CollectResult(Outcome.GONE)
-        stored = await upsert_days(session, account, rows)
-    bound.info("metrics.collected", since=str(since), until=str(until), days=stored)
-    return CollectResult(Outcome.COLLECTED, days=stored)
+        followed = await followed_posts(session, agency_id, account_id, now=now)
+    if not followed:
+        return 0
+    bound = log.bind(account_id=str(account_id), platform=connector.platform)
+    external_ids = list(followed)
+    size = max(1, connector.post_metrics_batch)
+    stored = 0
+    for start in range(0, len(external_ids), size):
+        batch = external_ids[start : start + size]
+        try:
+            fetched = await connector.fetch_post_metrics(auth, batch)
+        except PlatformError as exc:
+            if exc.kind is ErrorKind.AUTH:
+                async with db.transaction(agency_id) as session:
+                    await refresh.mark_needs_reconnect(session, agency_id, account_id, exc)
+                bound.warning("metrics.posts.needs_reconnect", detail=exc.detail)
+                break
+            bound.warning(
+                "metrics.posts.failed",
+                kind=exc.kind.value,
+                detail=exc.detail,
+                posts=len(batch),
+            )
+            if exc.kind is ErrorKind.RATE_LIMITED:
+                break
+            continue
+        numbers = {followed[e]: m for e, m in fetched.items() if e in followed}
+        async with db.transaction(agency_id) as session:
+            stored += await upsert_post_metrics(
+                session, agency_id, account_id, connector.platform, numbers
+            )
+    bound.info("metrics.posts.collected", followed=len(followed), stored=stored)
+    return stored
+
+
+async def post_metrics(
+    session: AsyncSession, agency_id: uuid.UUID, post_id: uuid.UUID
+) -> PostMetric | None:
+    """The stored numbers of one post (the caller has checked the principal may read it)."""
+    found: PostMetric | None = (
+        await session.execute(
+            select(PostMetric).where(
+                PostMetric.agency_id == agency_id, PostMetric.post_id == post_id
+            )
+        )
+    ).scalar_one_or_none()
+    return found
 
 
 @dataclass(frozen=True, slots=True)

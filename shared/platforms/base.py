@@ -14,7 +14,7 @@ import email.utils
 import time
 import unicodedata
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
@@ -29,6 +29,7 @@ from shared.platforms.types import (
     Grant,
     Limits,
     PostContent,
+    PostMetrics,
     PublishAttempt,
     Published,
     RemotePost,
@@ -58,6 +59,9 @@ class Connector(ABC):
     """Host role → real base URL (``{"api": "https://graph.facebook.com"}``)."""
     scopes: ClassVar[tuple[str, ...]]
     """What Chorus asks for at connect time."""
+    post_metrics_batch: ClassVar[int] = 1
+    """How many post ids one :meth:`fetch_post_metrics` call is given at most (what one
+    request of the platform takes)."""
 
     def __init__(
         self,
@@ -125,6 +129,14 @@ class Connector(ABC):
         self, auth: AccountAuth, since: date, until: date
     ) -> list[DailyMetrics]:
         """One entry per day from ``since`` to ``until`` (both included, UTC days)."""
+
+    async def fetch_post_metrics(
+        self, auth: AccountAuth, external_ids: Sequence[str]
+    ) -> dict[str, PostMetrics]:
+        """The current lifetime numbers of the account's own posts, by external id. Ids the
+        platform does not know (deleted, never there) are left out. The default: the platform
+        gives none."""
+        return {}
 
     # -- HTTP -----------------------------------------------------------------------------------
 

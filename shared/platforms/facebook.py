@@ -18,6 +18,7 @@ access``, minutes).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -40,6 +41,7 @@ from shared.platforms.types import (
     Grant,
     Limits,
     PostContent,
+    PostMetrics,
     PublishAttempt,
     Published,
     RateWindow,
@@ -62,6 +64,15 @@ _INSIGHTS = {
     "page_post_engagements": "engagements",
     "page_total_actions": "clicks",
 }
+
+_POST_INSIGHTS = (
+    "post_impressions",
+    "post_impressions_unique",
+    "post_clicks",
+    "post_reactions_by_type_total",
+)
+_MISSING_OBJECT = "100"
+"""Graph's code for an object that does not exist (or that the token may not see)."""
 
 
 class FacebookConnector(Connector):
@@ -344,6 +355,34 @@ class FacebookConnector(Connector):
         days = [since + timedelta(days=i) for i in range((until - since).days + 1)]
         return [DailyMetrics(day=d, **by_day.get(d, {})) for d in days]
 
+    async def fetch_post_metrics(
+        self, auth: AccountAuth, external_ids: Sequence[str]
+    ) -> dict[str, PostMetrics]:
+        """Lifetime Post Insights, one ``GET /{post-id}/insights`` per post with the page
+        token: impressions, unique impressions (reach), clicks and reactions by type. A post
+        gone from the page answers code 100 and is left out."""
+        found: dict[str, PostMetrics] = {}
+        for post_id in dict.fromkeys(external_ids):
+            try:
+                response = await self.request(
+                    "GET",
+                    self.graph(f"/{post_id}/insights"),
+                    token=auth.access_token,
+                    params={"metric": ",".join(_POST_INSIGHTS)},
+                )
+            except PlatformError as exc:
+                if exc.kind is ErrorKind.REJECTED and exc.code == _MISSING_OBJECT:
+                    continue
+                raise
+            body = json_body(response)
+            values: dict[str, Any] = {}
+            for series in body.get("data", []) if isinstance(body, dict) else []:
+                points = series.get("values") if isinstance(series, dict) else None
+                if isinstance(points, list) and points and isinstance(points[-1], dict):
+                    values[str(series.get("name"))] = points[-1].get("value")
+            found[post_id] = _post_metrics(values)
+        return found
+
     # -- Errors ---------------------------------------------------------------------------------
 
     def classify(self, response: Response) -> PlatformError:
@@ -444,3 +483,21 @@ def _review(item: dict[str, Any]) -> RemoteReview:
 
 
 CONNECTOR = FacebookConnector
+
+
+def _post_metrics(values: dict[str, Any]) -> PostMetrics:
+    """Post Insights as Chorus's numbers: likes are the ``like`` reactions, engagements every
+    reaction plus the clicks (what the insights asked for give)."""
+    reactions = values.get("post_reactions_by_type_total")
+    by_type = (
+        {str(k): _int(v) or 0 for k, v in reactions.items()} if isinstance(reactions, dict) else {}
+    )
+    clicks = _int(values.get("post_clicks"))
+    engaged = [n for n in (sum(by_type.values()) if by_type else None, clicks) if n is not None]
+    return PostMetrics(
+        impressions=_int(values.get("post_impressions")),
+        reach=_int(values.get("post_impressions_unique")),
+        clicks=clicks,
+        likes=by_type.get("like", 0) if isinstance(reactions, dict) else None,
+        engagements=sum(engaged) if engaged else None,
+    )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -42,6 +43,7 @@ from shared.platforms.types import (
     Grant,
     Limits,
     PostContent,
+    PostMetrics,
     PublishAttempt,
     Published,
     RateWindow,
@@ -334,6 +336,43 @@ class InstagramConnector(Connector):
         body = json_body(answer)
         return body if isinstance(body, dict) and body.get("id") else None
 
+    async def fetch_post_metrics(
+        self, auth: AccountAuth, external_ids: Sequence[str]
+    ) -> dict[str, PostMetrics]:
+        """Lifetime media insights, one ``GET /{media-id}/insights`` per post: impressions,
+        reach, likes, comments, shares and saves (engagements: the four interactions). A media
+        that is gone answers code 100 and is left out."""
+        found: dict[str, PostMetrics] = {}
+        for media_id in dict.fromkeys(external_ids):
+            try:
+                answer = await self.request(
+                    "GET",
+                    self.url("graph", f"/{VERSION}/{media_id}/insights"),
+                    token=auth.access_token,
+                    params={"metric": ",".join(_MEDIA_INSIGHTS)},
+                )
+            except PlatformError as exc:
+                if exc.kind is ErrorKind.REJECTED and exc.code == "100":
+                    continue
+                raise
+            body = json_body(answer)
+            values: dict[str, int | None] = {}
+            for series in body.get("data", []) if isinstance(body, dict) else []:
+                points = series.get("values") if isinstance(series, dict) else None
+                if isinstance(points, list) and points and isinstance(points[-1], dict):
+                    values[str(series.get("name"))] = _count(points[-1].get("value"))
+            interactions = ("likes", "comments", "shares", "saved")
+            engaged = [n for k in interactions if (n := values.get(k)) is not None]
+            found[media_id] = PostMetrics(
+                impressions=values.get("impressions"),
+                reach=values.get("reach"),
+                likes=values.get("likes"),
+                comments=values.get("comments"),
+                shares=values.get("shares"),
+                engagements=sum(engaged) if engaged else None,
+            )
+        return found
+
     async def fetch_post_status(
         self, auth: AccountAuth, attempt: PublishAttempt
     ) -> RemotePost | None:
@@ -494,3 +533,13 @@ def post_published(media: dict[str, Any]) -> Published:
 
 
 CONNECTOR = InstagramConnector
+
+
+_MEDIA_INSIGHTS = ("impressions", "reach", "likes", "comments", "shares", "saved")
+
+
+def _count(raw: Any) -> int | None:
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -47,6 +47,7 @@ from shared.platforms.types import (
     Grant,
     Limits,
     PostContent,
+    PostMetrics,
     PublishAttempt,
     Published,
     RateWindow,
@@ -65,6 +66,7 @@ RATE_WINDOW_S = 60.0
 DAY_S = 86_400
 # Polling ``status/fetch`` (30 calls/min per token) right after init: a few short waits.
 STATUS_POLL_WAITS = (0.35, 0.5, 0.75, 1.0, 1.5)
+_POST_METRIC_FIELDS = "id,view_count,like_count,comment_count,share_count"
 LIST_PAGE = 20  # video/list's max_count
 VIDEO_FIELDS = "id,title,video_description,create_time,share_url"
 METRIC_FIELDS = "id,create_time,view_count,like_count,comment_count,share_count"
@@ -96,6 +98,7 @@ _REASONS = {
 
 class TikTokConnector(Connector):
     platform = "tiktok"
+    post_metrics_batch = 20  # video/query: filters.video_ids takes up to 20
     display_name = "TikTok"
     real_hosts: ClassVar[dict[str, str]] = {
         "www": "https://www.tiktok.com",
@@ -404,6 +407,38 @@ class TikTokConnector(Connector):
 
     # -- Listening ------------------------------------------------------------------------------
 
+    async def fetch_post_metrics(
+        self, auth: AccountAuth, external_ids: Sequence[str]
+    ) -> dict[str, PostMetrics]:
+        """``POST /v2/video/query/`` with ``filters.video_ids`` (20 a call) and the count
+        fields. Ids still naming a publish (not yet a video) and videos TikTok does not list
+        (private, removed) are left out."""
+        ids = [i for i in dict.fromkeys(external_ids) if not _is_publish_id(i)]
+        found: dict[str, PostMetrics] = {}
+        for start in range(0, len(ids), self.post_metrics_batch):
+            data = await self._api(
+                "POST",
+                "/v2/video/query/",
+                auth.access_token,
+                json={"filters": {"video_ids": ids[start : start + self.post_metrics_batch]}},
+                fields=_POST_METRIC_FIELDS,
+            )
+            for video in data.get("videos") or []:
+                if not isinstance(video, dict) or "id" not in video:
+                    continue
+                likes, comments, shares = (
+                    _count(video.get(k)) for k in ("like_count", "comment_count", "share_count")
+                )
+                engaged = [n for n in (likes, comments, shares) if n is not None]
+                found[str(video["id"])] = PostMetrics(
+                    views=_count(video.get("view_count")),
+                    likes=likes,
+                    comments=comments,
+                    shares=shares,
+                    engagements=sum(engaged) if engaged else None,
+                )
+        return found
+
     async def fetch_metrics(
         self, auth: AccountAuth, since: date, until: date
     ) -> list[DailyMetrics]:
@@ -558,3 +593,10 @@ def _remote(found: Published) -> RemotePost:
 
 
 CONNECTOR = TikTokConnector
+
+
+def _count(raw: Any) -> int | None:
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None

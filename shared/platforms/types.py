@@ -143,6 +143,21 @@ class DailyMetrics:
 
 
 @dataclass(frozen=True, slots=True)
+class PostMetrics:
+    """One published post's lifetime numbers as the platform counts them now (cumulative, not
+    per day). ``None``: the platform does not give that number for this kind of post."""
+
+    impressions: int | None = None
+    reach: int | None = None
+    engagements: int | None = None
+    likes: int | None = None
+    comments: int | None = None
+    shares: int | None = None
+    clicks: int | None = None
+    views: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RateWindow:
     """A documented limit: ``calls`` per ``seconds``, counted per ``scope``."""
 

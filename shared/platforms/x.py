@@ -22,7 +22,7 @@ import base64
 import hashlib
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -49,6 +49,7 @@ from shared.platforms.types import (
     Limits,
     Media,
     PostContent,
+    PostMetrics,
     PublishAttempt,
     Published,
     RateWindow,
@@ -73,6 +74,7 @@ class XConnector(Connector):
         "api": "https://api.x.com",
     }
     scopes = ("tweet.read", "tweet.write", "users.read", "offline.access", "media.write")
+    post_metrics_batch = 100  # GET /2/tweets: up to 100 ids
     limits = Limits(
         # X API v2 rate limits per user (OAuth 2.0 user context), Pro tier, 15-minute windows
         # (docs.x.com/x-api/fundamentals/rate-limits): POST /2/tweets 100, DELETE 50,
@@ -434,6 +436,31 @@ class XConnector(Connector):
             for d in days
         ]
 
+    async def fetch_post_metrics(
+        self, auth: AccountAuth, external_ids: Sequence[str]
+    ) -> dict[str, PostMetrics]:
+        """``GET /2/tweets?ids=…&tweet.fields=public_metrics``, 100 ids a call; deleted posts
+        come back under ``errors`` and are left out."""
+        found: dict[str, PostMetrics] = {}
+        ids = list(dict.fromkeys(external_ids))
+        for start in range(0, len(ids), self.post_metrics_batch):
+            body = json_body(
+                await self.request(
+                    "GET",
+                    self.api("/2/tweets"),
+                    token=auth.access_token,
+                    params={
+                        "ids": ",".join(ids[start : start + self.post_metrics_batch]),
+                        "tweet.fields": "public_metrics",
+                    },
+                )
+            )
+            for tweet in body.get("data", []) if isinstance(body, dict) else []:
+                metrics = tweet.get("public_metrics") if isinstance(tweet, dict) else None
+                if isinstance(metrics, dict) and "id" in tweet:
+                    found[str(tweet["id"])] = _post_metrics(metrics)
+        return found
+
     # -- Errors ---------------------------------------------------------------------------------
 
     def classify(self, response: Response) -> PlatformError:
@@ -500,6 +527,29 @@ class XConnector(Connector):
             # client-forbidden, missing scopes, a suspended or locked account
             return self.error(ErrorKind.AUTH, status=status, code=code, detail=detail)
         return self.error(ErrorKind.REJECTED, detail, status=status, code=code, detail=detail)
+
+
+def _count(raw: Any) -> int | None:
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _post_metrics(metrics: dict[str, Any]) -> PostMetrics:
+    """A post's ``public_metrics``; engagements as the daily numbers count them (likes,
+    reposts, replies and quotes), shares as reposts plus quotes."""
+    names = ("like_count", "retweet_count", "reply_count", "quote_count")
+    likes, reposts, replies, quotes = (_count(metrics.get(k)) for k in names)
+    known = [n for n in (likes, reposts, replies, quotes) if n is not None]
+    shares = [n for n in (reposts, quotes) if n is not None]
+    return PostMetrics(
+        impressions=_count(metrics.get("impression_count")),
+        engagements=sum(known) if known else None,
+        likes=likes,
+        comments=replies,
+        shares=sum(shares) if shares else None,
+    )
 
 
 def _reset_after(response: Response) -> float | None:

@@ -69,3 +69,25 @@ class PostOut(BaseModel):
     decision_comment: str | None
     created_at: datetime
     updated_at: datetime
+
+
+class PostMetricsOut(BaseModel):
+    """A published post's lifetime numbers as its platform last gave them. Every number is
+    ``null`` where the platform does not give it, and all of them (with ``collected_at``)
+    until the first collection after publishing."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    post_id: uuid.UUID
+    platform: str
+    impressions: int | None = None
+    reach: int | None = None
+    engagements: int | None = None
+    likes: int | None = None
+    comments: int | None = None
+    shares: int | None = None
+    clicks: int | None = None
+    views: int | None = None
+    collected_at: datetime | None = Field(
+        default=None, description="When Chorus last read them from the platform."
+    )

@@ -17,9 +17,10 @@ from shared.brand_rules import service as rules_service
 from shared.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from shared.events import service as events
 from shared.locations import service as location_service
+from shared.metrics import service as metrics_service
 from shared.pagination import Slice, keyset_page
 from shared.posts.models import Post, PostStatusChange
-from shared.posts.schemas import LocalPostCreate
+from shared.posts.schemas import LocalPostCreate, PostMetricsOut
 from shared.templates import service as template_service
 from shared.templates.schemas import PreviewIn
 from shared.tenancy import scoped
@@ -162,6 +163,17 @@ async def get_post(session: AsyncSession, principal: Principal, post_id: uuid.UU
         raise NotFound("post not found")
     authorize(principal, "post.read", _target(post), object_type="post")
     return post
+
+
+async def get_post_metrics(
+    session: AsyncSession, principal: Principal, post_id: uuid.UUID
+) -> PostMetricsOut:
+    """The post's numbers at its platform, as last collected (empty until then)."""
+    post = await get_post(session, principal, post_id)
+    stored = await metrics_service.post_metrics(session, post.agency_id, post.id)
+    if stored is None:
+        return PostMetricsOut(post_id=post.id, platform=post.platform)
+    return PostMetricsOut.model_validate(stored)
 
 
 async def list_location_posts(

@@ -228,3 +228,53 @@ async def test_unreachable_platform_is_transient(make_connector: Make) -> None:
     with pytest.raises(PlatformError) as err:
         await dead.publish(AccountAuth("1", Sealed("t")), PostContent(text="hi"), "ref-x")
     assert err.value.kind is ErrorKind.TRANSIENT  # nothing was sent: safe to retry
+
+
+async def test_post_metrics_are_the_posts_lifetime_insights_growing_with_age(
+    fb: FacebookConnector, sandbox: httpx.AsyncClient
+) -> None:
+    auth = auth_for(await connect(fb))
+    post_id = (await fb.publish(auth, PostContent(text="Counted"), "pm-1")).external_id
+    raw = await sandbox.get(
+        f"/facebook/v21.0/{post_id}/insights",
+        params={
+            "metric": "post_impressions,post_impressions_unique,post_clicks,"
+            "post_reactions_by_type_total"
+        },
+        headers={"Authorization": f"Bearer {auth.access_token.reveal()}"},
+    )
+    assert raw.status_code == 200, raw.text
+    served = {s["name"]: s["values"][0]["value"] for s in raw.json()["data"]}
+    found = await fb.fetch_post_metrics(auth, [post_id])
+    got = found[post_id]
+    reactions = served["post_reactions_by_type_total"]
+    assert got.impressions == served["post_impressions"] > 0
+    assert got.reach == served["post_impressions_unique"]
+    assert got.clicks == served["post_clicks"]
+    assert got.likes == reactions.get("like", 0)
+    assert got.engagements == sum(reactions.values()) + served["post_clicks"]
+    assert (got.comments, got.shares, got.views) == (None, None, None)
+    await sandbox.post("/_sandbox/clock/advance", json={"seconds": 3 * 86_400})
+    older = (await fb.fetch_post_metrics(auth, [post_id]))[post_id]
+    assert older.impressions is not None
+    assert older.impressions > got.impressions
+
+
+async def test_post_metrics_leave_out_posts_gone_from_the_page(fb: FacebookConnector) -> None:
+    auth = auth_for(await connect(fb))
+    kept = (await fb.publish(auth, PostContent(text="Kept"), "pm-k")).external_id
+    gone = (await fb.publish(auth, PostContent(text="Gone"), "pm-g")).external_id
+    await fb.delete(auth, gone)
+    found = await fb.fetch_post_metrics(auth, [kept, gone, f"{auth.external_id}_404"])
+    assert set(found) == {kept}
+
+
+async def test_post_metrics_outage_is_transient(
+    fb: FacebookConnector, sandbox: httpx.AsyncClient
+) -> None:
+    auth = auth_for(await connect(fb))
+    post_id = (await fb.publish(auth, PostContent(text="Outage"), "pm-o")).external_id
+    await set_faults(sandbox, "facebook", error_rates={"server_error": 1.0})
+    with pytest.raises(PlatformError) as err:
+        await fb.fetch_post_metrics(auth, [post_id])
+    assert err.value.kind is ErrorKind.TRANSIENT

@@ -471,3 +471,47 @@ async def test_a_rate_limited_answer_says_when_to_come_back(
     await set_faults(sandbox, P)
     # A refusal is a moment, not a lost day: the account's real window still has room.
     await ig.publish(auth, post("After the pause"), "ref-w2")
+
+
+async def test_post_metrics_are_the_medias_lifetime_insights(
+    make_connector: Make, sandbox: httpx.AsyncClient
+) -> None:
+    ig, auth, _ = await connected(make_connector)
+    media_id = (await ig.publish(auth, post("Counted"), "pm-1")).external_id
+    raw = await sandbox.get(
+        f"{G}/{media_id}/insights",
+        params={"metric": "impressions,reach,likes,comments,shares,saved"},
+        headers={"Authorization": f"Bearer {auth.access_token.reveal()}"},
+    )
+    assert raw.status_code == 200, raw.text
+    served = {s["name"]: s["values"][0]["value"] for s in raw.json()["data"]}
+    got = (await ig.fetch_post_metrics(auth, [media_id]))[media_id]
+    assert got.impressions == served["impressions"] > 0
+    assert got.reach == served["reach"]
+    assert (got.likes, got.comments, got.shares) == (
+        served["likes"],
+        served["comments"],
+        served["shares"],
+    )
+    assert got.engagements == sum(served[k] for k in ("likes", "comments", "shares", "saved"))
+    assert (got.clicks, got.views) == (None, None)
+    await advance(sandbox, 2 * DAY)
+    later = (await ig.fetch_post_metrics(auth, [media_id]))[media_id]
+    assert (later.impressions or 0) > got.impressions
+
+
+async def test_post_metrics_leave_out_unknown_media(make_connector: Make) -> None:
+    ig, auth, _ = await connected(make_connector)
+    media_id = (await ig.publish(auth, post("Kept"), "pm-k")).external_id
+    found = await ig.fetch_post_metrics(auth, [media_id, "17999999999999999"])
+    assert set(found) == {media_id}
+
+
+async def test_post_metrics_rate_limit_is_rate_limited(
+    make_connector: Make, sandbox: httpx.AsyncClient
+) -> None:
+    ig, auth, _ = await connected(make_connector)
+    media_id = (await ig.publish(auth, post("Limited"), "pm-l")).external_id
+    await set_faults(sandbox, P, error_rates={"rate_limited": 1.0})
+    err = await expect(ErrorKind.RATE_LIMITED, ig.fetch_post_metrics(auth, [media_id]))
+    assert err.retry_after is not None

@@ -652,3 +652,59 @@ async def test_a_made_up_token_is_auth(make_connector: Make) -> None:
     auth = AccountAuth("urn:li:organization:1", Sealed("not-a-token"))
     err = await expect(ErrorKind.AUTH, li.publish(auth, PostContent("x"), "ref-z"))
     assert err.code == "INVALID_ACCESS_TOKEN"
+
+
+async def test_post_metrics_are_each_posts_lifetime_share_statistics(
+    make_connector: Make, sandbox: httpx.AsyncClient
+) -> None:
+    li, auth, tokens = await connected(make_connector)
+    urns = [
+        (await li.publish(auth, PostContent(f"Counted {i}"), f"pm-{i}")).external_id
+        for i in range(2)
+    ]
+    raw = await sandbox.get(
+        f"/{P}/rest/organizationalEntityShareStatistics",
+        params={
+            "q": "organizationalEntity",
+            "organizationalEntity": auth.external_id,
+            "shares": f"List({','.join(quote(u, safe='') for u in urns)})",
+        },
+        headers={**HEADERS, "Authorization": f"Bearer {tokens.access_token.reveal()}"},
+    )
+    assert raw.status_code == 200, raw.text
+    served = {e["share"]: e["totalShareStatistics"] for e in raw.json()["elements"]}
+    assert set(served) == set(urns)
+    found = await li.fetch_post_metrics(auth, urns)
+    for urn, stats in served.items():
+        got = found[urn]
+        assert got.impressions == stats["impressionCount"] > 0
+        assert got.reach == stats["uniqueImpressionsCount"]
+        assert got.clicks == stats["clickCount"]
+        assert (got.likes, got.comments, got.shares) == (
+            stats["likeCount"],
+            stats["commentCount"],
+            stats["shareCount"],
+        )
+        assert got.engagements == stats["likeCount"] + stats["commentCount"] + stats["shareCount"]
+        assert got.views is None
+    await advance(sandbox, 3 * DAY)
+    later = await li.fetch_post_metrics(auth, urns)
+    assert all((later[u].impressions or 0) > (found[u].impressions or 0) for u in urns)
+
+
+async def test_post_metrics_leave_out_deleted_posts(make_connector: Make) -> None:
+    li, auth, _ = await connected(make_connector)
+    kept = (await li.publish(auth, PostContent("Kept"), "pm-k")).external_id
+    gone = (await li.publish(auth, PostContent("Gone"), "pm-g")).external_id
+    await li.delete(auth, gone)
+    found = await li.fetch_post_metrics(auth, [kept, gone, "urn:li:ugcPost:1", "not-a-urn"])
+    assert set(found) == {kept}
+
+
+async def test_post_metrics_with_a_revoked_token_are_auth(
+    make_connector: Make, sandbox: httpx.AsyncClient
+) -> None:
+    li, auth, _ = await connected(make_connector)
+    kept = (await li.publish(auth, PostContent("Auth"), "pm-a")).external_id
+    await set_faults(sandbox, P, error_rates={"auth_revoked": 1.0})
+    await expect(ErrorKind.AUTH, li.fetch_post_metrics(auth, [kept]))

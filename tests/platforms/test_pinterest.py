@@ -354,3 +354,49 @@ async def test_no_reviews_on_pinterest(pin: PinterestConnector) -> None:
         await pin.fetch_reviews(auth, None)
     with pytest.raises(NotSupported):
         await pin.reply_to_review(auth, "1", "thanks")
+
+
+async def test_post_metrics_are_the_pins_analytics_summed(
+    pin: PinterestConnector, sandbox: httpx.AsyncClient
+) -> None:
+    auth = auth_for(await connect(pin))
+    pin_id = (await pin.publish(auth, PIN, "pm-1")).external_id
+    today = datetime.now(UTC).date()
+    raw = await sandbox.get(
+        f"/pinterest/v5/pins/{pin_id}/analytics",
+        params={
+            "start_date": (today - timedelta(days=89)).isoformat(),
+            "end_date": today.isoformat(),
+            "metric_types": "IMPRESSION,ENGAGEMENT,PIN_CLICK,OUTBOUND_CLICK,SAVE",
+        },
+        headers=_bearer(auth),
+    )
+    assert raw.status_code == 200, raw.text
+    served = raw.json()["all"]["summary_metrics"]
+    found = await pin.fetch_post_metrics(auth, [pin_id])
+    got = found[pin_id]
+    assert got.impressions == served["IMPRESSION"] > 0
+    assert got.engagements == served["ENGAGEMENT"]
+    assert got.shares == served["SAVE"]
+    assert got.clicks == served["PIN_CLICK"] + served["OUTBOUND_CLICK"]
+    assert (got.reach, got.likes, got.comments, got.views) == (None, None, None, None)
+
+
+async def test_post_metrics_leave_out_deleted_and_unknown_pins(pin: PinterestConnector) -> None:
+    auth = auth_for(await connect(pin))
+    kept = (await pin.publish(auth, PIN, "pm-k")).external_id
+    gone = (await pin.publish(auth, PIN, "pm-g")).external_id
+    await pin.delete(auth, gone)
+    found = await pin.fetch_post_metrics(auth, [kept, gone, "999999999999"])
+    assert set(found) == {kept}
+
+
+async def test_post_metrics_outage_is_transient(
+    pin: PinterestConnector, sandbox: httpx.AsyncClient
+) -> None:
+    auth = auth_for(await connect(pin))
+    kept = (await pin.publish(auth, PIN, "pm-o")).external_id
+    await set_faults(sandbox, "pinterest", error_rates={"server_error": 1.0})
+    with pytest.raises(PlatformError) as err:
+        await pin.fetch_post_metrics(auth, [kept])
+    assert err.value.kind is ErrorKind.TRANSIENT

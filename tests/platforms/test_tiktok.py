@@ -534,3 +534,50 @@ async def test_metrics_errors(tiktok: TikTokConnector, sandbox: httpx.AsyncClien
     await set_faults(sandbox, "tiktok")
     await sandbox.post("/_sandbox/clock/advance", json={"seconds": 86_400})
     await _fails(ErrorKind.AUTH, tiktok.fetch_metrics(auth, today, today))
+
+
+async def test_post_metrics_are_the_videos_counts_from_one_query(
+    tiktok: TikTokConnector, sandbox: httpx.AsyncClient
+) -> None:
+    auth = await _connected(tiktok)
+    ids = [
+        (await tiktok.publish(auth, PostContent(f"Clip {i}", media=(VIDEO,)), f"pm{i}")).external_id
+        for i in range(2)
+    ]
+    raw = await sandbox.post(
+        f"{P}/v2/video/query/?fields=id,view_count,like_count,comment_count,share_count",
+        headers=_headers(auth),
+        json={"filters": {"video_ids": ids}},
+    )
+    served = {v["id"]: v for v in raw.json()["data"]["videos"]}
+    assert set(served) == set(ids)
+    found = await tiktok.fetch_post_metrics(auth, ids)
+    assert set(found) == set(ids)
+    for video_id, video in served.items():
+        got = found[video_id]
+        assert got.views == video["view_count"] > 0
+        assert (got.likes, got.comments, got.shares) == (
+            video["like_count"],
+            video["comment_count"],
+            video["share_count"],
+        )
+        assert (
+            got.engagements == video["like_count"] + video["comment_count"] + video["share_count"]
+        )
+        assert (got.impressions, got.reach, got.clicks) == (None, None, None)
+
+
+async def test_post_metrics_leave_out_unknown_videos(tiktok: TikTokConnector) -> None:
+    auth = await _connected(tiktok)
+    kept = (await tiktok.publish(auth, PostContent("Kept", media=(VIDEO,)), "pmk")).external_id
+    found = await tiktok.fetch_post_metrics(auth, [kept, "7999999999999999999", "v_pub_x~1"])
+    assert set(found) == {kept}
+
+
+async def test_post_metrics_with_a_revoked_token_are_auth(
+    tiktok: TikTokConnector, sandbox: httpx.AsyncClient
+) -> None:
+    auth = await _connected(tiktok)
+    kept = (await tiktok.publish(auth, PostContent("Auth", media=(VIDEO,)), "pma")).external_id
+    await set_faults(sandbox, "tiktok", error_rates={"auth_revoked": 1.0})
+    await _fails(ErrorKind.AUTH, tiktok.fetch_post_metrics(auth, [kept]))

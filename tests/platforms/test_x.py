@@ -381,3 +381,58 @@ async def test_no_reviews_on_x(x: XConnector) -> None:
         await x.fetch_reviews(auth, None)
     with pytest.raises(NotSupported):
         await x.reply_to_review(auth, "1", "thanks")
+
+
+async def test_post_metrics_are_the_posts_public_metrics_in_one_lookup(
+    x: XConnector, sandbox: httpx.AsyncClient
+) -> None:
+    auth = auth_for(await connect(x))
+    ids = [
+        (await x.publish(auth, PostContent(text=f"numbers {i}"), f"pm{i}")).external_id
+        for i in range(3)
+    ]
+    headers = {"Authorization": f"Bearer {auth.access_token.reveal()}"}
+    truth = {
+        i: (
+            await sandbox.get(
+                f"/x/2/tweets/{i}", params={"tweet.fields": "public_metrics"}, headers=headers
+            )
+        ).json()["data"]["public_metrics"]
+        for i in ids
+    }
+    found = await x.fetch_post_metrics(auth, ids)
+    assert set(found) == set(ids)
+    for i, t in truth.items():
+        got = found[i]
+        assert got.impressions == t["impression_count"]
+        assert got.likes == t["like_count"]
+        assert got.comments == t["reply_count"]
+        assert got.shares == t["retweet_count"] + t["quote_count"]
+        assert got.engagements == (
+            t["like_count"] + t["retweet_count"] + t["reply_count"] + t["quote_count"]
+        )
+        assert (got.reach, got.clicks, got.views) == (None, None, None)
+    assert await x.fetch_post_metrics(auth, ids) == found  # stable
+
+
+async def test_post_metrics_leave_out_unknown_and_deleted_posts(x: XConnector) -> None:
+    auth = auth_for(await connect(x))
+    kept = (await x.publish(auth, PostContent(text="kept"), "pk")).external_id
+    gone = (await x.publish(auth, PostContent(text="gone"), "pg")).external_id
+    await x.delete(auth, gone)
+    found = await x.fetch_post_metrics(auth, [kept, gone, "1899999999999999999"])
+    assert set(found) == {kept}
+    assert await x.fetch_post_metrics(auth, ["1899999999999999999"]) == {}
+
+
+async def test_post_metrics_rate_limit_says_when_to_come_back(
+    x: XConnector, sandbox: httpx.AsyncClient
+) -> None:
+    auth = auth_for(await connect(x))
+    post = (await x.publish(auth, PostContent(text="limited"), "pl")).external_id
+    await set_faults(sandbox, "x", error_rates={"rate_limited": 1.0})
+    with pytest.raises(PlatformError) as err:
+        await x.fetch_post_metrics(auth, [post])
+    assert err.value.kind is ErrorKind.RATE_LIMITED
+    assert err.value.retry_after is not None
+    assert 0 < err.value.retry_after <= 901

@@ -329,3 +329,54 @@ async def test_no_reviews_on_youtube(yt: YouTubeConnector) -> None:
     with pytest.raises(NotSupported):
         await yt.reply_to_review(auth, "x", "Thanks")
     assert not yt.limits.supports_reviews
+
+
+async def test_post_metrics_are_the_videos_statistics_in_one_call(
+    yt: YouTubeConnector, sandbox: httpx.AsyncClient, video: Media
+) -> None:
+    tokens, auth = await _connected(yt)
+    ids = [
+        (await yt.publish(auth, PostContent(f"Clip {i}", media=(video,)), f"pm-{i}")).external_id
+        for i in range(2)
+    ]
+    raw = await sandbox.get(
+        f"/{P}/youtube/v3/videos",
+        params={"part": "statistics", "id": ",".join(ids)},
+        headers={"Authorization": f"Bearer {auth.access_token.reveal()}"},
+    )
+    served = {item["id"]: item["statistics"] for item in raw.json()["items"]}
+    found = await yt.fetch_post_metrics(auth, ids)
+    assert set(found) == set(ids)
+    for video_id, stats in served.items():
+        got = found[video_id]
+        assert got.views == int(stats["viewCount"]) > 0
+        assert got.likes == int(stats["likeCount"])
+        assert got.comments == int(stats["commentCount"])
+        assert got.engagements == got.likes + got.comments
+        assert (got.impressions, got.reach, got.clicks) == (None, None, None)
+    await sandbox.post("/_sandbox/clock/advance", json={"seconds": 4 * 86_400})
+    fresh = await yt.refresh_token(tokens)  # an hour-long token does not last four days
+    auth = AccountAuth(auth.external_id, fresh.access_token, auth.extra)
+    later = await yt.fetch_post_metrics(auth, ids)
+    assert all((later[i].views or 0) > (found[i].views or 0) for i in ids)
+
+
+async def test_post_metrics_leave_out_deleted_and_unknown_videos(
+    yt: YouTubeConnector, video: Media
+) -> None:
+    _, auth = await _connected(yt)
+    kept = (await yt.publish(auth, PostContent("Kept", media=(video,)), "pm-k")).external_id
+    gone = (await yt.publish(auth, PostContent("Gone", media=(video,)), "pm-g")).external_id
+    await yt.delete(auth, gone)
+    found = await yt.fetch_post_metrics(auth, [kept, gone, "AAAAAAAAAAA", "not a video id!"])
+    assert set(found) == {kept}
+
+
+async def test_post_metrics_short_term_limit_is_rate_limited(
+    yt: YouTubeConnector, sandbox: httpx.AsyncClient, video: Media
+) -> None:
+    _, auth = await _connected(yt)
+    kept = (await yt.publish(auth, PostContent("Limited", media=(video,)), "pm-l")).external_id
+    await set_faults(sandbox, P, error_rates={"rate_limited": 1.0})
+    err = await _fails(ErrorKind.RATE_LIMITED, yt.fetch_post_metrics(auth, [kept]))
+    assert err.code == "userRateLimitExceeded"

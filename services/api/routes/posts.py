@@ -8,7 +8,7 @@ from services.api.deps import DEFAULT_PAGE_SIZE, CurrentPrincipal, Cursor, Limit
 from services.api.problems import problems
 from shared.pagination import Page
 from shared.posts import service as post_service
-from shared.posts.schemas import LocalPostCreate, PostOut
+from shared.posts.schemas import LocalPostCreate, PostMetricsOut, PostOut
 
 router = APIRouter(prefix="/v1", tags=["posts"])
 
@@ -61,3 +61,19 @@ async def list_location_posts(
 )
 async def get_post(post_id: uuid.UUID, session: Session, principal: CurrentPrincipal) -> PostOut:
     return PostOut.model_validate(await post_service.get_post(session, principal, post_id))
+
+
+@router.get(
+    "/posts/{post_id}/metrics",
+    summary="A published post's numbers at its platform",
+    description="Lifetime impressions, reach, engagements, likes, comments, shares, clicks and "
+    "views of the post as its platform counts them, read by the daily metrics collection for "
+    "posts published in the last 30 days. A number the platform does not give is `null`; all "
+    "are `null` (and `collected_at` too) until the first collection after publishing.",
+    responses=problems(401, 403, 404),
+    openapi_extra={"x-permission": "post.read"},
+)
+async def get_post_metrics(
+    post_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+) -> PostMetricsOut:
+    return await post_service.get_post_metrics(session, principal, post_id)
