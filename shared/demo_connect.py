@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from shared.access import repository as access_repository
 from shared.access.principal import Grant, Principal
@@ -31,6 +31,7 @@ from shared.identity.models import User
 from shared.locations.models import Location
 from shared.platforms import registry
 from shared.social_accounts import service as social_service
+from shared.social_accounts.models import SocialAccount
 
 DEMO_PLATFORMS = ("facebook", "instagram", "x", "google_business")
 
@@ -114,6 +115,21 @@ async def connect_demo(settings: Settings) -> Connected:
                         .order_by(Location.external_ref)
                     )
                 ).scalars()
+            )
+            # The sandbox keeps nothing across restarts (and numbers its accounts afresh):
+            # what the demo had connected is gone there, so it is forgotten here too.
+            await session.execute(
+                update(SocialAccount)
+                .where(SocialAccount.agency_id == agency_id, SocialAccount.status != "revoked")
+                .values(
+                    status="revoked",
+                    access_token=None,
+                    refresh_token=None,
+                    token_key_id=None,
+                    token_expires_at=None,
+                    disconnected_at=func.now(),
+                    last_error="the platform sandbox restarted",
+                )
             )
         accounts = 0
         for location_id in locations:

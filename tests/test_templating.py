@@ -429,6 +429,17 @@ def test_context_takes_numbers_and_refuses_objects() -> None:
         RenderContext.build(location={"city": object()})
 
 
+def test_custom_fields_of_any_json_shape_render_or_read_as_missing() -> None:
+    """Imported custom fields are the agency's JSON: a campaign must not fail on them."""
+    custom = {"delivery": True, "patio": False, "days": ["Mon", "Fri"], "meta": {"a": 1}}
+    text = render(
+        "{{ location.custom.delivery }}/{{ location.custom.patio }}/{{ location.custom.days }}"
+        '/{{ location.custom.meta | default("none") }}',
+        location={"custom": custom},
+    )
+    assert text == "yes/no/Mon, Fri/none"
+
+
 def test_with_slots_leaves_the_shared_context_alone() -> None:
     base = RenderContext.build(location=LOCATION)
     base.with_slots({"offer": "x"})

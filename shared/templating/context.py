@@ -30,6 +30,20 @@ def _put(values: dict[str, str], prefix: str, items: Mapping[str, object]) -> No
             values[f"{prefix}{key}"] = text
 
 
+def _custom_text(value: object) -> str | None:
+    """A custom field is whatever JSON the agency imported: a yes/no reads as such, a list
+    as its items; what has no sensible text (an object) is left out, so it renders as
+    missing (``default`` applies) instead of breaking every post of the location."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        items = [_custom_text(v) for v in value]
+        return ", ".join(i for i in items if i)
+    if value is None or isinstance(value, str | int | float | Decimal):
+        return _text(value, "")
+    return None
+
+
 class RenderContext:
     """Immutable by convention: ``values`` is shared by every render that uses the context."""
 
@@ -54,7 +68,10 @@ class RenderContext:
             _put(values, "location.", {f: location.get(f) for f in LOCATION_FIELDS})
             custom = location.get("custom")
             if isinstance(custom, Mapping):
-                _put(values, "location.custom.", custom)
+                for key, raw in custom.items():
+                    text = _custom_text(raw)
+                    if text is not None:
+                        values[f"location.custom.{key}"] = text
         if brand is not None:
             _put(values, "brand.", {f: brand.get(f) for f in BRAND_FIELDS})
         if campaign is not None:
