@@ -208,7 +208,11 @@ async def _publish_run(dsn: str, database: Any, sandbox: str) -> tuple[float, fl
             "CHORUS_LOG_LEVEL": "WARNING",
             "CHORUS_PLATFORM_SANDBOX_URL": sandbox,
             "PYTHONPATH": str(ROOT),
-            **{k: v for k, v in os.environ.items() if k.startswith("CHORUS_PUBLISH")},
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if k.startswith(("CHORUS_PUBLISH", "CHORUS_OUTBOUND", "CHORUS_DISPATCH"))
+            },
         },
     )
     try:

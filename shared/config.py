@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     outbound_read_timeout_seconds: float = 30.0
     """Longest wait for the next bytes of an answer once the request is sent."""
     outbound_total_timeout_seconds: float = 60.0
-    outbound_max_connections: int = 200
+    outbound_max_connections: int = 400
     outbound_max_connections_per_host: int = 0
     """0: no per-host cap beyond ``outbound_max_connections``."""
     outbound_max_response_bytes: int = 10 * 1024 * 1024
@@ -121,8 +121,9 @@ class Settings(BaseSettings):
     reconcile_give_up_seconds: int = 24 * 3600
     """How long after a post's deadline Chorus keeps asking the platform whether an
     unanswered publish went out, before marking it failed (and saying it may be out)."""
-    publish_concurrency_per_platform: int = 100
-    """Calls in flight to one platform from one worker process."""
+    publish_concurrency_per_platform: int = 300
+    """Calls in flight to one platform from one worker process (bench/publish: 100 → 300
+    took a 10,000-post burst from 1,450 to about 1,700 posts/s; 600 was no better)."""
     token_refresh_lead_seconds: int = 900
     """Refresh an account's access token when it has less than this left to live."""
     oauth_state_ttl_seconds: int = 900
