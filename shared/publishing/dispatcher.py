@@ -91,24 +91,24 @@ async def lease_due(
     enqueued once the transaction has committed."""
     await session.execute(text("SELECT set_config('app.scan', :scan, true)"), {"scan": SCAN})
     token = uuid.uuid4()
-    try:
-        rows = (
-            await session.execute(
-                _LEASE,
-                {"now": now, "limit": limit, "token": token, "lease_end": now + lease_for},
-            )
-        ).all()
-        by_agency: dict[uuid.UUID, list[Moved]] = defaultdict(list)
-        for agency_id, post_id, before, after in rows:
-            reason = _REASONS.get((before, after), "leased")
-            by_agency[agency_id].append(Moved(post_id, before, after, reason))
-        for agency_id, moves in by_agency.items():
-            # The history rows are the agency's own: written under its tenant.
-            await set_tenant(session, agency_id, None)
-            await record_many(session, agency_id, moves, actor=SYSTEM)
-    finally:
-        await session.execute(text("SELECT set_config('app.scan', '', true)"))
-        await set_tenant(session, None, None)
+    rows = (
+        await session.execute(
+            _LEASE,
+            {"now": now, "limit": limit, "token": token, "lease_end": now + lease_for},
+        )
+    ).all()
+    by_agency: dict[uuid.UUID, list[Moved]] = defaultdict(list)
+    for agency_id, post_id, before, after in rows:
+        reason = _REASONS.get((before, after), "leased")
+        by_agency[agency_id].append(Moved(post_id, before, after, reason))
+    for agency_id, moves in by_agency.items():
+        # The history rows are the agency's own: written under its tenant.
+        await set_tenant(session, agency_id, None)
+        await record_many(session, agency_id, moves, actor=SYSTEM)
+    # The scan and tenant settings are local to the transaction; cleared here for whoever
+    # uses the session next in it (a failure above ends the transaction anyway).
+    await session.execute(text("SELECT set_config('app.scan', '', true)"))
+    await set_tenant(session, None, None)
     leases: list[Lease] = []
     for agency_id, moves in by_agency.items():
         ids = [m.post_id for m in moves]

@@ -76,26 +76,25 @@ async def find_due(
     """Accounts of every agency due for a refresh, soonest expiry first. Only ids cross the
     tenant line here (the ``named_scan`` policy); each refresh then runs in its own tenant."""
     await session.execute(text("SELECT set_config('app.scan', :scan, true)"), {"scan": SCAN_NAME})
-    try:
-        rows = await session.execute(
-            select(
-                SocialAccount.agency_id,
-                SocialAccount.id,
-                SocialAccount.token_expires_at,
-                SocialAccount.refresh_failures,
-            )
-            .where(
-                SocialAccount.status == "connected",
-                SocialAccount.refresh_token.is_not(None),
-                SocialAccount.token_expires_at < now + lead,
-                or_(SocialAccount.next_refresh_at.is_(None), SocialAccount.next_refresh_at <= now),
-            )
-            .order_by(SocialAccount.token_expires_at)
-            .limit(limit)
+    rows = await session.execute(
+        select(
+            SocialAccount.agency_id,
+            SocialAccount.id,
+            SocialAccount.token_expires_at,
+            SocialAccount.refresh_failures,
         )
-        return [Due(a, i, e, f) for a, i, e, f in rows.all() if e is not None]
-    finally:
-        await session.execute(text("SELECT set_config('app.scan', '', true)"))
+        .where(
+            SocialAccount.status == "connected",
+            SocialAccount.refresh_token.is_not(None),
+            SocialAccount.token_expires_at < now + lead,
+            or_(SocialAccount.next_refresh_at.is_(None), SocialAccount.next_refresh_at <= now),
+        )
+        .order_by(SocialAccount.token_expires_at)
+        .limit(limit)
+    )
+    due = [Due(a, i, e, f) for a, i, e, f in rows.all() if e is not None]
+    await session.execute(text("SELECT set_config('app.scan', '', true)"))
+    return due
 
 
 async def refresh_account(
