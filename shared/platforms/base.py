@@ -19,7 +19,15 @@ from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from shared.crypto import Sealed
-from shared.http import OutboundError, OutboundHttp, Response, get_client
+from shared.http import (
+    BlockedDestination,
+    OutboundError,
+    OutboundHttp,
+    Response,
+    ResponseTooLarge,
+    TooManyRedirects,
+    get_client,
+)
 from shared.platforms.errors import ErrorKind, NotSupported, PlatformError, message_for
 from shared.platforms.types import (
     AccountAuth,
@@ -177,6 +185,53 @@ class Connector(ABC):
         if response.status >= 400:
             raise self.classify(response)
         return response
+
+    async def download_media(self, url: str, what: str, max_bytes: int) -> Response:
+        """The bytes behind a customer's media URL, for platforms that take uploads (X,
+        LinkedIn, YouTube). Fetched with the SSRF-guarded client; every problem that is the
+        address's is ``rejected`` naming it (code ``media_url`` or ``media_size``), a failure
+        on the way is ``transient`` (nothing was sent to the platform yet)."""
+        try:
+            answer = await self.http.fetch(
+                "GET", url, customer_url=True, max_bytes=max_bytes, follow_redirects=True
+            )
+        except BlockedDestination as exc:
+            raise self.error(
+                ErrorKind.REJECTED,
+                f"the {what} address {exc.url or 'given'} cannot be used ({exc.reason})",
+                code="media_url",
+                detail=str(exc),
+            ) from None
+        except ValueError:
+            raise self.error(
+                ErrorKind.REJECTED, f"a {what} address is not a valid address", code="media_url"
+            ) from None
+        except ResponseTooLarge:
+            raise self.error(
+                ErrorKind.REJECTED,
+                f"a {what} is larger than {max_bytes // (1024 * 1024)} MB, "
+                f"the most {self.display_name} takes",
+                code="media_size",
+            ) from None
+        except TooManyRedirects:
+            raise self.error(
+                ErrorKind.REJECTED, f"a {what} address redirects too many times", code="media_url"
+            ) from None
+        except OutboundError as exc:
+            raise self.error(
+                ErrorKind.TRANSIENT, detail=f"downloading a {what} failed: {exc}"
+            ) from None
+        if answer.status >= 500:
+            raise self.error(
+                ErrorKind.TRANSIENT, detail=f"downloading a {what}: HTTP {answer.status}"
+            )
+        if answer.status >= 400 or not answer.body:
+            raise self.error(
+                ErrorKind.REJECTED,
+                f"a {what} could not be downloaded (its address answered {answer.status})",
+                code="media_url",
+            )
+        return answer
 
     @abstractmethod
     def classify(self, response: Response) -> PlatformError:

@@ -32,11 +32,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from shared.crypto import Sealed
 from shared.http import (
-    BlockedDestination,
-    OutboundError,
     Response,
-    ResponseTooLarge,
-    TooManyRedirects,
 )
 from shared.platforms.base import (
     CLIENT_REF_HEADER,
@@ -378,46 +374,7 @@ class LinkedInConnector(Connector):
 
     async def _download(self, url: str) -> tuple[bytes, str]:
         """An image's bytes and media type from the customer's URL (SSRF-guarded)."""
-        try:
-            answer = await self.http.fetch(
-                "GET", url, customer_url=True, max_bytes=MAX_IMAGE_BYTES, follow_redirects=True
-            )
-        except BlockedDestination as exc:
-            raise self.error(
-                ErrorKind.REJECTED,
-                f"the image address {exc.url or 'given'} cannot be used ({exc.reason})",
-                code="media_url",
-                detail=str(exc),
-            ) from None
-        except ValueError:
-            raise self.error(
-                ErrorKind.REJECTED, "an image address is not a valid address", code="media_url"
-            ) from None
-        except ResponseTooLarge:
-            raise self.error(
-                ErrorKind.REJECTED,
-                f"an image is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB",
-                code="media_size",
-            ) from None
-        except TooManyRedirects:
-            raise self.error(
-                ErrorKind.REJECTED, "an image address redirects too many times", code="media_url"
-            ) from None
-        except OutboundError as exc:
-            # Nothing was sent to LinkedIn yet: downloading again is harmless.
-            raise self.error(
-                ErrorKind.TRANSIENT, detail=f"downloading an image failed: {exc}"
-            ) from None
-        if answer.status >= 500:
-            raise self.error(
-                ErrorKind.TRANSIENT, detail=f"downloading an image: HTTP {answer.status}"
-            )
-        if answer.status >= 400:
-            raise self.error(
-                ErrorKind.REJECTED,
-                f"an image could not be downloaded (its address answered {answer.status})",
-                code="media_url",
-            )
+        answer = await self.download_media(url, "image", MAX_IMAGE_BYTES)
         media_type = next((t for m, t in IMAGE_MAGIC.items() if answer.body.startswith(m)), None)
         if media_type is None:
             raise self.error(

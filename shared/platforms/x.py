@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 
 from shared.content.xtext import MAX_WEIGHTED_LENGTH, weighted_length
 from shared.crypto import Sealed
-from shared.http import BlockedDestination, OutboundError, Response, ResponseTooLarge
+from shared.http import Response
 from shared.platforms.base import (
     CLIENT_REF_HEADER,
     Connector,
@@ -290,39 +290,7 @@ class XConnector(Connector):
 
     async def _download(self, url: str) -> tuple[bytes, str]:
         """The image behind a customer's URL, through the SSRF-guarded client."""
-        try:
-            answer = await self.http.fetch(
-                "GET", url, customer_url=True, max_bytes=MAX_IMAGE_BYTES, follow_redirects=True
-            )
-        except BlockedDestination as exc:
-            raise self.error(
-                ErrorKind.REJECTED,
-                f"the image address {exc.url or 'given'} cannot be used ({exc.reason})",
-                code="media_url",
-                detail=str(exc),
-            ) from None
-        except ValueError:
-            raise self.error(
-                ErrorKind.REJECTED,
-                "an image address is not a valid address",
-                code="media_url",
-            ) from None
-        except ResponseTooLarge:
-            raise self.error(
-                ErrorKind.REJECTED,
-                f"an image is larger than X's {MAX_IMAGE_BYTES // (1024 * 1024)} MB",
-                code="media_size",
-            ) from None
-        except OutboundError as exc:
-            raise self.error(
-                ErrorKind.TRANSIENT, detail=f"downloading an image failed: {exc}"
-            ) from None
-        if answer.status >= 400:
-            raise self.error(
-                ErrorKind.REJECTED,
-                f"an image could not be downloaded (its address answered {answer.status})",
-                code="media_url",
-            )
+        answer = await self.download_media(url, "image", MAX_IMAGE_BYTES)
         media_type = answer.headers.get("Content-Type", "").split(";")[0].strip()
         if not media_type.startswith("image/"):
             media_type = "application/octet-stream"

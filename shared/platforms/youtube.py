@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
-from shared.http import BlockedDestination, OutboundError, ResponseTooLarge
 from shared.platforms._google import GOOGLE_HOSTS, GoogleConnector, parse_time
 from shared.platforms.base import CLIENT_REF_HEADER, json_body, same_text
 from shared.platforms.errors import ErrorKind, PlatformError
@@ -168,37 +167,7 @@ class YouTubeConnector(GoogleConnector):
 
     async def _download(self, video: Media) -> tuple[bytes, str]:
         """The video's bytes and media type, fetched like any customer URL (SSRF-guarded)."""
-        try:
-            answer = await self.http.fetch(
-                "GET",
-                video.url,
-                customer_url=True,
-                follow_redirects=True,
-                max_bytes=MAX_VIDEO_BYTES,
-            )
-        except BlockedDestination as exc:
-            raise self.error(
-                ErrorKind.REJECTED,
-                f"the video's address is not allowed ({exc.reason})",
-                code="blocked_media_url",
-            ) from None
-        except ResponseTooLarge:
-            raise self.error(
-                ErrorKind.REJECTED,
-                f"the video is larger than {MAX_VIDEO_BYTES // (1024 * 1024)} MB",
-                code="media_too_large",
-            ) from None
-        except OutboundError as exc:
-            # Nothing was sent to YouTube yet: downloading again is harmless.
-            raise self.error(ErrorKind.TRANSIENT, detail=str(exc)) from None
-        if answer.status >= 500:
-            raise self.error(ErrorKind.TRANSIENT, detail=f"video download: HTTP {answer.status}")
-        if answer.status >= 400 or not answer.body:
-            raise self.error(
-                ErrorKind.REJECTED,
-                f"the video could not be downloaded (HTTP {answer.status})",
-                code="media_unavailable",
-            )
+        answer = await self.download_media(video.url, "video", MAX_VIDEO_BYTES)
         media_type = answer.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if not media_type.startswith("video/"):
             media_type = "application/octet-stream"
