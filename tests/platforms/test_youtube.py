@@ -188,7 +188,7 @@ async def test_video_url_is_fetched_safely(yt: YouTubeConnector, sandbox_url: st
     _, auth = await _connected(yt)
     blocked = PostContent("Internal", media=(Media("http://169.254.169.254/latest", "video"),))
     err = await _fails(ErrorKind.REJECTED, yt.publish(auth, blocked, "ref-ssrf"))
-    assert "not allowed" in err.message
+    assert "cannot be used" in err.message
     missing = PostContent("Gone", media=(Media(f"{sandbox_url}/youtube/_media/nope.mp4", "video"),))
     err = await _fails(ErrorKind.REJECTED, yt.publish(auth, missing, "ref-404"))
     assert "404" in err.message
