@@ -516,3 +516,30 @@ async def test_needs_approval_mails_the_deciders_once(
     assert "Please approve" in mails[0][1]
     assert "capl_" in mails[0][1]  # the approve/reject links
     assert pending == 0
+
+
+async def test_a_retried_local_post_with_its_idempotency_key_is_written_once(
+    client: httpx.AsyncClient, admin_engine: AsyncEngine, shop: Shop
+) -> None:
+    body = {
+        "template_id": shop.template_id,
+        "version": 1,
+        "platforms": ["facebook"],
+        "slot_values": {"offer": "Once"},
+    }
+    path = f"/v1/locations/{shop.location['id']}/posts"
+    headers = {**shop.owner.headers, "Idempotency-Key": "post-once-1"}
+    first = await client.post(path, json=body, headers=headers)
+    again = await client.post(path, json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    other = await client.post(
+        path, json={**body, "slot_values": {"offer": "Twice"}}, headers=headers
+    )
+    assert other.status_code == 422
+    async with admin_engine.connect() as conn:
+        count = await conn.scalar(
+            text("SELECT count(*) FROM post WHERE location_id = :l"), {"l": shop.location["id"]}
+        )
+    assert count == 1

@@ -3,9 +3,11 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, status
+from fastapi.responses import JSONResponse
 
 from services.api.deps import DEFAULT_PAGE_SIZE, CurrentPrincipal, Cursor, Limit, Session
 from services.api.problems import problems
+from shared.idempotency import Idempotency
 from shared.pagination import Page
 from shared.posts import service as post_service
 from shared.posts.schemas import LocalPostCreate, PostMetricsOut, PostOut
@@ -20,16 +22,25 @@ router = APIRouter(prefix="/v1", tags=["posts"])
     "values, checks every platform's limits, the brand's rules and the slots, and saves one post "
     "per platform only if all pass (else 422 listing every problem). Posts wait in "
     "`needs_approval` when the brand requires approval of location edits, else `scheduled` "
-    "(now, or at `scheduled_at`), and the worker publishes them.",
+    "(now, or at `scheduled_at`), and the worker publishes them. Send an `Idempotency-Key` "
+    "to make a retry answer what the first request did.",
     status_code=status.HTTP_201_CREATED,
+    response_model=list[PostOut],
     responses=problems(401, 403, 404, 409, 422),
     openapi_extra={"x-permission": "post.create"},
 )
 async def create_local_posts(
-    location_id: uuid.UUID, data: LocalPostCreate, session: Session, principal: CurrentPrincipal
-) -> list[PostOut]:
-    posts = await post_service.create_local_posts(session, principal, location_id, data)
-    return [PostOut.model_validate(p) for p in posts]
+    location_id: uuid.UUID,
+    data: LocalPostCreate,
+    session: Session,
+    principal: CurrentPrincipal,
+    idempotency: Idempotency,
+) -> JSONResponse:
+    async def work() -> list[PostOut]:
+        posts = await post_service.create_local_posts(session, principal, location_id, data)
+        return [PostOut.model_validate(p) for p in posts]
+
+    return await idempotency.run(session, principal, work, status_code=status.HTTP_201_CREATED)
 
 
 @router.get(
