@@ -461,6 +461,39 @@ async def test_link_preview_changes_nothing_and_use_works_once_without_login(
     assert [tuple(r) for r in audit] == [(w.brand_manager["user_id"],)]
 
 
+async def test_the_emailed_link_opens_a_page_that_decides_without_login(
+    client: httpx.AsyncClient, admin_engine: AsyncEngine, settings: Settings, app_db: Database
+) -> None:
+    """What the franchisee who only reads email sees: the page shows, its button decides."""
+    w = await _world(client, admin_engine)
+    post = (await _pending(client, w))[0]
+    token = await _mint(app_db, settings, post["id"], "reject", w.brand_manager["user_id"])
+    page = await client.get("/approval-link", params={"token": token})
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Reject this post?" in page.text
+    assert "Fresh pizza in New York! 2 for 1" in page.text
+    assert "NYC Slice" in page.text
+    assert len(await _history(admin_engine, post["id"])) == 1  # showing changed nothing
+    empty = await client.post("/approval-link", data={"token": token, "comment": "  "})
+    assert empty.status_code == 422  # a rejection says why
+    assert "comment" in empty.text
+    done = await client.post(
+        "/approval-link", data={"token": token, "comment": "Wrong <b>price</b>"}
+    )
+    assert done.status_code == 200, done.text
+    assert "Rejected" in done.text
+    shown = await client.get(f"/v1/posts/{post['id']}", headers=w.owner.headers)
+    assert shown.json()["status"] == "cancelled"
+    assert shown.json()["decision_comment"] == "Wrong <b>price</b>"
+    again = await client.post("/approval-link", data={"token": token, "comment": "x"})
+    assert again.status_code == 409
+    assert "already used" in again.text
+    forged = await client.get("/approval-link", params={"token": token[:-4] + "AAAA"})
+    assert forged.status_code == 400
+    assert "<b>" not in forged.text.split("<h1>")[1]  # nothing echoed unescaped
+
+
 async def test_a_decided_post_cannot_be_decided_again_by_another_link(
     client: httpx.AsyncClient, admin_engine: AsyncEngine, settings: Settings, app_db: Database
 ) -> None:

@@ -14,6 +14,7 @@ from services.api.problems import install_problem_handlers
 from services.api.routes import (
     access,
     analytics,
+    approval_page,
     approvals,
     audit,
     auth,
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(social_accounts.router)
     app.include_router(campaigns.router)
     app.include_router(approvals.router)
+    app.include_router(approval_page.router)
     app.include_router(reviews.router)
     app.include_router(analytics.router)
     app.include_router(billing.router)
