@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from services.sandbox import activity
 from services.sandbox.call import PlatformCall
-from services.sandbox.deps import bearer, client_ref, sandbox, with_query
+from services.sandbox.deps import bearer, client_ref, consent_redirect, sandbox, with_query
 from services.sandbox.faults import FaultKind
 from services.sandbox.graph import (
     graph_error,
@@ -41,11 +41,9 @@ from services.sandbox.graph import (
 )
 from services.sandbox.state import (
     Account,
-    AuthCode,
     Post,
     TokenKind,
     TokenProblem,
-    new_code,
 )
 
 PLATFORM = "facebook"
@@ -150,18 +148,15 @@ async def oauth_dialog(request: Request) -> Response:
             id=page_id, name=f"Sandbox Page {n}.{i}", kind="page", owner_id=user.id
         )
     scopes = tuple(s for s in params.get("scope", "").replace(" ", ",").split(",") if s)
-    code = state.issue_code(
-        AuthCode(
-            code=new_code(),
-            client_id=client_id,
-            redirect_uri=redirect_uri,
-            user_id=user.id,
-            expires_at=box.clock.now() + box.config.auth_code_ttl_s,
-            scopes=scopes,
-        )
+    return consent_redirect(
+        box,
+        state,
+        back,
+        client_id=client_id,
+        redirect_uri=redirect_uri,
+        user_id=user.id,
+        scopes=scopes,
     )
-    back["code"] = code.code
-    return RedirectResponse(with_query(redirect_uri, back), status_code=302)
 
 
 @router.api_route("/oauth/access_token", methods=["GET", "POST"])

@@ -62,17 +62,15 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from services.sandbox import activity
 from services.sandbox.call import PlatformCall
 from services.sandbox.config import Window
-from services.sandbox.deps import bearer, client_ref, sandbox, with_query
+from services.sandbox.deps import bearer, client_ref, consent_redirect, sandbox, with_query
 from services.sandbox.faults import FaultKind
 from services.sandbox.state import (
     Account,
-    AuthCode,
     PlatformState,
     Post,
     Token,
     TokenKind,
     TokenProblem,
-    new_code,
 )
 from shared.content.text import length
 
@@ -303,18 +301,15 @@ async def authorization(request: Request) -> Response:
             username=f"sandbox-pizzeria-{n}-{i}",
             owner_id=member.id,
         )
-    code = state.issue_code(
-        AuthCode(
-            code=new_code(),
-            client_id=client_id,
-            redirect_uri=redirect_uri,
-            user_id=member.id,
-            expires_at=box.clock.now() + box.config.auth_code_ttl_s,
-            scopes=tuple(q.get("scope", "").split()),
-        )
+    return consent_redirect(
+        box,
+        state,
+        back,
+        client_id=client_id,
+        redirect_uri=redirect_uri,
+        user_id=member.id,
+        scopes=tuple(q.get("scope", "").split()),
     )
-    back["code"] = code.code
-    return RedirectResponse(with_query(redirect_uri, back), status_code=302)
 
 
 @router.post("/oauth/v2/accessToken")

@@ -39,17 +39,15 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from services.sandbox import activity
 from services.sandbox.call import PlatformCall
 from services.sandbox.config import Window
-from services.sandbox.deps import bearer, client_ref, sandbox, with_query
+from services.sandbox.deps import bearer, client_ref, consent_redirect, sandbox, with_query
 from services.sandbox.faults import FaultKind
 from services.sandbox.ratelimit import WindowStatus
 from services.sandbox.state import (
     Account,
-    AuthCode,
     PlatformState,
     Post,
     TokenKind,
     TokenProblem,
-    new_code,
 )
 
 PLATFORM = "pinterest"
@@ -182,18 +180,15 @@ async def authorize(request: Request) -> Response:
         id=board_id, name="Sandbox Board", kind="board", owner_id=user.id
     )
     scopes = tuple(s for s in q.get("scope", "").replace(" ", ",").split(",") if s)
-    code = state.issue_code(
-        AuthCode(
-            code=new_code(),
-            client_id=client_id,
-            redirect_uri=redirect_uri,
-            user_id=user.id,
-            expires_at=box.clock.now() + box.config.auth_code_ttl_s,
-            scopes=scopes,
-        )
+    return consent_redirect(
+        box,
+        state,
+        back,
+        client_id=client_id,
+        redirect_uri=redirect_uri,
+        user_id=user.id,
+        scopes=scopes,
     )
-    back["code"] = code.code
-    return RedirectResponse(with_query(redirect_uri, back), status_code=302)
 
 
 @api.post("/oauth/token")

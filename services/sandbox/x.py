@@ -45,17 +45,15 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from services.sandbox import activity
 from services.sandbox.call import PlatformCall
 from services.sandbox.config import Window
-from services.sandbox.deps import bearer, client_ref, sandbox, with_query
+from services.sandbox.deps import bearer, client_ref, consent_redirect, sandbox, with_query
 from services.sandbox.faults import FaultKind
 from services.sandbox.ratelimit import WindowStatus
 from services.sandbox.state import (
     Account,
-    AuthCode,
     PlatformState,
     Post,
     TokenKind,
     TokenProblem,
-    new_code,
 )
 from shared.content.xtext import MAX_WEIGHTED_LENGTH, weighted_length
 
@@ -186,20 +184,17 @@ async def authorize(request: Request) -> Response:
         username=f"sandbox_user_{n}",
     )
     state.accounts[user.id] = user
-    code = state.issue_code(
-        AuthCode(
-            code=new_code(),
-            client_id=client_id,
-            redirect_uri=redirect_uri,
-            user_id=user.id,
-            expires_at=box.clock.now() + box.config.auth_code_ttl_s,
-            scopes=tuple(q.get("scope", "").split()),
-            code_challenge=q["code_challenge"],
-            code_challenge_method=method,
-        )
+    return consent_redirect(
+        box,
+        state,
+        back,
+        client_id=client_id,
+        redirect_uri=redirect_uri,
+        user_id=user.id,
+        scopes=tuple(q.get("scope", "").split()),
+        code_challenge=q["code_challenge"],
+        code_challenge_method=method,
     )
-    back["code"] = code.code
-    return RedirectResponse(with_query(redirect_uri, back), status_code=302)
 
 
 @router.post("/2/oauth2/token")

@@ -32,13 +32,12 @@ from shared.brand_rules import service as rules_service
 from shared.brand_rules.check import EffectiveRules
 from shared.campaigns import audience as audience_sql
 from shared.campaigns.schedule import PUBLISH_WINDOW, InstantCache
-from shared.content import Media, MediaKind, PostContent
+from shared.content import Media, PostContent
 from shared.content import validate as validate_platform
 from shared.db import Database
 from shared.events import service as events
 from shared.posts import transitions
 from shared.templates import service as template_service
-from shared.templates.schemas import MediaIn
 from shared.templating import CompiledTemplate, RenderContext
 
 log = structlog.get_logger("chorus.campaigns")
@@ -156,26 +155,6 @@ class Result:
     locations: int
 
 
-def media_of(items: Sequence[dict[str, Any]]) -> tuple[Media, ...]:
-    out = []
-    for raw in items:
-        item = MediaIn.model_validate(raw)
-        cover = Media(kind=MediaKind.IMAGE, url=item.cover_url) if item.cover_url else None
-        out.append(
-            Media(
-                kind=MediaKind(item.kind),
-                url=item.url,
-                media_id=item.media_id,
-                width=item.width,
-                height=item.height,
-                duration_seconds=item.duration_seconds,
-                size_bytes=item.size_bytes,
-                cover=cover,
-            )
-        )
-    return tuple(out)
-
-
 def waiting_for(policy: str, has_slots: bool) -> tuple[str, str, str] | None:
     """A campaign post's approval, by policy: a location confirms each post; the brand
     approves local edits, which only exist where the template has slots to fill."""
@@ -215,7 +194,7 @@ async def _plan(
                 allowed=rules.allowed_platforms is None or platform in rules.allowed_platforms,
                 body=compiled.get(f"bodies.{platform}") or compiled.get("bodies.default"),
                 title=compiled.get(f"titles.{platform}") or compiled.get("titles.default"),
-                media=media_of(raw_media),
+                media=template_service.media_of(raw_media),
                 media_json=orjson.dumps(raw_media).decode(),
                 rules=rules_service.effective(rules, platform),
             )

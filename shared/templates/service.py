@@ -4,6 +4,7 @@ for any location on every platform with every problem reported at once."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -359,7 +360,8 @@ async def publish_version(
     return _version_out(version)
 
 
-def _media(items: list[dict[str, Any]]) -> tuple[Media, ...]:
+def media_of(items: Sequence[dict[str, Any]]) -> tuple[Media, ...]:
+    """A version's stored media (JSON) as the content checks take them."""
     out = []
     for raw in items:
         item = MediaIn.model_validate(raw)
@@ -424,7 +426,7 @@ async def preview(
         title_template = compiled.get(f"titles.{platform}") or compiled.get("titles.default")
         title = title_template.render(context) if title_template is not None else None
         raw_media = version.media.get(platform) or version.media.get("default") or []
-        post = PostContent(text=text, title=title, media=_media(raw_media))
+        post = PostContent(text=text, title=title, media=media_of(raw_media))
         problems = [
             PreviewProblem(
                 source="platform",
