@@ -17,7 +17,7 @@ from services.worker.settings import build_relay
 from shared.config import Settings
 from shared.db import Database
 from shared.platforms import registry
-from shared.publishing.dispatcher import lease_due
+from shared.publishing.dispatcher import Lease, lease_due
 from shared.publishing.limiter import AccountLimiter
 from shared.publishing.publisher import BatchResult, Publisher
 from shared.social_accounts import sealing
@@ -93,19 +93,24 @@ async def post(
     return dict(made.json()[0])
 
 
-async def cycle(app_db: Database, publisher: Publisher, *, now: datetime | None = None) -> int:
-    """One dispatcher pass and every job it would enqueue, run here; how many were leased."""
+async def lease(app_db: Database, *, now: datetime | None = None) -> list[Lease]:
+    """One dispatcher pass: what it leases (60 s leases, batches of 50)."""
     async with app_db.transaction() as session:
-        leases = await lease_due(
+        return await lease_due(
             session,
             now=now or datetime.now(UTC),
             limit=1000,
             lease_for=timedelta(seconds=60),
             batch_size=50,
         )
-    for lease in leases:
-        await publisher.run(lease)
-    return sum(len(lease.post_ids) for lease in leases)
+
+
+async def cycle(app_db: Database, publisher: Publisher, *, now: datetime | None = None) -> int:
+    """One dispatcher pass and every job it would enqueue, run here; how many were leased."""
+    leases = await lease(app_db, now=now)
+    for leased in leases:
+        await publisher.run(leased)
+    return sum(len(leased.post_ids) for leased in leases)
 
 
 async def state(engine: AsyncEngine, post_id: str) -> dict[str, Any]:
@@ -259,15 +264,8 @@ async def test_a_worker_killed_after_sending_never_publishes_twice(
     finds it at the platform instead of sending it again."""
     await connect(client, shop.owner.headers, shop.location["id"], "x")
     made = await post(client, shop, "x", "Crash test")
-    async with app_db.transaction() as session:
-        (lease,) = await lease_due(
-            session,
-            now=datetime.now(UTC),
-            limit=10,
-            lease_for=timedelta(seconds=60),
-            batch_size=10,
-        )
-    (work,) = await publisher._claim(lease, _result())
+    (leased,) = await lease(app_db)
+    (work,) = await publisher._claim(leased, _result())
     # ... the request goes out and the process is killed before the outcome is written:
     connector = registry.connector("x", fast)
     ref = work.account
@@ -295,11 +293,8 @@ async def test_a_worker_killed_before_sending_publishes_after_checking(
 ) -> None:
     await connect(client, shop.owner.headers, shop.location["id"], "facebook")
     made = await post(client, shop, "facebook", "Killed early")
-    async with app_db.transaction() as session:
-        (lease,) = await lease_due(
-            session, now=datetime.now(UTC), limit=10, lease_for=timedelta(seconds=60), batch_size=10
-        )
-    await publisher._claim(lease, _result())  # claimed, then killed: nothing was sent
+    (leased,) = await lease(app_db)
+    await publisher._claim(leased, _result())  # claimed, then killed: nothing was sent
     await make_due(admin_engine, made["id"])
     await cycle(app_db, publisher)  # unconfirmed → not found at the platform → again
     row = await state(admin_engine, made["id"])
@@ -321,10 +316,7 @@ async def test_a_lease_nobody_claimed_is_queued_again(
     """The job was lost with Redis: the post stays queued until its lease runs out."""
     await connect(client, shop.owner.headers, shop.location["id"], "x")
     made = await post(client, shop, "x", "Lost job")
-    async with app_db.transaction() as session:
-        await lease_due(
-            session, now=datetime.now(UTC), limit=10, lease_for=timedelta(seconds=60), batch_size=10
-        )
+    await lease(app_db)
     assert await cycle(app_db, publisher) == 0  # still leased
     await make_due(admin_engine, made["id"])
     assert await cycle(app_db, publisher) == 1
@@ -343,10 +335,7 @@ async def test_a_stale_job_cannot_touch_a_post_leased_again(
 ) -> None:
     await connect(client, shop.owner.headers, shop.location["id"], "x")
     made = await post(client, shop, "x", "Stale")
-    async with app_db.transaction() as session:
-        (old,) = await lease_due(
-            session, now=datetime.now(UTC), limit=10, lease_for=timedelta(seconds=60), batch_size=10
-        )
+    (old,) = await lease(app_db)
     await make_due(admin_engine, made["id"])
     await cycle(app_db, publisher)
     assert (await state(admin_engine, made["id"]))["status"] == "published"

@@ -396,10 +396,10 @@ def _owned_post(call: Call, location: Account, post_id: str) -> Post | None:
     return post if post is not None and post.account_id == location.id else None
 
 
-@router.get("/v4/accounts/{account_id}/locations/{location_id}/localPosts/{post_id}")
-async def get_local_post(
-    account_id: str, location_id: str, post_id: str, request: Request
-) -> Response:
+async def _local_post_call(
+    request: Request, account_id: str, location_id: str, post_id: str
+) -> tuple[Call, Account, Post] | Response:
+    """The call, the location and its live post; or the answer that ends the call."""
     call = await _begin(request, "mybusiness.googleapis.com")
     if isinstance(call, JSONResponse):
         return call
@@ -409,6 +409,17 @@ async def get_local_post(
     post = _owned_post(call, location, post_id)
     if post is None:
         return not_found()
+    return call, location, post
+
+
+@router.get("/v4/accounts/{account_id}/locations/{location_id}/localPosts/{post_id}")
+async def get_local_post(
+    account_id: str, location_id: str, post_id: str, request: Request
+) -> Response:
+    found = await _local_post_call(request, account_id, location_id, post_id)
+    if isinstance(found, Response):
+        return found
+    call, _, post = found
     return await call.answer(JSONResponse(_local_post(call.state, account_id, post)))
 
 
@@ -416,15 +427,10 @@ async def get_local_post(
 async def delete_local_post(
     account_id: str, location_id: str, post_id: str, request: Request
 ) -> Response:
-    call = await _begin(request, "mybusiness.googleapis.com")
-    if isinstance(call, JSONResponse):
-        return call
-    location = _location(call, account_id, location_id)
-    if isinstance(location, JSONResponse):
-        return location
-    post = _owned_post(call, location, post_id)
-    if post is None:
-        return not_found()
+    found = await _local_post_call(request, account_id, location_id, post_id)
+    if isinstance(found, Response):
+        return found
+    call, location, post = found
     if not _edit_allowed(call, location.id):
         return _edits_exhausted()
     post.deleted_at = call.now
