@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.access.policy import authorize
 from shared.access.principal import Principal
 from shared.analytics import schemas
+from shared.billing import entitlements
+from shared.billing.plans import Feature
 from shared.brands import service as brand_service
 from shared.db import Database
 from shared.db.tenancy import set_tenant
@@ -78,6 +80,15 @@ async def scope_of(
         return Scope("location", location.id, location.name, location.brand_id)
     authorize(principal, "metric.read")
     return Scope("agency", principal.agency_id, "agency")
+
+
+async def export_scope(
+    session: AsyncSession, principal: Principal, kind: str, scope_id: uuid.UUID | None
+) -> Scope:
+    """``scope_of`` for a CSV export, which the agency's plan must include (402 naming it)."""
+    scope = await scope_of(session, principal, kind, scope_id)
+    await entitlements.require_feature(session, None, principal.agency_id, Feature.ANALYTICS_EXPORT)
+    return scope
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,6 @@ from fastapi.responses import StreamingResponse
 from services.api.deps import CurrentPrincipal, Session, get_database
 from services.api.problems import problems
 from shared.analytics import schemas, service
-from shared.billing import entitlements
-from shared.billing.plans import Feature
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
 
@@ -163,10 +161,7 @@ def _register(kind: str, prefix: str, param: str | None, what: str) -> None:
         end: To = None,
         platform: Platforms = None,
     ) -> StreamingResponse:
-        scope = await service.scope_of(session, principal, kind, scope_id)
-        await entitlements.require_feature(
-            session, None, principal.agency_id, Feature.ANALYTICS_EXPORT
-        )
+        scope = await service.export_scope(session, principal, kind, scope_id)
         span = service.date_range(start, end)
         stream = service.export_csv(
             get_database(request), principal, scope, span, service.check_platforms(platform)
