@@ -29,8 +29,11 @@ from tests.test_campaigns import campaign_body, chain, create_campaign  # noqa: 
 
 @contextlib.asynccontextmanager
 async def running_worker(settings: Settings) -> AsyncIterator[None]:
-    """A worker in this process: jobs from the queue, the dispatcher and relay loops."""
+    """A worker in this process: jobs from the queue, the dispatcher and relay loops. Jobs
+    queued before it (the metrics backfills of connecting accounts) are dropped: this is about
+    publishing, and a job still running at the end would be cancelled mid-way."""
     redis: ArqRedis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+    await redis.delete(QUEUE_NAME)
     fast = settings.model_copy(update={"dispatch_interval_seconds": 0.1})
 
     async def startup(ctx: dict[str, Any]) -> None:
@@ -49,10 +52,15 @@ async def running_worker(settings: Settings) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await worker.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker.close()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        # Whatever arq's close managed, no loop of this worker may outlive the test.
+        wctx = worker.ctx.get("chorus")
+        if wctx is not None and wctx.loops is not None:
+            await wctx.loops.stop()
         await redis.aclose()
 
 
