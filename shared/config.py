@@ -113,11 +113,20 @@ class Settings(BaseSettings):
     publish_batch_size: int = 100
     """Posts per publish job: one arq job carries many posts, not one."""
     queue_lease_seconds: int = 60
-    """A leased post no job claimed within this is queued again."""
-    publish_lease_seconds: int = 120
-    """A post being published whose job went silent this long is reconciled."""
-    reconcile_delay_seconds: float = 5.0
-    """After an answer that never came: wait this long, then ask the platform."""
+    """A leased post no job claimed within this is queued again. A job holding posts that
+    wait for the platform's gate extends their lease every third of this."""
+    publish_attempt_timeout_seconds: float = 90.0
+    """The longest one publish (all its requests) may take; cut off then and reconciled. A
+    sent post's lease is this plus ``reconcile_delay_seconds``: the dispatcher never hands on
+    a post whose request may still be in flight."""
+    reconcile_delay_seconds: float = 10.0
+    """How long after an attempt ended without an answer a platform may still apply it: the
+    lookup ("did it go out?") waits this long, so it cannot miss a late write."""
+    reconcile_concurrency_per_platform: int = 50
+    """Lookups in flight to one platform from one worker process, beside the publishes."""
+    dispatch_held_per_platform: int = 2000
+    """Posts jobs may hold per platform at once (waiting for its gate or in flight, across
+    workers); the rest of a burst waits ``scheduled`` until there is room."""
     reconcile_give_up_seconds: int = 24 * 3600
     """How long after a post's deadline Chorus keeps asking the platform whether an
     unanswered publish went out, before marking it failed (and saying it may be out)."""

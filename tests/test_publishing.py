@@ -18,6 +18,7 @@ from shared.config import Settings
 from shared.db import Database
 from shared.platforms import registry
 from shared.publishing.dispatcher import Lease, lease_due
+from shared.publishing.keeper import LeaseKeeper
 from shared.publishing.limiter import AccountLimiter
 from shared.publishing.publisher import BatchResult, Publisher
 from shared.social_accounts import sealing
@@ -259,23 +260,29 @@ async def test_a_worker_killed_after_sending_never_publishes_twice(
     fast: Settings,
     shop: Shop,
 ) -> None:
-    """The job claims the post, the platform publishes, the worker dies before recording
-    it. When the lease runs out the dispatcher hands it on as unconfirmed; the next job
-    finds it at the platform instead of sending it again."""
+    """The job claims the post, starts it, the platform publishes, the worker dies before
+    recording it. When the attempt's lease runs out the dispatcher hands it on as
+    unconfirmed; the next job finds it at the platform instead of sending it again."""
     await connect(client, shop.owner.headers, shop.location["id"], "x")
     made = await post(client, shop, "x", "Crash test")
     (leased,) = await lease(app_db)
     (work,) = await publisher._claim(leased, _result())
+    keeper = LeaseKeeper(app_db, leased, [work.post_id], every=60, extend_by=timedelta(seconds=60))
+    (started,) = await publisher._start(leased, [work], keeper, _result())
+    row = await state(admin_engine, made["id"])
+    assert row["status"] == "publishing"
+    # Its lease covers the whole attempt and the time the platform may still apply it:
+    assert row["due_at"] >= row["publish_started_at"] + publisher.attempt_lease
     # ... the request goes out and the process is killed before the outcome is written:
     connector = registry.connector("x", fast)
-    ref = work.account
+    ref = started.account
     assert ref.access_token is not None
     auth = sealing.auth_from(
         ref.agency_id, ref.id, ref.access_token, ref.external_id, ref.extra, publisher.keyring
     )
-    await connector.publish(auth, work.content, str(work.post_id))
-    assert (await state(admin_engine, made["id"]))["status"] == "publishing"
-    await make_due(admin_engine, made["id"])  # the publishing lease ran out
+    await connector.publish(auth, started.content, str(started.post_id))
+    assert await cycle(app_db, publisher) == 0  # nobody touches it while it may be in flight
+    await make_due(admin_engine, made["id"])  # the attempt's lease ran out
     await cycle(app_db, publisher)
     row = await state(admin_engine, made["id"])
     assert row["status"] == "published"
@@ -283,7 +290,7 @@ async def test_a_worker_killed_after_sending_never_publishes_twice(
     assert await counts(sandbox, "x") == {made["id"]: 1}
 
 
-async def test_a_worker_killed_before_sending_publishes_after_checking(
+async def test_a_worker_killed_before_sending_sends_without_a_lookup(
     client: httpx.AsyncClient,
     admin_engine: AsyncEngine,
     sandbox: httpx.AsyncClient,
@@ -291,17 +298,18 @@ async def test_a_worker_killed_before_sending_publishes_after_checking(
     publisher: Publisher,
     shop: Shop,
 ) -> None:
+    """Claimed (held, waiting for the platform's gate), then killed: nothing was sent, the
+    post is still ``queued``, and once its lease lapses it simply goes again."""
     await connect(client, shop.owner.headers, shop.location["id"], "facebook")
     made = await post(client, shop, "facebook", "Killed early")
     (leased,) = await lease(app_db)
     await publisher._claim(leased, _result())  # claimed, then killed: nothing was sent
+    assert (await state(admin_engine, made["id"]))["status"] == "queued"
     await make_due(admin_engine, made["id"])
-    await cycle(app_db, publisher)  # unconfirmed → not found at the platform → again
-    row = await state(admin_engine, made["id"])
-    assert row["status"] == "scheduled"
-    assert "not found at the platform" in row["status_reason"]
     await cycle(app_db, publisher)
-    assert (await state(admin_engine, made["id"]))["status"] == "published"
+    row = await state(admin_engine, made["id"])
+    assert row["status"] == "published"
+    assert "unconfirmed" not in {to for _, to in row["history"]}
     assert await counts(sandbox, "facebook") == {made["id"]: 1}
 
 

@@ -30,6 +30,7 @@ State is in memory, in this one process: run a single worker; a restart forgets 
 """
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.sandbox import (
     admin,
@@ -44,10 +45,23 @@ from services.sandbox import (
     youtube,
 )
 from services.sandbox.config import SandboxConfig
+from services.sandbox.faults import request_method
 from services.sandbox.state import Sandbox
 
 MODULES = (facebook, instagram, x, linkedin, google_business, pinterest, tiktok, youtube)
 PLATFORMS = tuple(m.PLATFORM for m in MODULES)
+
+
+class _MethodContext:
+    """Tells the fault book which method the request has (late commits delay writes only)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request_method.set(scope["method"])
+        await self.app(scope, receive, send)
 
 
 def create_app(config: SandboxConfig | None = None) -> FastAPI:
@@ -58,4 +72,5 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     for module in MODULES:
         app.include_router(module.router, prefix=f"/{module.PLATFORM}")
     yelp.install(app)  # read-only (reviews), not a platform locations connect to
+    app.add_middleware(_MethodContext)
     return app

@@ -35,7 +35,8 @@ class PlatformCall:
         return JSONResponse(body, status_code=status, headers=self.headers)
 
     async def answer(self, response: Response) -> Response:
-        """accept_then_timeout: the work is done (and stored); the answer is held."""
-        if self.fault is FaultKind.ACCEPT_THEN_TIMEOUT:
+        """accept_then_timeout, late_commit: the work is done (and stored); the answer is
+        held."""
+        if self.fault in (FaultKind.ACCEPT_THEN_TIMEOUT, FaultKind.LATE_COMMIT):
             await self.box.faults.hold(self.platform, self.request)
         return response

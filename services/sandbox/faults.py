@@ -2,11 +2,17 @@
 
 Each API call rolls one number in [0, 1) from the platform's own ``random.Random(seed)``; the
 rates are stacked in the order of ``FaultKind`` (server_error, rate_limited, auth_revoked,
-accept_then_timeout), so the same seed and the same calls give the same faults.
+accept_then_timeout, late_commit), so the same seed and the same calls give the same faults.
+
+``late_commit`` is the hard case for exactly-once: the platform applies a write only after
+the client has given up on it (``commit_after_s`` after the request arrived, whether or not
+the client is still there) and never answers. A reader asking "did it go out?" before then
+is told no. Reads roll no late commit: only writes (POST, PUT, PATCH, DELETE) are delayed.
 """
 
 import asyncio
 import random
+from contextvars import ContextVar
 from enum import StrEnum
 
 from fastapi import Request
@@ -18,6 +24,12 @@ class FaultKind(StrEnum):
     RATE_LIMITED = "rate_limited"
     AUTH_REVOKED = "auth_revoked"
     ACCEPT_THEN_TIMEOUT = "accept_then_timeout"
+    LATE_COMMIT = "late_commit"
+
+
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+request_method: ContextVar[str] = ContextVar("sandbox_request_method", default="GET")
+"""Set for each request by the app's middleware: late commits only delay writes."""
 
 
 class FaultRates(BaseModel):
@@ -27,6 +39,7 @@ class FaultRates(BaseModel):
     rate_limited: float = Field(0.0, ge=0.0, le=1.0)
     auth_revoked: float = Field(0.0, ge=0.0, le=1.0)
     accept_then_timeout: float = Field(0.0, ge=0.0, le=1.0)
+    late_commit: float = Field(0.0, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _at_most_one(self) -> "FaultRates":
@@ -46,6 +59,9 @@ class FaultConfig(BaseModel):
     # accept_then_timeout: how long the answer is held after the work is done (the client gives
     # up long before; the hold ends early when the client disconnects).
     hold_s: float = Field(3600.0, ge=0.0)
+    # late_commit: how long after the request arrived the write is applied (then the answer is
+    # held like accept_then_timeout's, so the client never hears of it).
+    commit_after_s: float = Field(5.0, ge=0.0, le=3600.0)
 
 
 class PlatformFaults:
@@ -79,11 +95,19 @@ class FaultBook:
         self._by_platform.clear()
 
     async def before_call(self, platform: str) -> FaultKind | None:
-        """Wait the configured latency, then roll this call's fault (``None``: behave)."""
+        """Wait the configured latency, then roll this call's fault (``None``: behave).
+
+        A late commit waits here, before the work is done: the handler goes on (and stores the
+        post) after the client has timed out, as a platform that applies writes late does."""
         faults = self.get(platform)
         if faults.config.latency_ms:
             await asyncio.sleep(faults.config.latency_ms / 1000)
-        return faults.roll()
+        fault = faults.roll()
+        if fault is FaultKind.LATE_COMMIT:
+            if request_method.get() not in WRITES:
+                return None
+            await asyncio.sleep(faults.config.commit_after_s)
+        return fault
 
     async def hold(self, platform: str, request: Request) -> None:
         """accept_then_timeout: the work is done; the answer doesn't come until ``hold_s`` has

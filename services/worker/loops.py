@@ -94,6 +94,7 @@ class Loops:
                 limit=s.dispatch_limit,
                 lease_for=timedelta(seconds=s.queue_lease_seconds),
                 batch_size=s.publish_batch_size,
+                per_platform=s.dispatch_held_per_platform,
             )
         leased = sum(len(lease.post_ids) for lease in leases)
         for n, lease in enumerate(leases):

@@ -70,6 +70,19 @@ class Post(TenantMixin, TimestampMixin, Base):
             "due_at",
             postgresql_where="status IN ('scheduled', 'queued', 'publishing', 'unconfirmed')",
         ),
+        # Per platform: what may be sent next, and what jobs hold now (the dispatcher's room).
+        Index(
+            "ix_post_sendable",
+            "platform",
+            "due_at",
+            postgresql_where="status IN ('scheduled', 'queued')",
+        ),
+        Index(
+            "ix_post_held",
+            "platform",
+            "due_at",
+            postgresql_where="status IN ('queued', 'publishing')",
+        ),
         CheckConstraint(
             "status IN (" + ", ".join(f"'{s}'" for s in POST_STATUSES) + ")",
             name="status_known",

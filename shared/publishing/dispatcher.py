@@ -27,25 +27,58 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.tenancy import set_tenant
+from shared.platforms.registry import PLATFORM_NAMES
 from shared.posts.transitions import SYSTEM, Moved, record_many
 
 SCAN = "post_dispatch"
 
 _LEASE = text(
     """
-    WITH due AS (
-        SELECT agency_id, id, status
+    WITH busy AS (
+        -- Posts a job holds now, per platform (across workers): waiting or in flight.
+        SELECT platform, count(*) AS n
         FROM post
-        WHERE status IN ('scheduled', 'queued', 'publishing', 'unconfirmed')
-          AND due_at <= :now
-          -- Billing (issue #8): a read-only agency's scheduled posts wait, untouched, until
-          -- it has paid (posts already handed on finish).
-          AND (status <> 'scheduled' OR NOT EXISTS (
-                SELECT 1 FROM billing_account b
-                WHERE b.agency_id = post.agency_id AND b.publishing_paused))
-        ORDER BY due_at
+        WHERE status IN ('queued', 'publishing') AND due_at > :now
+        GROUP BY platform
+    ),
+    room AS (
+        SELECT pl.platform, GREATEST(0, :per_platform - COALESCE(busy.n, 0)) AS n
+        FROM unnest(CAST(:platforms AS text[])) AS pl(platform)
+        LEFT JOIN busy ON busy.platform = pl.platform
+    ),
+    candidate AS (
+        -- To send: as many as each platform has room for, soonest first.
+        SELECT c.agency_id, c.id, c.due_at
+        FROM room CROSS JOIN LATERAL (
+            SELECT p.agency_id, p.id, p.due_at
+            FROM post p
+            WHERE p.platform = room.platform
+              AND p.status IN ('scheduled', 'queued')
+              AND p.due_at <= :now
+              -- Billing (issue #8): a read-only agency's scheduled posts wait, untouched,
+              -- until it has paid (posts already handed on finish).
+              AND (p.status <> 'scheduled' OR NOT EXISTS (
+                    SELECT 1 FROM billing_account b
+                    WHERE b.agency_id = p.agency_id AND b.publishing_paused))
+            ORDER BY p.due_at
+            LIMIT room.n
+        ) AS c
+        UNION ALL
+        -- To reconcile: an attempt ended without an answer, or its job went silent. These
+        -- send nothing, so no room is needed.
+        SELECT p.agency_id, p.id, p.due_at
+        FROM post p
+        WHERE p.status IN ('publishing', 'unconfirmed') AND p.due_at <= :now
+    ),
+    due AS (
+        SELECT p.agency_id, p.id, p.status, p.platform
+        FROM post p
+        JOIN candidate c ON c.agency_id = p.agency_id AND c.id = p.id
+        WHERE p.status IN ('scheduled', 'queued', 'publishing', 'unconfirmed')
+          AND p.due_at <= :now
+        ORDER BY c.due_at
         LIMIT :limit
-        FOR UPDATE SKIP LOCKED
+        FOR UPDATE OF p SKIP LOCKED
     )
     UPDATE post AS p
     SET status = CASE
@@ -57,7 +90,7 @@ _LEASE = text(
         updated_at = :now
     FROM due
     WHERE p.agency_id = due.agency_id AND p.id = due.id
-    RETURNING p.agency_id, p.id, due.status AS before, p.status AS after
+    RETURNING p.agency_id, p.id, due.platform, due.status AS before, p.status AS after
     """
 )
 
@@ -86,21 +119,37 @@ async def lease_due(
     limit: int,
     lease_for: timedelta,
     batch_size: int,
+    per_platform: int = 1_000_000,
 ) -> list[Lease]:
-    """Lease up to ``limit`` due posts of every agency; batches of one agency each, to be
-    enqueued once the transaction has committed."""
+    """Lease up to ``limit`` due posts of every agency, to be enqueued once the transaction
+    has committed: batches of one agency and one platform each, so a slow platform's batches
+    never hold another platform's posts.
+
+    ``per_platform`` caps the posts held by jobs per platform (waiting for the gate or in
+    flight, across workers): the dispatcher hands out only what can be sent soon, and a burst
+    larger than that waits as ``scheduled``, untouched, instead of in leases that would have
+    to be kept alive or lapse."""
     await session.execute(text("SELECT set_config('app.scan', :scan, true)"), {"scan": SCAN})
     token = uuid.uuid4()
     rows = (
         await session.execute(
             _LEASE,
-            {"now": now, "limit": limit, "token": token, "lease_end": now + lease_for},
+            {
+                "now": now,
+                "limit": limit,
+                "token": token,
+                "lease_end": now + lease_for,
+                "per_platform": per_platform,
+                "platforms": list(PLATFORM_NAMES),
+            },
         )
     ).all()
     by_agency: dict[uuid.UUID, list[Moved]] = defaultdict(list)
-    for agency_id, post_id, before, after in rows:
+    by_batch: dict[tuple[uuid.UUID, str], list[uuid.UUID]] = defaultdict(list)
+    for agency_id, post_id, platform, before, after in rows:
         reason = _REASONS.get((before, after), "leased")
         by_agency[agency_id].append(Moved(post_id, before, after, reason))
+        by_batch[(agency_id, platform)].append(post_id)
     for agency_id, moves in by_agency.items():
         # The history rows are the agency's own: written under its tenant.
         await set_tenant(session, agency_id, None)
@@ -110,8 +159,7 @@ async def lease_due(
     await session.execute(text("SELECT set_config('app.scan', '', true)"))
     await set_tenant(session, None, None)
     leases: list[Lease] = []
-    for agency_id, moves in by_agency.items():
-        ids = [m.post_id for m in moves]
+    for (agency_id, _), ids in by_batch.items():
         for start in range(0, len(ids), batch_size):
             leases.append(Lease(token, agency_id, tuple(ids[start : start + batch_size])))
     return leases

@@ -1,21 +1,39 @@
-"""The publisher: one leased batch of one agency's posts, through two short transactions and
-the network in between.
+"""The publisher: one leased batch of one agency's posts, through short transactions and the
+network in between. The rule it keeps: **a post is sent again only after every earlier
+attempt is known to be over**.
 
 1. **Claim** (one transaction, rows locked): posts still holding this lease are decided —
    no connected account → ``skipped``; the account needs reconnecting → ``failed``; past the
-   deadline → ``failed``; the account's limits say wait → back to ``scheduled`` at the time
-   they allow (no attempt spent); ``unconfirmed`` → to be *reconciled*; the rest →
-   ``publishing`` with a new attempt, ``publish_started_at`` and a lease of
-   ``publish_lease_seconds`` (if this worker dies now, the dispatcher turns them
-   ``unconfirmed``). Committed before any request leaves.
-2. **Network**: publishes and reconciliations concurrently, every publish carrying the post's
-   id as the client reference.
-3. **Outcome** (one transaction): ``published``; ``ambiguous`` → ``unconfirmed``, reconciled
-   after ``reconcile_delay_seconds`` before anything is sent again; ``transient`` /
-   ``rate_limited`` → ``scheduled`` again after exponential backoff with jitter (and the
-   account paused on a 429), or ``failed`` once past the deadline; ``auth`` → ``failed`` and
-   the account ``needs_reconnect``; ``rejected`` → ``failed`` with the platform's reason.
-   Updates only rows that still hold this lease: a slow job never overwrites newer truth.
+   deadline → ``failed``. The rest stay as they are (``queued`` to publish, ``unconfirmed``
+   to reconcile), held by this job: a :class:`LeaseKeeper` extends their lease every few
+   seconds for as long as they wait, and nothing has been sent for them yet, so a worker
+   that dies here loses nothing and doubles nothing.
+2. **Start**, per group of posts that can leave *now*: the platform's :class:`Gate` (calls
+   in flight from this process) grants permits, the account limiter (GCRA in Redis) takes a
+   rate token per post, and one transaction turns the group ``publishing``, with a new
+   attempt, ``publish_started_at`` and a lease that covers the request's whole life: the
+   attempt's own timeout (``publish_attempt_timeout_seconds``, enforced here) plus the time a
+   platform may still apply a write it got (``reconcile_delay_seconds``). Committed before
+   any request leaves. Posts the limits hold back go back to ``scheduled`` at the time they
+   allow (no attempt spent); posts past their deadline while waiting ``fail``.
+3. **Network**: each publish carries the post's id as the client reference and ends within
+   its attempt timeout (no answer by then → ``ambiguous``).
+4. **Outcome** (one transaction per group): ``published``; ``ambiguous`` → ``unconfirmed``,
+   looked up only after ``reconcile_delay_seconds`` have passed since the attempt ended;
+   ``transient`` / ``rate_limited`` → ``scheduled`` again after exponential backoff with
+   jitter (and the account paused on a 429), or ``failed`` once past the deadline; ``auth`` →
+   ``failed`` and the account ``needs_reconnect``; ``rejected`` → ``failed`` with the
+   platform's reason. Updates only rows that still hold this lease.
+
+Why the lease starts when the request leaves rather than at the claim: a claimed post may
+wait behind a slow platform for longer than any fixed lease, and a lease that ran out while
+the first request was still to leave would let a second one go (issue #12: 98 of 300 posts
+published twice with a 20 s platform). Reconciliation lookups have a gate of their own, so
+they never queue behind the publishes they are meant to settle.
+
+If the worker is asked to stop, :meth:`Publisher.stop` makes every job hand its waiting
+posts back at once (lease released, due now: another worker takes them) and finish only the
+requests already in flight, which end within their attempt timeout.
 
 Each step writes its rows with set-based statements (``unnest`` arrays), never one statement
 per post.
@@ -26,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,6 +63,8 @@ from shared.platforms.types import Media, PostContent, PublishAttempt, Published
 from shared.posts.service import PUBLISH_WINDOW
 from shared.posts.transitions import SYSTEM, Moved, record_many
 from shared.publishing.dispatcher import Lease
+from shared.publishing.gate import Gate
+from shared.publishing.keeper import LeaseKeeper
 from shared.publishing.limiter import AccountLimiter
 from shared.social_accounts import sealing
 from shared.social_accounts.refresh import mark_needs_reconnect
@@ -148,7 +169,7 @@ class Work:
     """A claimed post on its way to the platform."""
 
     post_id: uuid.UUID
-    status: str  # "publishing" or "unconfirmed" (to reconcile)
+    status: str  # "queued" (to publish) or "unconfirmed" (to reconcile)
     platform: str
     account: AccountRef
     content: PostContent
@@ -197,40 +218,77 @@ def _content(row: Any) -> PostContent:
 
 
 class Publisher:
-    """One per worker process: the limiter, the connectors, and a cap on calls in flight per
-    platform (``publish_concurrency_per_platform``)."""
+    """One per worker process: the limiter, the connectors, and per platform a gate on the
+    publishes in flight (``publish_concurrency_per_platform``) and one on the reconciliation
+    lookups (``reconcile_concurrency_per_platform``)."""
 
     def __init__(self, db: Database, limiter: AccountLimiter, settings: Settings) -> None:
         self.db = db
         self.limiter = limiter
         self.settings = settings
         self.keyring: KeyRing = keyring_from_settings(settings)
-        self._gates: dict[str, asyncio.Semaphore] = {}
+        self._gates: dict[str, Gate] = {}
+        self._lookup_gates: dict[str, asyncio.Semaphore] = {}
+        self._stopping = asyncio.Event()
 
-    def _gate(self, platform: str) -> asyncio.Semaphore:
+    @property
+    def attempt_timeout(self) -> float:
+        return self.settings.publish_attempt_timeout_seconds
+
+    @property
+    def attempt_lease(self) -> timedelta:
+        """How long a sent post's lease lasts: its request's whole life, then the time the
+        platform may still apply it. Only after that may anyone look it up."""
+        return timedelta(seconds=self.attempt_timeout + self.settings.reconcile_delay_seconds)
+
+    def gate(self, platform: str) -> Gate:
         gate = self._gates.get(platform)
         if gate is None:
-            gate = asyncio.Semaphore(self.settings.publish_concurrency_per_platform)
+            gate = Gate(self.settings.publish_concurrency_per_platform)
             self._gates[platform] = gate
         return gate
 
+    def _lookup_gate(self, platform: str) -> asyncio.Semaphore:
+        gate = self._lookup_gates.get(platform)
+        if gate is None:
+            gate = asyncio.Semaphore(self.settings.reconcile_concurrency_per_platform)
+            self._lookup_gates[platform] = gate
+        return gate
+
+    def stop(self) -> None:
+        """The worker is stopping: hand back what waits, finish only what is in flight."""
+        self._stopping.set()
+
     async def run(self, lease: Lease) -> BatchResult:
         result = BatchResult()
-        work = await self._claim(lease, result)
-        if not work:
+        held = await self._claim(lease, result)
+        if not held:
             return result
-        outcomes = await asyncio.gather(*(self._call(w) for w in work))
-        await self._settle(lease, list(zip(work, outcomes, strict=True)), result)
+        keeper = LeaseKeeper(
+            self.db,
+            lease,
+            (w.post_id for w in held),
+            every=max(0.5, self.settings.queue_lease_seconds / 3),
+            extend_by=timedelta(seconds=self.settings.queue_lease_seconds),
+        )
+        by_platform: dict[str, list[Work]] = defaultdict(list)
+        lookups: list[Work] = []
+        for w in held:
+            (lookups if w.status == "unconfirmed" else by_platform[w.platform]).append(w)
+        async with keeper.running():
+            await asyncio.gather(
+                *(self._publish(lease, works, keeper, result) for works in by_platform.values()),
+                *([self._reconcile(lease, lookups, keeper, result)] if lookups else []),
+            )
         return result
 
     # -- 1. claim -------------------------------------------------------------------------------
 
     async def _claim(self, lease: Lease, result: BatchResult) -> list[Work]:
+        """Ends what cannot go out; holds the rest (nothing is sent yet)."""
         now = datetime.now(UTC)
-        publish_lease = timedelta(seconds=self.settings.publish_lease_seconds)
         changes: list[Change] = []
-        work: list[Work] = []
-        eligible: list[tuple[Any, AccountRef]] = []  # may publish, if the limits allow
+        held: list[Work] = []
         async with self.db.transaction(lease.agency_id) as session:
             rows = (
                 await session.execute(
@@ -255,136 +313,226 @@ class Publisher:
                     if row.account_id
                     else None
                 )
-                deadline = _deadline(row)
-                late = deadline is not None and now > deadline
-                if row.status == "unconfirmed":
-                    if account is None or account.access_token is None:
-                        changes.append(
-                            Change(
-                                row.id,
-                                row.status,
-                                "failed",
-                                "the account was disconnected "
-                                "before Chorus could check whether the post went out",
-                            )
-                        )
+                ending = _ending(row, account, now)
+                if ending is not None:
+                    changes.append(ending)
+                    if ending.status == "skipped":
+                        result.skipped += 1
+                    else:
                         result.failed += 1
-                        continue
-                    changes.append(
-                        Change(
-                            row.id,
-                            row.status,
-                            "unconfirmed",
-                            "checking with the platform",
-                            due_at=now + publish_lease,
-                            keep_lease=True,
-                        )
-                    )
-                    work.append(self._work(row, "unconfirmed", account, now))
                     continue
-                if account is None or account.status == "revoked":
-                    changes.append(
-                        Change(
-                            row.id,
-                            row.status,
-                            "skipped",
-                            f"no connected {row.platform} account for this location",
-                        )
-                    )
-                    result.skipped += 1
-                    continue
-                if account.status == "needs_reconnect":
-                    changes.append(
-                        Change(
-                            row.id,
-                            row.status,
-                            "failed",
-                            f"the {row.platform} account needs reconnecting",
-                        )
-                    )
-                    result.failed += 1
-                    continue
-                if late:
-                    changes.append(
-                        Change(
-                            row.id,
-                            row.status,
-                            "failed",
-                            "not published by its deadline; Chorus does not post late",
-                        )
-                    )
-                    result.failed += 1
-                    continue
-                eligible.append((row, account))
-            verdicts = await self.limiter.take_many(
-                [
-                    (
-                        account.id,
-                        row.platform,
-                        registry.connector(row.platform, self.settings).limits,
-                    )
-                    for row, account in eligible
-                ]
-            )
-            for (row, account), verdict in zip(eligible, verdicts, strict=True):
-                if not verdict.allowed:
-                    wait = timedelta(seconds=verdict.retry_after + random.uniform(0, 0.5))
-                    changes.append(
-                        Change(
-                            row.id,
-                            row.status,
-                            "scheduled",
-                            "waiting for the account's publishing limits",
-                            due_at=now + wait,
-                        )
-                    )
-                    result.deferred += 1
-                    continue
+                assert account is not None
+                held.append(_work(row, account))
+            await _apply(session, lease, changes)
+        return held
+
+    # -- 2. start, 3. network, 4. outcome: publishes ------------------------------------------
+
+    async def _publish(
+        self, lease: Lease, works: list[Work], keeper: LeaseKeeper, result: BatchResult
+    ) -> None:
+        """Sends the batch's posts of one platform, a group at a time as the gate allows."""
+        gate = self.gate(works[0].platform)
+        waiting = deque(works)
+        groups: list[asyncio.Task[None]] = []
+        try:
+            while waiting and not self._stopping.is_set():
+                granted = await self._acquire(gate, len(waiting))
+                if granted == 0:
+                    break
+                group = [waiting.popleft() for _ in range(granted)]
+                groups.append(
+                    asyncio.create_task(self._send_group(lease, group, gate, keeper, result))
+                )
+        finally:
+            if groups:
+                await asyncio.gather(*groups, return_exceptions=True)
+        if waiting:
+            await self._hand_back(lease, list(waiting), keeper)
+
+    async def _acquire(self, gate: Gate, want: int) -> int:
+        """Permits for up to ``want`` posts, or 0 once the worker is stopping."""
+        acquire = asyncio.ensure_future(gate.acquire(want))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({acquire, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if acquire.done():
+            granted = acquire.result()
+            if not self._stopping.is_set():
+                return granted
+            gate.release(granted)
+            return 0
+        acquire.cancel()
+        try:
+            granted = await acquire
+        except asyncio.CancelledError:
+            return 0
+        gate.release(granted)  # granted just as it was cancelled
+        return 0
+
+    async def _send_group(
+        self,
+        lease: Lease,
+        group: list[Work],
+        gate: Gate,
+        keeper: LeaseKeeper,
+        result: BatchResult,
+    ) -> None:
+        permits = len(group)
+        try:
+            started = await self._start(lease, group, keeper, result)
+            gate.release(permits - len(started))
+            permits = len(started)
+            if not started:
+                return
+            outcomes = await asyncio.gather(*(self._send(w, gate) for w in started))
+            permits = 0  # each send gave its permit back as it ended
+            await self._settle(lease, list(zip(started, outcomes, strict=True)), result)
+        except Exception:
+            # The database went away between start and outcome: posts marked publishing keep
+            # the lease their attempt set, and are reconciled after it; posts not started
+            # lose their lease in a while and go again. Either way nothing is sent twice.
+            log.warning("publish.group_failed", posts=len(group), exc_info=True)
+        finally:
+            if permits:
+                gate.release(permits)
+
+    async def _start(
+        self, lease: Lease, group: list[Work], keeper: LeaseKeeper, result: BatchResult
+    ) -> list[Work]:
+        """Turns the group ``publishing`` (committed before anything is sent); returns what
+        may go now."""
+        group = [w for w in group if w.post_id not in keeper.lost]
+        if not group:
+            return []
+        now = datetime.now(UTC)
+        changes: list[Change] = []
+        eligible: list[Work] = []
+        for w in group:
+            if w.deadline is not None and now > w.deadline:
                 changes.append(
                     Change(
-                        row.id,
-                        row.status,
-                        "publishing",
-                        f"attempt {row.attempts + 1}",
-                        due_at=now + publish_lease,
-                        attempt=1,
-                        started_at=now,
-                        account_id=account.id,
-                        keep_lease=True,
+                        w.post_id,
+                        "queued",
+                        "failed",
+                        "not published by its deadline; Chorus does not post late",
                     )
                 )
-                work.append(self._work(row, "publishing", account, now))
-            applied = await _apply(session, lease, changes)
-        return [w for w in work if w.post_id in applied]
-
-    def _work(self, row: Any, status: str, account: AccountRef, now: datetime) -> Work:
-        return Work(
-            post_id=row.id,
-            status=status,
-            platform=row.platform,
-            account=account,
-            content=_content(row),
-            attempts=row.attempts + (1 if status == "publishing" else 0),
-            deadline=_deadline(row),
-            started_at=row.publish_started_at if status == "unconfirmed" else now,
-            campaign_id=row.campaign_id,
-            external_id=row.external_id,
+                result.failed += 1
+            else:
+                eligible.append(w)
+        limits = registry.connector(group[0].platform, self.settings).limits
+        verdicts = await self.limiter.take_many(
+            [(w.account.id, w.platform, limits) for w in eligible]
         )
+        starting: list[Work] = []
+        for w, verdict in zip(eligible, verdicts, strict=True):
+            if not verdict.allowed:
+                wait = timedelta(seconds=verdict.retry_after + random.uniform(0, 0.5))
+                changes.append(
+                    Change(
+                        w.post_id,
+                        "queued",
+                        "scheduled",
+                        "waiting for the account's publishing limits",
+                        due_at=now + wait,
+                    )
+                )
+                result.deferred += 1
+                continue
+            changes.append(
+                Change(
+                    w.post_id,
+                    "queued",
+                    "publishing",
+                    f"attempt {w.attempts}",
+                    due_at=now + self.attempt_lease,
+                    attempt=1,
+                    started_at=now,
+                    account_id=w.account.id,
+                    keep_lease=True,
+                )
+            )
+            w.started_at = now
+            starting.append(w)
+        async with self.db.transaction(lease.agency_id) as session:
+            applied = await _apply(session, lease, changes)
+        keeper.let_go(w.post_id for w in group)
+        return [w for w in starting if w.post_id in applied]
 
-    # -- 2. network -----------------------------------------------------------------------------
+    async def _send(self, work: Work, gate: Gate) -> Published | PlatformError:
+        try:
+            connector = registry.connector(work.platform, self.settings)
+            async with asyncio.timeout(self.attempt_timeout):
+                return await connector.publish(self._auth(work), work.content, str(work.post_id))
+        except PlatformError as exc:
+            return exc
+        except TimeoutError:
+            return PlatformError(
+                ErrorKind.AMBIGUOUS,
+                work.platform,
+                f"{work.platform} did not answer within {self.attempt_timeout:g} s; Chorus "
+                "checks whether the post went out before trying again",
+                code="attempt_timeout",
+            )
+        finally:
+            gate.release(1)
 
-    async def _call(self, work: Work) -> Published | RemotePost | PlatformError | None:
-        connector = registry.connector(work.platform, self.settings)
+    def _auth(self, work: Work) -> Any:
         ref = work.account
         assert ref.access_token is not None
-        auth = sealing.auth_from(
+        return sealing.auth_from(
             ref.agency_id, ref.id, ref.access_token, ref.external_id, ref.extra, self.keyring
         )
-        async with self._gate(work.platform):
+
+    async def _hand_back(self, lease: Lease, works: list[Work], keeper: LeaseKeeper) -> None:
+        """Posts this job will not send (the worker is stopping): due now, for anyone."""
+        keeper.let_go(w.post_id for w in works)
+        now = datetime.now(UTC)
+        changes = [
+            Change(
+                w.post_id,
+                w.status,
+                w.status,
+                "handed back by a stopping worker; another takes it",
+                due_at=now,
+            )
+            for w in works
+        ]
+        try:
+            async with self.db.transaction(lease.agency_id) as session:
+                await _apply(session, lease, changes)
+        except Exception:  # their lease runs out soon and the dispatcher hands them on
+            log.warning("publish.hand_back_failed", posts=len(works), exc_info=True)
+
+    # -- reconciliation -------------------------------------------------------------------------
+
+    async def _reconcile(
+        self, lease: Lease, works: list[Work], keeper: LeaseKeeper, result: BatchResult
+    ) -> None:
+        """Asks the platform about posts whose earlier attempt ended without an answer."""
+        outcomes = await asyncio.gather(*(self._look_up(w) for w in works))
+        asked = [(w, o) for w, o in zip(works, outcomes, strict=True) if o is not _NOT_ASKED]
+        keeper.let_go(w.post_id for w, _ in asked)
+        unasked = [w for w in works if w.post_id in keeper.held]
+        if asked:
+            await self._settle(lease, asked, result)
+        if unasked:
+            await self._hand_back(lease, unasked, keeper)
+
+    async def _look_up(self, work: Work) -> Any:
+        if self._stopping.is_set():
+            return _NOT_ASKED
+        async with self._lookup_gate(work.platform):
+            if self._stopping.is_set():
+                return _NOT_ASKED
+            connector = registry.connector(work.platform, self.settings)
             try:
-                if work.status == "unconfirmed":
+                async with asyncio.timeout(self.attempt_timeout):
                     return await connector.fetch_post_status(
-                        auth,
+                        self._auth(work),
                         PublishAttempt(
                             client_ref=str(work.post_id),
                             content=work.content,
@@ -392,16 +540,22 @@ class Publisher:
                             external_id=work.external_id,
                         ),
                     )
-                return await connector.publish(auth, work.content, str(work.post_id))
             except PlatformError as exc:
                 return exc
+            except TimeoutError:
+                return PlatformError(
+                    ErrorKind.TRANSIENT,
+                    work.platform,
+                    f"{work.platform} did not answer within {self.attempt_timeout:g} s",
+                    code="attempt_timeout",
+                )
 
-    # -- 3. outcome -----------------------------------------------------------------------------
+    # -- outcome --------------------------------------------------------------------------------
 
     async def _settle(
         self,
         lease: Lease,
-        outcomes: list[tuple[Work, Published | RemotePost | PlatformError | None]],
+        outcomes: list[tuple[Work, Any]],
         result: BatchResult,
     ) -> None:
         now = datetime.now(UTC)
@@ -409,7 +563,7 @@ class Publisher:
         reconnect: dict[uuid.UUID, tuple[AccountRef, PlatformError]] = {}
         pauses: dict[uuid.UUID, float] = {}
         for work, outcome in outcomes:
-            before = "publishing" if work.status == "publishing" else "unconfirmed"
+            before = "unconfirmed" if work.status == "unconfirmed" else "publishing"
             if isinstance(outcome, (Published, RemotePost)):
                 changes.append(
                     Change(
@@ -435,6 +589,8 @@ class Publisher:
                 changes.append(self._again(work, before, now, None, "not found at the platform"))
                 result.retried += 1
             elif outcome.kind is ErrorKind.AMBIGUOUS:
+                # The attempt is over on our side; the platform may still apply it for a
+                # while. Look it up only after that.
                 delay = timedelta(seconds=self.settings.reconcile_delay_seconds)
                 changes.append(
                     Change(
@@ -489,7 +645,7 @@ class Publisher:
                 await mark_needs_reconnect(session, account.agency_id, account.id, error)
             campaigns = list({w.campaign_id for w, _ in outcomes if w.campaign_id})
             if campaigns:
-                result.campaigns_completed = await complete_campaigns(
+                result.campaigns_completed += await complete_campaigns(
                     session, lease.agency_id, campaigns
                 )
 
@@ -545,6 +701,56 @@ class Publisher:
             due_at=when if error else now,
             error=detail,
         )
+
+
+_NOT_ASKED: Any = object()
+"""A lookup the stopping worker did not make."""
+
+
+def _ending(row: Any, account: AccountRef | None, now: datetime) -> Change | None:
+    """What a claimed post ends as before anything is sent, or None: it may go."""
+    deadline = _deadline(row)
+    if row.status == "unconfirmed":
+        if account is None or account.access_token is None:
+            return Change(
+                row.id,
+                row.status,
+                "failed",
+                "the account was disconnected before Chorus could check whether the post went out",
+            )
+        return None
+    if account is None or account.status == "revoked" or account.access_token is None:
+        return Change(
+            row.id, row.status, "skipped", f"no connected {row.platform} account for this location"
+        )
+    if account.status == "needs_reconnect":
+        return Change(
+            row.id, row.status, "failed", f"the {row.platform} account needs reconnecting"
+        )
+    if deadline is not None and now > deadline:
+        return Change(
+            row.id,
+            row.status,
+            "failed",
+            "not published by its deadline; Chorus does not post late",
+        )
+    return None
+
+
+def _work(row: Any, account: AccountRef) -> Work:
+    unconfirmed = row.status == "unconfirmed"
+    return Work(
+        post_id=row.id,
+        status=row.status,
+        platform=row.platform,
+        account=account,
+        content=_content(row),
+        attempts=row.attempts + (0 if unconfirmed else 1),
+        deadline=_deadline(row),
+        started_at=row.publish_started_at if unconfirmed else datetime.now(UTC),
+        campaign_id=row.campaign_id,
+        external_id=row.external_id,
+    )
 
 
 async def _apply(session: AsyncSession, lease: Lease, changes: list[Change]) -> set[uuid.UUID]:

@@ -237,7 +237,7 @@ def worker_env(settings: Settings, redis_url: str, sandbox_url: str) -> dict[str
             "CHORUS_OUTBOUND_READ_TIMEOUT_SECONDS": "1.5",
             "CHORUS_OUTBOUND_TOTAL_TIMEOUT_SECONDS": "5",
             "CHORUS_QUEUE_LEASE_SECONDS": "4",
-            "CHORUS_PUBLISH_LEASE_SECONDS": "8",
+            "CHORUS_PUBLISH_ATTEMPT_TIMEOUT_SECONDS": "5",
             "CHORUS_RECONCILE_DELAY_SECONDS": "0.5",
             "CHORUS_DISPATCH_INTERVAL_SECONDS": "0.2",
             "CHORUS_PUBLISH_BATCH_SIZE": "50",
