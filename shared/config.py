@@ -138,6 +138,14 @@ class Settings(BaseSettings):
     oauth_state_ttl_seconds: int = 900
     """How long a connect flow (authorize page, then callback, then page choice) may take."""
 
+    # Job queues (issue #12): urgent and bulk work drain through separate workers ---------
+    worker_max_jobs: int = 20
+    """Jobs one urgent worker process runs at once (fan-out, publishing, replies, mail, token
+    refresh, Stripe webhooks)."""
+    bulk_worker_max_jobs: int = 8
+    """Jobs one bulk worker process runs at once (metric and review collection, backfills,
+    rollups, exports): however deep its backlog, the urgent workers are not touched."""
+
     # Billing (issue #8) ------------------------------------------------------------------
     stripe_api_base: str = "http://127.0.0.1:8420"
     """Where the Stripe SDK sends its calls: ``https://api.stripe.com`` in production; by

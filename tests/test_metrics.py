@@ -21,7 +21,7 @@ from services.worker.context import WorkerContext
 from services.worker.jobs import metrics as metric_jobs
 from shared.config import Settings
 from shared.db import Database
-from shared.jobs import QUEUE_NAME, enqueue
+from shared.jobs import BULK_QUEUE, enqueue
 from shared.metrics import service
 from shared.metrics.service import Outcome
 from shared.platforms.types import DailyMetrics
@@ -327,16 +327,16 @@ async def test_the_daily_run_spreads_one_collection_per_account_and_never_queues
         location = await create_location(client, owner, brand["id"])
         accounts.append(await connect(client, owner.headers, location["id"], "x"))
     # Connecting queued each account's backfill; the daily run is about the rest.
-    backfills = [j.decode() for j in await arq_redis.zrange(QUEUE_NAME, 0, -1)]
+    backfills = [j.decode() for j in await arq_redis.zrange(BULK_QUEUE, 0, -1)]
     assert sorted(j.split(":")[1] for j in backfills) == sorted(a["id"] for a in accounts)
     assert all(j.startswith(metric_jobs.BACKFILL_JOB) for j in backfills)
-    await arq_redis.delete(QUEUE_NAME)
+    await arq_redis.delete(BULK_QUEUE)
     ctx: dict[str, Any] = {}
     WorkerContext(settings=settings, db=app_db, redis=arq_redis).install(ctx)
     now_ms = datetime.now(UTC).timestamp() * 1000
 
     assert await metric_jobs.collect_due(ctx) == 3
-    queued = await arq_redis.zrange(QUEUE_NAME, 0, -1, withscores=True)
+    queued = await arq_redis.zrange(BULK_QUEUE, 0, -1, withscores=True)
     assert len(queued) == 3
     for job_id, score in queued:
         account_id = job_id.decode().split(":")[1]
@@ -346,7 +346,7 @@ async def test_the_daily_run_spreads_one_collection_per_account_and_never_queues
     assert len({score for _, score in queued}) == 3  # spread, not all at once
 
     assert await metric_jobs.collect_due(ctx) == 3
-    assert await arq_redis.zcard(QUEUE_NAME) == 3  # the same day: nothing queued twice
+    assert await arq_redis.zcard(BULK_QUEUE) == 3  # the same day: nothing queued twice
 
 
 async def test_a_worker_collects_every_connected_account_of_every_agency(
@@ -369,7 +369,7 @@ async def test_a_worker_collects_every_connected_account_of_every_agency(
     worker = Worker(
         functions=_functions(),
         redis_pool=arq_redis,
-        queue_name=QUEUE_NAME,
+        queue_name=BULK_QUEUE,
         on_startup=startup,
         on_shutdown=worker_settings.shutdown,
         burst=True,
@@ -399,9 +399,9 @@ async def test_the_backfill_is_enqueued_only_once_the_connection_commits(
     account = await connect(client, owner.headers, location["id"], "x")
     row = await _account(app_db, owner.agency_id, account["id"])
     # Connecting through the API queued it once committed:
-    queued = [j.decode() for j in await arq_redis.zrange(QUEUE_NAME, 0, -1)]
+    queued = [j.decode() for j in await arq_redis.zrange(BULK_QUEUE, 0, -1)]
     assert queued == [service.backfill_job_id(row.id, row.connected_at)]
-    await arq_redis.delete(QUEUE_NAME, job_key_prefix + queued[0])  # as if never queued
+    await arq_redis.delete(BULK_QUEUE, job_key_prefix + queued[0])  # as if never queued
 
     async def connect_then_fail() -> None:
         async with app_db.transaction(owner.agency_id) as session:
@@ -410,11 +410,11 @@ async def test_the_backfill_is_enqueued_only_once_the_connection_commits(
 
     with pytest.raises(RuntimeError):
         await connect_then_fail()
-    assert await arq_redis.zcard(QUEUE_NAME) == 0
+    assert await arq_redis.zcard(BULK_QUEUE) == 0
 
     async with app_db.transaction(owner.agency_id) as session:
         service.backfill_after_commit(session, arq_redis, row)
-    queued = [j.decode() for j in await arq_redis.zrange(QUEUE_NAME, 0, -1)]
+    queued = [j.decode() for j in await arq_redis.zrange(BULK_QUEUE, 0, -1)]
     assert queued == [service.backfill_job_id(row.id, row.connected_at)]
 
 

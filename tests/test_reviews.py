@@ -25,7 +25,8 @@ from services.worker.jobs import reviews as review_jobs
 from services.worker.registry import job
 from shared.config import Settings
 from shared.db import Database
-from shared.jobs import QUEUE_NAME, enqueue
+from shared.jobs import BULK_QUEUE, URGENT_QUEUE, enqueue
+from shared.metrics.service import BACKFILL_JOB
 from shared.publishing.limiter import AccountLimiter
 from shared.reviews import COLLECT_JOB, SEND_REPLY_JOB, SWEEP_JOB
 from shared.reviews.collection import Collector, sweep
@@ -95,28 +96,38 @@ async def arq_redis(settings: Settings) -> AsyncIterator[ArqRedis]:
 
 
 async def run_worker(arq_redis: ArqRedis, settings: Settings) -> int:
-    """A burst worker with the review jobs: runs what is queued, then stops."""
+    """Burst workers with the review jobs: run what is queued, then stop. Collections go to the
+    bulk queue and replies to the urgent one, so both are drained (urgent, bulk, urgent: a
+    collection may queue an auto-reply)."""
 
     async def startup(ctx: dict[str, Any]) -> None:
         await worker_settings.startup(ctx, settings, start_loops=False)
 
-    worker = Worker(
-        functions=[
-            job(SWEEP_JOB, review_jobs.sweep),
-            job(COLLECT_JOB, review_jobs.collect),
-            job(SEND_REPLY_JOB, review_jobs.send_reply),
-        ],
-        redis_pool=arq_redis,
-        queue_name=QUEUE_NAME,
-        on_startup=startup,
-        on_shutdown=worker_settings.shutdown,
-        burst=True,
-        poll_delay=0.05,
-        handle_signals=False,
-    )
-    await worker.main()
-    await worker.close()
-    return worker.jobs_complete
+    complete = 0
+    for queue in (URGENT_QUEUE, BULK_QUEUE, URGENT_QUEUE):
+        worker = Worker(
+            functions=[
+                job(SWEEP_JOB, review_jobs.sweep),
+                job(COLLECT_JOB, review_jobs.collect),
+                job(SEND_REPLY_JOB, review_jobs.send_reply),
+                job(BACKFILL_JOB, _no_backfill),
+            ],
+            redis_pool=arq_redis,
+            queue_name=queue,
+            on_startup=startup,
+            on_shutdown=worker_settings.shutdown,
+            burst=True,
+            poll_delay=0.05,
+            handle_signals=False,
+        )
+        await worker.main()
+        await worker.close()
+        complete += worker.jobs_complete
+    return complete
+
+
+async def _no_backfill(ctx: dict[str, Any], *args: Any) -> None:
+    """Connecting an account queued its metrics backfill: not what these tests are about."""
 
 
 async def remote_review(sandbox: httpx.AsyncClient, shop: Shop, external_id: str) -> Any:

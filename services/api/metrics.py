@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from redis.asyncio import Redis
 
-from shared.jobs import JOB_COUNTS_KEY, QUEUE_NAME
+from shared.jobs import JOB_COUNTS_KEY, QUEUES, STRIPE_INBOX_KEY
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -28,7 +28,24 @@ JOBS = Gauge(
     ["job", "outcome"],
     registry=REGISTRY,
 )
-QUEUE_DEPTH = Gauge("chorus_job_queue_depth", "Jobs waiting in the queue", registry=REGISTRY)
+QUEUE_DEPTH = Gauge(
+    "chorus_job_queue_depth",
+    "Jobs waiting in each queue (urgent, bulk), deferred retries included",
+    ["queue"],
+    registry=REGISTRY,
+)
+STRIPE_INBOX = Gauge(
+    "chorus_stripe_events_unprocessed",
+    "Stripe webhook events not applied yet, by state (failed: the last attempt failed; the "
+    "reason is the inbox row's last_error and the billing.event_failed log line)",
+    ["state"],
+    registry=REGISTRY,
+)
+STRIPE_INBOX_AGE = Gauge(
+    "chorus_stripe_event_oldest_unprocessed_seconds",
+    "How long the oldest unapplied Stripe event has waited (as of the last billing sweep)",
+    registry=REGISTRY,
+)
 
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -60,5 +77,12 @@ async def render(redis: Redis) -> bytes:
     for field, value in counts.items():
         job, _, outcome = field.decode().rpartition(":")
         JOBS.labels(job, outcome).set(int(value))
-    QUEUE_DEPTH.set(await redis.zcard(QUEUE_NAME))
+    for label, queue in QUEUES.items():
+        QUEUE_DEPTH.labels(label).set(await redis.zcard(queue))
+    inbox: dict[bytes, bytes] = await redis.hgetall(STRIPE_INBOX_KEY)  # type: ignore[misc]
+    if inbox:
+        pending, failed = int(inbox.get(b"pending", 0)), int(inbox.get(b"failed", 0))
+        STRIPE_INBOX.labels("failed").set(failed)
+        STRIPE_INBOX.labels("waiting").set(pending - failed)
+        STRIPE_INBOX_AGE.set(float(inbox.get(b"oldest_unprocessed_s", 0)))
     return generate_latest(REGISTRY)

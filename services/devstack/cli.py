@@ -59,7 +59,10 @@ def app_services(port: int) -> list[ChildSpec]:
             ready_port=port,
             ready_message=f"the API is up: {api} (docs: {api}/docs)",
         ),
+        # Two job queues (issue #12): urgent work (fan-out, publishing, replies, mail,
+        # webhooks, with the dispatcher) never waits behind bulk work (collection, backfills).
         ChildSpec("worker", (PY, "-m", "arq", "services.worker.settings.WorkerSettings")),
+        ChildSpec("worker-bulk", (PY, "-m", "arq", "services.worker.settings.BulkWorkerSettings")),
         ChildSpec(
             "sandbox",
             (
@@ -129,7 +132,7 @@ def cmd_migrate(args: list[str]) -> int:
 
 
 def cmd_run(args: list[str]) -> int:
-    """run: migrate, seed the demo agency, then run the API and the worker until Ctrl-C."""
+    """run: migrate, seed the demo agency, then run the API and the workers until Ctrl-C."""
     if args:
         raise DevStackError("usage: python -m services.devstack run")
     port = api_port(os.environ)

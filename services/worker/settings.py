@@ -1,4 +1,14 @@
-"""arq worker: ``arq services.worker.settings.WorkerSettings``.
+"""arq workers, one process per queue (``shared.jobs`` routes each job by name):
+
+- ``arq services.worker.settings.WorkerSettings``: the urgent queue (fan-out, publishing,
+  replies, mail, token refresh, Stripe webhooks) plus the dispatcher, relay and sweep loops.
+- ``arq services.worker.settings.BulkWorkerSettings``: the bulk queue (metric and review
+  collection, backfills, rollups, exports), with a capacity of its own.
+
+Separate processes rather than two arq workers in one: a bulk job that hogs its event loop
+(parsing a big export, a slow platform's thousand open calls) cannot delay a publish, each
+side has its own database pool and outbound connections, and each scales on its own. Both
+register every job, so a job routed to either queue runs.
 
 Jobs are named ``domain.action``. On SIGTERM/SIGINT arq stops taking jobs and waits up to
 ``job_completion_wait`` seconds for running ones to finish before it exits.
@@ -33,7 +43,7 @@ from shared.config import Settings, get_settings
 from shared.db import Database
 from shared.events.models import OutboxEvent
 from shared.events.relay import Relay
-from shared.jobs import QUEUE_NAME
+from shared.jobs import BULK_QUEUE, URGENT_QUEUE
 from shared.logging import configure_logging
 from shared.mail import service as mail_service
 from shared.platforms import registry as platform_registry
@@ -45,23 +55,30 @@ log = structlog.get_logger("chorus.worker")
 
 
 def build_functions() -> list[Any]:
+    """Every job, for both queues' workers. Transient failures retry with back-off (see
+    ``registry``); the publish batch does not: its lease brings its posts back."""
     return [
         job("system.heartbeat", system.heartbeat),
         job(mail_service.DELIVER_JOB, mail.deliver),
         job(social_accounts.REFRESH_DUE_JOB, social_accounts.refresh_due),
         job(social_accounts.REFRESH_JOB, social_accounts.refresh_one),
-        job(PUBLISH_JOB, publishing.publish_batch),
+        job(PUBLISH_JOB, publishing.publish_batch, retry_transient=False),
         job(campaigns.FAN_OUT_JOB, campaigns.fan_out),
         job(metrics.COLLECT_DUE_JOB, metrics.collect_due),
-        job(metrics.COLLECT_JOB, metrics.collect_account),
-        job(metrics.BACKFILL_JOB, metrics.backfill_account),
+        job(metrics.COLLECT_JOB, metrics.collect_account, backoff=metrics.BACKOFF_S),
+        job(metrics.BACKFILL_JOB, metrics.backfill_account, backoff=metrics.BACKOFF_S),
         job(reviews.SWEEP_JOB, reviews.sweep),
-        job("billing.process_stripe_event", billing.process_stripe_event),
-        job("billing.sync_quantity", billing.sync_quantity),
-        job("billing.sweep", billing.sweep),
+        job(billing.PROCESS_EVENT_JOB, billing.process_stripe_event, max_tries=billing.MAX_TRIES),
+        job(billing.SYNC_QUANTITY_JOB, billing.sync_quantity),
+        job(billing.SWEEP_JOB, billing.sweep),
         job(reviews.COLLECT_JOB, reviews.collect),
         job(reviews.SEND_REPLY_JOB, reviews.send_reply),
     ]
+
+
+def scheduled(name: str, coroutine: Any, **when: Any) -> Any:
+    """A cron entry: counted like every job, never retried (its next run is the retry)."""
+    return cron(job(name, coroutine, retry_transient=False).coroutine, name=f"cron:{name}", **when)
 
 
 def build_relay(settings: Settings, redis: ArqRedis) -> Relay:
@@ -79,9 +96,14 @@ def build_relay(settings: Settings, redis: ArqRedis) -> Relay:
 
 
 async def startup(
-    ctx: dict[str, Any], settings: Settings | None = None, *, start_loops: bool = True
+    ctx: dict[str, Any],
+    settings: Settings | None = None,
+    *,
+    start_loops: bool = True,
+    queue: str = URGENT_QUEUE,
 ) -> None:
-    """``start_loops=False`` for tests that drive the dispatcher themselves."""
+    """``start_loops=False`` for the bulk worker and for tests that drive the dispatcher
+    themselves."""
     settings = settings or get_settings()
     configure_logging(settings.log_level, json=settings.log_json)
     db = Database(
@@ -99,7 +121,12 @@ async def startup(
         )
         wctx.loops.start()
     wctx.install(ctx)
-    log.info("worker.started", queue=QUEUE_NAME, loops=start_loops)
+    log.info("worker.started", queue=queue, loops=start_loops)
+
+
+async def bulk_startup(ctx: dict[str, Any], settings: Settings | None = None) -> None:
+    """The bulk worker: jobs only; the loops run in the urgent workers."""
+    await startup(ctx, settings, start_loops=False, queue=BULK_QUEUE)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -115,44 +142,47 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 
 class WorkerSettings:
+    """The urgent queue: what a user waits for or a deadline depends on."""
+
     functions = build_functions()
     cron_jobs = [
-        cron(
-            job("system.heartbeat", system.heartbeat).coroutine,
-            name="cron:system.heartbeat",
-            second={0},
-            run_at_startup=True,
-        ),
-        cron(
-            job(social_accounts.REFRESH_DUE_JOB, social_accounts.refresh_due).coroutine,
-            name=f"cron:{social_accounts.REFRESH_DUE_JOB}",
+        scheduled("system.heartbeat", system.heartbeat, second={0}, run_at_startup=True),
+        scheduled(
+            social_accounts.REFRESH_DUE_JOB,
+            social_accounts.refresh_due,
             second={15},
             run_at_startup=True,
         ),
-        cron(
-            job("billing.sweep", billing.sweep).coroutine,
-            name="cron:billing.sweep",
-            second={0, 15, 30, 45},
-        ),
-        cron(
-            job(reviews.SWEEP_JOB, reviews.sweep).coroutine,
-            name=f"cron:{reviews.SWEEP_JOB}",
-            second={30},
-            run_at_startup=True,
-        ),
-        cron(
-            job(metrics.COLLECT_DUE_JOB, metrics.collect_due).coroutine,
-            name=f"cron:{metrics.COLLECT_DUE_JOB}",
-            hour={1},
-            minute={5},
-        ),
+        scheduled(billing.SWEEP_JOB, billing.sweep, second={0, 15, 30, 45}),
+        scheduled(reviews.SWEEP_JOB, reviews.sweep, second={30}, run_at_startup=True),
     ]
     on_startup = startup
     on_shutdown = shutdown
-    queue_name = QUEUE_NAME
+    queue_name = URGENT_QUEUE
     redis_settings = RedisSettings.from_dsn(get_settings().redis_url)
     job_completion_wait = 30
-    max_jobs = 20
+    max_jobs = get_settings().worker_max_jobs
     job_timeout = 300
-    keep_result = 3600
+    keep_result = 0  # a kept result blocks its job id from being enqueued again (registry)
+    health_check_interval = 30
+
+
+class BulkWorkerSettings:
+    """The bulk queue: collection, backfills, rollups, exports. Its own capacity, so a
+    backlog here (600 backfills against a slow platform) never delays the urgent queue."""
+
+    functions = build_functions()
+    cron_jobs = [
+        # Named apart from the urgent worker's crons: a cron's job id is its name and time.
+        scheduled("system.heartbeat:bulk", system.heartbeat, second={0}, run_at_startup=True),
+        scheduled(metrics.COLLECT_DUE_JOB, metrics.collect_due, hour={1}, minute={5}),
+    ]
+    on_startup = bulk_startup
+    on_shutdown = shutdown
+    queue_name = BULK_QUEUE
+    redis_settings = RedisSettings.from_dsn(get_settings().redis_url)
+    job_completion_wait = 30
+    max_jobs = get_settings().bulk_worker_max_jobs
+    job_timeout = 600
+    keep_result = 0
     health_check_interval = 30

@@ -374,7 +374,13 @@ class StripeGateway:
 
 
 def verify_webhook(payload: bytes, signature: str | None, secret: str) -> None:
-    """Raises ``stripe.SignatureVerificationError`` unless Stripe signed this exact body."""
-    stripe.WebhookSignature.verify_header(
-        payload.decode("utf-8"), signature or "", secret, stripe.Webhook.DEFAULT_TOLERANCE
-    )
+    """Raises ``stripe.SignatureVerificationError`` unless Stripe signed this exact body (also
+    for a header the SDK chokes on: a non-ASCII signature fails its comparison)."""
+    try:
+        stripe.WebhookSignature.verify_header(
+            payload.decode("utf-8"), signature or "", secret, stripe.Webhook.DEFAULT_TOLERANCE
+        )
+    except (TypeError, ValueError) as exc:
+        raise stripe.SignatureVerificationError(  # type: ignore[no-untyped-call]
+            "the Stripe-Signature header is malformed", signature
+        ) from exc

@@ -59,7 +59,13 @@ class BillingAccount(TenantMixin, TimestampMixin, Base):
 class StripeEvent(Base):
     """The webhook inbox: one row per Stripe event id. Not a tenant table: an event arrives
     before Chorus knows its agency. ``processed_at`` is set in the transaction that applies
-    the event's effect, so a duplicate (or a second job) finds it done."""
+    the event's effect, so a duplicate (or a second job) finds it done.
+
+    An attempt that fails is recorded in a transaction of its own: ``attempts``,
+    ``last_error`` (the reason, for operators), ``failed_at``, and ``next_attempt_at``, when
+    the billing sweep hands the event to a job again. Unprocessed with ``failed_at`` set is
+    "failed"; an event is never given up (Stripe's state is re-read, so a late success is
+    always right)."""
 
     __tablename__ = "stripe_event"
     __table_args__ = (
@@ -76,3 +82,5 @@ class StripeEvent(Base):
     processed_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]

@@ -7,6 +7,8 @@ rather than trusting an event's payload, so events may arrive late, twice or out
 
 from __future__ import annotations
 
+import random
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,7 +16,7 @@ from typing import Any
 
 import orjson
 import structlog
-from sqlalchemy import select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,7 +43,7 @@ from shared.billing.schemas import (
 from shared.config import Settings
 from shared.db import Database
 from shared.db.tenancy import set_tenant
-from shared.errors import Conflict
+from shared.errors import BadRequest, Conflict, FieldProblem
 from shared.events.service import emit
 from shared.identity.models import User
 from shared.posts import transitions
@@ -564,8 +566,14 @@ async def process_event(
     db: Database, settings: Settings, gateway: StripeGateway, event_id: str, *, now: datetime
 ) -> Processed:
     """Apply one inbox event: re-read the customer's subscription from Stripe and mirror it.
-    The inbox row is marked processed in the same transaction as the effect."""
+    The inbox row is marked processed in the same transaction as the effect. A row another
+    transaction holds longer than ``EVENT_LOCK_TIMEOUT_MS`` fails this attempt as a lock
+    timeout (transient: the job retries) instead of holding the job indefinitely."""
     async with db.transaction() as session:
+        await session.execute(
+            text("SELECT set_config('lock_timeout', :ms, true)"),
+            {"ms": f"{EVENT_LOCK_TIMEOUT_MS}ms"},
+        )
         event = (
             await session.execute(
                 select(StripeEvent).where(StripeEvent.id == event_id).with_for_update()
@@ -581,6 +589,7 @@ async def process_event(
             agency_id = uuid.UUID(named_agency)
         event.processed_at = now
         event.attempts += 1
+        event.next_attempt_at = None
         if agency_id is None or customer is None:
             event.last_error = "no agency has this Stripe customer"
             log.info("billing.event_unmatched", event_id=event_id, type=event.type)
@@ -596,35 +605,79 @@ async def process_event(
         return Processed("applied", agency_id)
 
 
-async def record_failure(db: Database, event_id: str, error: str) -> int:
+EVENT_RETRY_S = (5, 30, 120, 600, 1800, 3600)
+"""After an event's n-th failed attempt the next one is due this long after (±20 %); the
+last step repeats: an event is never given up, since a late success is always right."""
+EVENT_LOCK_TIMEOUT_MS = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class EventFailure:
+    attempts: int
+    next_attempt_at: datetime
+
+
+def next_attempt_delay(attempts: int) -> timedelta:
+    base = EVENT_RETRY_S[min(max(attempts, 1) - 1, len(EVENT_RETRY_S) - 1)]
+    return timedelta(seconds=base * random.uniform(0.8, 1.2))
+
+
+async def record_failure(
+    db: Database, event_id: str, reason: str, *, now: datetime
+) -> EventFailure | None:
+    """Mark an attempt at ``event_id`` failed, saying why, and when to try again (in a
+    transaction of its own: the attempt's own was rolled back). None: no such event, or it
+    was processed meanwhile (by another job)."""
     async with db.transaction() as session:
         event = (
             await session.execute(
                 select(StripeEvent).where(StripeEvent.id == event_id).with_for_update()
             )
         ).scalar_one_or_none()
-        if event is None:
-            return 0
+        if event is None or event.processed_at is not None:
+            return None
         event.attempts += 1
-        event.last_error = error[:2000]
-        return event.attempts
+        event.last_error = reason[:2000]
+        event.failed_at = now
+        event.next_attempt_at = now + next_attempt_delay(event.attempts)
+        return EventFailure(event.attempts, event.next_attempt_at)
 
 
 # Sweeps ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
+class InboxHealth:
+    """The webhook inbox as operators watch it (``/metrics``): events not yet applied, those
+    whose last attempt failed among them, and how long the oldest has waited."""
+
+    pending: int
+    failed: int
+    oldest_unprocessed_s: float
+
+    def as_mapping(self) -> dict[str, str]:
+        return {
+            "pending": str(self.pending),
+            "failed": str(self.failed),
+            "oldest_unprocessed_s": f"{self.oldest_unprocessed_s:.0f}",
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class SweepResult:
     unprocessed_events: list[str]
+    """Events whose job was lost, or whose failed attempt is due again."""
     read_only: int
     trials_ended: int
     quantity_due: list[tuple[uuid.UUID, datetime]]
     """Agencies whose quantity sync is due, with the change mark (part of the job id)."""
+    inbox: InboxHealth = InboxHealth(0, 0, 0.0)
 
 
 async def sweep(db: Database, settings: Settings, *, now: datetime) -> SweepResult:
     """Time-driven changes: grace periods that ran out, sign-up trials that ended, quantity
-    syncs whose debounce elapsed, inbox events whose job was lost."""
+    syncs whose debounce elapsed, inbox events whose job was lost or whose failed attempt
+    is due again."""
     async with db.transaction() as session:
         events = [
             str(r)
@@ -634,11 +687,30 @@ async def sweep(db: Database, settings: Settings, *, now: datetime) -> SweepResu
                     .where(
                         StripeEvent.processed_at.is_(None),
                         StripeEvent.received_at <= now - timedelta(seconds=60),
+                        or_(
+                            StripeEvent.next_attempt_at.is_(None),
+                            StripeEvent.next_attempt_at <= now,
+                        ),
                     )
+                    .order_by(StripeEvent.received_at)
                     .limit(500)
                 )
             ).scalars()
         ]
+        health = (
+            await session.execute(
+                select(
+                    func.count(),
+                    func.count().filter(StripeEvent.failed_at.is_not(None)),
+                    func.min(StripeEvent.received_at),
+                ).where(StripeEvent.processed_at.is_(None))
+            )
+        ).one()
+        inbox = InboxHealth(
+            pending=int(health[0]),
+            failed=int(health[1]),
+            oldest_unprocessed_s=max(0.0, (now - health[2]).total_seconds()) if health[2] else 0.0,
+        )
         await session.execute(text("SELECT set_config('app.scan', :scan, true)"), {"scan": SCAN})
         graced = list(
             (
@@ -711,7 +783,7 @@ async def sweep(db: Database, settings: Settings, *, now: datetime) -> SweepResu
                 subject_id=agency_id,
                 payload={"plan": trial.code},
             )
-    return SweepResult(events, read_only, len(expired), dirty)
+    return SweepResult(events, read_only, len(expired), dirty, inbox)
 
 
 async def sync_quantity(
@@ -740,11 +812,80 @@ async def sync_quantity(
         return state.quantity
 
 
-def event_json(payload: bytes) -> dict[str, Any]:
-    data = orjson.loads(payload)
-    if not isinstance(data, dict) or "id" not in data:
-        raise ValueError("not a Stripe event")
+EVENT_ID_MAX = 255
+EVENT_TYPE_MAX = 100
+"""The inbox columns' lengths (``StripeEvent.id``, ``StripeEvent.type``)."""
+_EVENT_ID = re.compile(r"[A-Za-z0-9_\-]+")
+
+
+def parse_event(body: bytes) -> dict[str, Any]:
+    """The webhook's verified body as an inbox row can hold it and a job can apply it, or
+    ``BadRequest`` (400) naming every field that is not (never an error from the database
+    or a crash in the job later)."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not JSON ({exc})", code="bad_event") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the body is not a Stripe event (a JSON object)", code="bad_event")
+    problems: list[FieldProblem] = []
+
+    def bad(field: str, message: str) -> None:
+        problems.append(FieldProblem(f"body.{field}", message))
+
+    event_id = data.get("id")
+    if not isinstance(event_id, str) or not event_id:
+        bad("id", "must be the event's id, a non-empty string")
+    elif len(event_id) > EVENT_ID_MAX:
+        bad("id", f"is longer than {EVENT_ID_MAX} characters ({len(event_id)})")
+    elif not _EVENT_ID.fullmatch(event_id):
+        bad("id", "may hold only letters, digits, '_' and '-'")
+    type_ = data.get("type")
+    if not isinstance(type_, str) or not type_:
+        bad("type", "must be the event's type, a non-empty string")
+    elif len(type_) > EVENT_TYPE_MAX:
+        bad("type", f"is longer than {EVENT_TYPE_MAX} characters ({len(type_)})")
+    inner = data.get("data")
+    obj = inner.get("object") if isinstance(inner, dict) else None
+    if not isinstance(obj, dict):
+        bad("data.object", "must be the object the event is about (a JSON object)")
+    else:
+        customer = obj.get("customer")
+        if isinstance(customer, dict):
+            customer = customer.get("id")
+        if obj.get("object") == "customer" and not isinstance(obj.get("id"), str):
+            bad("data.object.id", "must be the customer's id, a string")
+        if customer is not None and not isinstance(customer, str):
+            bad("data.object.customer", "must be a customer id (a string) or null")
+        metadata = obj.get("metadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            bad("data.object.metadata", "must be a JSON object or null")
+        elif metadata and metadata.get("agency_id") is not None:
+            try:
+                uuid.UUID(str(metadata["agency_id"]))
+            except ValueError:
+                bad("data.object.metadata.agency_id", "must be a UUID")
+    if _has_nul(data):
+        bad("", "contains a NUL character (\\u0000), which cannot be stored")
+    if problems:
+        raise BadRequest(
+            "the body is not a Stripe event this endpoint can accept: "
+            + "; ".join(f"{p.field} {p.message}".replace("body. ", "body ") for p in problems),
+            code="bad_event",
+            errors=problems,
+        )
     return data
+
+
+def _has_nul(value: Any) -> bool:
+    """PostgreSQL's jsonb refuses NUL in any string."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in k or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 __all__ = ["PaymentRequired"]

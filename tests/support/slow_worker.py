@@ -24,7 +24,8 @@ SlowWorkerSettings = type(
     (),
     {
         **_production,
-        "functions": [*WorkerSettings.functions, job("test.slow", slow)],
+        # Jobs keep no result; this one does, for the test to read what it returned.
+        "functions": [*WorkerSettings.functions, job("test.slow", slow, keep_result=60)],
         "cron_jobs": [],
     },
 )

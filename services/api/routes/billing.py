@@ -164,7 +164,9 @@ async def upcoming_invoice(
     "/billing/stripe/webhook",
     summary="Stripe's webhook (signed by Stripe; not for API clients)",
     description="Verifies `Stripe-Signature` against the raw body, stores the event id in the "
-    "inbox (a duplicate is a no-op) and answers at once; a job applies it.",
+    "inbox (a duplicate is a no-op) and answers at once; a job applies it. A body that is not "
+    "UTF-8, not signed, or not an event the inbox can hold (an id longer than 255 characters, "
+    "a wrong shape) is answered 400 and stored nowhere.",
     responses=problems(400),
     include_in_schema=False,  # for Stripe, not API clients: outside the public document
 )
@@ -172,6 +174,14 @@ async def stripe_webhook(
     request: Request, session: Session, settings: SettingsDep, redis: Redis
 ) -> WebhookAck:
     body = await request.body()
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(
+            f"the body is not UTF-8 (invalid byte at position {exc.start}); Stripe sends JSON "
+            "in UTF-8",
+            code="bad_encoding",
+        ) from None
     try:
         verify_webhook(
             body,
@@ -183,10 +193,7 @@ async def stripe_webhook(
             "the Stripe-Signature header does not match this body and the webhook secret",
             code="bad_signature",
         ) from None
-    try:
-        event = service.event_json(body)
-    except ValueError:
-        raise BadRequest("the body is not a Stripe event", code="bad_event") from None
+    event = service.parse_event(body)
     stored = await service.receive_event(session, event)
     if stored:
         event_id = str(event["id"])
