@@ -47,6 +47,13 @@ async def put_faults(platform: str, config: FaultConfig, request: Request) -> Fa
     return box.faults.set(_known(request, platform), config).config
 
 
+@router.get("/fault-counts/{platform}")
+async def fault_counts(platform: str, request: Request) -> dict[str, dict[str, int]]:
+    """How many calls each fault hit since the faults were last set."""
+    faults = sandbox(request).faults.get(_known(request, platform))
+    return {"counts": {kind.value: n for kind, n in faults.counts.items()}}
+
+
 @router.post("/reset")
 async def reset(request: Request) -> dict[str, bool]:
     sandbox(request).reset()

@@ -12,6 +12,7 @@ is told no. Reads roll no late commit: only writes (POST, PUT, PATCH, DELETE) ar
 
 import asyncio
 import random
+from collections import Counter
 from contextvars import ContextVar
 from enum import StrEnum
 
@@ -68,6 +69,7 @@ class PlatformFaults:
     def __init__(self, config: FaultConfig | None = None) -> None:
         self.config = config or FaultConfig()
         self._rng = random.Random(self.config.seed)
+        self.counts: Counter[FaultKind] = Counter()
 
     def roll(self) -> FaultKind | None:
         draw = self._rng.random()
@@ -103,9 +105,11 @@ class FaultBook:
         if faults.config.latency_ms:
             await asyncio.sleep(faults.config.latency_ms / 1000)
         fault = faults.roll()
+        if fault is FaultKind.LATE_COMMIT and request_method.get() not in WRITES:
+            return None
+        if fault is not None:
+            faults.counts[fault] += 1
         if fault is FaultKind.LATE_COMMIT:
-            if request_method.get() not in WRITES:
-                return None
             await asyncio.sleep(faults.config.commit_after_s)
         return fault
 

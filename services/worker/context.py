@@ -30,5 +30,12 @@ class WorkerContext:
         wctx: WorkerContext = ctx[_KEY]
         return wctx
 
+    def stop_soon(self) -> None:
+        """Asked to stop: no new dispatch, and publish jobs hand back what still waits."""
+        if self.loops is not None:
+            self.loops.stop_soon()
+        if self.publisher is not None:
+            self.publisher.stop()
+
     def install(self, ctx: dict[str, Any]) -> None:
         ctx[_KEY] = self

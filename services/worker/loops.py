@@ -58,6 +58,10 @@ class Loops:
             asyncio.create_task(self._forever("sweep", self.sweep_once, SWEEP_EVERY_S)),
         ]
 
+    def stop_soon(self) -> None:
+        """No new pass starts (the worker is stopping); :meth:`stop` waits for them."""
+        self._stopping.set()
+
     async def stop(self) -> None:
         self._stopping.set()
         for task in self._tasks:

@@ -10,9 +10,16 @@ printing as it goes). Both give it a migrated database, a running sandbox and th
   the database and the sandbox, with short leases so that killed work comes back quickly.
   A supervisor (this harness) starts a new one whenever one dies, as systemd or Kubernetes
   would.
-- The sandbox fails 10 % of calls with 500, 5 % with 429 (retry after 1 s), and 2 % are
-  stored and then never answered (accept-then-timeout): the worker gives up after 1.5 s and
-  must find out whether the post went out before doing anything else.
+- The sandbox answers every call after 1 s (under the 1.5 s read timeout), a worker has 50
+  calls in flight to it (far fewer than the burst: posts wait behind the gate for many lease
+  lengths), and it fails 10 % of calls with 500, 5 % with 429 (retry after 1 s); 2 % are
+  stored and then never answered (accept-then-timeout), and 2 % are stored only after the
+  worker gave up on them (late commit): the worker must find out whether each went out
+  before doing anything else, and must not ask before the platform could have applied it.
+
+``SLOW`` is the case of issue #12 on its own: two workers, a platform answering just under the
+read timeout, four calls in flight per worker against batches of fifty, a burst that takes
+many lease lengths to drain, and late commits; no kills.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -41,14 +48,77 @@ from shared.config import Settings
 from tests.support.sandbox_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-POSTS = 2000
-LOCATIONS = 40  # X allows 100 posts per 15 minutes per account: 50 each leaves room
-FAULTS = {
-    "error_rates": {"server_error": 0.10, "rate_limited": 0.05, "accept_then_timeout": 0.02},
-    "hold_s": 30,
-    "retry_after_s": 1,
-    "seed": 7,
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    posts: int
+    locations: int  # X allows 100 posts per 15 minutes per account: 50 each leaves room
+    faults: dict[str, Any]
+    env: dict[str, str]
+    workers: int = 1
+    kills: bool = True
+    """Two SIGKILLs of a worker (at 15 % and 45 % published) and a Redis restart (at 70 %)."""
+    timeout_s: float = 170.0
+
+
+_TIMEOUTS = {
+    "CHORUS_OUTBOUND_READ_TIMEOUT_SECONDS": "1.5",
+    "CHORUS_OUTBOUND_TOTAL_TIMEOUT_SECONDS": "5",
+    "CHORUS_PUBLISH_ATTEMPT_TIMEOUT_SECONDS": "5",
+    "CHORUS_QUEUE_LEASE_SECONDS": "4",
+    "CHORUS_DISPATCH_INTERVAL_SECONDS": "0.2",
+    "CHORUS_PUBLISH_BATCH_SIZE": "50",
 }
+
+CHAOS = Scenario(
+    name="chaos",
+    posts=2000,
+    locations=40,
+    faults={
+        "latency_ms": 1000,
+        "error_rates": {
+            "server_error": 0.10,
+            "rate_limited": 0.05,
+            "accept_then_timeout": 0.02,
+            "late_commit": 0.02,
+        },
+        "hold_s": 30,
+        "retry_after_s": 1,
+        # Stored 2 s after the request came (the worker gave up at 1.5 s), before the
+        # worker may look it up (1.5 s + the 1.5 s reconcile delay).
+        "commit_after_s": 1.0,
+        "seed": 7,
+    },
+    env={
+        **_TIMEOUTS,
+        "CHORUS_RECONCILE_DELAY_SECONDS": "1.5",
+        "CHORUS_PUBLISH_CONCURRENCY_PER_PLATFORM": "50",
+    },
+)
+
+SLOW = Scenario(
+    name="slow platform",
+    posts=300,
+    locations=30,
+    faults={
+        "latency_ms": 1200,  # just under the 1.5 s read timeout
+        "error_rates": {"late_commit": 0.1},
+        "commit_after_s": 1.0,  # stored 2.2 s after the request came: after the worker gave up
+        "hold_s": 30,
+        "seed": 11,
+    },
+    env={
+        **_TIMEOUTS,
+        "CHORUS_RECONCILE_DELAY_SECONDS": "1.5",
+        "CHORUS_PUBLISH_CONCURRENCY_PER_PLATFORM": "4",
+        "CHORUS_QUEUE_LEASE_SECONDS": "2",
+    },
+    workers=2,
+    kills=False,
+    timeout_s=150.0,
+)
 
 Say = Callable[[str], None]
 
@@ -88,56 +158,62 @@ class RedisProcess:
 
 @dataclass
 class Workers:
-    """Keeps one worker process running; counts the kills."""
+    """Keeps ``count`` worker processes running; counts the kills."""
 
     env: dict[str, str]
     log_dir: Path
-    proc: subprocess.Popen[bytes] | None = None
+    count: int = 1
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[IO[bytes]] = field(default_factory=list)
     started: int = 0
     killed: int = 0
     exits: list[int] = field(default_factory=list)
 
     def start(self) -> None:
-        self.started += 1
-        log = (self.log_dir / f"worker-{self.started}.log").open("wb")
-        self.logs.append(log)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "arq", "services.worker.settings.WorkerSettings"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        while len(self.procs) < self.count:
+            self.started += 1
+            log = (self.log_dir / f"worker-{self.started}.log").open("wb")
+            self.logs.append(log)
+            self.procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "arq", "services.worker.settings.WorkerSettings"],
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
 
     def ensure_running(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            if self.proc is not None:
-                self.exits.append(self.proc.returncode)
-            self.start()
+        for proc in [p for p in self.procs if p.poll() is not None]:
+            self.exits.append(proc.returncode)
+            self.procs.remove(proc)
+        self.start()
 
     def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
+        proc = self.procs.pop(0)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
         self.killed += 1
-        self.proc = None
         self.start()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
             try:
-                self.proc.wait(timeout=20)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                proc.kill()
+                proc.wait()
         for log in self.logs:
             log.close()
 
 
 @dataclass
 class Outcome:
+    scenario: Scenario
     seconds: float
     statuses: dict[str, int]
     sandbox_refs: int
@@ -146,13 +222,14 @@ class Outcome:
     kills: int
     redis_restarts: int
     worker_starts: int
+    late_commits: int
 
 
 async def prepare(
-    client: httpx.AsyncClient, engine: AsyncEngine, say: Say
+    client: httpx.AsyncClient, engine: AsyncEngine, scenario: Scenario, say: Say
 ) -> tuple[uuid.UUID, list[str]]:
-    """An agency with LOCATIONS locations, each with its X account connected through the
-    sandbox (the real connect flow), and POSTS posts due now spread over them."""
+    """An agency with the scenario's locations, each with its X account connected through the
+    sandbox (the real connect flow), and its posts due now spread over them."""
     signup = await client.post(
         "/v1/auth/signup",
         json={
@@ -175,7 +252,7 @@ async def prepare(
     await client.post(f"/v1/templates/{template_id}/versions/1/publish", headers=auth)
     locations: list[str] = []
     async with httpx.AsyncClient(timeout=30) as browser:
-        for n in range(LOCATIONS):
+        for n in range(scenario.locations):
             made = await client.post(
                 "/v1/locations",
                 json={
@@ -218,14 +295,19 @@ async def prepare(
                 "template": uuid.UUID(template_id),
                 "now": now,
                 "deadline": now + timedelta(hours=1),
-                "per_location": POSTS // LOCATIONS,
+                "per_location": scenario.posts // scenario.locations,
             },
         )
-    say(f"prepared {POSTS} posts over {LOCATIONS} locations with connected X accounts")
+    say(
+        f"prepared {scenario.posts} posts over {scenario.locations} locations with "
+        "connected X accounts"
+    )
     return agency_id, locations
 
 
-def worker_env(settings: Settings, redis_url: str, sandbox_url: str) -> dict[str, str]:
+def worker_env(
+    settings: Settings, redis_url: str, sandbox_url: str, scenario: Scenario
+) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
@@ -234,13 +316,7 @@ def worker_env(settings: Settings, redis_url: str, sandbox_url: str) -> dict[str
             "CHORUS_SECRET_KEY": settings.secret_key.get_secret_value(),
             "CHORUS_PLATFORM_SANDBOX_URL": sandbox_url,
             "CHORUS_LOG_LEVEL": "INFO",
-            "CHORUS_OUTBOUND_READ_TIMEOUT_SECONDS": "1.5",
-            "CHORUS_OUTBOUND_TOTAL_TIMEOUT_SECONDS": "5",
-            "CHORUS_QUEUE_LEASE_SECONDS": "4",
-            "CHORUS_PUBLISH_ATTEMPT_TIMEOUT_SECONDS": "5",
-            "CHORUS_RECONCILE_DELAY_SECONDS": "0.5",
-            "CHORUS_DISPATCH_INTERVAL_SECONDS": "0.2",
-            "CHORUS_PUBLISH_BATCH_SIZE": "50",
+            **scenario.env,
         }
     )
     if settings.database_app_password.get_secret_value():
@@ -266,21 +342,24 @@ async def run(
     sandbox_url: str,
     log_dir: Path,
     say: Say,
-    timeout_s: float = 170.0,
+    scenario: Scenario = CHAOS,
 ) -> Outcome:
-    agency_id, _ = await prepare(client, engine, say)
-    faults = await sandbox.put("/_sandbox/faults/x", json=FAULTS)
+    agency_id, _ = await prepare(client, engine, scenario, say)
+    faults = await sandbox.put("/_sandbox/faults/x", json=scenario.faults)
     assert faults.status_code == 200, faults.text
     redis = RedisProcess()
     redis.start()
-    workers = Workers(worker_env(settings, redis.url, sandbox_url), log_dir)
+    workers = Workers(
+        worker_env(settings, redis.url, sandbox_url, scenario), log_dir, scenario.workers
+    )
     started = time.monotonic()
     restarts = 0
-    kills_at = [POSTS * 15 // 100, POSTS * 45 // 100]  # published counts
-    restart_at = POSTS * 70 // 100
+    posts = scenario.posts
+    kills_at = [posts * 15 // 100, posts * 45 // 100] if scenario.kills else []
+    restart_at = posts * 70 // 100 if scenario.kills else posts + 1
     try:
         workers.start()
-        while time.monotonic() - started < timeout_s:
+        while time.monotonic() - started < scenario.timeout_s:
             await asyncio.sleep(0.5)
             workers.ensure_running()
             now = await statuses(engine, agency_id)
@@ -294,12 +373,13 @@ async def run(
                 restarts += 1
                 say(f"  restarted Redis at {published} published (every queued job lost)")
             ended = sum(now.get(s, 0) for s in ("published", "failed", "cancelled", "skipped"))
-            if ended >= POSTS:
+            if ended >= posts:
                 break
         seconds = time.monotonic() - started
     finally:
         workers.stop()
         redis.stop()
+        hit: dict[str, int] = (await sandbox.get("/_sandbox/fault-counts/x")).json()["counts"]
         await sandbox.put("/_sandbox/faults/x", json={})
     final = await statuses(engine, agency_id)
     counts: dict[str, int] = (await sandbox.get("/_sandbox/publish-counts/x")).json()["counts"]
@@ -324,6 +404,7 @@ async def run(
         say(f"not published, by reason: {reasons}")
     ours = {ref: n for ref, n in counts.items() if ref in ids}
     outcome = Outcome(
+        scenario=scenario,
         seconds=seconds,
         statuses=final,
         sandbox_refs=len(ours),
@@ -332,10 +413,12 @@ async def run(
         kills=workers.killed,
         redis_restarts=restarts,
         worker_starts=workers.started,
+        late_commits=hit.get("late_commit", 0),
     )
     say(
         f"done in {outcome.seconds:.1f} s: {final}; sandbox holds {outcome.sandbox_refs} "
         f"client references, the most any was published is {outcome.max_count}; "
+        f"{outcome.late_commits} committed after the worker gave up; "
         f"{outcome.kills} kills, {outcome.redis_restarts} Redis restart, "
         f"{outcome.worker_starts} worker processes"
     )
@@ -344,12 +427,15 @@ async def run(
 
 def check(outcome: Outcome) -> list[str]:
     problems = []
-    if outcome.statuses.get("published", 0) != POSTS:
+    posts = outcome.scenario.posts
+    if outcome.statuses.get("published", 0) != posts:
         problems.append(f"not every post is published: {outcome.statuses}")
-    if outcome.sandbox_refs != POSTS or outcome.missing:
-        problems.append(f"the sandbox holds {outcome.sandbox_refs} of {POSTS} references")
+    if outcome.sandbox_refs != posts or outcome.missing:
+        problems.append(f"the sandbox holds {outcome.sandbox_refs} of {posts} references")
     if outcome.max_count != 1:
         problems.append(f"a post was published {outcome.max_count} times")
-    if outcome.kills < 2 or outcome.redis_restarts < 1:
+    if outcome.scenario.kills and (outcome.kills < 2 or outcome.redis_restarts < 1):
         problems.append("the run ended before all the chaos happened")
+    if outcome.late_commits < 1 and outcome.scenario.faults["error_rates"].get("late_commit"):
+        problems.append("no post was committed late: the hard case was not tried")
     return problems

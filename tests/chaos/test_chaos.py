@@ -1,6 +1,7 @@
-"""The chaos test (see ``harness``): 2,000 posts, a failing sandbox, two SIGKILLed workers and
-a restarted Redis; at the end every post is published and the sandbox holds each exactly
-once. Also runnable alone: ``python -m tests.chaos``."""
+"""The chaos test (see ``harness``): 2,000 posts, a slow and failing sandbox, two SIGKILLed
+workers and a restarted Redis; at the end every post is published and the sandbox holds each
+exactly once. Also runnable alone: ``python -m tests.chaos``. And issue #12's slow platform on
+its own."""
 
 from __future__ import annotations
 
@@ -41,3 +42,29 @@ def _tails(log_dir: Path) -> str:
         f"--- {log.name}\n" + log.read_text(errors="replace")[-3000:]
         for log in sorted(log_dir.glob("worker-*.log"))
     )
+
+
+async def test_a_slow_platform_never_gets_a_post_twice(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    settings: Settings,
+    sandbox_url: str,
+    tmp_path: Path,
+) -> None:
+    """Issue #12: answers just under the read timeout, a gate far smaller than a batch, a
+    burst that waits many lease lengths behind it, two workers, writes that land after the
+    worker gave up. Every post reaches the platform exactly once."""
+    lines: list[str] = []
+    outcome = await harness.run(
+        client=client,
+        engine=admin_engine,
+        sandbox=sandbox,
+        settings=settings,
+        sandbox_url=sandbox_url,
+        log_dir=tmp_path,
+        say=lines.append,
+        scenario=harness.SLOW,
+    )
+    problems = harness.check(outcome)
+    assert not problems, "\n".join(problems + lines) + "\n" + _tails(tmp_path)
