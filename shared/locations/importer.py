@@ -439,6 +439,12 @@ async def import_locations(
     )
 
 
+def _lock_order(row: _Valid) -> tuple[bool, str]:
+    """Rows with an ``external_ref`` first, by it; rows without one only ever insert."""
+    ref = row.fields.external_ref
+    return (ref is None, ref or "")
+
+
 def _upsert_sql(provided: frozenset[str]) -> str:
     updates = [column for column in _UPDATABLE if column in provided]
     assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in updates)
@@ -480,8 +486,15 @@ async def _upsert(
 
     Returns the location id of every written external_ref and the created/updated counts,
     told apart by ``xmax = 0`` (a freshly inserted row has no deleting transaction). Rows
-    equal to what is stored are skipped by the ``WHERE … IS DISTINCT FROM`` and not returned.
+    equal to what is stored are skipped by the ``WHERE … IS DISTINCT FROM`` and not returned
+    (but locked all the same).
+
+    The rows go in ``external_ref`` order: the statement locks each existing row (or waits
+    for a concurrent insert of the same key) in the order it receives them, so two imports of
+    overlapping rows, whatever the order of their files, wait for each other instead of each
+    holding a row the other needs (a deadlock).
     """
+    rows = sorted(rows, key=_lock_order)
     params: dict[str, Any] = {
         "agency_id": agency_id,
         "brand_id": brand_id,
@@ -539,12 +552,15 @@ async def _join_groups(
         )
         location_of.update({ref: id_ for ref, id_ in found if ref is not None})
 
-    pairs: dict[tuple[uuid.UUID, uuid.UUID], None] = {}
+    pairs: set[tuple[uuid.UUID, uuid.UUID]] = set()
     for row in with_groups:
         ref = row.fields.external_ref
         location_id = row.id if ref is None else location_of[ref]
         for name in row.groups:
-            pairs[group_ids[name.lower()], location_id] = None
+            pairs.add((group_ids[name.lower()], location_id))
+    # In key order, like the upsert: a membership another import is adding at the same time
+    # is waited for in the same order on both sides.
+    ordered = sorted(pairs)
     result = await session.execute(
         text(
             """
@@ -558,8 +574,8 @@ async def _join_groups(
         ),
         {
             "agency_id": agency_id,
-            "group_ids": [g for g, _ in pairs],
-            "location_ids": [loc for _, loc in pairs],
+            "group_ids": [g for g, _ in ordered],
+            "location_ids": [loc for _, loc in ordered],
         },
     )
     return created, len(result.all())
@@ -571,7 +587,8 @@ async def _ensure_groups(
     """``lower(name) → group id`` for all ``names``, creating the missing ones in one
     statement. A group created concurrently by someone else is found, not duplicated."""
     found = await _groups_named(session, agency_id, brand_id, list(names))
-    missing = [names[key] for key in names if key not in found]
+    # Sorted, so that two imports creating the same new groups wait in the same order.
+    missing = [names[key] for key in sorted(names) if key not in found]
     created = 0
     if missing:
         result = await session.execute(

@@ -243,6 +243,10 @@ async def brand_location_ids(
 async def add_members(
     session: AsyncSession, agency_id: uuid.UUID, group_id: uuid.UUID, location_ids: list[uuid.UUID]
 ) -> int:
+    """Adds the memberships that are missing, in location id order: an insert waits for a
+    concurrent insert of the same membership in the order of its rows, so two additions of
+    overlapping locations, in whatever order they were sent, cannot each hold one the other
+    needs (a deadlock)."""
     if not location_ids:
         return 0
     stmt = (
@@ -250,7 +254,7 @@ async def add_members(
         .values(
             [
                 {"agency_id": agency_id, "group_id": group_id, "location_id": location_id}
-                for location_id in location_ids
+                for location_id in sorted(set(location_ids))
             ]
         )
         .on_conflict_do_nothing()
@@ -262,15 +266,23 @@ async def add_members(
 async def remove_members(
     session: AsyncSession, agency_id: uuid.UUID, group_id: uuid.UUID, location_ids: list[uuid.UUID]
 ) -> int:
-    stmt = (
-        delete(LocationGroupMember)
-        .where(
-            LocationGroupMember.agency_id == agency_id,
-            LocationGroupMember.group_id == group_id,
-            LocationGroupMember.location_id.in_(location_ids),
-        )
-        .returning(LocationGroupMember.location_id)
+    """Removes the memberships, locked first in location id order (a ``DELETE`` locks rows
+    in whatever order its plan visits them), so concurrent changes of the same memberships
+    wait for each other in one order."""
+    if not location_ids:
+        return 0
+    which = (
+        LocationGroupMember.agency_id == agency_id,
+        LocationGroupMember.group_id == group_id,
+        LocationGroupMember.location_id.in_(location_ids),
     )
+    await session.execute(
+        select(LocationGroupMember.location_id)
+        .where(*which)
+        .order_by(LocationGroupMember.location_id)
+        .with_for_update()
+    )
+    stmt = delete(LocationGroupMember).where(*which).returning(LocationGroupMember.location_id)
     return len((await session.execute(stmt)).all())
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from services.api.deps import DEFAULT_PAGE_SIZE, CurrentPrincipal, Cursor, Limit, Session
 from services.api.problems import problems
+from shared.db import retry
 from shared.locations import service as location_service
 from shared.locations.schemas import (
     GroupMembersChange,
@@ -100,21 +101,29 @@ async def delete_group(
     summary="Add locations to a group",
     openapi_extra={"x-permission": "location_group.update"},
     description="Idempotent: locations already in the group are left as they are.",
-    responses=problems(401, 403, 404, 422),
+    responses=problems(401, 403, 404, 409, 422),
 )
 async def add_members(
     group_id: uuid.UUID, data: GroupMembersChange, session: Session, principal: CurrentPrincipal
 ) -> GroupMembersResult:
-    return await location_service.change_members(session, principal, group_id, data, add=True)
+    return await retry.in_savepoint(
+        session,
+        lambda: location_service.change_members(session, principal, group_id, data, add=True),
+        what="this membership change",
+    )
 
 
 @router.post(
     "/{group_id}/members/remove",
     summary="Remove locations from a group",
     openapi_extra={"x-permission": "location_group.update"},
-    responses=problems(401, 403, 404, 422),
+    responses=problems(401, 403, 404, 409, 422),
 )
 async def remove_members(
     group_id: uuid.UUID, data: GroupMembersChange, session: Session, principal: CurrentPrincipal
 ) -> GroupMembersResult:
-    return await location_service.change_members(session, principal, group_id, data, add=False)
+    return await retry.in_savepoint(
+        session,
+        lambda: location_service.change_members(session, principal, group_id, data, add=False),
+        what="this membership change",
+    )

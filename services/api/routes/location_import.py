@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile
 
 from services.api.deps import CurrentPrincipal, Session, SettingsDep, get_database
 from services.api.problems import problems
+from shared.db import retry
 from shared.errors import AppError, FieldProblem, ValidationFailed
 from shared.locations import csv_format, importer
 from shared.locations.importer import ImportMode, ImportSource, SourceFormat
@@ -157,7 +158,7 @@ _BODY_DOC: dict[str, Any] = {
     "/import",
     summary="Import locations (CSV or JSON)",
     description=_IMPORT_DESCRIPTION,
-    responses=problems(400, 401, 403, 404, 413, 415, 422),
+    responses=problems(400, 401, 403, 404, 409, 413, 415, 422),
     openapi_extra={**_BODY_DOC, "x-permission": "location.import"},
 )
 async def import_locations(
@@ -175,8 +176,15 @@ async def import_locations(
     ] = "all_or_nothing",
 ) -> LocationImportOut:
     source = await _read_source(request)
-    result = await importer.import_locations(
-        session, principal, brand_id, source, mode=mode, max_rows=settings.import_max_rows
+    # The body is read once, above; a deadlock with a concurrent writer re-runs the import
+    # (from a savepoint, in this request's transaction), and only after a few tries is it a
+    # 409 `concurrent_update`.
+    result = await retry.in_savepoint(
+        session,
+        lambda: importer.import_locations(
+            session, principal, brand_id, source, mode=mode, max_rows=settings.import_max_rows
+        ),
+        what="this import",
     )
     return LocationImportOut(
         mode=result.mode,
