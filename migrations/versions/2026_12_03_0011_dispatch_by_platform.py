@@ -1,6 +1,6 @@
 """The dispatcher leases per platform (issue #12): what each platform may send next, and how
 many posts jobs hold for it now, each read from a small partial index instead of a walk over
-every due or future post.
+every due or future post; and what waits for a lookup (sent, answer unknown).
 
 Revision ID: 0011
 Revises: 0010
@@ -30,8 +30,15 @@ def upgrade() -> None:
         ["platform", "due_at"],
         postgresql_where="status IN ('queued', 'publishing')",
     )
+    op.create_index(
+        "ix_post_unsettled",
+        "post",
+        ["due_at"],
+        postgresql_where="status IN ('publishing', 'unconfirmed')",
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_post_unsettled", table_name="post")
     op.drop_index("ix_post_held", table_name="post")
     op.drop_index("ix_post_sendable", table_name="post")

@@ -83,6 +83,11 @@ class Post(TenantMixin, TimestampMixin, Base):
             "due_at",
             postgresql_where="status IN ('queued', 'publishing')",
         ),
+        Index(
+            "ix_post_unsettled",
+            "due_at",
+            postgresql_where="status IN ('publishing', 'unconfirmed')",
+        ),
         CheckConstraint(
             "status IN (" + ", ".join(f"'{s}'" for s in POST_STATUSES) + ")",
             name="status_known",
