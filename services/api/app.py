@@ -6,8 +6,10 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from arq.connections import RedisSettings, create_pool
+import structlog
+from arq.connections import ArqRedis
 from fastapi import FastAPI
+from redis import exceptions as redis_errors
 
 from services.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from services.api.problems import install_problem_handlers
@@ -38,6 +40,8 @@ from shared.logging import configure_logging
 from shared.platforms import registry as platform_registry
 from shared.ratelimit import RateLimiter
 
+log = structlog.get_logger("chorus.api")
+
 DESCRIPTION = """
 Chorus runs social media for multi-location brands: agencies and brand managers write once,
 every location gets its own localized post.
@@ -46,6 +50,25 @@ Authenticate with `Authorization: Bearer <access token>` from `POST /v1/auth/log
 Errors are RFC 9457 `application/problem+json` with a stable `code`; list endpoints page with
 an opaque `cursor`.
 """
+
+
+async def connect_redis(settings: Settings) -> ArqRedis:
+    """The API's Redis client (jobs, rate limits, one-time tokens), every wait bounded: a dead
+    or frozen Redis fails a command within seconds (answered 503) instead of hanging it.
+
+    Unlike arq's ``create_pool`` (no read timeout, and five retries a second apart before
+    giving up), a Redis that is down when the API starts is only logged: the routes that need
+    it answer 503 until it is back, and the rest of the API works meanwhile."""
+    redis: ArqRedis = ArqRedis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=settings.redis_connect_timeout_seconds,
+        socket_timeout=settings.redis_timeout_seconds,
+    )
+    try:
+        await redis.ping()
+    except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+        log.warning("api.redis_unavailable", error=str(exc))
+    return redis
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -58,8 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.app_db_url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
+            connect_timeout=settings.db_connect_timeout_seconds,
+            pool_timeout=settings.db_pool_timeout_seconds,
+            statement_timeout=settings.db_statement_timeout_seconds,
         )
-        redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+        redis = await connect_redis(settings)
         app.state.db = db
         app.state.redis = redis
         app.state.limiter = RateLimiter(redis)

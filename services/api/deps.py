@@ -10,6 +10,7 @@ import structlog
 from arq.connections import ArqRedis
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from redis import exceptions as redis_errors
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.access import api_keys
@@ -25,6 +26,7 @@ from shared.identity import tokens
 from shared.identity.claims_cache import ClaimsCache
 from shared.identity.service import ClientInfo
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from shared.ratelimit import Limit as RateLimit
 from shared.ratelimit import RateLimiter
 
 
@@ -108,7 +110,7 @@ async def current_principal(
     # read-only agency (grace over, canceled, trial ended) may read, pay and nothing else.
     standing = await entitlements.standing(session, settings, principal.agency_id)
     limit = entitlements.request_limit(settings.rate_limit_agency_requests, standing)
-    await state.limiter.hit(limit, str(principal.agency_id))
+    await _count_request(state.limiter, limit, str(principal.agency_id))
     if standing.read_only and request.method not in _READS and not _billing_path(request):
         entitlements.require_writable(standing)
     if principal.api_key_id is not None:
@@ -117,6 +119,19 @@ async def current_principal(
 
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
+log = structlog.get_logger("chorus.api")
+
+
+async def _count_request(limiter: RateLimiter, limit: RateLimit, agency_id: str) -> None:
+    """The per-agency request quota fails open when Redis is down or stuck (after the Redis
+    client's own short timeout): it guards fairness and capacity, while the data lives in
+    PostgreSQL, so refusing every call for want of a counter would turn a Redis outage into a
+    whole-API outage. The sign-up, login and refresh limits stand against password guessing
+    instead and fail closed: those routes answer 503 until Redis is back."""
+    try:
+        await limiter.hit(limit, agency_id)
+    except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+        log.warning("ratelimit.unavailable", limit=limit.name, error=type(exc).__name__)
 
 
 def _billing_path(request: Request) -> bool:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis import exceptions as redis_errors
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import AppError
@@ -118,7 +123,118 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """A dependency that is down, stuck or saturated: the request may well succeed later."""
+
+    dependency: str
+    detail: str
+    retry_after_seconds: int
+
+
+DATABASE_DOWN = Outage(
+    "database", "Chorus cannot reach its database right now; retry in 5 seconds", 5
+)
+DATABASE_BUSY = Outage(
+    "database",
+    "every database connection is in use right now; retry in 2 seconds",
+    2,
+)
+DATABASE_SLOW = Outage(
+    "database",
+    "the database did not finish this request in time; retry in 5 seconds, or ask for less "
+    "at once (a smaller page, a narrower filter)",
+    5,
+)
+REDIS_DOWN = Outage(
+    "redis",
+    "Chorus cannot reach its queue and rate-limit store (Redis) right now; retry in 5 seconds",
+    5,
+)
+NO_ANSWER = Outage(
+    "unknown",
+    "a service Chorus depends on did not answer in time; retry in 5 seconds",
+    5,
+)
+
+_OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
+"""Connection exception, insufficient resources (too many connections, out of memory, disk
+full), operator intervention (statement timeout, shutdown, the server still starting).
+Deadlocks and serialization failures (class 40) are not outages."""
+_QUERY_CANCELED = "57014"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 16:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+
+
+def outage_of(exc: BaseException) -> Outage | None:
+    """The outage behind an error (walking its causes), or None when it is something else.
+
+    A SQLSTATE the server sent decides on its own: class 08/53/57 is an outage, anything
+    else (a constraint, a deadlock, a bug) is not, whatever else the chain holds."""
+    for error in _causes(exc):
+        if isinstance(error, sa_exc.TimeoutError):
+            return DATABASE_BUSY
+        if isinstance(error, redis_errors.ConnectionError | redis_errors.TimeoutError):
+            return REDIS_DOWN
+        sqlstate = getattr(error, "sqlstate", None)
+        if isinstance(sqlstate, str):
+            if sqlstate == _QUERY_CANCELED:
+                return DATABASE_SLOW
+            return DATABASE_DOWN if sqlstate[:2] in _OUTAGE_SQLSTATE_CLASSES else None
+        if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+            return DATABASE_DOWN
+        if isinstance(error, sa_exc.OperationalError | asyncpg.ConnectionDoesNotExistError):
+            return DATABASE_DOWN
+        if isinstance(error, asyncpg.InterfaceError) and "connection is closed" in str(error):
+            return DATABASE_DOWN
+    if any(isinstance(error, TimeoutError) for error in _causes(exc)):
+        return NO_ANSWER
+    return None
+
+
+def _unavailable(request: Request, exc: BaseException, outage: Outage) -> JSONResponse:
+    log.warning(
+        "http.dependency_unavailable",
+        path=request.url.path,
+        dependency=outage.dependency,
+        error=type(exc).__name__,
+        reason=str(exc).splitlines()[0][:200] if str(exc) else "",
+    )
+    return problem(
+        request,
+        status=503,
+        code="service_unavailable",
+        title="Service unavailable",
+        detail=outage.detail,
+        headers={"Retry-After": str(outage.retry_after_seconds)},
+    )
+
+
+async def _dependency_error(request: Request, exc: Exception) -> JSONResponse:
+    """Database and Redis errors: an outage answers 503 with ``Retry-After`` from here, the
+    inner exception layer, so the response goes out like any other and the client's
+    keep-alive connection stays open (an error reaching the outermost 500 handler is raised
+    on to the server, which then closes the connection). Anything else is raised on, to be
+    the 500 it always was."""
+    outage = outage_of(exc)
+    if outage is None:
+        raise exc
+    return _unavailable(request, exc, outage)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    outage = outage_of(exc)
+    if outage is not None:
+        return _unavailable(request, exc, outage)
     log.exception("http.unhandled_error", path=request.url.path)
     return problem(
         request,
@@ -133,7 +249,18 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for dependency_error in _DEPENDENCY_ERRORS:
+        app.add_exception_handler(dependency_error, _dependency_error)
     app.add_exception_handler(Exception, _unexpected)
+
+
+_DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
+    sa_exc.SQLAlchemyError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    redis_errors.RedisError,
+    TimeoutError,
+)
 
 
 PROBLEM_RESPONSE: dict[str, Any] = {

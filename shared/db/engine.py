@@ -12,14 +12,16 @@ from typing import Any
 import asyncpg
 import orjson
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Dialect, ExceptionContext
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.sql import Select
 
 from shared.db import hooks
@@ -57,17 +59,119 @@ def _jsonb_as_text(dbapi_connection: Any, _record: Any) -> None:
     )
 
 
+COMMAND_TIMEOUT_GRACE_SECONDS = 1.0
+"""How much longer than the server's ``statement_timeout`` the client waits for an answer:
+the server cancels a slow statement itself (the connection stays usable); only a server
+that says nothing at all (frozen, partitioned) reaches the client's own timeout."""
+
+
+def _connect_or_unavailable(
+    dialect: Dialect, _record: ConnectionPoolEntry, cargs: Any, cparams: Any
+) -> Any:
+    """A connection that cannot be opened (refused, unreachable, no answer within the connect
+    timeout) raises the driver's ``OperationalError``, which SQLAlchemy raises as its own,
+    instead of a bare ``OSError``/``TimeoutError`` that could come from anywhere."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except OSError as exc:  # TimeoutError and ConnectionRefusedError included
+        dbapi: Any = dialect.loaded_dbapi
+        reason = str(exc) or type(exc).__name__
+        raise dbapi.OperationalError(f"cannot connect to PostgreSQL: {reason}", exc) from exc
+
+
+def _replace_closed(
+    _dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+) -> None:
+    """A pooled connection the server has closed is replaced at checkout (SQLAlchemy
+    reconnects on ``DisconnectionError``), so a restarted server costs no request an error."""
+    driver = record.driver_connection
+    if driver is not None and driver.is_closed():
+        raise sa_exc.DisconnectionError("the server closed this pooled connection")
+
+
+def _unanswered_is_disconnect(context: ExceptionContext) -> BaseException | None:
+    """No answer within the command timeout: the server or the network is stuck, so this
+    connection is given up (the others are left alone: they may be fine) and the error is an
+    ``OperationalError`` like any other lost connection."""
+    error = context.original_exception
+    if not isinstance(error, TimeoutError) or context.is_pre_ping:
+        return None
+    context.is_disconnect = True
+    context.invalidate_pool_on_disconnect = False
+    return sa_exc.OperationalError(
+        context.statement,
+        None,
+        error,
+        hide_parameters=True,
+        connection_invalidated=True,
+    )
+
+
+def _terminate_unanswered(
+    _dbapi_connection: Any, record: ConnectionPoolEntry, exception: BaseException | None
+) -> None:
+    """Close a connection whose server did not answer without asking it first (the graceful
+    close would wait two more seconds for an answer that is not coming)."""
+    if isinstance(exception, TimeoutError):
+        driver = record.driver_connection
+        if driver is not None and not driver.is_closed():
+            driver.terminate()
+
+
 class Database:
-    def __init__(self, url: URL, *, pool_size: int = 10, max_overflow: int = 10) -> None:
+    """The engine and session factory of one process (API, worker, CLI).
+
+    Every wait is bounded, so that an outage fails fast instead of hanging:
+
+    - ``connect_timeout``: opening a connection (asyncpg's default is 60 s);
+    - ``pool_timeout``: waiting for a free pooled connection (pool exhausted);
+    - ``statement_timeout``: the server's ``statement_timeout`` for every statement, and the
+      client's ``command_timeout`` (the same plus a grace second) for every round trip, which
+      is what makes a frozen server fail: asyncpg has no socket timeout of its own. ``None``
+      (the default, for the CLI, migrations and benchmarks) sets neither; the API passes a
+      short one and the worker a longer one for its bulk jobs.
+
+    Dead connections are replaced without a round trip: a pooled connection the server closed
+    (a restart, ``pg_terminate_backend``) is found closed at checkout and reconnected before
+    anyone uses it. ``pool_pre_ping`` would find more (a server that vanished without closing
+    anything) but costs three round trips per checkout with asyncpg (begin, ping, rollback);
+    such a connection fails its first statement instead, which invalidates it.
+    A connection whose statement got no answer in time is closed at once (not after the
+    graceful close's own wait) and its error is an ``OperationalError``; a connection that
+    cannot be opened (refused, unreachable, timed out) is an ``OperationalError`` too.
+    """
+
+    def __init__(
+        self,
+        url: URL,
+        *,
+        pool_size: int = 10,
+        max_overflow: int = 10,
+        connect_timeout: float = 10.0,
+        pool_timeout: float = 30.0,
+        statement_timeout: float | None = None,
+    ) -> None:
+        server_settings = {"application_name": "chorus", "timezone": "UTC"}
+        connect_args: dict[str, Any] = {"timeout": connect_timeout}
+        if statement_timeout is not None:
+            server_settings["statement_timeout"] = str(round(statement_timeout * 1000))
+            connect_args["command_timeout"] = statement_timeout + COMMAND_TIMEOUT_GRACE_SECONDS
+        connect_args["server_settings"] = server_settings
         self.engine: AsyncEngine = create_async_engine(
             url,
             pool_size=pool_size,
             max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
             pool_pre_ping=False,
             json_deserializer=json_loads,
-            connect_args={"server_settings": {"application_name": "chorus", "timezone": "UTC"}},
+            connect_args=connect_args,
         )
-        event.listen(self.engine.sync_engine, "connect", _jsonb_as_text)
+        sync_engine = self.engine.sync_engine
+        event.listen(sync_engine, "connect", _jsonb_as_text)
+        event.listen(sync_engine, "do_connect", _connect_or_unavailable)
+        event.listen(sync_engine, "checkout", _replace_closed)
+        event.listen(sync_engine, "handle_error", _unanswered_is_disconnect)
+        event.listen(sync_engine, "invalidate", _terminate_unanswered)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
@@ -127,4 +231,10 @@ class DriverQuery:
                 "DriverQuery runs inside the session's transaction: execute something "
                 "through the session first (e.g. set the tenant)"
             )
-        return await driver.fetch(self.sql, *args)
+        try:
+            return await driver.fetch(self.sql, *args)
+        except TimeoutError as exc:
+            # No answer within the command timeout: give the connection up now, as the
+            # engine does for its own statements (see ``Database``).
+            await connection.invalidate(exc)
+            raise
