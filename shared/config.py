@@ -64,6 +64,21 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("CHORUS_REDIS_URL", "REDIS_URL"),
     )
 
+    # Outages (issue #12): every wait on PostgreSQL and Redis is bounded, so an outage is a
+    # quick 503 instead of a hang. See shared.db.engine.Database. ----------------------------
+    db_connect_timeout_seconds: float = 5.0
+    """Opening a database connection (API and worker)."""
+    db_pool_timeout_seconds: float = 5.0
+    """The API's wait for a free pooled connection before answering 503."""
+    db_statement_timeout_seconds: float = 5.0
+    """The API's longest statement (server-side ``statement_timeout``); a server that does not
+    answer at all is given up a second later."""
+    worker_db_statement_timeout_seconds: float = 60.0
+    """The worker's longest statement: its bulk jobs (fan-out, imports, rollups) run longer."""
+    redis_connect_timeout_seconds: float = 2.0
+    redis_timeout_seconds: float = 2.0
+    """The API's longest wait for a Redis answer (it runs no blocking commands)."""
+
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     jwt_issuer: str = "chorus"
     jwt_audience: str = "chorus-api"
