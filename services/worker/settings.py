@@ -107,7 +107,11 @@ async def startup(
     settings = settings or get_settings()
     configure_logging(settings.log_level, json=settings.log_json)
     db = Database(
-        settings.app_db_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        settings.app_db_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        statement_timeout=settings.worker_db_statement_timeout_seconds,
     )
     wctx = WorkerContext(settings=settings, db=db, redis=ctx["redis"])
     wctx.publisher = Publisher(db, AccountLimiter(ctx["redis"]), settings)
