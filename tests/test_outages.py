@@ -9,6 +9,7 @@ restarts and freezes, and talks to it over one kept-alive HTTP connection.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 FAST = 10.0
 """Generous bound on how long an outage may keep a request waiting (the timeouts below make
-it 1-3 s); a hang would be 20 s or more."""
+it 1-4 s); a hang would be 20 s or more."""
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ async def api(postgres: DedicatedPostgres, redis_server: DedicatedRedis) -> Asyn
         db_max_overflow=0,
         db_pool_timeout_seconds=1.0,
         db_connect_timeout_seconds=2.0,
-        db_statement_timeout_seconds=2.0,
+        db_statement_timeout_seconds=3.0,
         redis_connect_timeout_seconds=1.0,
         redis_timeout_seconds=1.0,
     )
@@ -184,6 +185,20 @@ async def _hold_locks(url: URL, release: asyncio.Event, held: asyncio.Event) -> 
         await conn.close()
 
 
+async def _until_waiting_for_a_lock(url: URL) -> None:
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database=url.database
+    )
+    try:
+        sql = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        deadline = time.monotonic() + FAST
+        while not await conn.fetchval(sql):
+            assert time.monotonic() < deadline, "the request never reached the locked tables"
+            await asyncio.sleep(0.02)
+    finally:
+        await conn.close()
+
+
 async def test_slow_statement_and_exhausted_pool_are_503(
     api: int, postgres: DedicatedPostgres
 ) -> None:
@@ -195,7 +210,7 @@ async def test_slow_statement_and_exhausted_pool_are_503(
         try:
             await held.wait()
             waiting = asyncio.create_task(first.request("GET", "/v1/brands", headers=owner.headers))
-            await asyncio.sleep(0.3)  # the first request now holds the one pooled connection
+            await _until_waiting_for_a_lock(postgres.url)  # holding the one pooled connection
             busy = await second.request("GET", "/v1/brands", headers=owner.headers)
             _assert_unavailable(busy, "every database connection is in use")
             slow = await waiting
