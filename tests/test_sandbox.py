@@ -582,6 +582,34 @@ async def test_fault_accept_then_timeout_stores_and_counts(sandbox: httpx.AsyncC
         assert counts == {ref: 1}
 
 
+async def test_fault_late_commit_stores_only_after_the_client_gave_up(
+    sandbox: httpx.AsyncClient,
+) -> None:
+    """The hard case for exactly-once: the write lands after the client stopped waiting, so
+    a lookup made too soon says it is not there, and one made later finds it. Reads are not
+    delayed."""
+    page = await fb_page(sandbox)
+    token = (await x_tokens(sandbox))["access_token"]
+    for platform in ("facebook", "x"):
+        await set_fault(sandbox, platform, "late_commit", commit_after_s=0.6)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(fb_publish(sandbox, page, ref="fb-late"), 0.2)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(x_publish(sandbox, token, ref="x-late"), 0.2)
+    for platform in ("facebook", "x"):  # the client gave up; the platform has nothing yet
+        assert (await sandbox.get(f"/_sandbox/posts/{platform}")).json()["data"] == []
+    read = await sandbox.get(
+        f"{FB}/{page[0]}/published_posts", headers={"Authorization": f"Bearer {page[1]}"}
+    )
+    assert read.status_code == 200  # a read rolls no late commit, and answers at once
+    await asyncio.sleep(1.0)
+    for platform, ref in (("facebook", "fb-late"), ("x", "x-late")):
+        posts = (await sandbox.get(f"/_sandbox/posts/{platform}")).json()["data"]
+        assert [p["client_ref"] for p in posts] == [ref]
+        hit = (await sandbox.get(f"/_sandbox/fault-counts/{platform}")).json()["counts"]
+        assert hit == {"late_commit": 1}
+
+
 async def test_fault_latency(sandbox: httpx.AsyncClient) -> None:
     token = (await x_tokens(sandbox))["access_token"]
     await sandbox.put("/_sandbox/faults/x", json={"latency_ms": 150})

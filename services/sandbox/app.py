@@ -29,8 +29,10 @@ Admin (``/_sandbox``): ``GET|PUT /faults/{platform}``, ``POST /reset``, ``GET /p
 State is in memory, in this one process: run a single worker; a restart forgets everything.
 """
 
+import asyncio
+
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.sandbox import (
     admin,
@@ -45,7 +47,7 @@ from services.sandbox import (
     youtube,
 )
 from services.sandbox.config import SandboxConfig
-from services.sandbox.faults import request_method
+from services.sandbox.faults import WRITES, request_method
 from services.sandbox.state import Sandbox
 
 MODULES = (facebook, instagram, x, linkedin, google_business, pinterest, tiktok, youtube)
@@ -53,15 +55,46 @@ PLATFORMS = tuple(m.PLATFORM for m in MODULES)
 
 
 class _MethodContext:
-    """Tells the fault book which method the request has (late commits delay writes only)."""
+    """Tells the fault book which method the request has (late commits delay writes only),
+    and reads a write's whole body before the platform's handler runs: a late commit waits
+    until after the client has gone, and the handler must still find the body it was sent
+    (a real platform has it from the moment the request arrived)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._writes: set[asyncio.Future[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            request_method.set(scope["method"])
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_method.set(scope["method"])
+        if scope["method"] not in WRITES:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # gone before it finished sending
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        # A write, once received, is the platform's: it completes even if the client hangs up
+        # (or the server is told to drop the request), as it would at a real platform.
+        task = asyncio.ensure_future(self.app(scope, replay, send))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+        await asyncio.shield(task)
 
 
 def create_app(config: SandboxConfig | None = None) -> FastAPI:
