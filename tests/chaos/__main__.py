@@ -1,6 +1,7 @@
-"""``python -m tests.chaos`` (or ``make test ARGS=tests/chaos`` for the pytest form): the chaos
-run on its own, printing as it goes. Uses DATABASE_URL's server for a fresh database of its
-own, its own sandbox and Redis; exits 1 if any post was lost or published twice."""
+"""``python -m tests.chaos [slow]`` (or ``make test ARGS=tests/chaos`` for the pytest form): the
+chaos run (or, with ``slow``, the slow-platform case) on its own, printing as it goes. Uses
+DATABASE_URL's server for a fresh database of its own, its own sandbox and Redis; exits 1 if any
+post was lost or published twice."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from tests.conftest import _redis_url, _server_url, create_database, drop_databa
 from tests.support.sandbox_server import SandboxServer
 
 
-async def main() -> int:
+async def main(scenario: harness.Scenario) -> int:
     server = _server_url()
     name = f"chorus_chaos_{uuid.uuid4().hex[:8]}"
     url = await create_database(server, name)
@@ -53,6 +54,7 @@ async def main() -> int:
                     sandbox_url=sandbox_server.url,
                     log_dir=Path(logs),
                     say=print,
+                    scenario=scenario,
                 )
         await engine.dispose()
         problems = harness.check(outcome)
@@ -66,4 +68,5 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    chosen = harness.SLOW if sys.argv[1:] == ["slow"] else harness.CHAOS
+    sys.exit(asyncio.run(main(chosen)))
