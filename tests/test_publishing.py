@@ -3,6 +3,7 @@ a lost answer or a dead worker never publishes twice. Against the sandbox over H
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -540,3 +541,49 @@ async def test_a_retried_local_post_with_its_idempotency_key_is_written_once(
             text("SELECT count(*) FROM post WHERE location_id = :l"), {"l": shop.location["id"]}
         )
     assert count == 1
+
+
+async def test_a_write_the_platform_applies_late_is_found_not_sent_again(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    redis: Redis,
+    settings: Settings,
+    shop: Shop,
+) -> None:
+    """The platform stores the post only after Chorus gave up waiting. Asking at once would
+    hear "not there" and send it again; Chorus asks only once the platform could have applied
+    it (``reconcile_delay_seconds`` after the attempt ended), and finds it."""
+    patient = Publisher(
+        app_db,
+        AccountLimiter(redis),
+        settings.model_copy(
+            update={
+                "outbound_read_timeout_seconds": 0.3,
+                "outbound_total_timeout_seconds": 5.0,
+                "reconcile_delay_seconds": 1.5,
+            }
+        ),
+    )
+    await connect(client, shop.owner.headers, shop.location["id"], "x")
+    made = await post(client, shop, "x", "Late")
+    await sandbox.put(
+        "/_sandbox/faults/x",
+        json={"error_rates": {"late_commit": 1.0}, "commit_after_s": 0.7, "hold_s": 5},
+    )
+    await cycle(app_db, patient)
+    row = await state(admin_engine, made["id"])
+    assert row["status"] == "unconfirmed"
+    assert row["due_at"] >= datetime.now(UTC) + timedelta(seconds=1)  # not asked yet
+    assert await counts(sandbox, "x") == {}  # and the platform has nothing yet
+    assert await cycle(app_db, patient) == 0
+    await sandbox.put("/_sandbox/faults/x", json={})
+    for _ in range(50):
+        if await cycle(app_db, patient):
+            break
+        await asyncio.sleep(0.1)
+    row = await state(admin_engine, made["id"])
+    assert row["status"] == "published"
+    assert row["status_reason"] == "found at the platform: it had gone out"
+    assert await counts(sandbox, "x") == {made["id"]: 1}

@@ -387,8 +387,8 @@ class Publisher:
             permits = len(started)
             if not started:
                 return
+            permits = 0  # from here each send gives its permit back as it ends
             outcomes = await asyncio.gather(*(self._send(w, gate) for w in started))
-            permits = 0  # each send gave its permit back as it ended
             await self._settle(lease, list(zip(started, outcomes, strict=True)), result)
         except Exception:
             # The database went away between start and outcome: posts marked publishing keep
@@ -477,6 +477,15 @@ class Publisher:
                 "checks whether the post went out before trying again",
                 code="attempt_timeout",
             )
+        except Exception as exc:  # a bug, or a failure the connector did not classify
+            log.exception("publish.unexpected_error", post_id=str(work.post_id))
+            return PlatformError(
+                ErrorKind.AMBIGUOUS,  # it may have gone out: look before sending again
+                work.platform,
+                "Chorus hit an unexpected error publishing this post; it checks whether the "
+                "post went out before trying again",
+                detail=type(exc).__name__,
+            )
         finally:
             gate.release(1)
 
@@ -548,6 +557,14 @@ class Publisher:
                     work.platform,
                     f"{work.platform} did not answer within {self.attempt_timeout:g} s",
                     code="attempt_timeout",
+                )
+            except Exception as exc:  # still unknown: asked again later
+                log.exception("publish.lookup_unexpected_error", post_id=str(work.post_id))
+                return PlatformError(
+                    ErrorKind.TRANSIENT,
+                    work.platform,
+                    "Chorus hit an unexpected error checking this post",
+                    detail=type(exc).__name__,
                 )
 
     # -- outcome --------------------------------------------------------------------------------
