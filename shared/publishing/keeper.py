@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import Database
 from shared.publishing.dispatcher import Lease
@@ -35,6 +36,17 @@ _EXTEND = text(
     RETURNING id
     """
 )
+
+
+async def extend(
+    session: AsyncSession, lease: Lease, ids: list[uuid.UUID], until: datetime
+) -> set[uuid.UUID]:
+    """Moves the lease's end of the posts still held (waiting, not sent) to ``until``."""
+    rows = await session.execute(
+        _EXTEND,
+        {"agency_id": lease.agency_id, "ids": ids, "token": lease.token, "until": until},
+    )
+    return {row[0] for row in rows}
 
 
 class LeaseKeeper:
@@ -65,18 +77,7 @@ class LeaseKeeper:
         if not ids:
             return
         async with self.db.transaction(self.lease.agency_id) as session:
-            kept = {
-                row[0]
-                for row in await session.execute(
-                    _EXTEND,
-                    {
-                        "agency_id": self.lease.agency_id,
-                        "ids": ids,
-                        "token": self.lease.token,
-                        "until": datetime.now(UTC) + self.extend_by,
-                    },
-                )
-            }
+            kept = await extend(session, self.lease, ids, datetime.now(UTC) + self.extend_by)
         self.beats += 1
         gone = {i for i in ids if i not in kept and i in self.held}
         if gone:

@@ -64,7 +64,7 @@ from shared.posts.service import PUBLISH_WINDOW
 from shared.posts.transitions import SYSTEM, Moved, record_many
 from shared.publishing.dispatcher import Lease
 from shared.publishing.gate import Gate
-from shared.publishing.keeper import LeaseKeeper
+from shared.publishing.keeper import LeaseKeeper, extend
 from shared.publishing.limiter import AccountLimiter
 from shared.social_accounts import sealing
 from shared.social_accounts.refresh import mark_needs_reconnect
@@ -324,6 +324,9 @@ class Publisher:
                 assert account is not None
                 held.append(_work(row, account))
             await _apply(session, lease, changes)
+            if held:  # the lease runs from now: the job may have waited in the queue
+                until = now + timedelta(seconds=self.settings.queue_lease_seconds)
+                await extend(session, lease, [w.post_id for w in held], until)
         return held
 
     # -- 2. start, 3. network, 4. outcome: publishes ------------------------------------------
