@@ -9,7 +9,9 @@ the same classes that are something else go on to the handler that was there for
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 import structlog
@@ -22,7 +24,7 @@ from shared.errors import AppError
 
 log = structlog.get_logger("chorus.api")
 
-Handler = Callable[[Request, Exception], Awaitable[Response]]
+Handler = Callable[[Request, Any], Response | Awaitable[Response]]
 
 _CLASSES: tuple[type[Exception], ...] = (
     sa_exc.DBAPIError,
@@ -36,19 +38,20 @@ def install_concurrency_handlers(app: FastAPI) -> None:
         app.add_exception_handler(cls, _handler(app, cls))
 
 
-def _handler(app: FastAPI, cls: type[Exception]) -> Handler:
+def _handler(
+    app: FastAPI, cls: type[Exception]
+) -> Callable[[Request, Exception], Awaitable[Response]]:
     async def concurrency_error(request: Request, exc: Exception) -> Response:
         if retry.is_retryable(exc):
             log.warning(
                 "http.concurrent_update", path=request.url.path, sqlstate=retry.sqlstate(exc)
             )
             error = retry.conflict_error(exc, 1, "this request")
-            render: Handler = app.exception_handlers[AppError]
-            return await render(request, error)
+            return await _call(app.exception_handlers[AppError], request, error)
         following = _next_handler(app, type(exc), after=cls)
         if following is None:
             raise exc
-        return await following(request, exc)
+        return await _call(following, request, exc)
 
     return concurrency_error
 
@@ -61,7 +64,12 @@ def _next_handler(app: FastAPI, kind: type[Exception], *, after: type[Exception]
     for cls in mro[mro.index(after) + 1 :]:
         if cls is Exception:
             return None
-        handler = app.exception_handlers.get(cls)
+        handler: Handler | None = app.exception_handlers.get(cls)
         if handler is not None:
-            return handler  # type: ignore[no-any-return]
+            return handler
     return None
+
+
+async def _call(handler: Handler, request: Request, exc: Exception) -> Response:
+    response = handler(request, exc)
+    return await response if inspect.isawaitable(response) else response
