@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
@@ -23,8 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.api.concurrency import install_concurrency_handlers
 from services.api.problems import install_problem_handlers
+from shared.campaigns import fanout
 from shared.db import Database, hooks, retry
 from tests.factories import Tenant, create_brand, create_group, create_location, sign_up
+from tests.test_campaigns import campaign_body, create_campaign, publish_template
 
 T = TypeVar("T")
 
@@ -350,3 +353,56 @@ async def test_a_deadlock_that_reaches_the_edge_unretried_is_a_409_not_a_500(
     # Any other database error is left to the handlers that were there: a bug stays a 500.
     assert other.status_code == 500
     assert other.json()["code"] == "internal_error"
+
+
+# Fan-out ---------------------------------------------------------------------------------------
+
+
+async def test_concurrent_fan_outs_over_the_same_locations_write_each_post_once(
+    client: httpx.AsyncClient, app_db: Database, admin_engine: AsyncEngine
+) -> None:
+    owner = await sign_up(client)
+    brand = await create_brand(client, owner)
+    seeded = await _import(client, owner, brand["id"], _csv(list(range(ROWS)), "Store"))
+    assert seeded.status_code == 200, seeded.text
+    template_id = await publish_template(client, owner, brand["id"])
+    campaigns = [
+        await create_campaign(
+            client,
+            owner.headers,
+            campaign_body(brand["id"], template_id, channels=channels),
+        )
+        for channels in (["x", "facebook", "instagram"], ["instagram", "facebook", "x"])
+    ]
+    for campaign in campaigns:
+        launched = await client.post(
+            f"/v1/campaigns/{campaign['id']}/launch", headers=owner.headers
+        )
+        assert launched.status_code == 202, launched.text
+
+    # Two campaigns over the same locations, channels in opposite orders, and the first one
+    # run twice at once (a job delivered twice): small batches, written two at a time each.
+    first, second = (uuid.UUID(c["id"]) for c in campaigns)
+    results = await asyncio.gather(
+        *(
+            fanout.run(app_db, owner.agency_id, campaign_id, batch_size=7)
+            for campaign_id in (first, second, first)
+        )
+    )
+    assert {r.status for r in results} <= {"completed", "stopped", "launching"}, results
+    assert sum(r.written for r in results) == 2 * ROWS * 3  # each post written once
+
+    counts = await _rows(
+        admin_engine,
+        "SELECT p.campaign_id, count(DISTINCT (p.location_id, p.platform)), count(*), "
+        "(SELECT count(*) FROM post_status_change s WHERE s.post_id = ANY(array_agg(p.id))) "
+        "FROM post p WHERE p.agency_id = :a GROUP BY p.campaign_id",
+        a=owner.agency_id,
+    )
+    assert sorted((str(c), d, n, h) for c, d, n, h in counts) == sorted(
+        (str(c), ROWS * 3, ROWS * 3, ROWS * 3) for c in (first, second)
+    )  # one post per location and channel, and one history row each
+    for campaign in campaigns:
+        detail = await client.get(f"/v1/campaigns/{campaign['id']}", headers=owner.headers)
+        assert detail.json()["status"] == "completed"  # nothing to publish: no accounts
+        assert detail.json()["progress"] == {"done": ROWS, "total": ROWS}

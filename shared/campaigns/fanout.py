@@ -34,7 +34,7 @@ from shared.campaigns import audience as audience_sql
 from shared.campaigns.schedule import PUBLISH_WINDOW, InstantCache
 from shared.content import Media, PostContent
 from shared.content import validate as validate_platform
-from shared.db import Database
+from shared.db import Database, retry
 from shared.events import service as events
 from shared.posts import transitions
 from shared.templates import service as template_service
@@ -186,7 +186,10 @@ async def _plan(
     )
     rules = await rules_service.rules_for(session, agency_id, row["brand_id"])
     channels = []
-    for platform in row["channels"]:
+    # In platform order: with the audience read in location id order, each batch inserts its
+    # posts in the order of their unique key (location, platform), so two runs of one
+    # campaign wait for each other's rows in one order (see ``_write``).
+    for platform in sorted(row["channels"]):
         raw_media = version["media"].get(platform) or version["media"].get("default") or []
         channels.append(
             Channel(
@@ -331,46 +334,62 @@ def render_batch(
 
 
 async def _write(db: Database, plan: Plan, rows: _Rows, locations: int) -> tuple[bool, int]:
-    """One batch in one transaction: (still launching?, posts written)."""
-    async with db.transaction(plan.agency_id) as session:
-        conn = await audience_sql.driver(session)
-        record = await conn.fetchrow(
-            _WRITE,
-            plan.agency_id,
-            plan.brand_id,
-            plan.campaign_id,
-            plan.template_id,
-            plan.template_version,
-            plan.launched_by,
-            rows.id,
-            rows.location_id,
-            rows.platform,
-            rows.text,
-            rows.title,
-            rows.media,
-            rows.status,
-            rows.reason,
-            rows.scheduled_at,
-            rows.due_at,
-            rows.deadline,
-            rows.approval_kind,
-            rows.account_id,
-            _EVENT_STATUSES,
-            _EVENT_TYPES,
-            transitions.SYSTEM.kind,
-        )
-        assert record is not None
-        if not record["live"]:
-            return False, 0
-        # Last, so that a concurrent batch waits on the row only until this one commits.
-        await conn.execute(
-            "UPDATE campaign SET fanout_done = fanout_done + $3, updated_at = now() "
-            "WHERE agency_id = $1 AND id = $2",
-            plan.agency_id,
-            plan.campaign_id,
-            locations,
-        )
-        return True, int(record["written"])
+    """One batch in one transaction: (still launching?, posts written).
+
+    The rows arrive in (location id, platform) order, the order of the posts' unique key, so
+    a concurrent run of the same campaign (a job run twice) waits for this batch's rows in
+    the order this one takes them, never holding one this batch waits for. A deadlock or a
+    serialization failure that happens all the same (another writer) re-runs the batch's
+    transaction: nothing of a failed try was committed and the insert skips what exists."""
+    return await retry.run_transaction(
+        db,
+        lambda session: _write_batch(session, plan, rows, locations),
+        agency_id=plan.agency_id,
+        what="a fan-out batch",
+    )
+
+
+async def _write_batch(
+    session: AsyncSession, plan: Plan, rows: _Rows, locations: int
+) -> tuple[bool, int]:
+    conn = await audience_sql.driver(session)
+    record = await conn.fetchrow(
+        _WRITE,
+        plan.agency_id,
+        plan.brand_id,
+        plan.campaign_id,
+        plan.template_id,
+        plan.template_version,
+        plan.launched_by,
+        rows.id,
+        rows.location_id,
+        rows.platform,
+        rows.text,
+        rows.title,
+        rows.media,
+        rows.status,
+        rows.reason,
+        rows.scheduled_at,
+        rows.due_at,
+        rows.deadline,
+        rows.approval_kind,
+        rows.account_id,
+        _EVENT_STATUSES,
+        _EVENT_TYPES,
+        transitions.SYSTEM.kind,
+    )
+    assert record is not None
+    if not record["live"]:
+        return False, 0
+    # Last, so that a concurrent batch waits on the row only until this one commits.
+    await conn.execute(
+        "UPDATE campaign SET fanout_done = fanout_done + $3, updated_at = now() "
+        "WHERE agency_id = $1 AND id = $2",
+        plan.agency_id,
+        plan.campaign_id,
+        locations,
+    )
+    return True, int(record["written"])
 
 
 async def _finish(session: AsyncSession, conn: asyncpg.Connection, plan: Plan) -> str:
@@ -398,40 +417,63 @@ async def _finish(session: AsyncSession, conn: asyncpg.Connection, plan: Plan) -
     return status
 
 
+async def _close(session: AsyncSession, plan: Plan) -> str | None:
+    """The campaign's status after the fan-out, or None when it is no longer launching."""
+    conn = await audience_sql.driver(session)
+    current = await conn.fetchval(
+        "SELECT status FROM campaign WHERE agency_id = $1 AND id = $2 FOR UPDATE",
+        plan.agency_id,
+        plan.campaign_id,
+    )
+    if current != "launching":
+        return None
+    return await _finish(session, conn, plan)
+
+
 async def _start(
     db: Database, agency_id: uuid.UUID, campaign_id: uuid.UUID, batch_size: int
 ) -> tuple[str | None, Plan | None, uuid.UUID | None, int]:
     """The plan, where to resume (the last location written) and how much is done."""
-    async with db.transaction(agency_id) as session:
-        conn = await audience_sql.driver(session)
-        status, plan = await _plan(session, conn, agency_id, campaign_id)
-        if plan is None:
-            return status, None, None, 0
-        written: uuid.UUID | None = await conn.fetchval(
-            "SELECT location_id FROM post WHERE agency_id = $1 AND campaign_id = $2 "
-            "ORDER BY location_id DESC LIMIT 1",
-            agency_id,
-            campaign_id,
-        )
-        # Up to WRITERS batches commit out of order: everything more than WRITERS + 1
-        # batches below the last location written is surely done (ON CONFLICT absorbs the
-        # overlap, and an audience changed since by a few locations).
-        after = (
-            await audience_sql.before(conn, plan.audience, written, (WRITERS + 1) * batch_size)
-            if written is not None
-            else None
-        )
-        total = await audience_sql.count(conn, plan.audience)
-        done = await audience_sql.count(conn, plan.audience, up_to=after) if after else 0
-        await conn.execute(
-            "UPDATE campaign SET fanout_total = $3, fanout_done = $4, updated_at = now() "
-            "WHERE agency_id = $1 AND id = $2",
-            agency_id,
-            campaign_id,
-            total,
-            done,
-        )
-        return status, plan, after, done
+    return await retry.run_transaction(
+        db,
+        lambda session: _start_in(session, agency_id, campaign_id, batch_size),
+        agency_id=agency_id,
+        what="starting a fan-out",
+    )
+
+
+async def _start_in(
+    session: AsyncSession, agency_id: uuid.UUID, campaign_id: uuid.UUID, batch_size: int
+) -> tuple[str | None, Plan | None, uuid.UUID | None, int]:
+    conn = await audience_sql.driver(session)
+    status, plan = await _plan(session, conn, agency_id, campaign_id)
+    if plan is None:
+        return status, None, None, 0
+    written: uuid.UUID | None = await conn.fetchval(
+        "SELECT location_id FROM post WHERE agency_id = $1 AND campaign_id = $2 "
+        "ORDER BY location_id DESC LIMIT 1",
+        agency_id,
+        campaign_id,
+    )
+    # Up to WRITERS batches commit out of order: everything more than WRITERS + 1
+    # batches below the last location written is surely done (ON CONFLICT absorbs the
+    # overlap, and an audience changed since by a few locations).
+    after = (
+        await audience_sql.before(conn, plan.audience, written, (WRITERS + 1) * batch_size)
+        if written is not None
+        else None
+    )
+    total = await audience_sql.count(conn, plan.audience)
+    done = await audience_sql.count(conn, plan.audience, up_to=after) if after else 0
+    await conn.execute(
+        "UPDATE campaign SET fanout_total = $3, fanout_done = $4, updated_at = now() "
+        "WHERE agency_id = $1 AND id = $2",
+        agency_id,
+        campaign_id,
+        total,
+        done,
+    )
+    return status, plan, after, done
 
 
 async def run(
@@ -489,22 +531,17 @@ async def run(
         if not pending_read.done():
             await pending_read
     if live:
-        async with db.transaction(agency_id) as session:
-            conn = await audience_sql.driver(session)
-            current = await conn.fetchval(
-                "SELECT status FROM campaign WHERE agency_id = $1 AND id = $2 FOR UPDATE",
-                agency_id,
-                campaign_id,
+        final = await retry.run_transaction(
+            db, lambda session: _close(session, plan), agency_id=agency_id, what="a fan-out's end"
+        )
+        if final is not None:
+            log.info(
+                "campaign.fanned_out",
+                campaign_id=str(campaign_id),
+                locations=done,
+                written=written,
+                status=final,
             )
-            if current == "launching":
-                final = await _finish(session, conn, plan)
-                log.info(
-                    "campaign.fanned_out",
-                    campaign_id=str(campaign_id),
-                    locations=done,
-                    written=written,
-                    status=final,
-                )
-                return Result(final, written, done)
+            return Result(final, written, done)
     log.info("campaign.fan_out_stopped", campaign_id=str(campaign_id), written=written)
     return Result("stopped", written, done)
