@@ -120,7 +120,9 @@ class Loops:
                 jobs=len(leases),
                 ms=round(1000 * (time.perf_counter() - started), 1),
             )
-        return leased >= s.dispatch_limit
+        # Posts leave as their platform has room: while a pass finds room for a batch or more,
+        # the next goes at once instead of after the interval.
+        return leased >= min(s.dispatch_limit, s.publish_batch_size)
 
     async def relay_once(self) -> bool:
         async with self.db.transaction() as session:

@@ -42,15 +42,15 @@ _LEASE = text(
         GROUP BY platform
     ),
     room AS (
-        SELECT pl.platform, GREATEST(0, :per_platform - COALESCE(busy.n, 0)) AS n
+        SELECT pl.platform, LEAST(:limit, GREATEST(0, :per_platform - COALESCE(busy.n, 0))) AS n
         FROM unnest(CAST(:platforms AS text[])) AS pl(platform)
         LEFT JOIN busy ON busy.platform = pl.platform
     ),
-    candidate AS (
-        -- To send: as many as each platform has room for, soonest first.
-        SELECT c.agency_id, c.id, c.due_at
+    to_send AS (
+        -- As many as each platform has room for, soonest first.
+        SELECT c.agency_id, c.id, c.status, c.platform
         FROM room CROSS JOIN LATERAL (
-            SELECT p.agency_id, p.id, p.due_at
+            SELECT p.agency_id, p.id, p.status, p.platform
             FROM post p
             WHERE p.platform = room.platform
               AND p.status IN ('scheduled', 'queued')
@@ -62,23 +62,21 @@ _LEASE = text(
                     WHERE b.agency_id = p.agency_id AND b.publishing_paused))
             ORDER BY p.due_at
             LIMIT room.n
+            FOR UPDATE OF p SKIP LOCKED
         ) AS c
-        UNION ALL
-        -- To reconcile: an attempt ended without an answer, or its job went silent. These
-        -- send nothing, so no room is needed.
-        SELECT p.agency_id, p.id, p.due_at
-        FROM post p
-        WHERE p.status IN ('publishing', 'unconfirmed') AND p.due_at <= :now
     ),
-    due AS (
+    to_check AS (
+        -- An attempt ended without an answer, or its job went silent: these send nothing,
+        -- so they need no room.
         SELECT p.agency_id, p.id, p.status, p.platform
         FROM post p
-        JOIN candidate c ON c.agency_id = p.agency_id AND c.id = p.id
-        WHERE p.status IN ('scheduled', 'queued', 'publishing', 'unconfirmed')
-          AND p.due_at <= :now
-        ORDER BY c.due_at
+        WHERE p.status IN ('publishing', 'unconfirmed') AND p.due_at <= :now
+        ORDER BY p.due_at
         LIMIT :limit
         FOR UPDATE OF p SKIP LOCKED
+    ),
+    due AS (
+        SELECT * FROM to_send UNION ALL SELECT * FROM to_check
     )
     UPDATE post AS p
     SET status = CASE
@@ -121,8 +119,8 @@ async def lease_due(
     batch_size: int,
     per_platform: int = 1_000_000,
 ) -> list[Lease]:
-    """Lease up to ``limit`` due posts of every agency, to be enqueued once the transaction
-    has committed: batches of one agency and one platform each, so a slow platform's batches
+    """Lease up to ``limit`` due posts per platform (and as many awaiting a lookup) of every
+    agency, to be enqueued once the transaction has committed: batches of one agency and one platform each, so a slow platform's batches
     never hold another platform's posts.
 
     ``per_platform`` caps the posts held by jobs per platform (waiting for the gate or in

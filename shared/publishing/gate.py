@@ -18,7 +18,7 @@ class Gate:
         if capacity < 1:
             raise ValueError("a gate lets at least one call through")
         self.capacity = capacity
-        self.min_grant = max(1, min(capacity, min_grant or max(1, capacity // 10)))
+        self.min_grant = max(1, min(capacity, min_grant or max(1, capacity // 3)))
         self._free = capacity
         self._waiters: deque[tuple[int, asyncio.Future[int]]] = deque()
 

@@ -78,7 +78,7 @@ _CLAIM = text(
     """
     SELECT p.id, p.status, p.brand_id, p.location_id, p.campaign_id, p.platform, p.text,
            p.title, p.media, p.attempts, p.publish_deadline, p.publish_started_at,
-           p.scheduled_at,
+           p.scheduled_at, p.due_at,
            p.external_id, a.id AS account_id, a.status AS account_status,
            a.access_token AS account_token, a.external_id AS account_external_id,
            a.extra AS account_extra
@@ -177,6 +177,7 @@ class Work:
     deadline: datetime | None
     started_at: datetime
     campaign_id: uuid.UUID | None
+    lease_ends: datetime
     external_id: str | None = None
 
 
@@ -324,9 +325,11 @@ class Publisher:
                 assert account is not None
                 held.append(_work(row, account))
             await _apply(session, lease, changes)
-            if held:  # the lease runs from now: the job may have waited in the queue
-                until = now + timedelta(seconds=self.settings.queue_lease_seconds)
-                await extend(session, lease, [w.post_id for w in held], until)
+            # The job may have waited in the queue: if the lease would end before the keeper's
+            # first beat, it runs from now.
+            lease_for = timedelta(seconds=self.settings.queue_lease_seconds)
+            if held and min(w.lease_ends for w in held) - now < lease_for / 2:
+                await extend(session, lease, [w.post_id for w in held], now + lease_for)
         return held
 
     # -- 2. start, 3. network, 4. outcome: publishes ------------------------------------------
@@ -769,6 +772,7 @@ def _work(row: Any, account: AccountRef) -> Work:
         deadline=_deadline(row),
         started_at=row.publish_started_at if unconfirmed else datetime.now(UTC),
         campaign_id=row.campaign_id,
+        lease_ends=row.due_at,
         external_id=row.external_id,
     )
 
