@@ -6,6 +6,7 @@ the sandbox over HTTP."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.worker.settings import BulkWorkerSettings, WorkerSettings
 from shared.config import Settings
 from tests.chaos import harness
 
@@ -98,3 +100,23 @@ async def test_sigterm_hands_back_waiting_posts_and_exits_within_the_grace(
         second.stop()
         redis.stop()
         await sandbox.put("/_sandbox/faults/x", json={})
+
+
+def _grace_seconds(service: str) -> int:
+    """``stop_grace_period`` of a service in docker-compose.yml (read as text: two levels of
+    indentation under ``services:``)."""
+    compose = (Path(__file__).resolve().parent.parent / "docker-compose.yml").read_text()
+    block = re.search(rf"^  {re.escape(service)}:\n((?:    .*\n|\n)+)", compose, re.MULTILINE)
+    assert block is not None, f"no {service} service in docker-compose.yml"
+    grace = re.search(r"^    stop_grace_period: (\d+)s$", block.group(1), re.MULTILINE)
+    assert grace is not None, f"{service} has no stop_grace_period"
+    return int(grace.group(1))
+
+
+def test_the_grace_period_outlasts_every_wait_of_the_worker() -> None:
+    """No SIGKILL races a shutdown: the deployment waits longer than the worker may (which is
+    itself longer than a publish attempt may take)."""
+    settings = Settings()
+    assert WorkerSettings.job_completion_wait > settings.publish_attempt_timeout_seconds
+    assert _grace_seconds("worker") > WorkerSettings.job_completion_wait
+    assert _grace_seconds("worker-bulk") > BulkWorkerSettings.job_completion_wait

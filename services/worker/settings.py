@@ -24,6 +24,7 @@ from arq import cron
 from arq.connections import ArqRedis, RedisSettings
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.worker import stopping
 from services.worker.context import WorkerContext
 from services.worker.jobs import (
     billing,
@@ -124,6 +125,7 @@ async def startup(
             [complete_finished_campaigns, skip_overdue_approvals],
         )
         wctx.loops.start()
+        stopping.on_stop_signal(wctx.stop_soon)
     wctx.install(ctx)
     log.info("worker.started", queue=queue, loops=start_loops)
 
@@ -164,7 +166,10 @@ class WorkerSettings:
     on_shutdown = shutdown
     queue_name = URGENT_QUEUE
     redis_settings = RedisSettings.from_dsn(get_settings().redis_url)
-    job_completion_wait = 30
+    # On SIGTERM publish jobs hand back what waits at once (services.worker.stopping); what is
+    # in flight ends within its attempt timeout. Wait that long, not a second more: the
+    # deployment's grace period (120 s in docker-compose.yml) must exceed it.
+    job_completion_wait = int(get_settings().publish_attempt_timeout_seconds) + 10
     max_jobs = get_settings().worker_max_jobs
     job_timeout = 300
     keep_result = 0  # a kept result blocks its job id from being enqueued again (registry)
@@ -185,6 +190,8 @@ class BulkWorkerSettings:
     on_shutdown = shutdown
     queue_name = BULK_QUEUE
     redis_settings = RedisSettings.from_dsn(get_settings().redis_url)
+    # Bulk jobs still running after this are cancelled and run again by another worker (arq
+    # re-queues a job cancelled at shutdown; each is idempotent). Grace period: 45 s.
     job_completion_wait = 30
     max_jobs = get_settings().bulk_worker_max_jobs
     job_timeout = 600
