@@ -14,20 +14,26 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.api.concurrency import install_concurrency_handlers
 from services.api.problems import install_problem_handlers
 from shared.campaigns import fanout
 from shared.db import Database, hooks, retry
+from shared.locations import repository as location_repository
+from shared.metrics import service as metrics_service
+from shared.platforms.types import DailyMetrics
+from shared.social_accounts.models import SocialAccount
 from tests.factories import Tenant, create_brand, create_group, create_location, sign_up
 from tests.test_campaigns import campaign_body, create_campaign, publish_template
+from tests.test_social_accounts import connect
 
 T = TypeVar("T")
 
@@ -406,3 +412,134 @@ async def test_concurrent_fan_outs_over_the_same_locations_write_each_post_once(
         detail = await client.get(f"/v1/campaigns/{campaign['id']}", headers=owner.headers)
         assert detail.json()["status"] == "completed"  # nothing to publish: no accounts
         assert detail.json()["progress"] == {"done": ROWS, "total": ROWS}
+
+
+# Rollups ---------------------------------------------------------------------------------------
+
+DAY = datetime.now(UTC).date() - timedelta(days=5)
+EARLIER, LATER = DAY - timedelta(days=1), DAY
+
+
+async def _rollup_world(
+    client: httpx.AsyncClient, app_db: Database
+) -> tuple[Tenant, str, dict[str, str], dict[str, SocialAccount]]:
+    """A brand with a group; ``joining`` (not in the group yet) and ``member`` (in it), each
+    with a Facebook account, so that both count in the same group rollup rows."""
+    owner = await sign_up(client)
+    brand = await create_brand(client, owner)
+    group = await create_group(client, owner, brand["id"])
+    locations = {
+        name: str((await create_location(client, owner, brand["id"]))["id"])
+        for name in ("joining", "member")
+    }
+    added = await client.post(
+        f"/v1/location-groups/{group['id']}/members",
+        json={"location_ids": [locations["member"]]},
+        headers=owner.headers,
+    )
+    assert added.status_code == 200, added.text
+    accounts = {}
+    for name, location_id in locations.items():
+        connected = await connect(client, owner.headers, location_id, "facebook")
+        async with app_db.transaction(owner.agency_id) as session:
+            accounts[name] = (
+                await session.execute(
+                    select(SocialAccount).where(SocialAccount.id == uuid.UUID(connected["id"]))
+                )
+            ).scalar_one()
+    return owner, str(group["id"]), locations, accounts
+
+
+async def _store(app_db: Database, account: SocialAccount, days: dict[date, int]) -> None:
+    async with app_db.transaction(account.agency_id) as session:
+        await metrics_service.upsert_days(
+            session, account, [DailyMetrics(day=d, impressions=n) for d, n in days.items()]
+        )
+
+
+async def _add_member(app_db: Database, owner: Tenant, group_id: str, location_id: str) -> None:
+    async with app_db.transaction(owner.agency_id) as session:
+        await location_repository.add_members(
+            session, owner.agency_id, uuid.UUID(group_id), [uuid.UUID(location_id)]
+        )
+
+
+async def _rollups_match_the_daily_rows(engine: AsyncEngine, owner: Tenant) -> None:
+    """Every brand and group rollup row is what the daily rows and memberships add up to."""
+    expected = await _rows(
+        engine,
+        "SELECT 'brand', d.brand_id, d.metric_on, d.platform, count(*), "
+        "sum(coalesce(d.impressions, 0)) FROM daily_metric d WHERE d.agency_id = :a "
+        "GROUP BY 1, 2, 3, 4 UNION ALL "
+        "SELECT 'group', m.group_id, d.metric_on, d.platform, count(*), "
+        "sum(coalesce(d.impressions, 0)) FROM daily_metric d JOIN location_group_member m "
+        "ON m.agency_id = d.agency_id AND m.location_id = d.location_id WHERE d.agency_id = :a "
+        "GROUP BY 1, 2, 3, 4",
+        a=owner.agency_id,
+    )
+    stored = await _rows(
+        engine,
+        "SELECT scope, scope_id, metric_on, platform, accounts, impressions FROM metric_rollup "
+        "WHERE agency_id = :a",
+        a=owner.agency_id,
+    )
+    assert sorted(map(tuple, stored)) == sorted(map(tuple, expected))
+
+
+async def test_a_location_joining_a_group_while_its_days_are_written_counts_them_once(
+    client: httpx.AsyncClient,
+    app_db: Database,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+) -> None:
+    owner, group_id, locations, accounts = await _rollup_world(client, app_db)
+    await _store(app_db, accounts["member"], {LATER: 5})
+    await _store(app_db, accounts["joining"], {EARLIER: 10})
+
+    # The membership is added (and the group's rollup given the location's stored days) in
+    # a transaction still open while new days of the location are written and committed.
+    async with app_db.transaction(owner.agency_id) as session:
+        await location_repository.add_members(
+            session, owner.agency_id, uuid.UUID(group_id), [uuid.UUID(locations["joining"])]
+        )
+        writing = asyncio.create_task(_store(app_db, accounts["joining"], {LATER: 100}))
+        deadline = time.monotonic() + 10
+        while not writing.done() and await _waiting_for_locks(admin_engine) < 1:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+    await writing
+    # Before the rollup triggers took a lock per brand, neither side saw the other's change
+    # and the group's rollup never counted the new day.
+    await _rollups_match_the_daily_rows(admin_engine, owner)
+
+
+async def test_rollup_writers_touching_the_same_rows_in_different_orders_do_not_deadlock(
+    client: httpx.AsyncClient,
+    app_db: Database,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+) -> None:
+    owner, group_id, locations, accounts = await _rollup_world(client, app_db)
+    await _store(app_db, accounts["joining"], {EARLIER: 10, LATER: 20})
+    await _store(app_db, accounts["member"], {LATER: 5})
+
+    # One collection revises the later day and adds the earlier one: its statement's update
+    # part updates the later day's group rollup, then its insert part the earlier day's. A
+    # location joining the group adds both days, earlier first. With the later day's group
+    # row held until both wait, that was a deadlock, each holding the day the other needs.
+    async with admin_engine.connect() as blocker:
+        transaction = await blocker.begin()
+        await blocker.execute(
+            text(
+                "SELECT 1 FROM metric_rollup WHERE scope = 'group' AND scope_id = :g "
+                "AND metric_on = :d FOR UPDATE"
+            ),
+            {"g": group_id, "d": LATER},
+        )
+        collecting = asyncio.create_task(_store(app_db, accounts["member"], {EARLIER: 1, LATER: 6}))
+        await _until_waiting(admin_engine, 1)
+        joining = asyncio.create_task(_add_member(app_db, owner, group_id, locations["joining"]))
+        await _until_waiting(admin_engine, 2)
+        await transaction.rollback()
+        await asyncio.gather(collecting, joining)
+    await _rollups_match_the_daily_rows(admin_engine, owner)

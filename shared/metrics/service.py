@@ -18,6 +18,7 @@ account ``needs_reconnect`` like the account part does).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.config import Settings
 from shared.crypto import keyring_from_settings
-from shared.db import Database
+from shared.db import Database, retry
 from shared.db.hooks import after_commit
 from shared.jobs import enqueue
 from shared.metrics.models import METRIC_FIELDS, POST_METRIC_FIELDS, DailyMetric, PostMetric
@@ -209,11 +210,20 @@ async def collect_account(
             return CollectResult(Outcome.RETRY_LATER, retry_after=exc.retry_after)
         else:
             rows = [r for r in fetched if since <= r.day <= until]
-            async with db.transaction(agency_id) as session:
+
+            async def store(session: AsyncSession) -> int | None:
                 account = await _load(session, agency_id, account_id)
                 if account is None or account.status != "connected":
-                    return CollectResult(Outcome.GONE)
-                stored = await upsert_days(session, account, rows)
+                    return None
+                return await upsert_days(session, account, rows)
+
+            # The rollups' triggers run in this transaction: a deadlock or serialization
+            # failure there re-runs it (the numbers are in hand, nothing is fetched again).
+            stored = await retry.run_transaction(
+                db, store, agency_id=agency_id, what="storing an account's daily metrics"
+            )
+            if stored is None:
+                return CollectResult(Outcome.GONE)
             bound.info("metrics.collected", since=str(since), until=str(until), days=stored)
             result = CollectResult(Outcome.COLLECTED, days=stored)
     posts = await collect_post_metrics(
@@ -330,10 +340,16 @@ async def collect_post_metrics(
                 break
             continue
         numbers = {followed[e]: m for e, m in fetched.items() if e in followed}
-        async with db.transaction(agency_id) as session:
-            stored += await upsert_post_metrics(
-                session, agency_id, account_id, connector.platform, numbers
-            )
+        store = functools.partial(
+            upsert_post_metrics,
+            agency_id=agency_id,
+            account_id=account_id,
+            platform=connector.platform,
+            numbers=numbers,
+        )
+        stored += await retry.run_transaction(
+            db, store, agency_id=agency_id, what="storing posts' metrics"
+        )
     bound.info("metrics.posts.collected", followed=len(followed), stored=stored)
     return stored
 
