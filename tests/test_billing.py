@@ -4,6 +4,7 @@ read-only with publishing paused → payment → everything restored, no post lo
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -18,6 +19,7 @@ import httpx
 import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import Worker
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,9 +29,10 @@ from services.worker.jobs import billing as billing_jobs
 from services.worker.registry import job
 from shared.billing import service
 from shared.billing.gateway import StripeGateway
+from shared.billing.models import StripeEvent
 from shared.config import Settings
 from shared.db import Database
-from shared.jobs import QUEUE_NAME
+from shared.jobs import QUEUE_NAME, enqueue
 from shared.publishing.publisher import Publisher
 from tests.factories import Tenant, create_brand, create_location, sign_up
 from tests.support.localstripe import API_KEY
@@ -678,7 +681,11 @@ async def run_billing_worker(settings: Settings, **overrides: Any) -> Worker:
 
     worker = Worker(
         functions=[
-            job(billing_jobs.PROCESS_EVENT_JOB, billing_jobs.process_stripe_event),
+            job(
+                billing_jobs.PROCESS_EVENT_JOB,
+                billing_jobs.process_stripe_event,
+                max_tries=billing_jobs.MAX_TRIES,
+            ),
             job(billing_jobs.SYNC_QUANTITY_JOB, billing_jobs.sync_quantity),
             job(billing_jobs.SWEEP_JOB, billing_jobs.sweep),
         ],
@@ -757,3 +764,209 @@ async def test_the_plans_api_rate_answers_429_naming_the_plan(
     assert int(response.headers["Retry-After"]) >= 1
     # The trial agency next door has the installation's rate, untouched.
     assert (await client.get("/v1/billing/plans", headers=other.headers)).status_code == 200
+
+
+# Webhooks that cannot be stored, events that cannot be processed (issue #12) ----------------
+
+
+def _event(**fields: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "id": "evt_1QbadShape",
+        "object": "event",
+        "type": "customer.updated",
+        "data": {"object": {"object": "customer", "id": "cus_shape", "metadata": {}}},
+    }
+    event.update(fields)
+    return event
+
+
+async def test_the_webhook_answers_400_never_500_to_a_body_it_cannot_store(
+    client: httpx.AsyncClient, admin_engine: AsyncEngine, settings: Settings
+) -> None:
+    column = StripeEvent.__table__.c.id  # type: ignore[attr-defined]
+    assert column.type.length == service.EVENT_ID_MAX
+    subscription = {"object": "subscription", "customer": "cus_shape", "metadata": {}}
+    cases: list[tuple[bytes, str, str | None]] = [
+        (b'{"id": "evt_\xff\xfe", "type": "customer.updated"}', "bad_encoding", None),
+        (json.dumps(_event(id="evt_" + "x" * 252)).encode(), "bad_event", "body.id"),
+        (json.dumps(_event(id=42)).encode(), "bad_event", "body.id"),
+        (json.dumps(_event(id="evt 1; DROP")).encode(), "bad_event", "body.id"),
+        (json.dumps(_event(type="t" * 101)).encode(), "bad_event", "body.type"),
+        (json.dumps(_event(data={})).encode(), "bad_event", "body.data.object"),
+        (
+            json.dumps(_event(data={"object": "cus_shape"})).encode(),
+            "bad_event",
+            "body.data.object",
+        ),
+        (
+            json.dumps(_event(data={"object": {**subscription, "customer": 7}})).encode(),
+            "bad_event",
+            "body.data.object.customer",
+        ),
+        (
+            json.dumps(
+                _event(data={"object": {**subscription, "metadata": {"agency_id": "acme"}}})
+            ).encode(),
+            "bad_event",
+            "body.data.object.metadata.agency_id",
+        ),
+        (
+            json.dumps(
+                _event(data={"object": {**subscription, "description": "a\u0000b"}})
+            ).encode(),
+            "bad_event",
+            "body",
+        ),
+        (json.dumps([_event()]).encode(), "bad_event", None),
+        (b'{"id": "evt_cut', "bad_event", None),
+    ]
+    for body, code, field in cases:
+        answer = await client.post(
+            "/v1/billing/stripe/webhook", content=body, headers=signed(settings, body)
+        )
+        assert answer.status_code == 400, (body[:80], answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        problem = answer.json()
+        assert problem["code"] == code, (body[:80], problem)
+        if field is not None:
+            assert field in [e["field"] for e in problem["errors"]], problem
+    too_long = await client.post(
+        "/v1/billing/stripe/webhook",
+        content=cases[1][0],
+        headers=signed(settings, cases[1][0]),
+    )
+    assert "longer than 255 characters (256)" in too_long.json()["detail"]
+    # Not UTF-8 is refused before anything else, signed or not.
+    unsigned = await client.post("/v1/billing/stripe/webhook", content=cases[0][0])
+    assert unsigned.json()["code"] == "bad_encoding"
+    async with admin_engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM stripe_event"))).scalar_one() == 0
+
+    longest = _event(id="evt_" + "x" * 251)
+    assert (await deliver(client, settings, longest)).json() == {
+        "received": True,
+        "duplicate": False,
+    }
+
+
+async def _inbox_row(engine: AsyncEngine, event_id: str) -> Any:
+    async with engine.connect() as conn:
+        return (
+            await conn.execute(
+                text(
+                    "SELECT processed_at, attempts, last_error, failed_at, next_attempt_at "
+                    "FROM stripe_event WHERE id = :id"
+                ),
+                {"id": event_id},
+            )
+        ).one()
+
+
+async def test_a_webhook_job_hitting_a_lock_timeout_is_retried_and_applies_the_event(
+    client: httpx.AsyncClient,
+    stripe_http: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The issue's case: a transient database error no longer parks the event for an hour.
+    Here the agency's billing row is locked by another transaction past the job's lock
+    timeout (a real SQLSTATE 55P03); the job records why, retries seconds later, applies it."""
+    owner = await sign_up(client)
+    await subscribe(client, stripe_http, owner, "pro")
+    customer = await customer_of(admin_engine, owner)
+    event = (await stripe_events(stripe_http, customer))[-1]
+    async with admin_engine.begin() as conn:  # as if Stripe's news were not applied yet
+        await conn.execute(
+            text(
+                "UPDATE billing_account SET plan = 'starter', status = 'none' WHERE agency_id = :a"
+            ),
+            {"a": owner.agency_id},
+        )
+    monkeypatch.setattr(service, "EVENT_LOCK_TIMEOUT_MS", 200)
+
+    async with admin_engine.connect() as holder:
+        await holder.execute(
+            text("SELECT 1 FROM billing_account WHERE agency_id = :a FOR UPDATE"),
+            {"a": owner.agency_id},
+        )
+        assert (await deliver(client, settings, event)).status_code == 200  # queues the job
+        running = asyncio.create_task(run_billing_worker(settings))
+        for _ in range(150):
+            failed = await _inbox_row(admin_engine, event["id"])
+            if failed.failed_at is not None:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the first attempt never failed")
+        await holder.rollback()  # the other transaction ends
+    assert failed.processed_at is None
+    assert failed.attempts == 1
+    assert failed.last_error.startswith("transient (lock timeout)")
+    assert 3 <= (failed.next_attempt_at - failed.failed_at).total_seconds() <= 7
+
+    worker = await asyncio.wait_for(running, timeout=30)
+    assert (worker.jobs_retried, worker.jobs_complete, worker.jobs_failed) == (1, 1, 0)
+    done = await _inbox_row(admin_engine, event["id"])
+    assert done.processed_at is not None
+    assert done.attempts == 2
+    assert done.next_attempt_at is None
+    shown = await billing(client, owner)
+    assert (shown["plan"]["code"], shown["status"]) == ("pro", "active")
+
+
+async def _sweep(settings: Settings) -> Worker:
+    redis: ArqRedis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+    try:
+        await enqueue(redis, billing_jobs.SWEEP_JOB)
+    finally:
+        await redis.aclose()
+    return await run_billing_worker(settings)
+
+
+async def test_an_event_that_cannot_be_processed_is_marked_failed_shown_and_retried(
+    client: httpx.AsyncClient,
+    stripe_http: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    settings: Settings,
+) -> None:
+    owner = await sign_up(client)
+    await subscribe(client, stripe_http, owner, "pro")
+    customer = await customer_of(admin_engine, owner)
+    event = (await stripe_events(stripe_http, customer))[-1]
+    assert (await deliver(client, settings, event)).status_code == 200
+
+    # Stripe refuses the worker's key (a rotated key not deployed yet): not transient.
+    first = await run_billing_worker(settings, stripe_secret_key=SecretStr("rk_revoked_key"))
+    assert (first.jobs_complete, first.jobs_retried, first.jobs_failed) == (1, 0, 0)
+    failed = await _inbox_row(admin_engine, event["id"])
+    assert failed.processed_at is None
+    assert failed.attempts == 1
+    assert failed.last_error == (
+        "billing is not configured on this installation (Stripe refused the key)"
+    )
+    assert failed.next_attempt_at > failed.failed_at
+
+    # Operators see it: the sweep counts the inbox for /metrics; it is not due again yet.
+    assert (await _sweep(settings)).jobs_complete == 1  # the sweep alone
+    metrics = (await client.get("/metrics")).text
+    assert 'chorus_stripe_events_unprocessed{state="failed"} 1.0' in metrics
+
+    # Its retry comes due (the key has been fixed meanwhile): the sweep hands it on under the
+    # webhook's own job id, which the failed job left free, and it is applied.
+    async with admin_engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE stripe_event SET next_attempt_at = now() - interval '1 second', "
+                "received_at = now() - interval '5 minutes' WHERE id = :id"
+            ),
+            {"id": event["id"]},
+        )
+    retried = await _sweep(settings)
+    assert (retried.jobs_complete, retried.jobs_failed) == (2, 0)  # the sweep, then the event
+    done = await _inbox_row(admin_engine, event["id"])
+    assert done.processed_at is not None
+    assert done.attempts == 2
+    await _sweep(settings)
+    metrics = (await client.get("/metrics")).text
+    assert 'chorus_stripe_events_unprocessed{state="failed"} 0.0' in metrics

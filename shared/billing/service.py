@@ -831,7 +831,7 @@ def parse_event(body: bytes) -> dict[str, Any]:
     problems: list[FieldProblem] = []
 
     def bad(field: str, message: str) -> None:
-        problems.append(FieldProblem(f"body.{field}", message))
+        problems.append(FieldProblem(f"body.{field}" if field else "body", message))
 
     event_id = data.get("id")
     if not isinstance(event_id, str) or not event_id:
@@ -870,7 +870,7 @@ def parse_event(body: bytes) -> dict[str, Any]:
     if problems:
         raise BadRequest(
             "the body is not a Stripe event this endpoint can accept: "
-            + "; ".join(f"{p.field} {p.message}".replace("body. ", "body ") for p in problems),
+            + "; ".join(f"{p.field} {p.message}" for p in problems),
             code="bad_event",
             errors=problems,
         )
