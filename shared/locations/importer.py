@@ -6,6 +6,11 @@ REST API, so a bad value reads the same in both), write (bulk statements: one up
 rows, one for missing groups, one for memberships; never one INSERT per row). It flushes only;
 the request commits.
 
+Each bulk statement takes its rows in key order (locations by ``external_ref``, groups by
+name, memberships by group and location), so concurrent imports of overlapping rows wait for
+each other instead of deadlocking; the route re-runs an import that still loses a deadlock
+(``shared.db.retry``).
+
 What a re-import does:
 
 - A row with an ``external_ref`` already used in the brand updates that location; a row
