@@ -85,4 +85,7 @@ async def render(redis: Redis) -> bytes:
         STRIPE_INBOX.labels("failed").set(failed)
         STRIPE_INBOX.labels("waiting").set(pending - failed)
         STRIPE_INBOX_AGE.set(float(inbox.get(b"oldest_unprocessed_s", 0)))
+    else:  # no billing sweep for minutes: no numbers rather than stale ones
+        STRIPE_INBOX.clear()
+        STRIPE_INBOX_AGE.set(float("nan"))
     return generate_latest(REGISTRY)

@@ -25,6 +25,7 @@ PROCESS_EVENT_JOB = "billing.process_stripe_event"
 SYNC_QUANTITY_JOB = "billing.sync_quantity"
 SWEEP_JOB = "billing.sweep"
 MAX_TRIES = 6
+INBOX_HEALTH_TTL_S = 300
 """Runs of one enqueued event job while its failures are transient (each after the delay the
 inbox row's ``next_attempt_at`` says); after that, and after a permanent failure, the
 billing sweep hands the event on again when ``next_attempt_at`` comes."""
@@ -127,8 +128,11 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
             str(agency_id),
             job_id=f"{SYNC_QUANTITY_JOB}:{agency_id}:{marked.timestamp()}",
         )
-    try:
-        await wctx.redis.hset(STRIPE_INBOX_KEY, mapping=result.inbox.as_mapping())  # type: ignore[misc]
+    try:  # expires, so that sweeps that stopped show as missing numbers, not stale ones
+        async with wctx.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(STRIPE_INBOX_KEY, mapping=result.inbox.as_mapping())
+            pipe.expire(STRIPE_INBOX_KEY, INBOX_HEALTH_TTL_S)
+            await pipe.execute()
     except Exception:  # only the gauge is late
         log.warning("billing.inbox_health_not_stored", exc_info=True)
     counts = {
