@@ -86,7 +86,9 @@ def sqlstate(exc: BaseException) -> str | None:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    return sqlstate(exc) in RETRYABLE
+    """A deadlock or a serialization failure, not yet retried (an exhausted retry's
+    ``ConcurrentUpdate`` carries one as its cause, but is the final answer)."""
+    return not isinstance(exc, ConcurrentUpdate) and sqlstate(exc) in RETRYABLE
 
 
 def conflict_error(exc: BaseException, attempts: int, what: str) -> ConcurrentUpdate:
