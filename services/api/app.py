@@ -11,6 +11,7 @@ from arq.connections import ArqRedis
 from fastapi import FastAPI
 from redis import exceptions as redis_errors
 
+from services.api.concurrency import install_concurrency_handlers
 from services.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from services.api.problems import install_problem_handlers
 from services.api.routes import (
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    install_concurrency_handlers(app)  # after: it passes other database errors on to them
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
