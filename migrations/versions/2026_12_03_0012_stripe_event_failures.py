@@ -4,7 +4,7 @@ sweep tries the event again (``attempts`` and ``last_error`` already exist). Unp
 
 Revision ID: 0012
 Revises: 0011
-Create Date: 2026-12-04 09:00:00+00:00
+Create Date: 2026-12-03 19:20:00+00:00
 """
 
 from collections.abc import Sequence

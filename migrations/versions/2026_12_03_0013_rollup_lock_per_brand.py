@@ -19,7 +19,7 @@ commit. Lock key: ``hashtextextended('metric_rollup:' || agency_id || ':' || bra
 
 Revision ID: 0013
 Revises: 0012
-Create Date: 2026-12-04 12:00:00+00:00
+Create Date: 2026-12-03 19:40:00+00:00
 """
 
 # ruff: noqa: S608  (every SQL text here is built from this file's constants)
