@@ -8,13 +8,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.config import Settings
 from tests.chaos import harness
 
 
-async def test_chaos_every_post_published_exactly_once(
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        pytest.param(harness.CHAOS, id="chaos"),
+        # Answers just under the read timeout, a gate far smaller than a batch, a burst that
+        # waits many lease lengths behind it, two workers, writes that land after the worker
+        # gave up.
+        pytest.param(harness.SLOW, id="slow-platform"),
+    ],
+)
+async def test_every_post_reaches_the_platform_exactly_once(
+    scenario: harness.Scenario,
     client: httpx.AsyncClient,
     admin_engine: AsyncEngine,
     sandbox: httpx.AsyncClient,
@@ -31,6 +43,7 @@ async def test_chaos_every_post_published_exactly_once(
         sandbox_url=sandbox_url,
         log_dir=tmp_path,
         say=lines.append,
+        scenario=scenario,
     )
     problems = harness.check(outcome)
     assert not problems, "\n".join(problems + lines) + "\n" + _tails(tmp_path)
@@ -42,29 +55,3 @@ def _tails(log_dir: Path) -> str:
         f"--- {log.name}\n" + log.read_text(errors="replace")[-3000:]
         for log in sorted(log_dir.glob("worker-*.log"))
     )
-
-
-async def test_a_slow_platform_never_gets_a_post_twice(
-    client: httpx.AsyncClient,
-    admin_engine: AsyncEngine,
-    sandbox: httpx.AsyncClient,
-    settings: Settings,
-    sandbox_url: str,
-    tmp_path: Path,
-) -> None:
-    """Issue #12: answers just under the read timeout, a gate far smaller than a batch, a
-    burst that waits many lease lengths behind it, two workers, writes that land after the
-    worker gave up. Every post reaches the platform exactly once."""
-    lines: list[str] = []
-    outcome = await harness.run(
-        client=client,
-        engine=admin_engine,
-        sandbox=sandbox,
-        settings=settings,
-        sandbox_url=sandbox_url,
-        log_dir=tmp_path,
-        say=lines.append,
-        scenario=harness.SLOW,
-    )
-    problems = harness.check(outcome)
-    assert not problems, "\n".join(problems + lines) + "\n" + _tails(tmp_path)
