@@ -120,8 +120,8 @@ async def lease_due(
     per_platform: int = 1_000_000,
 ) -> list[Lease]:
     """Lease up to ``limit`` due posts per platform (and as many awaiting a lookup) of every
-    agency, to be enqueued once the transaction has committed: batches of one agency and one platform each, so a slow platform's batches
-    never hold another platform's posts.
+    agency, to be enqueued once the transaction has committed: batches of one agency and one
+    platform each, so a slow platform's batches never hold another platform's posts.
 
     ``per_platform`` caps the posts held by jobs per platform (waiting for the gate or in
     flight, across workers): the dispatcher hands out only what can be sent soon, and a burst
