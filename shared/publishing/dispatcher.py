@@ -3,14 +3,21 @@
 Each pass leases what is due — ``due_at <= now`` among posts that are ``scheduled``,
 ``queued``, ``publishing`` or ``unconfirmed`` — with ``FOR UPDATE SKIP LOCKED`` (any number of
 workers share the work, none waits on another), gives the batch a fresh lease token and a
-lease end (``due_at``), and enqueues one publish job per batch of posts:
+lease end (``due_at``), and enqueues one publish job per batch of one agency's posts on one
+platform:
 
 - ``scheduled`` → ``queued``: its time has come;
-- ``queued`` again: a lease ran out before any job claimed it (a lost job, a Redis restart):
-  nothing was sent, so it simply goes again;
-- ``publishing`` → ``unconfirmed``: a job claimed it and then vanished (a killed worker) — the
-  request may have reached the platform, so the next job asks the platform first;
+- ``queued`` again: a lease ran out while nothing had been sent for it (a lost job, a Redis
+  restart, a worker killed while the post waited for its platform's gate): it simply goes
+  again;
+- ``publishing`` → ``unconfirmed``: its request left and the lease that covered the request's
+  whole life (and the time the platform may still apply it) ran out without an outcome (a
+  killed worker): the next job asks the platform before anything is sent again;
 - ``unconfirmed`` stays so, with a new lease: reconciliation is due (again).
+
+Posts to send are leased per platform, only as many as leave room under
+``dispatch_held_per_platform`` posts held by jobs (queued or publishing, across workers): what
+cannot be sent soon waits ``scheduled``, untouched. Posts to reconcile need no room.
 
 Nothing relies on a job staying in Redis: a job that never runs leaves a lease that expires,
 and the post is found again.
