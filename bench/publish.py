@@ -213,12 +213,22 @@ class Run:
     doubled: int
 
 
+async def _set_latency(sandbox: str, latency_ms: int) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.put(f"{sandbox}/_sandbox/faults/facebook", json={"latency_ms": latency_ms}) as r,
+    ):
+        assert r.status == 200
+
+
 async def _publish_run(
-    dsn: str, database: Any, sandbox: str, *, env: dict[str, str], wait_s: float
+    dsn: str, database: Any, sandbox: str, *, latency_ms: int, env: dict[str, str], wait_s: float
 ) -> Run:
     due = datetime.now(UTC) + timedelta(seconds=60)  # moved closer once the worker is up
+    await _set_latency(sandbox, 0)  # the set-up's OAuth calls are not what is measured
     with api_server(database) as base:
         agency, ids = await _setup(dsn, base, sandbox, due)
+    await _set_latency(sandbox, latency_ms)
     conn = await asyncpg.connect(dsn)
     worker = _start(
         [sys.executable, "-m", "arq", "services.worker.settings.WorkerSettings"],
@@ -344,13 +354,10 @@ async def main() -> None:
     )  # fmt: skip
     try:
         await _ready(f"{sandbox}/_sandbox/platforms")
-        async with (
-            aiohttp.ClientSession() as http,
-            http.put(f"{sandbox}/_sandbox/faults/facebook", json={"latency_ms": LATENCY_MS}) as r,
-        ):
-            assert r.status == 200
         async with fresh_database("publish") as database:
-            fast = await _publish_run(plain(database), database, sandbox, env={}, wait_s=180)
+            fast = await _publish_run(
+                plain(database), database, sandbox, latency_ms=LATENCY_MS, env={}, wait_s=180
+            )
         if fast.doubled:
             raise SystemExit("the sandbox does not hold every post exactly once")
         arq_rate = await _arq_run()
@@ -358,18 +365,12 @@ async def main() -> None:
             f"  slow platform: every call {SLOW_LATENCY_MS} ms, "
             f"{SLOW_CONCURRENCY} in flight per platform"
         )
-        async with (
-            aiohttp.ClientSession() as http,
-            http.put(
-                f"{sandbox}/_sandbox/faults/facebook", json={"latency_ms": SLOW_LATENCY_MS}
-            ) as r,
-        ):
-            assert r.status == 200
         async with fresh_database("publish_slow") as database:
             slow = await _publish_run(
                 plain(database),
                 database,
                 sandbox,
+                latency_ms=SLOW_LATENCY_MS,
                 env={"CHORUS_PUBLISH_CONCURRENCY_PER_PLATFORM": str(SLOW_CONCURRENCY)},
                 wait_s=POSTS / SLOW_CONCURRENCY * SLOW_LATENCY_MS / 1000 * 2 + 120,
             )
