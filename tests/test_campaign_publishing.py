@@ -28,13 +28,14 @@ from tests.test_campaigns import campaign_body, chain, create_campaign  # noqa: 
 
 
 @contextlib.asynccontextmanager
-async def running_worker(settings: Settings) -> AsyncIterator[None]:
-    """A worker in this process: jobs from the queue, the dispatcher and relay loops. Jobs
-    queued before it (the metrics backfills of connecting accounts) are dropped: this is about
-    publishing, and a job still running at the end would be cancelled mid-way."""
+async def running_worker(settings: Settings, **overrides: Any) -> AsyncIterator[None]:
+    """A worker in this process: jobs from the queue, the dispatcher and relay loops, as many
+    jobs at once as the urgent worker runs. Jobs queued before it are dropped: this is about
+    publishing, and a job still running at the end would be cancelled mid-way. ``overrides``
+    change its settings."""
     redis: ArqRedis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
     await redis.delete(QUEUE_NAME)
-    fast = settings.model_copy(update={"dispatch_interval_seconds": 0.1})
+    fast = settings.model_copy(update={"dispatch_interval_seconds": 0.1, **overrides})
 
     async def startup(ctx: dict[str, Any]) -> None:
         await worker_settings.startup(ctx, fast)
@@ -47,6 +48,7 @@ async def running_worker(settings: Settings) -> AsyncIterator[None]:
         on_shutdown=worker_settings.shutdown,
         poll_delay=0.05,
         handle_signals=False,
+        max_jobs=worker_settings.WorkerSettings.max_jobs,
     )
     task = asyncio.create_task(worker.async_run())
     try:

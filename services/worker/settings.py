@@ -141,6 +141,10 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         loops = WorkerContext.of(ctx).loops
         if loops is not None:
             await loops.stop()
+        publisher = WorkerContext.of(ctx).publisher
+        if publisher is not None:  # hands back what waits; requests in flight end in time
+            publisher.stop()
+            await publisher.drain()
         await WorkerContext.of(ctx).db.dispose()
     await outbound_http.close()
     await platform_registry.close()
@@ -166,9 +170,10 @@ class WorkerSettings:
     on_shutdown = shutdown
     queue_name = URGENT_QUEUE
     redis_settings = RedisSettings.from_dsn(get_settings().redis_url)
-    # On SIGTERM publish jobs hand back what waits at once (services.worker.stopping); what is
-    # in flight ends within its attempt timeout. Wait that long, not a second more: the
-    # deployment's grace period (120 s in docker-compose.yml) must exceed it.
+    # On SIGTERM the publisher hands back what waits at once (services.worker.stopping) and
+    # shutdown() waits for the requests in flight, each ending within its attempt timeout;
+    # other urgent jobs get that long too. The deployment's grace period (120 s in
+    # docker-compose.yml) must exceed it.
     job_completion_wait = int(get_settings().publish_attempt_timeout_seconds) + 10
     max_jobs = get_settings().worker_max_jobs
     job_timeout = 300

@@ -231,6 +231,7 @@ class Publisher:
         self._gates: dict[str, Gate] = {}
         self._lookup_gates: dict[str, asyncio.Semaphore] = {}
         self._stopping = asyncio.Event()
+        self._carrying: set[asyncio.Task[None]] = set()
 
     @property
     def attempt_timeout(self) -> float:
@@ -260,11 +261,38 @@ class Publisher:
         """The worker is stopping: hand back what waits, finish only what is in flight."""
         self._stopping.set()
 
-    async def run(self, lease: Lease) -> BatchResult:
+    async def submit(self, lease: Lease) -> BatchResult:
+        """Claims the batch and carries it on in this process, in the background: the publish
+        job returns at once, so posts waiting behind a slow platform never hold a job slot
+        another platform's batch needs. The result counts what the claim decided."""
         result = BatchResult()
         held = await self._claim(lease, result)
-        if not held:
-            return result
+        if held:
+            task = asyncio.create_task(self._carry(lease, held, result))
+            self._carrying.add(task)
+            task.add_done_callback(self._carried)
+        return result
+
+    async def run(self, lease: Lease) -> BatchResult:
+        """Claims and carries the batch to its end (tests, and whoever wants the outcome)."""
+        result = BatchResult()
+        held = await self._claim(lease, result)
+        if held:
+            await self._carry(lease, held, result)
+        return result
+
+    async def drain(self) -> None:
+        """Waits for the batches carried in the background (after :meth:`stop`: only for the
+        requests in flight, each bounded by its attempt timeout)."""
+        while self._carrying:
+            await asyncio.gather(*self._carrying, return_exceptions=True)
+
+    def _carried(self, task: asyncio.Task[None]) -> None:
+        self._carrying.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("publish.batch_failed", exc_info=task.exception())
+
+    async def _carry(self, lease: Lease, held: list[Work], result: BatchResult) -> None:
         keeper = LeaseKeeper(
             self.db,
             lease,
@@ -281,7 +309,6 @@ class Publisher:
                 *(self._publish(lease, works, keeper, result) for works in by_platform.values()),
                 *([self._reconcile(lease, lookups, keeper, result)] if lookups else []),
             )
-        return result
 
     # -- 1. claim -------------------------------------------------------------------------------
 

@@ -1,4 +1,6 @@
-"""Publishing a leased batch of posts (see ``shared.publishing.publisher``)."""
+"""Publishing a leased batch of posts (see ``shared.publishing.publisher``): the job claims the
+batch and hands it to the process's publisher, which carries it on in the background; the
+job's slot is free at once, whatever the platform's pace."""
 
 from __future__ import annotations
 
@@ -16,5 +18,5 @@ async def publish_batch(
     publisher = WorkerContext.of(ctx).publisher
     assert publisher is not None, "the worker's startup creates the publisher"
     lease = Lease(uuid.UUID(token), uuid.UUID(agency_id), tuple(uuid.UUID(i) for i in post_ids))
-    result = await publisher.run(lease)
+    result = await publisher.submit(lease)
     return {k: (len(v) if isinstance(v, list) else v) for k, v in asdict(result).items()}
