@@ -23,9 +23,10 @@ BATCH = 5
 SLOW_POSTS = 2 * WorkerSettings.max_jobs * BATCH  # batches: twice the worker's job slots
 
 
-async def _insert_posts(
+async def insert_posts(
     engine: AsyncEngine, world: dict[str, Any], location: dict[str, Any], platform: str, n: int
 ) -> list[str]:
+    """``n`` posts due now on ``platform`` at ``location`` of the ``chain`` world."""
     now = datetime.now(UTC)
     async with engine.begin() as conn:
         rows = await conn.execute(
@@ -72,7 +73,7 @@ async def test_a_slow_platforms_backlog_never_delays_another_platform(
 ) -> None:
     slow = await sandbox.put("/_sandbox/faults/facebook", json={"latency_ms": 3000})
     assert slow.status_code == 200
-    await _insert_posts(admin_engine, chain, chain["boston"], "facebook", SLOW_POSTS)
+    await insert_posts(admin_engine, chain, chain["boston"], "facebook", SLOW_POSTS)
     async with running_worker(
         settings, publish_batch_size=BATCH, publish_concurrency_per_platform=2
     ):
@@ -88,7 +89,7 @@ async def test_a_slow_platforms_backlog_never_delays_another_platform(
                 )
 
         await wait_for(facebook_started)
-        (x_post,) = await _insert_posts(admin_engine, chain, chain["nyc"], "x", 1)
+        (x_post,) = await insert_posts(admin_engine, chain, chain["nyc"], "x", 1)
         due = time.monotonic()
 
         async def x_published() -> bool:

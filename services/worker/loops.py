@@ -29,6 +29,7 @@ log = structlog.get_logger("chorus.worker")
 
 PUBLISH_JOB = "post.publish_batch"
 SWEEP_EVERY_S = 5.0
+PASS_TIMEOUT_S = 30.0
 STALLED_LAUNCH_S = 60.0
 
 Sweep = Callable[[Database, datetime], Awaitable[int]]
@@ -77,10 +78,13 @@ class Loops:
         while not self._stopping.is_set():
             more = False
             try:
-                more = await once()
+                # A frozen Redis has no read timeout in arq's pool: a pass never waits forever
+                # (what it leased and did not hand on comes back when its lease runs out).
+                async with asyncio.timeout(PASS_TIMEOUT_S):
+                    more = await once()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a database or Redis hiccup: log, wait, go on
+            except Exception:  # a database or Redis hiccup (or a pass cut off): log, wait, go on
                 log.exception("worker.loop_failed", loop=name)
                 more = False
             if not more:
