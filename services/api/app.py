@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import structlog
 from arq.connections import ArqRedis
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from redis import exceptions as redis_errors
 
 from services.api.concurrency import install_concurrency_handlers
@@ -33,6 +33,7 @@ from services.api.routes import (
     social_accounts,
     templates,
 )
+from services.api.validation import refuse_unstorable_input
 from shared import http as outbound_http
 from shared.config import Settings, get_settings
 from shared.db import Database
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        dependencies=[Depends(refuse_unstorable_input)],
     )
     app.state.settings = settings
     install_problem_handlers(app)

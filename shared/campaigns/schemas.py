@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from shared.campaigns.models import APPROVAL_POLICIES, CAMPAIGN_STATUSES
 from shared.content.platforms import PLATFORMS
+from shared.fieldtypes import INT4_MAX
 
 ApprovalPolicy = Literal["none", "location_confirm", "brand_approval"]
 assert set(APPROVAL_POLICIES) == {"none", "location_confirm", "brand_approval"}
@@ -123,7 +124,7 @@ class CampaignCreate(_Strict):
     name: str = Field(min_length=1, max_length=200, examples=["Pizza week"])
     brand_id: uuid.UUID
     template_id: uuid.UUID
-    version: int = Field(ge=1, description="A published version of the template.")
+    version: int = Field(ge=1, le=INT4_MAX, description="A published version of the template.")
     audience: Audience = Field(examples=[{"kind": "all"}])
     channels: list[str] = Field(
         min_length=1, max_length=len(PLATFORMS), examples=[["facebook", "instagram"]]
@@ -145,7 +146,7 @@ class CampaignUpdate(_Strict):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     template_id: uuid.UUID | None = None
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=INT4_MAX)
     audience: Audience | None = None
     channels: list[str] | None = Field(default=None, min_length=1, max_length=len(PLATFORMS))
     schedule: Schedule | None = None

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.content.platforms import PLATFORMS
+from shared.fieldtypes import INT4_MAX
 
 
 class LocalPostCreate(BaseModel):
@@ -16,7 +17,7 @@ class LocalPostCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     template_id: uuid.UUID
-    version: int = Field(ge=1, description="A published version of the template.")
+    version: int = Field(ge=1, le=INT4_MAX, description="A published version of the template.")
     platforms: list[str] = Field(min_length=1, max_length=len(PLATFORMS))
     slot_values: dict[str, str] = Field(default_factory=dict)
     scheduled_at: datetime | None = Field(

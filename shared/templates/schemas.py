@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.content.platforms import PLATFORMS
+from shared.fieldtypes import INT4_MAX
 
 SLOT_NAME = r"^[a-z][a-z0-9_]{0,39}$"
 BODY_KEYS = ("default", *PLATFORMS)
@@ -39,8 +40,8 @@ class MediaIn(BaseModel):
     kind: Literal["image", "video", "gif"]
     url: str | None = Field(default=None, max_length=2000)
     media_id: str | None = Field(default=None, max_length=200)
-    width: int | None = Field(default=None, ge=1)
-    height: int | None = Field(default=None, ge=1)
+    width: int | None = Field(default=None, ge=1, le=INT4_MAX)
+    height: int | None = Field(default=None, ge=1, le=INT4_MAX)
     duration_seconds: float | None = Field(default=None, ge=0)
     size_bytes: int | None = Field(default=None, ge=0)
     cover_url: str | None = Field(default=None, max_length=2000)

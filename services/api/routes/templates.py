@@ -9,6 +9,7 @@ from services.api.deps import DEFAULT_PAGE_SIZE, CurrentPrincipal, Cursor, Limit
 from services.api.problems import problems
 from shared.brand_rules import service as rules_service
 from shared.brand_rules.schemas import BrandRulesIn, BrandRulesOut
+from shared.fieldtypes import INT4_MAX
 from shared.pagination import Page
 from shared.templates import service as template_service
 from shared.templates.schemas import (
@@ -23,7 +24,7 @@ from shared.templates.schemas import (
 
 router = APIRouter(prefix="/v1", tags=["templates"])
 
-Version = Annotated[int, Path(ge=1, description="Version number.")]
+Version = Annotated[int, Path(ge=1, le=INT4_MAX, description="Version number.")]
 
 
 @router.get(

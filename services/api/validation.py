@@ -1,0 +1,92 @@
+"""Request checks every route gets, before its own validation: input PostgreSQL cannot store.
+
+PostgreSQL refuses U+0000 in ``text`` and ``jsonb`` and integers beyond ``bigint``; left to
+the database, such input is a 500 (or, in a streamed export, a 200 cut off mid-body). Here it
+is a 422 naming the field, in the same shape as every other validation error, for the JSON
+body, the query string and the path of every route at once (an app-wide dependency).
+
+Cheap for ordinary requests: the JSON body is only walked when its bytes hold a ``\\u0000``
+escape or a run of 19 digits, which is what these inputs look like on the wire."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+
+NUL = "\x00"
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+_SUSPECT_JSON = re.compile(rb"\\u0000|\d{19}")
+_NUL_MESSAGE = "must not contain the NUL character (U+0000)"
+_BIG_INT_MESSAGE = f"must be an integer between {INT64_MIN} and {INT64_MAX}"
+
+
+def _name(key: str) -> str:
+    return key.replace(NUL, "\\u0000")
+
+
+def _error(loc: tuple[str | int, ...], message: str, code: str, value: Any) -> dict[str, Any]:
+    shown = value.replace(NUL, "\\u0000")[:100] if isinstance(value, str) else value
+    return {"loc": loc, "msg": message, "type": code, "input": shown}
+
+
+def _walk(value: Any, loc: tuple[str | int, ...], errors: list[dict[str, Any]]) -> None:
+    if isinstance(value, str):
+        if NUL in value:
+            errors.append(_error(loc, _NUL_MESSAGE, "string_contains_nul", value))
+    elif isinstance(value, bool):
+        return
+    elif isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            errors.append(_error(loc, _BIG_INT_MESSAGE, "int_out_of_range", str(value)[:40]))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if NUL in key:
+                errors.append(_error((*loc, _name(key)), _NUL_MESSAGE, "key_contains_nul", key))
+            _walk(item, (*loc, _name(key)), errors)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _walk(item, (*loc, index), errors)
+
+
+def _is_json(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return content_type == "application/json" or content_type.endswith("+json")
+
+
+def storable_problems(
+    *, body: bytes | None, query: list[tuple[str, str]], path: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The errors (pydantic's shape) for input the database cannot store, or []."""
+    errors: list[dict[str, Any]] = []
+    for name, value in path.items():
+        if isinstance(value, str) and NUL in value:
+            errors.append(_error(("path", name), _NUL_MESSAGE, "string_contains_nul", value))
+    for name, value in query:
+        if NUL in name:
+            errors.append(_error(("query", _name(name)), _NUL_MESSAGE, "key_contains_nul", name))
+        elif NUL in value:
+            errors.append(_error(("query", name), _NUL_MESSAGE, "string_contains_nul", value))
+    if body and _SUSPECT_JSON.search(body):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return errors  # the route's own parsing answers 422 json_invalid
+        _walk(parsed, ("body",), errors)
+    return errors
+
+
+async def refuse_unstorable_input(request: Request) -> None:
+    """App-wide dependency: 422 for U+0000 anywhere in the path, query or JSON body, and for
+    JSON integers beyond ``bigint``."""
+    body = await request.body() if _is_json(request) else None
+    errors = storable_problems(
+        body=body, query=request.query_params.multi_items(), path=request.path_params
+    )
+    if errors:
+        raise RequestValidationError(errors)

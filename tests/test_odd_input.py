@@ -1,0 +1,256 @@
+"""Odd input never gives a 500: U+0000 anywhere, integers beyond the columns, non-ASCII tokens.
+
+The NUL sweep takes every operation from the app's OpenAPI document, so a new route or field
+is covered without touching this file: each string field of each JSON body (nested objects,
+list items, map keys and values), each query parameter and each path parameter gets a U+0000
+in turn, and the answer must be a 422 naming that field."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from services.api.app import create_app
+from shared.config import Settings
+from tests.factories import Tenant, create_brand, create_location, sign_up
+
+_SPEC_SETTINGS = Settings(env="test", log_level="WARNING", log_json=True)
+SPEC: dict[str, Any] = create_app(_SPEC_SETTINGS).openapi()
+_METHODS = ("get", "put", "post", "patch", "delete")
+NUL = "\x00"
+_MAX_DEPTH = 6
+
+Path = tuple[str | int, ...]
+
+
+def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = SPEC["components"]["schemas"][name]
+    if "allOf" in schema and len(schema["allOf"]) == 1:
+        return _resolve({**schema["allOf"][0], **{k: v for k, v in schema.items() if k != "allOf"}})
+    return schema
+
+
+def _options(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = _resolve(schema)
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            found = [_resolve(s) for s in schema[key] if _resolve(s).get("type") != "null"]
+            return [o for option in found for o in _options(option)]
+    return [schema]
+
+
+def _minimal(schema: dict[str, Any], depth: int = 0) -> Any:
+    schema = _options(schema)[0]
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        if depth > _MAX_DEPTH:
+            return {}
+        props = schema.get("properties", {})
+        return {name: _minimal(props[name], depth + 1) for name in schema.get("required", [])}
+    if kind == "array":
+        if schema.get("minItems") and "items" in schema:
+            return [_minimal(schema["items"], depth + 1)]
+        return []
+    if kind == "integer":
+        return max(1, schema.get("minimum", 1))
+    if kind == "number":
+        return 1
+    if kind == "boolean":
+        return False
+    if schema.get("format") == "uuid":
+        return str(uuid.uuid4())
+    return "x"
+
+
+def _with_nul(schema: dict[str, Any], path: Path, depth: int = 0) -> Iterator[tuple[Path, Any]]:
+    """Every (field path, instance) with a U+0000 in one string of the instance."""
+    if depth > _MAX_DEPTH:
+        return
+    for option in _options(schema):
+        kind = option.get("type")
+        if kind == "string" or (kind is None and "properties" not in option and "enum" in option):
+            yield path, f"a{NUL}b"
+        elif kind == "object" or "properties" in option:
+            base = _minimal(option, depth)
+            for name, prop in option.get("properties", {}).items():
+                for sub_path, value in _with_nul(prop, (*path, name), depth + 1):
+                    yield sub_path, {**base, name: value}
+            extra = option.get("additionalProperties")
+            if extra is True:
+                extra = {"type": "string"}
+            if isinstance(extra, dict):
+                yield (*path, "k\\u0000"), {**base, f"k{NUL}": _minimal(extra, depth + 1)}
+                for sub_path, value in _with_nul(extra, (*path, "k"), depth + 1):
+                    yield sub_path, {**base, "k": value}
+        elif kind == "array" and "items" in option:
+            for sub_path, value in _with_nul(option["items"], (*path, 0), depth + 1):
+                yield sub_path, [value]
+
+
+def _cases() -> Iterator[Any]:
+    for path, item in SPEC["paths"].items():
+        for method in _METHODS:
+            if method not in item:
+                continue
+            op = item[method]
+            params = {p: str(uuid.uuid4()) for p in re.findall(r"{([^}]+)}", path)}
+            label = f"{method.upper()} {path}"
+            for name in params:
+                bad = {**params, name: f"a{NUL}b"}
+                case_id = f"{label} path.{name}"
+                yield pytest.param(method, path, bad, {}, None, f"path.{name}", id=case_id)
+            for param in op.get("parameters", []):
+                if param["in"] == "query":
+                    name = param["name"]
+                    yield pytest.param(
+                        method, path, params, {name: f"a{NUL}b"}, None, f"query.{name}",
+                        id=f"{label} query.{name}",
+                    )  # fmt: skip
+            content = op.get("requestBody", {}).get("content", {})
+            if "application/json" in content:
+                schema = content["application/json"].get("schema", {})
+                seen: set[Path] = set()
+                for field, body in _with_nul(schema, ("body",)):
+                    if field in seen:
+                        continue
+                    seen.add(field)
+                    name = ".".join(str(p) for p in field)
+                    yield pytest.param(method, path, params, {}, body, name, id=f"{label} {name}")
+
+
+CASES = list(_cases())
+
+
+def test_the_sweep_covers_the_api() -> None:
+    ids = {case.id for case in CASES}
+    assert len(CASES) > 150
+    assert any(i.startswith("POST /v1/templates body.bodies.k") for i in ids)
+    assert any(i.startswith("GET /v1/locations query.q") for i in ids)
+    assert any(".custom_fields." in i for i in ids), "JSONB maps are swept"
+
+
+@pytest.fixture
+async def owner(client: httpx.AsyncClient) -> Tenant:
+    return await sign_up(client)
+
+
+@pytest.mark.parametrize(("method", "path", "params", "query", "body", "field"), CASES)
+async def test_nul_anywhere_is_a_422_naming_the_field(
+    client: httpx.AsyncClient,
+    owner: Tenant,
+    method: str,
+    path: str,
+    params: dict[str, str],
+    query: dict[str, str],
+    body: Any,
+    field: str,
+) -> None:
+    url = path
+    for name, value in params.items():
+        url = url.replace("{" + name + "}", value.replace(NUL, "%00"))
+    kwargs: dict[str, Any] = {"params": query, "headers": owner.headers}
+    if body is not None:
+        kwargs["json"] = body
+    response = await client.request(method.upper(), url, **kwargs)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["code"] == "validation_failed"
+    assert field in [e["field"] for e in problem["errors"]], problem
+    assert "U+0000" in problem["detail"]
+
+
+async def test_nul_in_stored_text_and_jsonb_never_reaches_the_database(
+    client: httpx.AsyncClient, owner: Tenant
+) -> None:
+    brand = await create_brand(client, owner)
+    location = await create_location(client, owner, brand["id"])
+    response = await client.patch(
+        f"/v1/locations/{location['id']}",
+        json={"custom_fields": {"offer": f"two{NUL}for one"}},
+        headers=owner.headers,
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "body.custom_fields.offer"
+    # Escaped backslashes are ordinary text, not a NUL.
+    response = await client.patch(
+        f"/v1/locations/{location['id']}",
+        json={"custom_fields": {"offer": "C:\\u0000 is a path"}},
+        headers=owner.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["custom_fields"]["offer"] == "C:\\u0000 is a path"
+
+
+async def test_a_nul_filter_on_a_streamed_export_is_refused_before_the_stream(
+    client: httpx.AsyncClient, owner: Tenant
+) -> None:
+    brand = await create_brand(client, owner)
+    await create_location(client, owner, brand["id"])
+    for url in (f"/v1/brands/{brand['id']}/locations/export", "/v1/locations"):
+        response = await client.get(url, params={"q": f"x{NUL}"}, headers=owner.headers)
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == "query.q"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("get", "/v1/templates/{t}/versions/2147483648", None, "path.version"),
+        ("post", "/v1/templates/{t}/versions/2147483648/publish", None, "path.version"),
+        (
+            "post",
+            "/v1/campaigns",
+            {"version": 2**31},
+            "body.version",
+        ),
+        ("post", "/v1/locations/{l}/posts", {"version": 2**31}, "body.version"),
+        ("post", "/v1/locations/{l}/posts", {"version": 2**70}, "body.version"),
+        ("patch", "/v1/locations/{l}", {"custom_fields": {"n": 2**64}}, "body.custom_fields.n"),
+    ],
+)
+async def test_integers_beyond_their_column_are_a_422(
+    client: httpx.AsyncClient,
+    owner: Tenant,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    field: str,
+) -> None:
+    brand = await create_brand(client, owner)
+    location = await create_location(client, owner, brand["id"])
+    template = await client.post(
+        "/v1/templates",
+        json={"brand_id": brand["id"], "name": "T", "bodies": {"default": "Hello"}},
+        headers=owner.headers,
+    )
+    assert template.status_code == 201, template.text
+    url = path.replace("{t}", template.json()["id"]).replace("{l}", location["id"])
+    if body is not None and "version" in body:
+        body = {
+            "brand_id": brand["id"],
+            "template_id": template.json()["id"],
+            "name": "C",
+            "audience": {"kind": "all"},
+            "channels": ["x"],
+            "platforms": ["x"],
+            "schedule": {"kind": "absolute", "at": "2030-01-01T09:00:00Z"},
+            **body,
+        }
+        if "posts" in url:
+            body = {k: body[k] for k in ("template_id", "version", "platforms")}
+        else:
+            del body["platforms"]
+    response = await client.request(method.upper(), url, json=body, headers=owner.headers)
+    assert response.status_code == 422, response.text
+    assert field in [e["field"] for e in response.json()["errors"]], response.text
