@@ -254,3 +254,41 @@ async def test_integers_beyond_their_column_are_a_422(
     response = await client.request(method.upper(), url, json=body, headers=owner.headers)
     assert response.status_code == 422, response.text
     assert field in [e["field"] for e in response.json()["errors"]], response.text
+
+
+async def test_a_nul_in_a_csv_cell_is_a_row_problem_naming_the_column(
+    client: httpx.AsyncClient, owner: Tenant
+) -> None:
+    brand = await create_brand(client, owner)
+    url = f"/v1/brands/{brand['id']}/locations/import"
+    headers = {**owner.headers, "Content-Type": "text/csv"}
+    body = (
+        "external_ref,name,country,time_zone,custom.offer\r\n"
+        "s1,One,US,UTC,fine\r\n"
+        f"s2,Tw{NUL}o,US,UTC,two{NUL}for one\r\n"
+    )
+    response = await client.post(url, content=body.encode(), headers=headers)
+    assert response.status_code == 422, response.text
+    found = {(e["line"], e["field"]) for e in response.json()["errors"]}
+    assert {(3, "name"), (3, "custom.offer")} <= found
+    response = await client.post(
+        url, params={"mode": "valid_only"}, content=body.encode(), headers=headers
+    )
+    assert response.status_code == 200, response.text
+    assert (response.json()["created"], response.json()["invalid"]) == (1, 1)
+
+    header = f"external_ref,name,country,time_zone,custom.o{NUL}\r\ns1,One,US,UTC,x\r\n"
+    response = await client.post(url, content=header.encode(), headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "column 5"
+
+    rows = (
+        b'[{"external_ref": "j", "name": "A\\u0000", "country": "US", "time_zone": "UTC",'
+        b' "custom_fields": {"k\\u0000": 1}}]'
+    )
+    response = await client.post(
+        url, files={"file": ("rows.json", rows, "application/json")}, headers=owner.headers
+    )
+    assert response.status_code == 422, response.text
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert {"rows[0].name", "rows[0].custom_fields.k\\u0000"} <= fields

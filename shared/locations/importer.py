@@ -173,6 +173,7 @@ def parse_csv(data: bytes, max_rows: int) -> _Parsed:
             if not any(cell.strip() for cell in cells):
                 continue
             if header is None:
+                _refuse_nul_in_header(cells)
                 header, problems = csv_format.parse_header(cells)
                 if problems:
                     raise _invalid(_header_message(problems), problems)
@@ -199,9 +200,48 @@ def _header_message(problems: list[FieldProblem]) -> str:
     return f"the header line is not usable: {first}{more}"
 
 
+_NUL = "\x00"
+_NUL_MESSAGE = "must not contain the NUL character (U+0000)"
+
+
+def _refuse_nul_in_header(cells: list[str]) -> None:
+    problems = [
+        FieldProblem(
+            f"column {index}", f"column {index} of the header {_NUL_MESSAGE}", "contains_nul", 1
+        )
+        for index, cell in enumerate(cells, start=1)
+        if _NUL in cell
+    ]
+    if problems:
+        raise _invalid(_header_message(problems), problems)
+
+
+def _nul_paths(value: Any, path: str = "") -> list[str]:
+    """Where a JSON row holds U+0000 (in a key or a string): PostgreSQL cannot store it."""
+    if isinstance(value, str):
+        return [path] if _NUL in value else []
+    if isinstance(value, dict):
+        found: list[str] = []
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            if _NUL in str(key):
+                found.append(name.replace(_NUL, "\\u0000"))
+            else:
+                found.extend(_nul_paths(item, name))
+        return found
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _nul_paths(item, f"{path}[{i}]")]
+    return []
+
+
 def _csv_row(header: csv_format.Header, cells: list[str], line: int) -> _Row:
     data, groups = csv_format.row_fields(header, cells)
     row = _Row(line, "", data, groups)
+    for column, cell in zip(header.columns, cells, strict=False):
+        if _NUL in cell:
+            row.problems.append(
+                FieldProblem(column.title, f"{column.title} {_NUL_MESSAGE}", "contains_nul", line)
+            )
     extra = cells[len(header.columns) :]
     if any(cell.strip() for cell in extra):
         row.problems.append(
@@ -259,6 +299,10 @@ def parse_json(data: bytes, max_rows: int) -> _Parsed:
                         f"{prefix}groups", "must be a list of group names", "invalid_groups", line
                     )
                 )
+        row.problems.extend(
+            FieldProblem(f"{prefix}{name}", f"{prefix}{name} {_NUL_MESSAGE}", "contains_nul", line)
+            for name in _nul_paths(item)
+        )
         provided.update(key for key in data_ if key in _FIELD_NAMES)
         rows.append(row)
     return _Parsed(rows, frozenset(provided))
