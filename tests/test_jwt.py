@@ -52,8 +52,10 @@ def jwt_key(settings: Settings) -> bytes:
 
 
 def genuine_claims(settings: Settings, actor: Actor) -> dict[str, Any]:
+    """Claims as Chorus issues them, naming the actor's live session."""
+    session_id = uuid.UUID(jwt.decode(actor.token, options={"verify_signature": False})["sid"])
     token, _ = tokens.issue_access_token(
-        settings, user_id=actor.user_id, agency_id=actor.place.agency_id, session_id=uuid.uuid4()
+        settings, user_id=actor.user_id, agency_id=actor.place.agency_id, session_id=session_id
     )
     return dict(jwt.decode(token, options={"verify_signature": False}))
 
@@ -198,10 +200,11 @@ async def test_a_token_for_an_agency_the_user_is_not_in_is_refused(
 ) -> None:
     agency_a = await build_agency_a(admin_engine, client, settings)
     outsider = (await build_agency_b(admin_engine, settings)).owner
-    token, _ = tokens.issue_access_token(
-        settings, user_id=outsider.user_id, agency_id=agency_a.agency_id, session_id=uuid.uuid4()
-    )
-    await assert_refused(client, agency_a.actors["owner"], token, "not_a_member")
+    # Signed with the real key and naming the outsider's live session, of another agency:
+    # a session is good for its own agency only.
+    claims = {**genuine_claims(settings, outsider), "aid": str(agency_a.agency_id)}
+    token = jws(HS256, claims, jwt_key(settings))
+    await assert_refused(client, agency_a.actors["owner"], token, "session_revoked")
     brand = await client.get(f"/v1/brands/{agency_a.brand_x}", headers=bearer(token))
     assert brand.status_code == 401
     assert str(agency_a.brand_x) not in brand.text.replace(brand.request.url.path, "")
@@ -218,7 +221,8 @@ async def test_a_removed_member_or_deactivated_user_is_refused_at_once(
 
     removed = await client.delete(f"/v1/members/{viewer.membership_id}", headers=owner.headers)
     assert removed.status_code == 204, removed.text
-    await assert_refused(client, owner, viewer.token, "not_a_member")
+    # removal ended the viewer's sessions in this agency
+    await assert_refused(client, owner, viewer.token, "session_revoked")
 
     async with admin_engine.begin() as conn:
         await conn.execute(
@@ -297,3 +301,11 @@ async def test_refresh_reuse_revokes_the_whole_family(client: httpx.AsyncClient)
         "/v1/auth/refresh", json={"refresh_token": other_login.json()["refresh_token"]}
     )
     assert separate.status_code == 200, separate.text
+
+
+async def test_a_well_signed_token_naming_no_live_session_is_refused(
+    client: httpx.AsyncClient, admin_engine: AsyncEngine, settings: Settings
+) -> None:
+    owner = (await build_agency_b(admin_engine, settings)).owner
+    claims = {**genuine_claims(settings, owner), "sid": str(uuid.uuid4())}
+    await assert_refused(client, owner, jws(HS256, claims, jwt_key(settings)), "session_revoked")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -20,8 +21,8 @@ from shared.billing import entitlements
 from shared.billing.plans import Feature
 from shared.config import Settings
 from shared.db import Database, hooks
-from shared.db.tenancy import set_tenant
 from shared.errors import AppError, Unauthorized
+from shared.identity import sessions as identity_sessions
 from shared.identity import tokens
 from shared.identity.claims_cache import ClaimsCache
 from shared.identity.service import ClientInfo
@@ -79,7 +80,8 @@ async def current_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """One principal per request, from a user's access token or an agency API key, with
-    its grants read fresh (a removed member loses access on the next request)."""
+    its grants and its session read fresh (a removed member or an ended session loses access
+    on the next request)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized(
             "send `Authorization: Bearer <access token or API key>` "
@@ -91,7 +93,8 @@ async def current_principal(
         principal = await api_keys.authenticate(session, token)
     else:
         claims = _verified_claims(request, settings, token)
-        await set_tenant(session, claims.agency_id, claims.user_id)
+        # The tenant, and whether the token's session still stands, in one round trip.
+        await identity_sessions.enter(session, claims)
         grants = await access_repository.load_grants(session, claims.agency_id, claims.user_id)
         if not grants:
             raise Unauthorized("you no longer have access to this agency", code="not_a_member")
@@ -150,6 +153,13 @@ def _verified_claims(request: Request, settings: Settings, token: str) -> tokens
         cache.drop(token)
         claims = tokens.decode_access_token(settings, token)  # raises "token expired"
     return claims
+
+
+def forget_sessions(request: Request, session_ids: Iterable[uuid.UUID]) -> None:
+    """Drops ended sessions' tokens from this process's claims cache (the per-request
+    session check already refuses them; this keeps them out of memory too)."""
+    cache: ClaimsCache = request.app.state.claims_cache
+    cache.drop_sessions(session_ids)
 
 
 async def get_limiter(request: Request) -> RateLimiter:

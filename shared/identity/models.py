@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String, func
+from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db.base import Base
@@ -29,7 +29,15 @@ class RefreshToken(Base):
     presenting an already-rotated token revokes the whole family (RFC 9700 reuse detection)."""
 
     __tablename__ = "refresh_token"
-    __table_args__ = (Index(None, "user_id", "family_id"),)
+    __table_args__ = (
+        Index(None, "user_id", "family_id"),
+        # The per-request session check (shared.identity.sessions.enter) reads only live rows.
+        Index(
+            "ix_refresh_token_live_family",
+            "family_id",
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))

@@ -43,3 +43,29 @@ class TokenPair(BaseModel):
 
 class SignUpOut(TokenPair):
     agency_name: str
+
+
+class SessionOut(BaseModel):
+    """One login (its refresh-token family); ``current`` is the one making this request."""
+
+    id: uuid.UUID
+    agency_id: uuid.UUID
+    created_at: datetime
+    last_refreshed_at: datetime
+    expires_at: datetime
+    ip: str | None
+    current: bool
+
+
+class SessionList(BaseModel):
+    items: list[SessionOut]
+
+
+class SessionsEnded(BaseModel):
+    ended: int
+
+
+class EndSessionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: uuid.UUID

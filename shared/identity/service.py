@@ -237,13 +237,16 @@ async def refresh(
     )
 
 
-async def log_out(session: AsyncSession, refresh_token: str) -> None:
+async def log_out(session: AsyncSession, refresh_token: str) -> uuid.UUID | None:
+    """Ends the session the refresh token belongs to; returns its id (None: no such token)."""
     digest = tokens.refresh_token_digest(refresh_token)
     current = (
         await session.execute(select(RefreshToken).where(RefreshToken.token_hash == digest))
     ).scalar_one_or_none()
-    if current is not None:
-        await revoke_family(session, current.user_id, current.family_id)
+    if current is None:
+        return None
+    await revoke_family(session, current.user_id, current.family_id)
+    return current.family_id
 
 
 async def revoke_family(session: AsyncSession, user_id: uuid.UUID, family_id: uuid.UUID) -> None:

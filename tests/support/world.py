@@ -29,7 +29,7 @@ from shared.brands.models import Brand
 from shared.config import Settings
 from shared.crypto import Sealed, keyring_from_settings
 from shared.identity import passwords, tokens
-from shared.identity.models import User
+from shared.identity.models import RefreshToken, User
 from shared.ids import new_id
 from shared.locations.models import Location, LocationGroup, LocationGroupMember
 from shared.reviews.models import AutoReplyRule, Review, ReviewSource
@@ -112,11 +112,22 @@ class AgencyB:
     owner: Actor
 
 
-def _token(settings: Settings, user_id: uuid.UUID, agency_id: uuid.UUID) -> str:
-    token, _ = tokens.issue_access_token(
-        settings, user_id=user_id, agency_id=agency_id, session_id=uuid.uuid4()
+def _token(settings: Settings, user_id: uuid.UUID, agency_id: uuid.UUID) -> tuple[str, Any]:
+    """An access token and the live session (a refresh-token row) it names."""
+    session_id = uuid.uuid4()
+    token, expires = tokens.issue_access_token(
+        settings, user_id=user_id, agency_id=agency_id, session_id=session_id
     )
-    return token
+    _, digest = tokens.new_refresh_token()
+    session = {
+        "id": uuid.uuid4(),
+        "user_id": user_id,
+        "agency_id": agency_id,
+        "family_id": session_id,
+        "token_hash": digest,
+        "expires_at": expires,
+    }
+    return token, session
 
 
 async def _people(
@@ -129,6 +140,7 @@ async def _people(
     actors: dict[str, Actor] = {}
     users: list[dict[str, Any]] = []
     memberships: list[dict[str, Any]] = []
+    sessions: list[dict[str, Any]] = []
     for name, role, place in seats:
         user_id, membership_id = uuid.uuid4(), uuid.uuid4()
         slug = name.replace("@", "-at-").lower()
@@ -157,6 +169,8 @@ async def _people(
                 "scope_id": scope_id,
             }
         )
+        token, session = _token(settings, user_id, agency_id)
+        sessions.append(session)
         actors[name] = Actor(
             name=name,
             user_id=user_id,
@@ -164,10 +178,11 @@ async def _people(
             membership_id=membership_id,
             role=role,
             place=place,
-            token=_token(settings, user_id, agency_id),
+            token=token,
         )
     await conn.execute(insert(User), users)
     await conn.execute(insert(Membership), memberships)
+    await conn.execute(insert(RefreshToken), sessions)
     return actors
 
 

@@ -2,13 +2,32 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
-from services.api.deps import Client, Limiter, Session, SettingsDep
+from services.api.deps import (
+    Client,
+    CurrentPrincipal,
+    Limiter,
+    Session,
+    SettingsDep,
+    forget_sessions,
+)
 from services.api.problems import problems
+from shared.access.principal import Principal
 from shared.config import Settings
+from shared.errors import Unauthorized
 from shared.identity import service as identity_service
-from shared.identity.schemas import LoginIn, RefreshIn, SignUpIn, SignUpOut, TokenPair
+from shared.identity import sessions as identity_sessions
+from shared.identity.schemas import (
+    EndSessionIn,
+    LoginIn,
+    RefreshIn,
+    SessionList,
+    SessionsEnded,
+    SignUpIn,
+    SignUpOut,
+    TokenPair,
+)
 from shared.ratelimit import Limit
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -88,10 +107,66 @@ async def refresh(
 
 @router.post(
     "/logout",
-    summary="Revoke a login (its refresh tokens)",
+    summary="Log out: end the session of this refresh token",
+    description="Its refresh tokens stop working and its access tokens answer 401 at once.",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problems(422),
 )
-async def log_out(data: RefreshIn, session: Session) -> Response:
-    await identity_service.log_out(session, data.refresh_token)
+async def log_out(data: RefreshIn, request: Request, session: Session) -> Response:
+    ended = await identity_service.log_out(session, data.refresh_token)
+    if ended is not None:
+        forget_sessions(request, [ended])
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _user(principal: Principal) -> tuple[uuid.UUID, uuid.UUID | None]:
+    if principal.user_id is None:
+        raise Unauthorized(
+            "an API key has no sessions; these routes need a user's access token",
+            code="not_a_user",
+        )
+    return principal.user_id, principal.session_id
+
+
+@router.get(
+    "/sessions",
+    summary="List your sessions",
+    description="Every live login of yours, in every agency, most recently used first; "
+    "`current` marks the one this request comes from.",
+    responses=problems(401),
+)
+async def list_sessions(session: Session, principal: CurrentPrincipal) -> SessionList:
+    user_id, current = _user(principal)
+    return SessionList(items=await identity_sessions.list_sessions(session, user_id, current))
+
+
+@router.post(
+    "/sessions/end",
+    summary="End one of your sessions",
+    description="Its refresh token stops working and its access tokens answer 401 at once "
+    "(the current session too, which is a logout). Another user's session is 404.",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(401, 404, 422),
+)
+async def end_session(
+    data: EndSessionIn, request: Request, session: Session, principal: CurrentPrincipal
+) -> Response:
+    user_id, _ = _user(principal)
+    await identity_sessions.end(session, user_id, data.session_id)
+    forget_sessions(request, [data.session_id])
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/sessions/end-others",
+    summary="End all your other sessions",
+    description="Every session of yours but the one this request comes from, in every agency.",
+    responses=problems(401),
+)
+async def end_other_sessions(
+    request: Request, session: Session, principal: CurrentPrincipal
+) -> SessionsEnded:
+    user_id, current = _user(principal)
+    ended = await identity_sessions.revoke_all_but(session, user_id, keep=current)
+    forget_sessions(request, ended)
+    return SessionsEnded(ended=len(ended))
