@@ -79,6 +79,7 @@ NO_PERMISSION_NEEDED = {
     "GET /v1/auth/sessions",
     "POST /v1/auth/sessions/end",
     "POST /v1/auth/sessions/end-others",
+    "POST /v1/auth/password",
     "POST /v1/invitations/accept",
     "GET /v1/me",
     "GET /v1/platforms",

@@ -69,3 +69,14 @@ class EndSessionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     session_id: uuid.UUID
+
+
+class ChangePasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
+
+
+class PasswordChanged(BaseModel):
+    sessions_ended: int

@@ -17,10 +17,10 @@ from shared.agencies.models import Agency
 from shared.audit import service as audit
 from shared.config import Settings
 from shared.db.tenancy import set_tenant
-from shared.errors import Conflict, FieldProblem, Unauthorized, ValidationFailed
-from shared.identity import passwords, tokens
+from shared.errors import Conflict, FieldProblem, Forbidden, Unauthorized, ValidationFailed
+from shared.identity import passwords, sessions, tokens
 from shared.identity.models import RefreshToken, User
-from shared.identity.schemas import LoginIn, SignUpIn, TokenPair
+from shared.identity.schemas import ChangePasswordIn, LoginIn, SignUpIn, TokenPair
 from shared.ids import new_id
 
 
@@ -34,6 +34,10 @@ class RefreshTokenReused(Unauthorized):
 
 class SessionEnded(Unauthorized):
     keep_changes = True
+
+
+class WrongPassword(Forbidden):
+    keep_changes = True  # the failed attempt's audit event must stand
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,3 +271,56 @@ async def revoke_all_for_user(session: AsyncSession, user_id: uuid.UUID) -> None
         .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=datetime.now(UTC))
     )
+
+
+def _check_new_password(password: str, email: str) -> None:
+    problem = passwords.password_problem(password, email)
+    if problem:
+        raise ValidationFailed(problem, errors=[FieldProblem("body.new_password", problem, "weak")])
+
+
+async def change_password(
+    session: AsyncSession,
+    *,
+    agency_id: uuid.UUID,
+    user_id: uuid.UUID,
+    current_session: uuid.UUID | None,
+    data: ChangePasswordIn,
+) -> list[uuid.UUID]:
+    """Sets a new password given the current one, and ends every other session of the user
+    (in every agency): whoever else held a login is signed out. Returns the ended sessions."""
+    user = (
+        await session.execute(select(User).where(User.id == user_id).with_for_update())
+    ).scalar_one()
+    actor = audit.Actor("user", user.id)
+    if not passwords.verify_password(user.password_hash, data.current_password):
+        audit.record(
+            session,
+            agency_id=agency_id,
+            actor=actor,
+            action="auth.password_change_failed",
+            object_type="user",
+            object_id=user.id,
+        )
+        raise WrongPassword(
+            "the current password is wrong; the password was not changed",
+            code="wrong_password",
+        )
+    _check_new_password(data.new_password, user.email)
+    if data.new_password == data.current_password:
+        message = "the new password must differ from the current one"
+        raise ValidationFailed(
+            message, errors=[FieldProblem("body.new_password", message, "unchanged")]
+        )
+    user.password_hash = passwords.hash_password(data.new_password)
+    ended = await sessions.revoke_all_but(session, user.id, keep=current_session)
+    audit.record(
+        session,
+        agency_id=agency_id,
+        actor=actor,
+        action="auth.password_change",
+        object_type="user",
+        object_id=user.id,
+        details={"sessions_ended": len(ended)},
+    )
+    return ended

@@ -19,8 +19,10 @@ from shared.errors import Unauthorized
 from shared.identity import service as identity_service
 from shared.identity import sessions as identity_sessions
 from shared.identity.schemas import (
+    ChangePasswordIn,
     EndSessionIn,
     LoginIn,
+    PasswordChanged,
     RefreshIn,
     SessionList,
     SessionsEnded,
@@ -170,3 +172,31 @@ async def end_other_sessions(
     ended = await identity_sessions.revoke_all_but(session, user_id, keep=current)
     forget_sessions(request, ended)
     return SessionsEnded(ended=len(ended))
+
+
+@router.post(
+    "/password",
+    summary="Change your password",
+    description="Needs the current password. Every other session of yours, in every agency, "
+    "ends at once; this one stays. Rate-limited like login.",
+    responses=problems(401, 403, 422, 429),
+)
+async def change_password(
+    data: ChangePasswordIn,
+    request: Request,
+    session: Session,
+    settings: SettingsDep,
+    limiter: Limiter,
+    principal: CurrentPrincipal,
+) -> PasswordChanged:
+    user_id, current = _user(principal)
+    await limiter.hit(_limits(settings)["login_account"], f"user:{user_id}")
+    ended = await identity_service.change_password(
+        session,
+        agency_id=principal.agency_id,
+        user_id=user_id,
+        current_session=current,
+        data=data,
+    )
+    forget_sessions(request, ended)
+    return PasswordChanged(sessions_ended=len(ended))
