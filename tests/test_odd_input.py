@@ -292,3 +292,52 @@ async def test_a_nul_in_a_csv_cell_is_a_row_problem_naming_the_column(
     assert response.status_code == 422, response.text
     fields = {e["field"] for e in response.json()["errors"]}
     assert {"rows[0].name", "rows[0].custom_fields.k\\u0000"} <= fields
+
+
+ODD_TOKENS = ["é", "ключ.ключ", "chk_abcdefgh_é", "caf\u00e9.\u2603", "😀" * 40]
+
+
+@pytest.mark.parametrize("token", ODD_TOKENS)
+async def test_non_ascii_tokens_states_and_signatures_are_refused_not_crashed(
+    client: httpx.AsyncClient, owner: Tenant, token: str
+) -> None:
+    """Every place Chorus compares a secret: a 400/401, never a 500."""
+    answers: dict[str, int] = {}
+    for scheme in ("Bearer", "Bearer chk_abcdefgh_"):
+        raw = f"{scheme} {token}".encode()
+        response = await client.get("/v1/me", headers=[(b"Authorization", raw)])
+        answers[f"authorization {scheme}"] = response.status_code
+    for url, body in [
+        ("/v1/auth/refresh", {"refresh_token": token}),
+        ("/v1/auth/logout", {"refresh_token": token}),
+        ("/v1/invitations/accept", {"token": token, "password": "a long passphrase"}),
+        ("/v1/invitations/accept", {"token": f"inv_{token}.{token}", "password": "x" * 12}),
+        ("/v1/approval-links/use", {"token": token}),
+        ("/v1/approval-links/use", {"token": f"apl_{token}.{token}"}),
+    ]:
+        response = await client.post(url, json=body, headers=owner.headers)
+        answers[f"{url} {body}"] = response.status_code
+    for state in (token, f"{token}.{token}", f"abc.{token}"):
+        response = await client.get(
+            "/v1/social-accounts/oauth/callback", params={"state": state, "code": token}
+        )
+        answers[f"oauth state {state}"] = response.status_code
+    response = await client.get("/approval-link", params={"token": token})
+    answers["approval page GET"] = response.status_code
+    response = await client.post("/approval-link", data={"token": f"apl_{token}.{token}"})
+    answers["approval page POST"] = response.status_code
+    response = await client.post(
+        "/v1/billing/stripe/webhook",
+        content=b"{}",
+        headers=[
+            (b"Stripe-Signature", f"t=1,v1={token}".encode()),
+            (b"Content-Type", b"application/json"),
+        ],
+    )
+    answers["stripe webhook"] = response.status_code
+    crashed = {what: status for what, status in answers.items() if status >= 500}
+    assert not crashed
+    logout = answers.pop(f"/v1/auth/logout {{'refresh_token': {token!r}}}")
+    assert logout == 204  # logging out with an unknown token is a no-op, as for any token
+    refused = {what: status for what, status in answers.items() if status not in (400, 401, 422)}
+    assert not refused

@@ -66,7 +66,9 @@ def _mac(settings: Settings, nonce: str) -> str:
 
 def _nonce_of(settings: Settings, state: str) -> str | None:
     nonce, _, mac = state.partition(".")
-    if not nonce or not mac or not hmac.compare_digest(mac, _mac(settings, nonce)):
+    # Bytes, not str: compare_digest raises TypeError on a non-ASCII str (a forged state).
+    expected = _mac(settings, nonce).encode()
+    if not nonce or not mac or not hmac.compare_digest(mac.encode(), expected):
         return None
     return nonce
 
