@@ -92,3 +92,84 @@ class PostMetricsOut(BaseModel):
     collected_at: datetime | None = Field(
         default=None, description="When Chorus last read them from the platform."
     )
+
+
+def _aware_instant(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("give the offset or Z, e.g. 2026-12-01T09:00:00+01:00")
+    return value
+
+
+class StatusChangeOut(BaseModel):
+    """One step of a post's life: from, to, who or what moved it, why and when."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    from_status: str | None
+    to_status: str
+    actor_type: str = Field(description="`user`, `api_key` or `system` (a job).")
+    actor_id: uuid.UUID | None
+    reason: str
+    changed_at: datetime
+
+
+class PostDetailOut(PostOut):
+    attempts: int
+    history: list[StatusChangeOut] = Field(
+        description="Every status change of the post, oldest first."
+    )
+
+
+class PostCancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=500, description="Kept in the history.")
+
+
+class PostRescheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scheduled_at: datetime = Field(
+        description="The new time (an instant with its offset).",
+        examples=["2030-12-01T09:00:00+01:00"],
+    )
+
+    _aware = field_validator("scheduled_at")(_aware_instant)
+
+
+class PostEditIn(BaseModel):
+    """New slot values (the post is rendered again from its template version and checked
+    like a new post) and/or a new time. Give at least one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slot_values: dict[str, str] | None = None
+    scheduled_at: datetime | None = None
+
+    _aware = field_validator("scheduled_at")(_aware_instant)
+
+
+class PostRetryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scheduled_at: datetime | None = Field(
+        default=None, description="When to try again; now when left out."
+    )
+    confirm_not_published: bool = Field(
+        default=False,
+        description="Required when Chorus could not find out whether the failed post went "
+        "out: you checked the account and it is not there.",
+    )
+
+    _aware = field_validator("scheduled_at")(_aware_instant)
+
+
+class CalendarPage(BaseModel):
+    items: list[PostOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
+    )
+    totals: dict[str, int] = Field(
+        description="Posts matching the same filters, by status (over all pages)."
+    )
+    total: int
