@@ -80,6 +80,8 @@ NO_PERMISSION_NEEDED = {
     "POST /v1/auth/sessions/end",
     "POST /v1/auth/sessions/end-others",
     "POST /v1/auth/password",
+    "POST /v1/auth/password/forgot",
+    "POST /v1/auth/password/reset",
     "POST /v1/invitations/accept",
     "GET /v1/me",
     "GET /v1/platforms",

@@ -49,3 +49,21 @@ class RefreshToken(Base):
     used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     created_ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class PasswordReset(Base):
+    """A one-time password-reset link, stored as a SHA-256 digest of its token. Global like
+    the user it belongs to (no agency: the person may be in several, or asks before any is
+    known), so it has no row-level security; it is only ever read by digest."""
+
+    __tablename__ = "password_reset"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_ip: Mapped[str | None] = mapped_column(String(64))

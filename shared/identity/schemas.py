@@ -80,3 +80,23 @@ class ChangePasswordIn(BaseModel):
 
 class PasswordChanged(BaseModel):
     sessions_ended: int
+
+
+class ForgotPasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+
+
+class ForgotPasswordOut(BaseModel):
+    detail: str = (
+        "if an account has this address, a mail with a link to choose a new password is on "
+        "its way; the link works once, for 30 minutes"
+    )
+
+
+class ResetPasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=1, max_length=256)

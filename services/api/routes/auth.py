@@ -8,6 +8,7 @@ from services.api.deps import (
     Client,
     CurrentPrincipal,
     Limiter,
+    Redis,
     Session,
     SettingsDep,
     forget_sessions,
@@ -16,14 +17,18 @@ from services.api.problems import problems
 from shared.access.principal import Principal
 from shared.config import Settings
 from shared.errors import Unauthorized
+from shared.identity import password_reset
 from shared.identity import service as identity_service
 from shared.identity import sessions as identity_sessions
 from shared.identity.schemas import (
     ChangePasswordIn,
     EndSessionIn,
+    ForgotPasswordIn,
+    ForgotPasswordOut,
     LoginIn,
     PasswordChanged,
     RefreshIn,
+    ResetPasswordIn,
     SessionList,
     SessionsEnded,
     SignUpIn,
@@ -50,6 +55,12 @@ def _limits(settings: Settings) -> dict[str, Limit]:
         ),
         "refresh_account": Limit.of(
             "refresh_account", settings.rate_limit_refresh_per_account, _SLOW_DOWN
+        ),
+        "reset_account": Limit.of(
+            "reset_account", settings.rate_limit_login_per_account, _SLOW_DOWN
+        ),
+        "reset_address": Limit.of(
+            "reset_address", settings.rate_limit_login_per_address, _SLOW_DOWN
         ),
         "signup_address": Limit.of(
             "signup_address", settings.rate_limit_login_per_address, _SLOW_DOWN
@@ -200,3 +211,50 @@ async def change_password(
     )
     forget_sessions(request, ended)
     return PasswordChanged(sessions_ended=len(ended))
+
+
+@router.post(
+    "/password/forgot",
+    summary="Ask for a password-reset mail",
+    description="Answers 202 the same whether or not an account has this address; an account "
+    "gets a mail with a one-time link valid for 30 minutes (a new request replaces it). "
+    "Rate-limited per address asked about and per client address, like login.",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problems(422, 429),
+)
+async def forgot_password(
+    data: ForgotPasswordIn,
+    session: Session,
+    settings: SettingsDep,
+    client: Client,
+    limiter: Limiter,
+    redis: Redis,
+) -> ForgotPasswordOut:
+    limits = _limits(settings)
+    email = identity_service.normalize_email(str(data.email))
+    await limiter.hit(limits["reset_address"], client.ip or "unknown")
+    await limiter.hit(limits["reset_account"], email)
+    await password_reset.request_reset(session, settings, redis, email, client.ip)
+    return ForgotPasswordOut()
+
+
+@router.post(
+    "/password/reset",
+    summary="Choose a new password with a reset link's token",
+    description="The token works once and for 30 minutes. Every session of the account ends; "
+    "log in with the new password.",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(400, 422, 429),
+)
+async def reset_password(
+    data: ResetPasswordIn,
+    request: Request,
+    session: Session,
+    settings: SettingsDep,
+    client: Client,
+    limiter: Limiter,
+) -> Response:
+    await limiter.hit(_limits(settings)["reset_address"], client.ip or "unknown")
+    ended = await password_reset.reset(session, data.token, data.new_password)
+    forget_sessions(request, ended)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
