@@ -8,10 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.worker.context import WorkerContext
 from shared.config import Settings
 from shared.db import Database
 from shared.publishing.dispatcher import lease_due
@@ -19,6 +21,7 @@ from shared.publishing.limiter import AccountLimiter
 from shared.publishing.publisher import Publisher
 from tests.factories import Tenant, create_brand, create_location, sign_up
 from tests.test_access_control import bearer, invite_and_accept
+from tests.test_campaigns import campaign_body, create_campaign, launch_and_fan_out
 from tests.test_social_accounts import connect
 
 BODY = 'Fresh pizza in {{ location.city }}! {{ slot.offer | default("Come by") }}'
@@ -424,3 +427,57 @@ async def test_who_may_act_on_a_post(
         stored = await row(admin_engine, post["id"])
         assert stored["status"] == "scheduled"
         assert stored["scheduled_at"] == datetime.fromisoformat(post["scheduled_at"])
+
+
+@pytest.fixture
+async def worker_ctx(app: FastAPI, settings: Settings, app_db: Database) -> dict[str, Any]:
+    ctx: dict[str, Any] = {"redis": app.state.redis}
+    WorkerContext(settings=settings, db=app_db, redis=app.state.redis).install(ctx)
+    return ctx
+
+
+async def test_a_campaign_post_keeps_the_campaign_text_but_can_move(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    worker_ctx: dict[str, Any],
+    w: World,
+) -> None:
+    await connect(client, w.owner.headers, w.nyc["id"], "x")
+    at = later(24 * 60)
+    campaign = await create_campaign(
+        client,
+        w.owner.headers,
+        campaign_body(
+            w.brand["id"],
+            w.template_id,
+            channels=["x"],
+            audience={"kind": "locations", "location_ids": [w.nyc["id"]]},
+            schedule={"kind": "absolute", "at": at.isoformat()},
+            variables={},
+        ),
+    )
+    await launch_and_fan_out(client, w.owner.headers, campaign, worker_ctx, w.owner.agency_id)
+    listed = await client.get(
+        "/v1/posts", params={"campaign_id": campaign["id"]}, headers=w.owner.headers
+    )
+    (post,) = listed.json()["items"]
+    assert post["status"] == "scheduled"
+    assert listed.json()["totals"] == {"scheduled": 1}
+    refused = await client.patch(
+        f"/v1/posts/{post['id']}",
+        json={"slot_values": {"offer": "Mine"}},
+        headers=bearer(w.manager["access_token"]),
+    )
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "campaign_owns_text"
+    new_time = later(25 * 60)
+    moved = await client.patch(
+        f"/v1/posts/{post['id']}",
+        json={"scheduled_at": new_time.isoformat()},
+        headers=bearer(w.manager["access_token"]),
+    )
+    assert moved.status_code == 200, moved.text
+    stored = await row(admin_engine, post["id"])
+    assert stored["due_at"] == new_time
+    assert stored["text"] == post["text"]
