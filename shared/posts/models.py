@@ -56,6 +56,8 @@ class Post(TenantMixin, TimestampMixin, Base):
         ),
         Index(None, "agency_id", "location_id", "id"),
         Index(None, "agency_id", "brand_id", "status"),
+        # The calendar: a brand's posts by time (the keyset: time, then id).
+        Index(None, "agency_id", "brand_id", "scheduled_at", "id"),
         Index(None, "agency_id", "campaign_id", "status"),
         # Fan-out writes each location x channel of a campaign once, however often it runs.
         UniqueConstraint("agency_id", "campaign_id", "location_id", "platform"),
