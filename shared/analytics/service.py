@@ -25,11 +25,11 @@ from shared.analytics import schemas
 from shared.billing import entitlements
 from shared.billing.plans import Feature
 from shared.brands import service as brand_service
+from shared.csvwriter import write_rows
 from shared.db import Database
 from shared.db.tenancy import set_tenant
 from shared.errors import FieldProblem, ValidationFailed
 from shared.locations import service as location_service
-from shared.locations.csv_format import write_rows
 from shared.locations.models import Location, LocationGroupMember
 from shared.metrics.models import METRIC_FIELDS, DailyMetric, MetricRollup
 from shared.platforms.registry import PLATFORM_NAMES
@@ -524,18 +524,13 @@ async def export_csv(
                 [
                     row[0].isoformat(),
                     str(row[2]),
-                    row[3] or "",
-                    _cell(row[4]),
+                    row[3],
+                    row[4],
                     row[5],
-                    *("" if v is None else str(v) for v in row[6:]),
+                    *row[6:],
                 ]
                 for row in rows
             )
             if len(rows) < batch_size:
                 return
             last = (rows[-1][0], rows[-1][1])
-
-
-def _cell(text: str) -> str:
-    """A spreadsheet must not run a location name as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

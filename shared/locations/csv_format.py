@@ -13,12 +13,11 @@ which must already be a valid custom field name (lowercase). An export is always
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from shared import csvwriter
 from shared.errors import FieldProblem
 from shared.locations.fields import CUSTOM_KEY, DATA_COLUMNS
 
@@ -158,7 +157,7 @@ def row_fields(header: Header, cells: Sequence[str]) -> tuple[dict[str, Any], li
     custom: dict[str, Any] = {}
     groups: list[str] = []
     for column, raw in zip(header.columns, cells, strict=False):
-        value = raw.strip()
+        value = csvwriter.unneutralise(raw.strip())
         if column.kind == "groups":
             groups = split_groups(value)
         elif column.kind == "custom":
@@ -192,11 +191,3 @@ def export_row(
     custom = location["custom_fields"] or {}
     cells.extend(custom_text(custom.get(key)) for key in custom_keys)
     return cells
-
-
-def write_rows(rows: Iterable[Sequence[str]]) -> str:
-    """RFC 4180 text (CRLF line ends, quotes only where needed) for a batch of rows."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerows(rows)
-    return buffer.getvalue()

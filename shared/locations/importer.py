@@ -44,6 +44,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import csvwriter
 from shared.access.principal import Principal
 from shared.audit import service as audit
 from shared.billing import entitlements as billing
@@ -747,7 +748,7 @@ async def export_csv(
             func.jsonb_object_keys(Location.custom_fields).label("key")
         ).distinct()
         keys = sorted((await session.execute(keys_stmt)).scalars())
-        yield csv_format.write_rows([csv_format.export_header(keys)])
+        yield csvwriter.write_rows([csv_format.export_header(keys)])
         stmt = base.with_only_columns(*_EXPORT_COLUMNS, _groups_of_location()).order_by(Location.id)
         size = batch_size or EXPORT_BATCH_SIZE
         last: uuid.UUID | None = None
@@ -756,7 +757,7 @@ async def export_csv(
             rows = (await session.execute(page.limit(size))).all()
             if not rows:
                 return
-            yield csv_format.write_rows(
+            yield csvwriter.write_rows(
                 csv_format.export_row(row._mapping, row.groups or (), keys) for row in rows
             )
             if len(rows) < size:

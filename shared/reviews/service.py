@@ -9,8 +9,6 @@ Yelp business to a location is connecting a source (``social_account.connect``).
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from arq.connections import ArqRedis
 from sqlalchemy import Select, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import csvwriter
 from shared.access.policy import Target, allowed, authorize, reach
 from shared.access.principal import Principal
 from shared.audit import service as audit
@@ -220,14 +219,9 @@ async def export_csv(
 ) -> AsyncIterator[bytes]:
     """The filtered reviews as CSV, newest first, read in keyset batches (one short
     transaction each) so a large export never holds a transaction open."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(EXPORT_COLUMNS)
-    yield buffer.getvalue().encode()
+    yield csvwriter.write_rows([EXPORT_COLUMNS]).encode()
     after: tuple[datetime, uuid.UUID] | None = None
     while True:
-        buffer.seek(0)
-        buffer.truncate()
         async with database.transaction(principal.agency_id) as session:
             stmt = _filtered(principal, filters)
             if after is not None:
@@ -239,33 +233,21 @@ async def export_csv(
                     )
                 ).scalars()
             )
-        for review in rows:
-            writer.writerow([_csv_value(getattr(review, c)) for c in EXPORT_COLUMNS])
-        if buffer.tell():
-            yield buffer.getvalue().encode()
+        if rows:
+            yield csvwriter.write_rows(
+                [_csv_value(getattr(review, c)) for c in EXPORT_COLUMNS] for review in rows
+            ).encode()
         if len(rows) < batch:
             return
         after = (rows[-1].created_at, rows[-1].id)
 
 
-def _csv_value(value: Any) -> str:
-    if value is None:
-        return ""
+def _csv_value(value: Any) -> csvwriter.Cell:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = str(value)
-    # A cell starting like a formula is data, not something a spreadsheet should run.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    if value is None or isinstance(value, int | float | str):
+        return value
+    return str(value)
 
 
 async def get_review(
