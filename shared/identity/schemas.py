@@ -100,3 +100,79 @@ class ResetPasswordIn(BaseModel):
 
     token: str = Field(min_length=1, max_length=200)
     new_password: str = Field(min_length=1, max_length=256)
+
+
+class TwoFactorChallenge(BaseModel):
+    """The password was right; a second step is needed (the code, or setting it up first)."""
+
+    two_factor_required: bool = True
+    enrolment_required: bool = Field(
+        description="The agency requires two-factor sign-in and this account has none yet: "
+        "set it up with POST /v1/auth/login/two-factor/setup and /confirm."
+    )
+    challenge_token: str
+    challenge_expires_at: datetime
+
+
+class TwoFactorLoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    challenge_token: str = Field(min_length=1, max_length=2000)
+    code: str | None = Field(default=None, max_length=20, description="From the authenticator.")
+    recovery_code: str | None = Field(default=None, max_length=40)
+
+
+class ChallengeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    challenge_token: str = Field(min_length=1, max_length=2000)
+
+
+class ChallengeConfirmIn(ChallengeIn):
+    code: str = Field(min_length=1, max_length=20)
+
+
+class CodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=20)
+
+
+class TwoFactorSetupOut(BaseModel):
+    secret: str = Field(description="Shown this once: enter it in the authenticator app.")
+    otpauth_uri: str
+
+
+class RecoveryCodesOut(BaseModel):
+    recovery_codes: list[str] = Field(
+        description="Shown this once; each works once instead of a code."
+    )
+
+
+class EnrolledLoginOut(TokenPair):
+    recovery_codes: list[str]
+
+
+class TwoFactorStatus(BaseModel):
+    enabled: bool
+    recovery_codes_left: int
+    required_by_agency: bool
+
+
+class DisableTwoFactorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=1, max_length=256)
+    code: str | None = Field(default=None, max_length=20)
+    recovery_code: str | None = Field(default=None, max_length=40)
+
+
+class AgencySecurityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    require_two_factor: bool
+
+
+class AgencySecurityOut(BaseModel):
+    require_two_factor: bool
+    sessions_ended: int = 0

@@ -18,9 +18,18 @@ from shared.audit import service as audit
 from shared.config import Settings
 from shared.db.tenancy import set_tenant
 from shared.errors import Conflict, FieldProblem, Forbidden, Unauthorized, ValidationFailed
-from shared.identity import passwords, sessions, tokens
+from shared.identity import passwords, sessions, tokens, two_factor
 from shared.identity.models import RefreshToken, User
-from shared.identity.schemas import ChangePasswordIn, LoginIn, SignUpIn, TokenPair
+from shared.identity.schemas import (
+    ChallengeConfirmIn,
+    ChangePasswordIn,
+    EnrolledLoginOut,
+    LoginIn,
+    SignUpIn,
+    TokenPair,
+    TwoFactorChallenge,
+    TwoFactorLoginIn,
+)
 from shared.ids import new_id
 
 
@@ -142,7 +151,9 @@ _BAD_LOGIN = "email or password is wrong"
 
 async def log_in(
     session: AsyncSession, settings: Settings, data: LoginIn, client: ClientInfo
-) -> TokenPair:
+) -> TokenPair | TwoFactorChallenge:
+    """Tokens, or a two-factor challenge when the person has two-factor on or the agency
+    requires it (then ``complete_two_factor_login`` or the enrolment steps finish it)."""
     email = normalize_email(str(data.email))
     user = await _user_by_email(session, email)
     if not passwords.verify_password(user.password_hash if user else None, data.password):
@@ -166,17 +177,102 @@ async def log_in(
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(data.password)
     await set_tenant(session, agency_id, user.id)
+    enabled = await two_factor.is_enabled(session, user.id)
+    if enabled or await two_factor.agency_requires(session, agency_id):
+        return TwoFactorChallenge(
+            enrolment_required=not enabled,
+            challenge_token=two_factor.issue_challenge(settings, user.id, agency_id),
+            challenge_expires_at=datetime.now(UTC) + two_factor.CHALLENGE_TTL,
+        )
+    return await _finish_login(session, settings, user.id, agency_id, client, None)
+
+
+async def _finish_login(
+    session: AsyncSession,
+    settings: Settings,
+    user_id: uuid.UUID,
+    agency_id: uuid.UUID,
+    client: ClientInfo,
+    second_factor: str | None,
+) -> TokenPair:
     audit.record(
         session,
         agency_id=agency_id,
-        actor=audit.Actor("user", user.id),
+        actor=audit.Actor("user", user_id),
         action="auth.login",
         object_type="user",
-        object_id=user.id,
+        object_id=user_id,
+        details={"second_factor": second_factor} if second_factor else None,
     )
     return await issue_pair(
-        session, settings, user_id=user.id, agency_id=agency_id, family_id=new_id(), client=client
+        session, settings, user_id=user_id, agency_id=agency_id, family_id=new_id(), client=client
     )
+
+
+async def _challenged_user(
+    session: AsyncSession, settings: Settings, challenge_token: str
+) -> two_factor.Challenge:
+    """The challenge's person, still active and still a member of its agency."""
+    challenge = two_factor.read_challenge(settings, challenge_token)
+    user = (
+        await session.execute(select(User).where(User.id == challenge.user_id))
+    ).scalar_one_or_none()
+    if user is None or not user.is_active:
+        raise Unauthorized("this account is deactivated", code="account_disabled")
+    await set_tenant(session, challenge.agency_id, challenge.user_id)
+    grants = await access_repository.load_grants(session, challenge.agency_id, challenge.user_id)
+    if not grants:
+        raise Unauthorized("you are not a member of that agency", code="not_a_member")
+    return challenge
+
+
+async def complete_two_factor_login(
+    session: AsyncSession, settings: Settings, data: TwoFactorLoginIn, client: ClientInfo
+) -> TokenPair:
+    challenge = await _challenged_user(session, settings, data.challenge_token)
+    if not data.code and not data.recovery_code:
+        message = "send `code` (from the authenticator) or `recovery_code`"
+        raise ValidationFailed(message, errors=[FieldProblem("body.code", message, "missing")])
+    try:
+        method = await two_factor.verify(
+            session,
+            settings,
+            challenge.user_id,
+            code=data.code,
+            recovery_code=data.recovery_code,
+        )
+    except two_factor.WrongCode:
+        audit.record(
+            session,
+            agency_id=challenge.agency_id,
+            actor=audit.Actor("user", challenge.user_id),
+            action="auth.login_failed",
+            object_type="user",
+            object_id=challenge.user_id,
+            details={"step": "two_factor"},
+        )
+        raise
+    return await _finish_login(
+        session, settings, challenge.user_id, challenge.agency_id, client, method
+    )
+
+
+async def begin_enrolment_at_login(
+    session: AsyncSession, settings: Settings, challenge_token: str
+) -> tuple[str, str]:
+    challenge = await _challenged_user(session, settings, challenge_token)
+    return await two_factor.begin_setup(session, settings, challenge.user_id)
+
+
+async def confirm_enrolment_at_login(
+    session: AsyncSession, settings: Settings, data: ChallengeConfirmIn, client: ClientInfo
+) -> EnrolledLoginOut:
+    challenge = await _challenged_user(session, settings, data.challenge_token)
+    codes = await two_factor.confirm_setup(session, settings, challenge.user_id, data.code)
+    pair = await _finish_login(
+        session, settings, challenge.user_id, challenge.agency_id, client, "totp"
+    )
+    return EnrolledLoginOut(recovery_codes=codes, **pair.model_dump())
 
 
 async def _record_failed_login(session: AsyncSession, user: User) -> None:

@@ -17,16 +17,24 @@ from services.api.problems import problems
 from shared.access.principal import Principal
 from shared.config import Settings
 from shared.errors import Unauthorized
-from shared.identity import password_reset
+from shared.identity import password_reset, two_factor
 from shared.identity import service as identity_service
 from shared.identity import sessions as identity_sessions
 from shared.identity.schemas import (
+    AgencySecurityIn,
+    AgencySecurityOut,
+    ChallengeConfirmIn,
+    ChallengeIn,
     ChangePasswordIn,
+    CodeIn,
+    DisableTwoFactorIn,
     EndSessionIn,
+    EnrolledLoginOut,
     ForgotPasswordIn,
     ForgotPasswordOut,
     LoginIn,
     PasswordChanged,
+    RecoveryCodesOut,
     RefreshIn,
     ResetPasswordIn,
     SessionList,
@@ -34,6 +42,10 @@ from shared.identity.schemas import (
     SignUpIn,
     SignUpOut,
     TokenPair,
+    TwoFactorChallenge,
+    TwoFactorLoginIn,
+    TwoFactorSetupOut,
+    TwoFactorStatus,
 )
 from shared.ratelimit import Limit
 
@@ -62,6 +74,9 @@ def _limits(settings: Settings) -> dict[str, Limit]:
         "reset_address": Limit.of(
             "reset_address", settings.rate_limit_login_per_address, _SLOW_DOWN
         ),
+        "two_factor_account": Limit.of(
+            "two_factor_account", settings.rate_limit_login_per_account, _SLOW_DOWN
+        ),
         "signup_address": Limit.of(
             "signup_address", settings.rate_limit_login_per_address, _SLOW_DOWN
         ),
@@ -85,12 +100,14 @@ async def sign_up(
 @router.post(
     "/login",
     summary="Log in with email and password",
-    description="Rate-limited per account and per client address (429 with Retry-After).",
+    description="Rate-limited per account and per client address (429 with Retry-After). "
+    "With two-factor on (or required by the agency) the answer is a challenge "
+    "(`two_factor_required`) to finish with POST /v1/auth/login/two-factor.",
     responses=problems(401, 422, 429),
 )
 async def log_in(
     data: LoginIn, session: Session, settings: SettingsDep, client: Client, limiter: Limiter
-) -> TokenPair:
+) -> TokenPair | TwoFactorChallenge:
     limits = _limits(settings)
     await limiter.hit(limits["login_address"], client.ip or "unknown")
     await limiter.hit(limits["login_account"], identity_service.normalize_email(str(data.email)))
@@ -258,3 +275,169 @@ async def reset_password(
     ended = await password_reset.reset(session, data.token, data.new_password)
     forget_sessions(request, ended)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _second_step_gate(limiter: Limiter, settings: Settings, client: Client, key: str) -> None:
+    limits = _limits(settings)
+    await limiter.hit(limits["login_address"], client.ip or "unknown")
+    await limiter.hit(limits["two_factor_account"], key)
+
+
+@router.post(
+    "/login/two-factor",
+    summary="Finish a login with a two-factor code or a recovery code",
+    description="Each code works once; so does each recovery code. Rate-limited like login.",
+    responses=problems(401, 409, 422, 429),
+)
+async def log_in_two_factor(
+    data: TwoFactorLoginIn,
+    session: Session,
+    settings: SettingsDep,
+    client: Client,
+    limiter: Limiter,
+) -> TokenPair:
+    challenge = two_factor.read_challenge(settings, data.challenge_token)
+    await _second_step_gate(limiter, settings, client, str(challenge.user_id))
+    return await identity_service.complete_two_factor_login(session, settings, data, client)
+
+
+@router.post(
+    "/login/two-factor/setup",
+    summary="Set up two-factor during login (when the agency requires it)",
+    description="With the login's challenge: a new authenticator secret, shown this once.",
+    responses=problems(401, 409, 422, 429),
+)
+async def log_in_two_factor_setup(
+    data: ChallengeIn, session: Session, settings: SettingsDep, client: Client, limiter: Limiter
+) -> TwoFactorSetupOut:
+    challenge = two_factor.read_challenge(settings, data.challenge_token)
+    await _second_step_gate(limiter, settings, client, str(challenge.user_id))
+    secret, uri = await identity_service.begin_enrolment_at_login(
+        session, settings, data.challenge_token
+    )
+    return TwoFactorSetupOut(secret=secret, otpauth_uri=uri)
+
+
+@router.post(
+    "/login/two-factor/confirm",
+    summary="Confirm the new authenticator and finish the login",
+    description="Answers the tokens and the recovery codes (shown this once).",
+    responses=problems(400, 401, 409, 422, 429),
+)
+async def log_in_two_factor_confirm(
+    data: ChallengeConfirmIn,
+    session: Session,
+    settings: SettingsDep,
+    client: Client,
+    limiter: Limiter,
+) -> EnrolledLoginOut:
+    challenge = two_factor.read_challenge(settings, data.challenge_token)
+    await _second_step_gate(limiter, settings, client, str(challenge.user_id))
+    return await identity_service.confirm_enrolment_at_login(session, settings, data, client)
+
+
+@router.get(
+    "/two-factor",
+    summary="Your two-factor status",
+    responses=problems(401),
+)
+async def two_factor_status(session: Session, principal: CurrentPrincipal) -> TwoFactorStatus:
+    user_id, _ = _user(principal)
+    return TwoFactorStatus(
+        enabled=await two_factor.is_enabled(session, user_id),
+        recovery_codes_left=await two_factor.recovery_codes_left(session, user_id),
+        required_by_agency=await two_factor.agency_requires(session, principal.agency_id),
+    )
+
+
+@router.post(
+    "/two-factor/setup",
+    summary="Start setting up an authenticator",
+    description="A new secret and its otpauth:// URI (for a QR code), shown this once; "
+    "confirm with a first code to turn two-factor on.",
+    responses=problems(401, 409),
+)
+async def two_factor_setup(
+    session: Session, settings: SettingsDep, principal: CurrentPrincipal
+) -> TwoFactorSetupOut:
+    user_id, _ = _user(principal)
+    secret, uri = await two_factor.begin_setup(session, settings, user_id)
+    return TwoFactorSetupOut(secret=secret, otpauth_uri=uri)
+
+
+@router.post(
+    "/two-factor/confirm",
+    summary="Turn two-factor on with a first code",
+    description="Answers ten recovery codes, shown this once.",
+    responses=problems(400, 401, 409, 422, 429),
+)
+async def two_factor_confirm(
+    data: CodeIn,
+    session: Session,
+    settings: SettingsDep,
+    limiter: Limiter,
+    principal: CurrentPrincipal,
+) -> RecoveryCodesOut:
+    user_id, _ = _user(principal)
+    await limiter.hit(_limits(settings)["two_factor_account"], str(user_id))
+    codes = await two_factor.confirm_setup(session, settings, user_id, data.code)
+    return RecoveryCodesOut(recovery_codes=codes)
+
+
+@router.post(
+    "/two-factor/disable",
+    summary="Turn two-factor off",
+    description="Needs the password and a code (or a recovery code). Refused where the "
+    "agency requires two-factor.",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(401, 403, 409, 422, 429),
+)
+async def two_factor_disable(
+    data: DisableTwoFactorIn,
+    session: Session,
+    settings: SettingsDep,
+    limiter: Limiter,
+    principal: CurrentPrincipal,
+) -> Response:
+    user_id, _ = _user(principal)
+    await limiter.hit(_limits(settings)["two_factor_account"], str(user_id))
+    await two_factor.disable(
+        session,
+        settings,
+        principal,
+        user_id,
+        password=data.password,
+        code=data.code,
+        recovery_code=data.recovery_code,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/agency-policy",
+    summary="The agency's sign-in policy",
+    responses=problems(401),
+    openapi_extra={"x-permission": "agency.read"},
+)
+async def agency_policy(session: Session, principal: CurrentPrincipal) -> AgencySecurityOut:
+    return AgencySecurityOut(
+        require_two_factor=await two_factor.agency_requires(session, principal.agency_id)
+    )
+
+
+@router.put(
+    "/agency-policy",
+    summary="Require two-factor sign-in in the agency (owners only)",
+    description="Turning it on needs two-factor on for yourself, and ends at once the "
+    "agency's sessions of everyone without it: they log in again and set it up.",
+    responses=problems(401, 403, 409, 422),
+    openapi_extra={"x-permission": "agency.update"},
+)
+async def set_agency_policy(
+    data: AgencySecurityIn, request: Request, session: Session, principal: CurrentPrincipal
+) -> AgencySecurityOut:
+    ended = await two_factor.set_policy(
+        session, principal, require_two_factor=data.require_two_factor
+    )
+    forget_sessions(request, ended)
+    return AgencySecurityOut(require_two_factor=data.require_two_factor, sessions_ended=len(ended))
