@@ -29,6 +29,15 @@ async def _login(client: httpx.AsyncClient, email: str) -> dict[str, Any]:
     return dict(response.json())
 
 
+async def _login_to(client: httpx.AsyncClient, email: str, agency: Tenant) -> dict[str, Any]:
+    response = await client.post(
+        "/v1/auth/login",
+        json={"email": email, "password": PASSWORD, "agency_id": str(agency.agency_id)},
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
 async def _enrol(client: httpx.AsyncClient, tenant: Tenant) -> tuple[str, list[str]]:
     setup = await client.post("/v1/auth/two-factor/setup", headers=tenant.headers)
     assert setup.status_code == 200, setup.text
@@ -217,6 +226,26 @@ async def test_an_owner_requires_two_factor_for_the_agency(
     )
     assert cannot_disable.status_code == 409
     assert cannot_disable.json()["code"] == "two_factor_required_by_agency"
+
+    # nor from a session in another agency that does not require it
+    await invite_and_accept(client, admin_engine, other_agency, "ada@agency.example", "admin")
+    elsewhere = await _login_to(client, "ada@agency.example", other_agency)
+    assert elsewhere["enrolment_required"] is False  # she has two-factor on now
+    elsewhere_done = await client.post(
+        "/v1/auth/login/two-factor",
+        json={
+            "challenge_token": elsewhere["challenge_token"],
+            "recovery_code": enrolled.json()["recovery_codes"][1],
+        },
+    )
+    assert elsewhere_done.status_code == 200, elsewhere_done.text
+    still_required = await client.post(
+        "/v1/auth/two-factor/disable",
+        json={"password": PASSWORD, "recovery_code": enrolled.json()["recovery_codes"][2]},
+        headers=bearer(elsewhere_done.json()["access_token"]),
+    )
+    assert still_required.status_code == 409
+    assert still_required.json()["code"] == "two_factor_required_by_agency"
 
     # another agency's people are not affected
     assert "access_token" in await _login(client, other_agency.email)

@@ -20,15 +20,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.access import repository as access_repository
 from shared.access.principal import Principal
 from shared.access.roles import Role
 from shared.audit import service as audit
 from shared.config import Settings
 from shared.crypto import Binding, decrypt, encrypt, keyring_from_settings
+from shared.db.tenancy import set_tenant
 from shared.errors import BadRequest, Conflict, Forbidden, Unauthorized
 from shared.identity import passwords, totp
 from shared.identity.models import AgencySecurity, RecoveryCode, RefreshToken, TwoFactor, User
@@ -247,9 +249,9 @@ async def disable(
     code: str | None,
     recovery_code: str | None,
 ) -> None:
-    if await agency_requires(session, principal.agency_id):
+    if await _required_anywhere(session, user_id):
         raise Conflict(
-            "this agency requires two-factor authentication; it cannot be turned off",
+            "an agency you belong to requires two-factor authentication; it cannot be turned off",
             code="two_factor_required_by_agency",
         )
     user = (await session.execute(select(User).where(User.id == user_id))).scalar_one()
@@ -261,6 +263,21 @@ async def disable(
     audit.record_by(
         session, principal, action="auth.two_factor_disable", object_type="user", object_id=user_id
     )
+
+
+async def _required_anywhere(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    """Whether any agency of the user requires two-factor (each read under its own tenant);
+    the request's tenant is set back afterwards."""
+    agency_before = await session.scalar(text("SELECT current_setting('app.agency_id', true)"))
+    try:
+        await set_tenant(session, None, user_id)
+        for agency_id in await access_repository.agencies_of_user(session, user_id):
+            await set_tenant(session, agency_id, user_id)
+            if await agency_requires(session, agency_id):
+                return True
+        return False
+    finally:
+        await set_tenant(session, uuid.UUID(agency_before) if agency_before else None, user_id)
 
 
 # The agency's policy ------------------------------------------------------------------------
