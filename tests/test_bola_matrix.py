@@ -89,6 +89,7 @@ NO_PERMISSION_NEEDED = {
     "POST /v1/auth/two-factor/setup",
     "POST /v1/auth/two-factor/confirm",
     "POST /v1/auth/two-factor/disable",
+    "POST /v1/auth/two-factor/recovery-codes",
     "POST /v1/invitations/accept",
     "GET /v1/me",
     "GET /v1/platforms",

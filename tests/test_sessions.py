@@ -3,9 +3,14 @@ the agency stop its access tokens at once (not when they expire)."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.identity.claims_cache import ClaimsCache
+from shared.identity.tokens import AccessClaims
 from tests.factories import PASSWORD, create_brand, sign_up
 from tests.test_access_control import invite_and_accept
 
@@ -156,3 +161,19 @@ async def test_removal_from_the_agency_ends_that_agencys_sessions_at_once(
     ).json()["items"]
     assert {s["agency_id"] for s in sessions} == {str(other_agency.agency_id)}
     assert await _brands_status(client, elsewhere.json()["access_token"]) == 200
+
+
+def test_the_claims_cache_forgets_an_ended_sessions_tokens() -> None:
+    now = datetime.now(UTC)
+    ended, other = uuid.uuid4(), uuid.uuid4()
+    cache = ClaimsCache(capacity=3)
+    for token, sid in (("a", ended), ("b", ended), ("c", other)):
+        cache.put(token, AccessClaims(uuid.uuid4(), uuid.uuid4(), sid, now))
+    cache.drop_sessions([ended])
+    assert cache.get("a") is None
+    assert cache.get("b") is None
+    assert cache.get("c") is not None
+    for token in ("d", "e", "f"):  # eviction keeps the per-session index bounded too
+        cache.put(token, AccessClaims(uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), now))
+    assert len(cache) == 3
+    assert len(cache._by_session) == 3

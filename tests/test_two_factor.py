@@ -144,6 +144,34 @@ async def test_a_recovery_code_works_once(client: httpx.AsyncClient) -> None:
     assert again.json()["code"] == "invalid_two_factor_code"
 
 
+async def test_new_recovery_codes_replace_the_old_ones(client: httpx.AsyncClient) -> None:
+    tenant = await sign_up(client)
+    secret, old = await _enrol(client, tenant)
+    fresh = await client.post(
+        "/v1/auth/two-factor/recovery-codes", json={"code": code(secret, 1)}, headers=tenant.headers
+    )
+    assert fresh.status_code == 200, fresh.text
+    new = fresh.json()["recovery_codes"]
+    assert len(new) == 10
+    assert not set(new) & set(old)
+    stale = await client.post(
+        "/v1/auth/login/two-factor",
+        json={
+            "challenge_token": (await _login(client, tenant.email))["challenge_token"],
+            "recovery_code": old[0],
+        },
+    )
+    assert stale.status_code == 401
+    works = await client.post(
+        "/v1/auth/login/two-factor",
+        json={
+            "challenge_token": (await _login(client, tenant.email))["challenge_token"],
+            "recovery_code": new[0],
+        },
+    )
+    assert works.status_code == 200
+
+
 async def test_disable_needs_password_and_code(client: httpx.AsyncClient) -> None:
     tenant = await sign_up(client)
     secret, recovery = await _enrol(client, tenant)

@@ -239,6 +239,22 @@ async def verify(
     )
 
 
+async def regenerate_recovery_codes(
+    session: AsyncSession, settings: Settings, principal: Principal, user_id: uuid.UUID, code: str
+) -> list[str]:
+    """A fresh set of recovery codes for a current code; the old set stops working."""
+    await verify(session, settings, user_id, code=code, recovery_code=None)
+    codes = await _replace_recovery_codes(session, user_id)
+    audit.record_by(
+        session,
+        principal,
+        action="auth.recovery_codes_regenerate",
+        object_type="user",
+        object_id=user_id,
+    )
+    return codes
+
+
 async def disable(
     session: AsyncSession,
     settings: Settings,

@@ -385,6 +385,28 @@ async def two_factor_confirm(
 
 
 @router.post(
+    "/two-factor/recovery-codes",
+    summary="Replace your recovery codes",
+    description="Needs a current code. Answers ten new codes, shown this once; the old ones "
+    "stop working.",
+    responses=problems(401, 409, 422, 429),
+)
+async def two_factor_recovery_codes(
+    data: CodeIn,
+    session: Session,
+    settings: SettingsDep,
+    limiter: Limiter,
+    principal: CurrentPrincipal,
+) -> RecoveryCodesOut:
+    user_id, _ = _user(principal)
+    await limiter.hit(_limits(settings)["two_factor_account"], str(user_id))
+    codes = await two_factor.regenerate_recovery_codes(
+        session, settings, principal, user_id, data.code
+    )
+    return RecoveryCodesOut(recovery_codes=codes)
+
+
+@router.post(
     "/two-factor/disable",
     summary="Turn two-factor off",
     description="Needs the password and a code (or a recovery code). Refused where the "
