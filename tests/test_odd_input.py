@@ -235,11 +235,11 @@ async def test_integers_beyond_their_column_are_a_422(
         headers=owner.headers,
     )
     assert template.status_code == 201, template.text
-    url = path.replace("{t}", template.json()["id"]).replace("{l}", location["id"])
+    url = path.replace("{t}", template.json()["template_id"]).replace("{l}", location["id"])
     if body is not None and "version" in body:
         body = {
             "brand_id": brand["id"],
-            "template_id": template.json()["id"],
+            "template_id": template.json()["template_id"],
             "name": "C",
             "audience": {"kind": "all"},
             "channels": ["x"],
@@ -341,3 +341,78 @@ async def test_non_ascii_tokens_states_and_signatures_are_refused_not_crashed(
     assert logout == 204  # logging out with an unknown token is a no-op, as for any token
     refused = {what: status for what, status in answers.items() if status not in (400, 401, 422)}
     assert not refused
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://cdn.example.com/pizza.jpg", "https"),
+        ("ftp://cdn.example.com/pizza.jpg", "https"),
+        ("/relative/pizza.jpg", "absolute"),
+        ("https://127.0.0.1/pizza.jpg", "loopback"),
+        ("https://10.0.0.8/pizza.jpg", "private"),
+        ("https://169.254.169.254/latest/meta-data/", "link-local"),
+        ("https://[::1]/pizza.jpg", "loopback"),
+        ("https://[::ffff:192.168.0.1]/x.jpg", "private"),
+        ("https://0x7f000001/pizza.jpg", "numeric"),
+        ("https://metadata.google.internal/computeMetadata/v1/", "not a public host"),
+        ("https://localhost:8443/pizza.jpg", "not a public host"),
+        ("https://printer.local/pizza.jpg", "not a public host"),
+    ],
+)
+async def test_media_urls_are_checked_when_saved(
+    client: httpx.AsyncClient, owner: Tenant, url: str, reason: str
+) -> None:
+    brand = await create_brand(client, owner)
+    body = {
+        "brand_id": brand["id"],
+        "name": "With a photo",
+        "bodies": {"default": "Hello"},
+        "media": {"default": [{"kind": "image", "url": url}]},
+    }
+    response = await client.post("/v1/templates", json=body, headers=owner.headers)
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["errors"]
+    assert error["field"] == "body.media.default.0.url"
+    assert reason in error["message"]
+
+    video = {"kind": "video", "url": "https://cdn.example.com/v.mp4", "cover_url": url}
+    body["media"] = {"default": [{"kind": "image", "url": "https://cdn.example.com/a.jpg"}]}
+    created = await client.post("/v1/templates", json=body, headers=owner.headers)
+    assert created.status_code == 201, created.text
+    response = await client.post(
+        f"/v1/templates/{created.json()['template_id']}/versions",
+        json={"content": {"bodies": {"default": "Hi"}, "media": {"x": [video]}}},
+        headers=owner.headers,
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "body.content.media.x.0.cover_url"
+
+
+async def test_public_https_and_the_configured_sandbox_media_are_accepted(
+    client: httpx.AsyncClient, owner: Tenant, settings: Settings
+) -> None:
+    brand = await create_brand(client, owner)
+    sandbox_media = f"{settings.platform_sandbox_url.rstrip('/')}/x/_sandbox/media/p.png"
+    assert sandbox_media.startswith("http://127.0.0.1:")
+    media = [
+        {"kind": "image", "url": "https://cdn.example.com/pizza.jpg"},
+        {"kind": "image", "url": "https://93.184.216.34/pizza.jpg"},
+        {"kind": "image", "url": sandbox_media},
+    ]
+    response = await client.post(
+        "/v1/templates",
+        json={
+            "brand_id": brand["id"],
+            "name": "Photos",
+            "bodies": {"default": "Hello"},
+            "media": {"default": media},
+        },
+        headers=owner.headers,
+    )
+    assert response.status_code == 201, response.text
+    version = await client.get(
+        f"/v1/templates/{response.json()['template_id']}/versions/1", headers=owner.headers
+    )
+    assert version.status_code == 200, version.text
+    assert [m["url"] for m in version.json()["media"]["default"]] == [m["url"] for m in media]

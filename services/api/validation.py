@@ -5,6 +5,8 @@ the database, such input is a 500 (or, in a streamed export, a 200 cut off mid-b
 is a 422 naming the field, in the same shape as every other validation error, for the JSON
 body, the query string and the path of every route at once (an app-wide dependency).
 
+It also turns on the check of media URLs given as input (``shared.fieldtypes.MediaUrl``).
+
 Cheap for ordinary requests: the JSON body is only walked when its bytes hold a ``\\u0000``
 escape or a run of 19 digits, which is what these inputs look like on the wire."""
 
@@ -16,6 +18,11 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
+
+from shared.config import Settings
+from shared.fieldtypes import check_media_urls
+from shared.http.client import sandbox_host
+from shared.http.ssrf import HostPort, parse_allow_hosts
 
 NUL = "\x00"
 INT64_MIN = -(2**63)
@@ -81,9 +88,20 @@ def storable_problems(
     return errors
 
 
+def _media_allow(request: Request) -> frozenset[HostPort]:
+    allow: frozenset[HostPort] | None = getattr(request.app.state, "media_url_allow", None)
+    if allow is None:
+        settings: Settings = request.app.state.settings
+        allow = parse_allow_hosts(settings.outbound_allow_hosts) | sandbox_host(settings)
+        request.app.state.media_url_allow = allow
+    return allow
+
+
 async def refuse_unstorable_input(request: Request) -> None:
     """App-wide dependency: 422 for U+0000 anywhere in the path, query or JSON body, and for
-    JSON integers beyond ``bigint``."""
+    JSON integers beyond ``bigint``; and media URLs in this request's input are checked
+    (``shared.fieldtypes.media_url``: https to a public host, or the configured sandbox)."""
+    check_media_urls(_media_allow(request))
     body = await request.body() if _is_json(request) else None
     errors = storable_problems(
         body=body, query=request.query_params.multi_items(), path=request.path_params

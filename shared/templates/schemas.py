@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.content.platforms import PLATFORMS
-from shared.fieldtypes import INT4_MAX
+from shared.fieldtypes import INT4_MAX, MediaUrl
 
 SLOT_NAME = r"^[a-z][a-z0-9_]{0,39}$"
 BODY_KEYS = ("default", *PLATFORMS)
@@ -38,13 +38,13 @@ class MediaIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["image", "video", "gif"]
-    url: str | None = Field(default=None, max_length=2000)
+    url: MediaUrl | None = Field(default=None, max_length=2000)
     media_id: str | None = Field(default=None, max_length=200)
     width: int | None = Field(default=None, ge=1, le=INT4_MAX)
     height: int | None = Field(default=None, ge=1, le=INT4_MAX)
     duration_seconds: float | None = Field(default=None, ge=0)
     size_bytes: int | None = Field(default=None, ge=0)
-    cover_url: str | None = Field(default=None, max_length=2000)
+    cover_url: MediaUrl | None = Field(default=None, max_length=2000)
 
 
 class TemplateContent(BaseModel):
