@@ -280,3 +280,25 @@ async def test_an_owner_requires_two_factor_for_the_agency(
     assert (await client.get("/v1/auth/agency-policy", headers=other_agency.headers)).json()[
         "require_two_factor"
     ] is False
+
+
+async def test_a_session_without_the_required_second_factor_does_not_refresh(
+    client: httpx.AsyncClient, admin_engine: AsyncEngine
+) -> None:
+    owner = await sign_up(client)
+    await _enrol(client, owner)
+    required = await client.put(
+        "/v1/auth/agency-policy", json={"require_two_factor": True}, headers=owner.headers
+    )
+    assert required.status_code == 200
+    # accepting an invitation signs the newcomer in with the password alone
+    newcomer = await invite_and_accept(client, admin_engine, owner, "new@agency.example", "admin")
+    refreshed = await client.post(
+        "/v1/auth/refresh", json={"refresh_token": newcomer["refresh_token"]}
+    )
+    assert refreshed.status_code == 401
+    assert refreshed.json()["code"] == "two_factor_enrolment_required"
+    assert (
+        await client.get("/v1/brands", headers=bearer(newcomer["access_token"]))
+    ).status_code == 401
+    assert (await _login(client, "new@agency.example"))["enrolment_required"] is True

@@ -326,6 +326,15 @@ async def refresh(
         raise SessionEnded(
             "you no longer have access to this agency; log in again", code="not_a_member"
         )
+    if await two_factor.agency_requires(
+        session, current.agency_id
+    ) and not await two_factor.is_enabled(session, current.user_id):
+        # a session begun without the second factor (e.g. accepting an invitation) ends here
+        await revoke_family(session, current.user_id, current.family_id)
+        raise SessionEnded(
+            "this agency requires two-factor sign-in; log in again to set it up",
+            code="two_factor_enrolment_required",
+        )
     current.used_at = now
     return await issue_pair(
         session,
