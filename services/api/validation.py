@@ -3,7 +3,8 @@
 PostgreSQL refuses U+0000 in ``text`` and ``jsonb`` and integers beyond ``bigint``; left to
 the database, such input is a 500 (or, in a streamed export, a 200 cut off mid-body). Here it
 is a 422 naming the field, in the same shape as every other validation error, for the JSON
-body, the query string and the path of every route at once (an app-wide dependency).
+or form body, the query string and the path of every route at once (an app-wide
+dependency). CSV and multipart uploads are the location import's to check, row by row.
 
 It also turns on the check of media URLs given as input (``shared.fieldtypes.MediaUrl``).
 
@@ -61,8 +62,11 @@ def _walk(value: Any, loc: tuple[str | int, ...], errors: list[dict[str, Any]]) 
             _walk(item, (*loc, index), errors)
 
 
-def _is_json(request: Request) -> bool:
-    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _is_json(content_type: str) -> bool:
     return content_type == "application/json" or content_type.endswith("+json")
 
 
@@ -102,9 +106,17 @@ async def refuse_unstorable_input(request: Request) -> None:
     JSON integers beyond ``bigint``; and media URLs in this request's input are checked
     (``shared.fieldtypes.media_url``: https to a public host, or the configured sandbox)."""
     check_media_urls(_media_allow(request))
-    body = await request.body() if _is_json(request) else None
+    kind = _content_type(request)
+    body = await request.body() if _is_json(kind) else None
     errors = storable_problems(
         body=body, query=request.query_params.multi_items(), path=request.path_params
     )
+    if kind == "application/x-www-form-urlencoded":
+        form = await request.form()  # parsed (and kept) by FastAPI already for Form routes
+        errors += [
+            _error(("body", _name(name)), _NUL_MESSAGE, "string_contains_nul", value)
+            for name, value in form.multi_items()
+            if isinstance(value, str) and (NUL in name or NUL in value)
+        ]
     if errors:
         raise RequestValidationError(errors)
