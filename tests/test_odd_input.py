@@ -473,3 +473,23 @@ async def test_every_integer_input_out_of_range_is_a_422_never_a_500(
     response = await client.request(method.upper(), url, **kwargs)
     assert response.status_code == 422, response.text
     assert f"{where}.{name}" in [e["field"] for e in response.json()["errors"]]
+
+
+@pytest.mark.parametrize("raw", ["1e400", "-1e400", "NaN", "Infinity", "-Infinity"])
+async def test_numbers_json_cannot_carry_are_a_422(
+    client: httpx.AsyncClient, owner: Tenant, raw: str
+) -> None:
+    brand = await create_brand(client, owner)
+    media = (
+        f'{{"kind": "video", "url": "https://cdn.example.com/v.mp4", "duration_seconds": {raw}}}'
+    )
+    body = (
+        f'{{"brand_id": "{brand["id"]}", "name": "F", "bodies": {{"default": "Infinity pool"}},'
+        f' "media": {{"default": [{media}]}}}}'
+    )
+    response = await client.post(
+        "/v1/templates", content=body, headers={**owner.headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    fields = [e["field"] for e in response.json()["errors"]]
+    assert fields == ["body.media.default.0.duration_seconds"]

@@ -1,19 +1,23 @@
 """Request checks every route gets, before its own validation: input PostgreSQL cannot store.
 
-PostgreSQL refuses U+0000 in ``text`` and ``jsonb`` and integers beyond ``bigint``; left to
-the database, such input is a 500 (or, in a streamed export, a 200 cut off mid-body). Here it
-is a 422 naming the field, in the same shape as every other validation error, for the JSON
-or form body, the query string and the path of every route at once (an app-wide
-dependency). CSV and multipart uploads are the location import's to check, row by row.
+PostgreSQL refuses U+0000 in ``text`` and ``jsonb`` and integers beyond ``bigint``, and
+JSON has no NaN or infinity to store or answer them with (Python's parser lets ``NaN``,
+``Infinity`` and ``1e400`` through). Left alone, such input is a 500 (or, in a streamed
+export, a 200 cut off mid-body). Here it is a 422 naming the field, in the same shape as
+every other validation error, for the JSON or form body, the query string and the path of
+every route at once (an app-wide dependency). CSV and multipart uploads are the location
+import's to check, row by row.
 
 It also turns on the check of media URLs given as input (``shared.fieldtypes.MediaUrl``).
 
 Cheap for ordinary requests: the JSON body is only walked when its bytes hold a ``\\u0000``
-escape or a run of 19 digits, which is what these inputs look like on the wire."""
+escape, a run of 19 digits, ``NaN``/``Infinity`` or a three-digit exponent, which is what
+these inputs look like on the wire."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -29,8 +33,9 @@ NUL = "\x00"
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
-_SUSPECT_JSON = re.compile(rb"\\u0000|\d{19}")
+_SUSPECT_JSON = re.compile(rb"\\u0000|\d{19}|Infinity|NaN|[eE][+-]?\d{3}")
 _NUL_MESSAGE = "must not contain the NUL character (U+0000)"
+_FLOAT_MESSAGE = "must be a finite number (not NaN, Infinity or beyond 1.8e308)"
 _BIG_INT_MESSAGE = f"must be an integer between {INT64_MIN} and {INT64_MAX}"
 
 
@@ -52,6 +57,9 @@ def _walk(value: Any, loc: tuple[str | int, ...], errors: list[dict[str, Any]]) 
     elif isinstance(value, int):
         if not INT64_MIN <= value <= INT64_MAX:
             errors.append(_error(loc, _BIG_INT_MESSAGE, "int_out_of_range", str(value)[:40]))
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            errors.append(_error(loc, _FLOAT_MESSAGE, "float_not_finite", str(value)))
     elif isinstance(value, dict):
         for key, item in value.items():
             if NUL in key:
@@ -102,9 +110,10 @@ def _media_allow(request: Request) -> frozenset[HostPort]:
 
 
 async def refuse_unstorable_input(request: Request) -> None:
-    """App-wide dependency: 422 for U+0000 anywhere in the path, query or JSON body, and for
-    JSON integers beyond ``bigint``; and media URLs in this request's input are checked
-    (``shared.fieldtypes.media_url``: https to a public host, or the configured sandbox)."""
+    """App-wide dependency: 422 for U+0000 anywhere in the path, query or JSON/form body, and
+    for JSON integers beyond ``bigint`` and non-finite JSON numbers; and media URLs in this
+    request's input are checked (``shared.fieldtypes.media_url``: https to a public host, or
+    the configured sandbox)."""
     check_media_urls(_media_allow(request))
     kind = _content_type(request)
     body = await request.body() if _is_json(kind) else None
