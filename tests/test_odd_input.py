@@ -292,6 +292,13 @@ async def test_a_nul_in_a_csv_cell_is_a_row_problem_naming_the_column(
     assert response.status_code == 422, response.text
     fields = {e["field"] for e in response.json()["errors"]}
     assert {"rows[0].name", "rows[0].custom_fields.k\\u0000"} <= fields
+    response = await client.post(
+        url, content=rows, headers={**owner.headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert {"rows[0].name", "rows[0].custom_fields.k\\u0000"} <= {
+        e["field"] for e in response.json()["errors"]
+    }
 
 
 ODD_TOKENS = ["é", "ключ.ключ", "chk_abcdefgh_é", "caf\u00e9.\u2603", "😀" * 40]

@@ -115,7 +115,10 @@ async def refuse_unstorable_input(request: Request) -> None:
     request's input are checked (``shared.fieldtypes.media_url``: https to a public host, or
     the configured sandbox)."""
     check_media_urls(_media_allow(request))
-    kind = _content_type(request)
+    # Only bodies FastAPI parses into the route's parameters: a route reading its raw body
+    # (the location import, the Stripe webhook) checks it itself and answers in its own terms.
+    parsed_body = getattr(request.scope.get("route"), "body_field", None) is not None
+    kind = _content_type(request) if parsed_body else ""
     body = await request.body() if _is_json(kind) else None
     errors = storable_problems(
         body=body, query=request.query_params.multi_items(), path=request.path_params
