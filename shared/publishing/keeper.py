@@ -66,7 +66,6 @@ class LeaseKeeper:
         """Posts another dispatch took over (this job's lease lapsed): never to be sent here."""
         self.every = every
         self.extend_by = extend_by
-        self.beats = 0
 
     def let_go(self, ids: Iterable[uuid.UUID]) -> None:
         self.held.difference_update(ids)
@@ -78,7 +77,6 @@ class LeaseKeeper:
             return
         async with self.db.transaction(self.lease.agency_id) as session:
             kept = await extend(session, self.lease, ids, datetime.now(UTC) + self.extend_by)
-        self.beats += 1
         gone = {i for i in ids if i not in kept and i in self.held}
         if gone:
             self.lost |= gone
