@@ -161,6 +161,34 @@ class Settings(BaseSettings):
     """Jobs one bulk worker process runs at once (metric and review collection, backfills,
     rollups, exports): however deep its backlog, the urgent workers are not touched."""
 
+    # Mail (issue #13): delivered over SMTP by the worker (shared.mail) -------------------
+    smtp_host: str = ""
+    """The SMTP server (relay) mail goes to. Empty: no mail leaves; the worker writes each
+    mail to its log instead (in full outside production, links included). ``make run``
+    points this at its local mail catcher (``services.mailcatcher``)."""
+    smtp_port: int | None = None
+    """Unset: 587 for ``starttls``, 465 for ``tls``, 25 for ``none``."""
+    smtp_username: str = ""
+    """Empty: no AUTH."""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    """``starttls``: plain connection upgraded with STARTTLS (refused if the server does not
+    offer it); ``tls``: TLS from the first byte (SMTPS); ``none``: plain text, for a local
+    catcher only."""
+    smtp_tls_ca_file: str = ""
+    """A CA bundle (PEM) to verify the server's certificate with instead of the system's (a
+    private relay). Certificates are always verified, host name included."""
+    smtp_from: str = "Chorus <no-reply@chorus.localhost>"
+    """The From of every mail; its domain also names the Message-IDs."""
+    smtp_timeout_seconds: float = 30.0
+    """The longest wait for each step of a delivery (connect, each SMTP reply)."""
+
+    @property
+    def smtp_port_in_use(self) -> int:
+        if self.smtp_port is not None:
+            return self.smtp_port
+        return {"starttls": 587, "tls": 465, "none": 25}[self.smtp_security]
+
     # Billing (issue #8) ------------------------------------------------------------------
     stripe_api_base: str = "http://127.0.0.1:8420"
     """Where the Stripe SDK sends its calls: ``https://api.stripe.com`` in production; by
