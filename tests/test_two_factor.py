@@ -282,7 +282,7 @@ async def test_an_owner_requires_two_factor_for_the_agency(
     ] is False
 
 
-async def test_a_session_without_the_required_second_factor_does_not_refresh(
+async def test_accepting_an_invitation_asks_for_the_second_factor_the_agency_requires(
     client: httpx.AsyncClient, admin_engine: AsyncEngine
 ) -> None:
     owner = await sign_up(client)
@@ -291,14 +291,48 @@ async def test_a_session_without_the_required_second_factor_does_not_refresh(
         "/v1/auth/agency-policy", json={"require_two_factor": True}, headers=owner.headers
     )
     assert required.status_code == 200
-    # accepting an invitation signs the newcomer in with the password alone
+    # the newcomer's password alone gets no tokens: they set up two-factor first
+    answer = await invite_and_accept(client, admin_engine, owner, "new@agency.example", "admin")
+    assert "access_token" not in answer
+    assert "refresh_token" not in answer
+    assert answer["enrolment_required"] is True
+    setup = await client.post(
+        "/v1/auth/login/two-factor/setup", json={"challenge_token": answer["challenge_token"]}
+    )
+    assert setup.status_code == 200, setup.text
+    done = await client.post(
+        "/v1/auth/login/two-factor/confirm",
+        json={"challenge_token": answer["challenge_token"], "code": code(setup.json()["secret"])},
+    )
+    assert done.status_code == 200, done.text
+    me = await client.get("/v1/me", headers=bearer(done.json()["access_token"]))
+    assert me.status_code == 200
+    assert me.json()["email"] == "new@agency.example"
+    # from now on a login asks for the code of the authenticator just set up
+    again = await _login(client, "new@agency.example")
+    assert "access_token" not in again
+    assert again["enrolment_required"] is False
+
+
+async def test_requiring_it_ends_the_sessions_of_people_without_it_at_once(
+    client: httpx.AsyncClient, admin_engine: AsyncEngine
+) -> None:
+    owner = await sign_up(client)
+    await _enrol(client, owner)
+    # the newcomer joins (and is signed in) while the agency does not require two-factor yet
     newcomer = await invite_and_accept(client, admin_engine, owner, "new@agency.example", "admin")
+    assert "access_token" in newcomer
+    required = await client.put(
+        "/v1/auth/agency-policy", json={"require_two_factor": True}, headers=owner.headers
+    )
+    assert required.status_code == 200
     refreshed = await client.post(
         "/v1/auth/refresh", json={"refresh_token": newcomer["refresh_token"]}
     )
     assert refreshed.status_code == 401
-    assert refreshed.json()["code"] == "two_factor_enrolment_required"
     assert (
         await client.get("/v1/brands", headers=bearer(newcomer["access_token"]))
     ).status_code == 401
     assert (await _login(client, "new@agency.example"))["enrolment_required"] is True
+    # the owner, who has it, keeps working
+    assert (await client.get("/v1/brands", headers=owner.headers)).status_code == 200

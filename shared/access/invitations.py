@@ -28,7 +28,7 @@ from shared.errors import Conflict, FieldProblem, NotFound, Unauthorized, Valida
 from shared.identity import passwords, tokens
 from shared.identity import service as identity_service
 from shared.identity.models import User
-from shared.identity.schemas import TokenPair
+from shared.identity.schemas import TokenPair, TwoFactorChallenge
 from shared.ids import new_id
 from shared.locations.models import Location
 from shared.mail import service as mail
@@ -234,9 +234,10 @@ async def accept(
     settings: Settings,
     data: InvitationAccept,
     client: identity_service.ClientInfo,
-) -> TokenPair:
+) -> TokenPair | TwoFactorChallenge:
     """Creates the account (or checks the existing account's password), adds the
-    membership, spends the invitation, and signs the user in to the agency."""
+    membership, spends the invitation, and signs the user in to the agency (or answers the
+    two-factor challenge that finishes it, as a login would)."""
     agency_id, invitation_id = read_token(settings, data.token)
     await set_tenant(session, agency_id, None)
     invitation = (
@@ -305,6 +306,13 @@ async def accept(
         object_id=invitation.id,
         details={"role": invitation.role, "scope_id": invitation.scope_id},
     )
+    # The invitation is spent and the membership made either way; a person with two-factor on,
+    # or joining an agency that requires it, finishes signing in like a login does.
+    challenge = await identity_service.second_factor_challenge(
+        session, settings, user.id, agency_id
+    )
+    if challenge is not None:
+        return challenge
     return await identity_service.issue_pair(
         session, settings, user_id=user.id, agency_id=agency_id, family_id=new_id(), client=client
     )

@@ -177,14 +177,26 @@ async def log_in(
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(data.password)
     await set_tenant(session, agency_id, user.id)
-    enabled = await two_factor.is_enabled(session, user.id)
-    if enabled or await two_factor.agency_requires(session, agency_id):
-        return TwoFactorChallenge(
-            enrolment_required=not enabled,
-            challenge_token=two_factor.issue_challenge(settings, user.id, agency_id),
-            challenge_expires_at=datetime.now(UTC) + two_factor.CHALLENGE_TTL,
-        )
+    challenge = await second_factor_challenge(session, settings, user.id, agency_id)
+    if challenge is not None:
+        return challenge
     return await _finish_login(session, settings, user.id, agency_id, client, None)
+
+
+async def second_factor_challenge(
+    session: AsyncSession, settings: Settings, user_id: uuid.UUID, agency_id: uuid.UUID
+) -> TwoFactorChallenge | None:
+    """The challenge a person who gave the right password must still answer before tokens are
+    issued: when they have two-factor on, or the agency requires it (then they set it up
+    first). None: the password was enough. Every way in with a password asks this."""
+    enabled = await two_factor.is_enabled(session, user_id)
+    if not enabled and not await two_factor.agency_requires(session, agency_id):
+        return None
+    return TwoFactorChallenge(
+        enrolment_required=not enabled,
+        challenge_token=two_factor.issue_challenge(settings, user_id, agency_id),
+        challenge_expires_at=datetime.now(UTC) + two_factor.CHALLENGE_TTL,
+    )
 
 
 async def _finish_login(
@@ -329,7 +341,8 @@ async def refresh(
     if await two_factor.agency_requires(
         session, current.agency_id
     ) and not await two_factor.is_enabled(session, current.user_id):
-        # a session begun without the second factor (e.g. accepting an invitation) ends here
+        # a session begun before the agency required it (or before the person's second
+        # factor was removed) ends here
         await revoke_family(session, current.user_id, current.family_id)
         raise SessionEnded(
             "this agency requires two-factor sign-in; log in again to set it up",

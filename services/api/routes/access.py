@@ -32,7 +32,7 @@ from shared.access.schemas import (
 )
 from shared.billing import service as billing_service
 from shared.billing.schemas import MeWithBilling
-from shared.identity.schemas import TokenPair
+from shared.identity.schemas import TokenPair, TwoFactorChallenge
 from shared.pagination import Page
 
 router = APIRouter(prefix="/v1", tags=["access"])
@@ -170,12 +170,15 @@ async def revoke_invitation(
     "/invitations/accept",
     summary="Accept an invitation (no login needed)",
     description="Creates the account (send full_name and a new password) or, for an existing "
-    "account, checks its password; then signs you in to the inviting agency.",
+    "account, checks its password; then signs you in to the inviting agency. With two-factor "
+    "on, or when the agency requires it, the answer is a challenge (`two_factor_required`) to "
+    "finish as a login's is: POST /v1/auth/login/two-factor, or set it up first with "
+    "POST /v1/auth/login/two-factor/setup (the invitation is accepted either way).",
     responses=problems(401, 422),
 )
 async def accept_invitation(
     data: InvitationAccept, session: Session, settings: SettingsDep, client: Client
-) -> TokenPair:
+) -> TokenPair | TwoFactorChallenge:
     return await invitations.accept(session, settings, data, client)
 
 
