@@ -40,6 +40,16 @@ class Review:
     updated_at: float
     reply_text: str | None = None
     reply_updated_at: float | None = None
+    reply_id: str | None = None
+    """The reply's own id where the platform gives it one (a Facebook comment)."""
+    reply_writes: int = 0
+    """How many times the reply was posted, edited or deleted (tests count side effects)."""
+
+    def set_reply(self, text: str | None, now: float, reply_id: str | None = None) -> None:
+        self.reply_text = text
+        self.reply_updated_at = now if text is not None else None
+        self.reply_id = reply_id if text is not None else None
+        self.reply_writes += 1
 
 
 @dataclass(frozen=True, slots=True)

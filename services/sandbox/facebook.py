@@ -1,5 +1,7 @@
 """Facebook Pages through the Graph API (``/v21.0``): OAuth dialog and code exchange, the user's
-pages with page tokens, page feed posts (publish, fetch, delete).
+pages with page tokens, page feed posts (publish, fetch, delete), recommendations (ratings)
+and the page's reply to one: a comment on its story, edited with ``POST /{comment-id}`` and
+removed with ``DELETE /{comment-id}``.
 
 Shapes follow Graph: parameters in the query, a form body or JSON; the token as
 ``Authorization: Bearer`` or ``access_token``; errors as ``{"error": {"message", "type", "code",
@@ -15,6 +17,7 @@ Sandbox choices, where Graph can't be modelled exactly:
   headers at 100 (``estimated_time_to_regain_access`` in minutes), where Graph itself uses 400;
 - the ``auth_revoked`` fault answers code 190 / subcode 460 without revoking the token;
   ``POST /_sandbox/tokens/facebook/revoke`` revokes it for good;
+- a recommendation shows one page reply: a second comment replaces the first;
 - Post Insights (``GET /{post-id}/insights``, lifetime) are derived from the post id and grow
   with the post's age in whole days for its first ``POST_GROWTH_DAYS`` (stable within a day).
 """
@@ -366,6 +369,10 @@ async def delete_post(post_id: str, request: Request) -> Response:
     call = await _begin(request, await _params(request), (TokenKind.PAGE,))
     if isinstance(call, JSONResponse):
         return call
+    review = _reply(call, post_id) if "-r" in post_id else None
+    if review is not None:  # a comment: the page's reply to a recommendation
+        review.set_reply(None, call.box.clock.now())
+        return await call.answer(call.json({"success": True}))
     post = _owned_post(call, post_id)
     if post is None:
         return no_object(post_id)
@@ -511,6 +518,7 @@ async def ratings(page_id: str, request: Request) -> Response:
             item["replies"] = {
                 "data": [
                     {
+                        "id": review.reply_id,
                         "message": review.reply_text,
                         "created_time": graph_time(review.reply_updated_at),
                         "from": {"id": page_id},
@@ -536,8 +544,36 @@ async def comment(object_id: str, request: Request) -> Response:
     message = params.get("message", "").strip()
     if not message:
         return graph_error(400, "(#100) Missing message", 100)
-    review.reply_text, review.reply_updated_at = message, now
-    return await call.answer(call.json({"id": f"{object_id}_{call.state.next_seq()}"}))
+    reply_id = f"{object_id}_{call.state.next_seq()}"
+    review.set_reply(message, now, reply_id)
+    return await call.answer(call.json({"id": reply_id}))
+
+
+def _reply(call: _Call, comment_id: str) -> activity.Review | None:
+    """The recommendation whose page reply is ``comment_id``, if the token's page owns it."""
+    review_id = comment_id.rpartition("_")[0]
+    page_id = review_id.rsplit("-r", 1)[0]
+    if not review_id or call.token.subject != page_id:
+        return None
+    review = activity.find_review(call.state, page_id, review_id, call.box.clock.now())
+    return review if review is not None and review.reply_id == comment_id else None
+
+
+@router.post("/{comment_id}")
+async def edit_comment(comment_id: str, request: Request) -> Response:
+    """Updating a comment: a new ``message`` for the page's reply to a recommendation."""
+    params = await _params(request)
+    call = await _begin(request, params, (TokenKind.PAGE,))
+    if isinstance(call, JSONResponse):
+        return call
+    review = _reply(call, comment_id)
+    if review is None:
+        return no_object(comment_id)
+    message = params.get("message", "").strip()
+    if not message:
+        return graph_error(400, "(#100) Missing message", 100)
+    review.set_reply(message, call.box.clock.now(), comment_id)
+    return await call.answer(call.json({"success": True}))
 
 
 INSIGHT_METRICS = {

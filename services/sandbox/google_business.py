@@ -7,7 +7,8 @@ Served under ``/google_business`` (every Google host collapses onto it):
 - ``GET /v1/accounts/{a}/locations?readMask=…`` (mybusinessbusinessinformation);
 - ``POST|GET /v4/accounts/{a}/locations/{l}/localPosts``,
   ``GET|DELETE /v4/accounts/{a}/locations/{l}/localPosts/{p}`` (mybusiness v4);
-- ``GET /v4/accounts/{a}/locations/{l}/reviews``, ``PUT …/reviews/{r}/reply``;
+- ``GET /v4/accounts/{a}/locations/{l}/reviews``, ``PUT|DELETE …/reviews/{r}/reply``
+  (updateReply creates or replaces the one reply; deleteReply removes it);
 - ``GET /v1/locations/{l}:fetchMultiDailyMetricsTimeSeries`` (businessprofileperformance).
 
 Sandbox choices:
@@ -517,9 +518,29 @@ async def reply_review(
         )
     if not _edit_allowed(call, location.id):
         return _edits_exhausted()
-    review.reply_text, review.reply_updated_at = comment, call.now
+    review.set_reply(comment, call.now)
     reply = {"comment": comment, "updateTime": rfc3339(call.now)}
     return await call.answer(JSONResponse(reply))
+
+
+@router.delete("/v4/accounts/{account_id}/locations/{location_id}/reviews/{review_id}/reply")
+async def delete_review_reply(
+    account_id: str, location_id: str, review_id: str, request: Request
+) -> Response:
+    """reviews.deleteReply: an empty object; 404 when the review has no reply."""
+    call = await _begin(request, "mybusiness.googleapis.com")
+    if isinstance(call, JSONResponse):
+        return call
+    location = _location(call, account_id, location_id)
+    if isinstance(location, JSONResponse):
+        return location
+    review = activity.find_review(call.state, location.id, review_id, call.now)
+    if review is None or review.reply_text is None:
+        return not_found()
+    if not _edit_allowed(call, location.id):
+        return _edits_exhausted()
+    review.set_reply(None, call.now)
+    return await call.answer(JSONResponse({}))
 
 
 # --- Performance API -----------------------------------------------------------------------------

@@ -129,8 +129,30 @@ class Connector(ABC):
     async def fetch_reviews(self, auth: AccountAuth, cursor: str | None) -> ReviewPage:
         raise NotSupported(self.platform, "reviews")
 
-    async def reply_to_review(self, auth: AccountAuth, review_id: str, text: str) -> None:
+    # Review replies: what the platform's API allows, read before anything is queued (an edit
+    # Chorus cannot make is refused to the person asking, not failed later by a job).
+    can_reply: ClassVar[bool] = False
+    can_edit_reply: ClassVar[bool] = False
+    can_delete_reply: ClassVar[bool] = False
+    reply_needs_id: ClassVar[bool] = False
+    """Whether editing or deleting a reply addresses it by its own id (a Facebook comment)
+    rather than by the review's."""
+
+    async def reply_to_review(self, auth: AccountAuth, review_id: str, text: str) -> str | None:
+        """Post the reply; the platform's id of it where it has one."""
         raise NotSupported(self.platform, "review replies")
+
+    async def edit_review_reply(
+        self, auth: AccountAuth, review_id: str, reply_id: str | None, text: str
+    ) -> None:
+        """Replace the reply's text (idempotent: the same edit twice leaves the same reply)."""
+        raise NotSupported(self.platform, "editing review replies")
+
+    async def delete_review_reply(
+        self, auth: AccountAuth, review_id: str, reply_id: str | None
+    ) -> None:
+        """Remove the reply; one already gone counts as removed (a lost answer's retry)."""
+        raise NotSupported(self.platform, "deleting review replies")
 
     @abstractmethod
     async def fetch_metrics(

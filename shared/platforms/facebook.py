@@ -18,6 +18,7 @@ access``, minutes).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
@@ -73,6 +74,7 @@ _POST_INSIGHTS = (
 )
 _MISSING_OBJECT = "100"
 """Graph's code for an object that does not exist (or that the token may not see)."""
+_GRAPH_ID = re.compile(r"^[0-9A-Za-z_.-]+$")
 
 
 class FacebookConnector(Connector):
@@ -316,14 +318,51 @@ class FacebookConnector(Connector):
         after = paging.get("cursors", {}).get("after")
         return ReviewPage(reviews, str(after) if paging.get("next") and after else None)
 
-    async def reply_to_review(self, auth: AccountAuth, review_id: str, text: str) -> None:
+    # A reply is the page's comment on the recommendation's story; a comment is edited with
+    # ``POST /{comment-id}`` (``message``) and removed with ``DELETE /{comment-id}``.
+    can_reply = True
+    can_edit_reply = True
+    can_delete_reply = True
+    reply_needs_id = True
+
+    async def reply_to_review(self, auth: AccountAuth, review_id: str, text: str) -> str | None:
+        body = json_body(
+            await self.request(
+                "POST",
+                self.graph(f"/{review_id}/comments"),
+                token=auth.access_token,
+                mutating=True,
+                data={"message": text},
+            )
+        )
+        return str(body["id"]) if body.get("id") else None
+
+    def _comment(self, reply_id: str | None) -> str:
+        if not reply_id or not _GRAPH_ID.match(reply_id):
+            raise self.error(ErrorKind.REJECTED, "the reply was not found", code="bad_reply")
+        return self.graph(f"/{reply_id}")
+
+    async def edit_review_reply(
+        self, auth: AccountAuth, review_id: str, reply_id: str | None, text: str
+    ) -> None:
         await self.request(
             "POST",
-            self.graph(f"/{review_id}/comments"),
+            self._comment(reply_id),
             token=auth.access_token,
             mutating=True,
             data={"message": text},
         )
+
+    async def delete_review_reply(
+        self, auth: AccountAuth, review_id: str, reply_id: str | None
+    ) -> None:
+        try:
+            await self.request(
+                "DELETE", self._comment(reply_id), token=auth.access_token, mutating=True
+            )
+        except PlatformError as exc:
+            if not (exc.kind is ErrorKind.REJECTED and exc.code == _MISSING_OBJECT):
+                raise  # else: already deleted (an earlier attempt whose answer was lost)
 
     async def fetch_metrics(
         self, auth: AccountAuth, since: date, until: date
@@ -477,6 +516,7 @@ def _review(item: dict[str, Any]) -> RemoteReview:
         updated_at=created,
         reply_text=str(reply["message"]) if reply else None,
         reply_updated_at=_graph_time(reply.get("created_time")) if reply else None,
+        reply_id=str(reply["id"]) if reply and reply.get("id") else None,
         recommends=None if recommends is None else recommends == "positive",
         raw={k: v for k, v in item.items() if k != "reviewer"},
     )

@@ -246,16 +246,41 @@ class GoogleBusinessConnector(GoogleConnector):
         next_token = body.get("nextPageToken")
         return ReviewPage(reviews, str(next_token) if next_token else None)
 
-    async def reply_to_review(self, auth: AccountAuth, review_id: str, text: str) -> None:
+    # reviews.updateReply creates or replaces the one reply; reviews.deleteReply removes it.
+    can_reply = True
+    can_edit_reply = True
+    can_delete_reply = True
+
+    def _reply_url(self, auth: AccountAuth, review_id: str) -> str:
         if not _SEGMENT.match(review_id):
             raise self.error(ErrorKind.REJECTED, "unknown review", code="bad_review")
+        return self._v4(f"{self._location(auth)}/reviews/{quote(review_id)}/reply")
+
+    async def reply_to_review(self, auth: AccountAuth, review_id: str, text: str) -> str | None:
         await self.request(
             "PUT",
-            self._v4(f"{self._location(auth)}/reviews/{quote(review_id)}/reply"),
+            self._reply_url(auth, review_id),
             token=auth.access_token,
             mutating=True,
             json={"comment": text},
         )
+        return None  # the reply is the review's own: ``…/reviews/{id}/reply``
+
+    async def edit_review_reply(
+        self, auth: AccountAuth, review_id: str, reply_id: str | None, text: str
+    ) -> None:
+        await self.reply_to_review(auth, review_id, text)
+
+    async def delete_review_reply(
+        self, auth: AccountAuth, review_id: str, reply_id: str | None
+    ) -> None:
+        try:
+            await self.request(
+                "DELETE", self._reply_url(auth, review_id), token=auth.access_token, mutating=True
+            )
+        except PlatformError as exc:
+            if exc.status != 404:
+                raise  # a 404: no reply there any more (an earlier attempt's answer was lost)
 
     async def fetch_metrics(
         self, auth: AccountAuth, since: date, until: date

@@ -122,6 +122,8 @@ class RemoteReview:
     reply_text: str | None = None
     reply_updated_at: datetime | None = None
     recommends: bool | None = None
+    reply_id: str | None = None
+    """The platform's id of the reply, where it has one (a Facebook comment)."""
     raw: dict[str, Any] = field(default_factory=dict)
 
 
