@@ -3,7 +3,8 @@ tried again and when it failed for good, so a transient SMTP failure is retried 
 and a lost job is found again by the mail sweep.
 
 The sweep names itself (``app.scan = 'mail_sweep'``): it may read the mail of every agency
-to hand what is due to a delivery job, which then works in the mail's own tenant.
+and move a due mail's ``next_attempt_at`` on as it hands the mail to a delivery job, which
+then works in the mail's own tenant.
 
 Revision ID: 0018
 Revises: 0017
@@ -50,7 +51,8 @@ def upgrade() -> None:
         postgresql_where=DUE,
     )
     op.execute(
-        f"CREATE POLICY named_scan ON outbound_email FOR SELECT USING ({SCAN} = 'mail_sweep')"
+        "CREATE POLICY named_scan ON outbound_email FOR ALL "
+        f"USING ({SCAN} = 'mail_sweep') WITH CHECK ({SCAN} = 'mail_sweep')"
     )
 
 
