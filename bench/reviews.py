@@ -57,7 +57,10 @@ async def seed(admin: asyncpg.Connection) -> tuple[uuid.UUID, uuid.UUID, list[Pl
     agency, brand = uuid.uuid4(), uuid.uuid4()
     await admin.execute("INSERT INTO agency (id, name) VALUES ($1, 'Bench agency')", agency)
     await admin.execute(
-        "INSERT INTO brand (agency_id, id, name) VALUES ($1, $2, 'Bench brand')", agency, brand
+        "INSERT INTO brand (agency_id, id, name, name_key) "
+        "VALUES ($1, $2, 'Bench brand', 'bench brand')",
+        agency,
+        brand,
     )
     places = []
     for i in range(SOURCES):

@@ -25,19 +25,6 @@ async def get(session: AsyncSession, principal: Principal, brand_id: uuid.UUID) 
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def name_taken(
-    session: AsyncSession, principal: Principal, name: str, exclude: uuid.UUID | None = None
-) -> bool:
-    stmt = (
-        select(func.count())
-        .select_from(Brand)
-        .where(Brand.agency_id == principal.agency_id, func.lower(Brand.name) == name.lower())
-    )
-    if exclude is not None:
-        stmt = stmt.where(Brand.id != exclude)
-    return bool((await session.execute(stmt)).scalar_one())
-
-
 async def location_count(session: AsyncSession, principal: Principal, brand_id: uuid.UUID) -> int:
     stmt = select(func.count()).where(
         Location.agency_id == principal.agency_id, Location.brand_id == brand_id

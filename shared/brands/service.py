@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.access.policy import Target, authorize
@@ -9,11 +10,32 @@ from shared.access.principal import Principal
 from shared.audit import service as audit
 from shared.brands import repository
 from shared.brands.models import Brand
+from shared.brands.names import violates
 from shared.brands.schemas import BrandCreate, BrandUpdate
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, FieldProblem, NotFound
 from shared.pagination import Slice, keyset_page
 
 _FIELDS = ("name", "description")
+NAME_UNIQUE = "uq_brand_agency_id_name_key"
+
+
+def _name_taken(name: str) -> Conflict:
+    message = f"a brand named '{name}' already exists (names differ by more than case)"
+    return Conflict(
+        message,
+        code="brand_name_taken",
+        errors=[FieldProblem("body.name", message, "brand_name_taken")],
+    )
+
+
+async def _flush_name(session: AsyncSession, name: str) -> None:
+    """Flush; a name the agency already has (by ``names.name_key``) is a 409 naming it."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if violates(exc, NAME_UNIQUE):
+            raise _name_taken(name) from None
+        raise
 
 
 async def get_brand(
@@ -29,11 +51,9 @@ async def get_brand(
 async def create_brand(session: AsyncSession, principal: Principal, data: BrandCreate) -> Brand:
     authorize(principal, "brand.create")
     name = data.name.strip()
-    if await repository.name_taken(session, principal, name):
-        raise Conflict(f"a brand named '{name}' already exists", code="brand_name_taken")
     brand = Brand(agency_id=principal.agency_id, name=name, description=data.description)
     session.add(brand)
-    await session.flush()
+    await _flush_name(session, name)
     await session.refresh(brand)
     audit.record_by(
         session, principal, "brand.create", "brand", brand.id, after=audit.snapshot(brand, _FIELDS)
@@ -47,13 +67,10 @@ async def update_brand(
     brand = await get_brand(session, principal, brand_id, "brand.update")
     before = audit.snapshot(brand, _FIELDS)
     if data.name is not None:
-        name = data.name.strip()
-        if await repository.name_taken(session, principal, name, exclude=brand.id):
-            raise Conflict(f"a brand named '{name}' already exists", code="brand_name_taken")
-        brand.name = name
+        brand.name = data.name.strip()
     if data.description is not None:
         brand.description = data.description
-    await session.flush()
+    await _flush_name(session, brand.name)
     await session.refresh(brand)
     audit.record_by(
         session,

@@ -4,10 +4,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, String, UniqueConstraint, func
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
+from shared.brands.names import name_key, name_key_default
 from shared.db.base import Base, TenantMixin, TimestampMixin, tenant_table
 
 
@@ -16,7 +25,7 @@ class Template(TenantMixin, TimestampMixin, Base):
 
     __tablename__ = tenant_table("template")
     __table_args__ = (
-        UniqueConstraint("agency_id", "brand_id", "name"),
+        UniqueConstraint("agency_id", "brand_id", "name_key"),
         ForeignKeyConstraint(
             ["agency_id", "brand_id"], ["brand.agency_id", "brand.id"], ondelete="CASCADE"
         ),
@@ -24,7 +33,14 @@ class Template(TenantMixin, TimestampMixin, Base):
 
     brand_id: Mapped[uuid.UUID]
     name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(Text, default=name_key_default)
+    """``brands.names.name_key(name)``: unique within the brand (case and form folded)."""
     description: Mapped[str] = mapped_column(String(2000), default="", server_default="")
+
+    @validates("name")
+    def _keep_name_key(self, _: str, name: str) -> str:
+        self.name_key = name_key(name)
+        return name
 
 
 class TemplateVersion(TenantMixin, Base):

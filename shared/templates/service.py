@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.access.policy import Target, authorize, reach
@@ -17,6 +18,7 @@ from shared.audit import service as audit
 from shared.brand_rules import check as rules_check
 from shared.brand_rules import service as rules_service
 from shared.brands import service as brand_service
+from shared.brands.names import violates
 from shared.content import PLATFORMS, Media, MediaKind, PostContent, weighted_length
 from shared.content import validate as validate_platform
 from shared.content.text import length
@@ -171,24 +173,23 @@ async def _template_out(session: AsyncSession, template: Template) -> TemplateOu
     )
 
 
+NAME_UNIQUE = "uq_template_agency_id_brand_id_name_key"
+
+
+def _name_taken(name: str) -> Conflict:
+    message = f"this brand already has a template named '{name}' (names differ by more than case)"
+    return Conflict(
+        message,
+        code="template_name_taken",
+        errors=[FieldProblem("body.name", message, "template_name_taken")],
+    )
+
+
 async def create_template(
     session: AsyncSession, principal: Principal, data: TemplateCreate
 ) -> tuple[TemplateOut, VersionOut]:
     await brand_service.get_brand(session, principal, data.brand_id, "template.create")
     compile_content(data.bodies, data.titles, data.slots)
-    taken = (
-        await session.execute(
-            select(Template.id).where(
-                Template.agency_id == principal.agency_id,
-                Template.brand_id == data.brand_id,
-                func.lower(Template.name) == data.name.strip().lower(),
-            )
-        )
-    ).first()
-    if taken:
-        raise Conflict(
-            f"this brand already has a template named '{data.name}'", code="template_name_taken"
-        )
     template = Template(
         agency_id=principal.agency_id,
         brand_id=data.brand_id,
@@ -196,7 +197,12 @@ async def create_template(
         description=data.description,
     )
     session.add(template)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if violates(exc, NAME_UNIQUE):
+            raise _name_taken(template.name) from None
+        raise
     version = TemplateVersion(
         agency_id=principal.agency_id,
         template_id=template.id,
