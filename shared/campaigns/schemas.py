@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from shared.campaigns.models import APPROVAL_POLICIES, CAMPAIGN_STATUSES
 from shared.content.platforms import PLATFORMS
 from shared.fieldtypes import INT4_MAX
+from shared.posts.schemas import AccountWarning
 
 ApprovalPolicy = Literal["none", "location_confirm", "brand_approval"]
 assert set(APPROVAL_POLICIES) == {"none", "location_confirm", "brand_approval"}
@@ -192,6 +193,29 @@ class CampaignDetail(CampaignOut):
     posts_by_status: dict[str, int] = Field(description="Posts of the campaign by status.")
     skipped_by_reason: dict[str, int] = Field(
         description="Skipped posts by reason ('no connected account', 'validation failed', …)."
+    )
+
+
+class LaunchIn(_Strict):
+    require_connected_accounts: bool = Field(
+        default=False,
+        description="Refuse the launch (409 `account_not_connected`, the campaign stays a "
+        "draft) when a location of the audience has no connected, healthy account on one of "
+        "the channels, instead of launching with warnings.",
+    )
+
+
+MAX_LAUNCH_WARNINGS = 100
+
+
+class LaunchOut(CampaignOut):
+    warning_count: int = Field(
+        description="Audience locations × channels without a connected, healthy account: "
+        "their posts will be skipped. Counted while the fan-out is still to come (draft, "
+        "launching); 0 afterwards (see `skipped_by_reason` of the campaign)."
+    )
+    warnings: list[AccountWarning] = Field(
+        description=f"The first {MAX_LAUNCH_WARNINGS} of them, by location name then channel."
     )
 
 

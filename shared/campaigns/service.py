@@ -25,7 +25,7 @@ from shared.billing import entitlements
 from shared.billing.plans import Feature
 from shared.brand_rules import service as rules_service
 from shared.brands import service as brand_service
-from shared.campaigns import fanout
+from shared.campaigns import fanout, readiness, visibility
 from shared.campaigns.models import Campaign
 from shared.campaigns.schedule import PUBLISH_WINDOW, instant_for, latest_instant
 from shared.campaigns.schemas import (
@@ -34,6 +34,8 @@ from shared.campaigns.schemas import (
     CampaignDetail,
     CampaignOut,
     CampaignUpdate,
+    LaunchIn,
+    LaunchOut,
     Progress,
     RescheduleIn,
     schedule_json,
@@ -43,6 +45,7 @@ from shared.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from shared.jobs import enqueue
 from shared.locations.models import Location, LocationGroup
 from shared.pagination import Slice, keyset_page
+from shared.posts import readiness as post_readiness
 from shared.posts import transitions
 from shared.posts.models import Post
 from shared.templates import service as template_service
@@ -61,14 +64,16 @@ def _target(campaign: Campaign) -> Target:
     return Target(brand_id=campaign.brand_id)
 
 
-def out(campaign: Campaign) -> CampaignOut:
+def out(campaign: Campaign, audience: dict[str, Any] | None = None) -> CampaignOut:
+    """The campaign as answered; ``audience`` as the reader may see it (default: whole, for
+    those who act on the campaign, all brand-level)."""
     return CampaignOut(
         id=campaign.id,
         brand_id=campaign.brand_id,
         name=campaign.name,
         template_id=campaign.template_id,
         version=campaign.template_version,
-        audience=campaign.audience,
+        audience=campaign.audience if audience is None else audience,
         channels=list(campaign.channels),
         schedule=campaign.schedule,
         variables=campaign.variables,
@@ -377,9 +382,10 @@ async def get_campaign(
     session: AsyncSession, principal: Principal, campaign_id: uuid.UUID
 ) -> CampaignDetail:
     campaign = await _campaign(session, principal, campaign_id)
+    mine = _readable_posts(principal, campaign)
     counted = await session.execute(
         select(Post.status, func.count())
-        .where(Post.agency_id == principal.agency_id, Post.campaign_id == campaign.id)
+        .where(Post.agency_id == principal.agency_id, Post.campaign_id == campaign.id, *mine)
         .group_by(Post.status)
     )
     by_status = {str(status): int(count) for status, count in counted.all()}
@@ -393,14 +399,27 @@ async def get_campaign(
                     Post.agency_id == principal.agency_id,
                     Post.campaign_id == campaign.id,
                     Post.status == "skipped",
+                    *mine,
                 )
                 .group_by(reason)
             )
         ).all()
     }
+    seen = await visibility.audiences(session, principal, [campaign])
     return CampaignDetail(
-        **out(campaign).model_dump(), posts_by_status=by_status, skipped_by_reason=by_reason
+        **out(campaign, seen[campaign.id]).model_dump(),
+        posts_by_status=by_status,
+        skipped_by_reason=by_reason,
     )
+
+
+def _readable_posts(principal: Principal, campaign: Campaign) -> list[Any]:
+    """Conditions keeping a campaign's counts to the posts the principal may read (a
+    location's people: their own locations'), as its list of posts does."""
+    r = reach(principal, "post.read")
+    if r.everything or campaign.brand_id in r.brand_ids:
+        return []
+    return [Post.location_id.in_(r.location_ids)]
 
 
 async def list_campaigns(
@@ -430,7 +449,8 @@ async def list_campaigns(
         limit=limit,
         decode=lambda v: [uuid.UUID(str(v[0]))],
     )
-    return Slice([out(c) for c in page.items], page.next_cursor)
+    seen = await visibility.audiences(session, principal, page.items)
+    return Slice([out(c, seen[c.id]) for c in page.items], page.next_cursor)
 
 
 async def update_campaign(
@@ -541,15 +561,29 @@ def _audit_status(
     )
 
 
+def _launched(campaign: Campaign, missing: readiness.Missing | None) -> LaunchOut:
+    return LaunchOut(
+        **out(campaign).model_dump(),
+        warning_count=missing.count if missing else 0,
+        warnings=missing.first if missing else [],
+    )
+
+
 async def launch(
-    session: AsyncSession, principal: Principal, campaign_id: uuid.UUID, redis: ArqRedis
-) -> CampaignOut:
+    session: AsyncSession,
+    principal: Principal,
+    campaign_id: uuid.UUID,
+    redis: ArqRedis,
+    data: LaunchIn | None = None,
+) -> LaunchOut:
     """Draft → launching, and the fan-out job enqueued once the transaction commits. A
     launching or running campaign answers its progress (launching: the job is enqueued again
-    under the same id, a no-op unless it was lost)."""
+    under the same id, a no-op unless it was lost). While the fan-out is to come, the answer
+    names the audience's locations × channels without a connected account (their posts will
+    be skipped); ``require_connected_accounts`` refuses a draft's launch when there are any."""
     campaign = await _campaign(session, principal, campaign_id, "campaign.launch", lock=True)
     if campaign.status in ("running", "completed"):
-        return out(campaign)
+        return _launched(campaign, None)
     if campaign.status not in ("draft", "launching"):
         raise Conflict(
             f"the campaign is {campaign.status}; only a draft can be launched",
@@ -560,6 +594,9 @@ async def launch(
         problems = await _check(session, principal, campaign.brand_id, values)
         if problems:
             raise _invalid(problems)
+        missing = await readiness.missing_accounts(session, campaign)
+        if missing.count and data is not None and data.require_connected_accounts:
+            raise _not_connected(campaign, missing)
         campaign.status = "launching"
         campaign.status_reason = None
         campaign.launched_at = datetime.now(UTC)
@@ -567,14 +604,37 @@ async def launch(
         campaign.fanout_done = campaign.fanout_total = 0
         await session.flush()
         await session.refresh(campaign)
-        _audit_status(session, principal, campaign, "campaign.launch", "draft")
+        _audit_status(
+            session,
+            principal,
+            campaign,
+            "campaign.launch",
+            "draft",
+            {"accounts_missing": missing.count} if missing.count else None,
+        )
+    else:
+        missing = await readiness.missing_accounts(session, campaign)
     agency_id, ident = str(campaign.agency_id), str(campaign.id)
 
     async def _enqueue() -> None:
         await enqueue(redis, fanout.FAN_OUT_JOB, agency_id, ident, job_id=f"fanout:{ident}")
 
     hooks.after_commit(session, _enqueue)
-    return out(campaign)
+    return _launched(campaign, missing)
+
+
+def _not_connected(campaign: Campaign, missing: readiness.Missing) -> Conflict:
+    first = missing.first[0]
+    return Conflict(
+        f"{missing.count} location(s) × channel(s) of the audience have no connected account "
+        f"(first: {first.detail}); the campaign was not launched. Connect the accounts, or "
+        'launch with "require_connected_accounts": false to skip those posts',
+        code=post_readiness.NOT_CONNECTED_CODE,
+        extra={
+            "missing_count": missing.count,
+            "missing": [w.model_dump(mode="json") for w in missing.first],
+        },
+    )
 
 
 async def pause(session: AsyncSession, principal: Principal, campaign_id: uuid.UUID) -> ActionOut:

@@ -130,3 +130,38 @@ class GroupMembersResult(BaseModel):
     group_id: uuid.UUID
     changed: int = Field(description="How many memberships were added or removed.")
     member_count: int
+
+
+NeedKind = Literal["connect_account", "reconnect_account", "confirm_posts", "answer_reviews"]
+
+
+class NeedAction(BaseModel):
+    """What to do about a need: a sentence, and the API call that starts it."""
+
+    label: str
+    method: Literal["GET", "POST"]
+    path: str
+
+
+class NeedOut(BaseModel):
+    kind: NeedKind = Field(
+        description="`connect_account`: upcoming posts on a platform the location has no "
+        "connected account on (they will be skipped); `reconnect_account`: an account the "
+        "platform stopped accepting (its posts will fail); `confirm_posts`: campaign posts "
+        "waiting for the location's confirmation; `answer_reviews`: negative reviews not "
+        "answered yet."
+    )
+    platform: str | None = Field(description="The platform, for account needs.")
+    count: int = Field(
+        description="Upcoming posts concerned (account needs, confirmations) or reviews."
+    )
+    detail: str = Field(description="What needs doing and why, in a sentence.")
+    action: NeedAction
+
+
+class LocationNeedsOut(BaseModel):
+    location_id: uuid.UUID
+    items: list[NeedOut] = Field(
+        description="What needs the location's people, most urgent kinds first; empty when "
+        "nothing does."
+    )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -23,6 +23,12 @@ class LocalPostCreate(BaseModel):
     scheduled_at: datetime | None = Field(
         default=None,
         description="When to publish (an instant with its offset); now when left out.",
+    )
+    require_connected_accounts: bool = Field(
+        default=False,
+        description="Refuse (409 `account_not_connected`, nothing saved) when a platform has "
+        "no connected, healthy account at the location, instead of saving the post with a "
+        "warning.",
     )
 
     @field_validator("scheduled_at")
@@ -70,6 +76,31 @@ class PostOut(BaseModel):
     decision_comment: str | None
     created_at: datetime
     updated_at: datetime
+
+
+AccountWarningCode = Literal["no_connected_account", "account_needs_reconnect"]
+
+
+class AccountWarning(BaseModel):
+    """A location × platform whose posts will not go out as things stand: no connected
+    account there (its posts are skipped at their time), or one that needs reconnecting
+    (its posts fail)."""
+
+    code: AccountWarningCode = Field(
+        description="`no_connected_account` (never connected, or disconnected) or "
+        "`account_needs_reconnect` (the platform stopped accepting its login)."
+    )
+    location_id: uuid.UUID
+    platform: str
+    detail: str = Field(description="What is wrong and what to do, in a sentence.")
+
+
+class CreatedPostOut(PostOut):
+    warnings: list[AccountWarning] = Field(
+        default_factory=list,
+        description="Why this post will not go out as things stand (empty when nothing stops "
+        "it): connect or reconnect the account before the post's time.",
+    )
 
 
 class PostMetricsOut(BaseModel):

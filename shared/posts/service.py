@@ -25,9 +25,10 @@ from shared.locations import service as location_service
 from shared.locations.models import Location, LocationGroupMember
 from shared.metrics import service as metrics_service
 from shared.pagination import Slice, keyset_page
-from shared.posts import transitions
+from shared.posts import readiness, transitions
 from shared.posts.models import Post, PostStatusChange
 from shared.posts.schemas import (
+    AccountWarning,
     LocalPostCreate,
     PostCancelIn,
     PostEditIn,
@@ -108,9 +109,20 @@ def _checked_time(value: datetime, now: datetime) -> datetime:
     return when
 
 
+@dataclass(frozen=True, slots=True)
+class LocalPosts:
+    """The posts made, and per platform what would keep its post from going out."""
+
+    posts: list[Post]
+    warnings: dict[str, list[AccountWarning]]
+
+
 async def create_local_posts(
     session: AsyncSession, principal: Principal, location_id: uuid.UUID, data: LocalPostCreate
-) -> list[Post]:
+) -> LocalPosts:
+    """One checked post per platform. A platform without a connected, healthy account at the
+    location is said at once: a warning on its post, or (``require_connected_accounts``) a
+    409 naming each such platform, with nothing saved."""
     location = await location_service.get_location(session, principal, location_id, "post.create")
     preview = await _render_checked(
         session,
@@ -121,6 +133,11 @@ async def create_local_posts(
         data.slot_values,
         data.platforms,
     )
+    warnings = await readiness.account_warnings(session, location, data.platforms)
+    if warnings and data.require_connected_accounts:
+        raise readiness.refusal(
+            warnings, {p: f"body.platforms.{i}" for i, p in enumerate(data.platforms)}
+        )
     rules = await rules_service.rules_for(session, principal.agency_id, location.brand_id)
     now = datetime.now(UTC)
     when = _checked_time(data.scheduled_at, now) if data.scheduled_at else now
@@ -192,7 +209,10 @@ async def create_local_posts(
     await session.flush()
     for post in posts:
         await session.refresh(post)
-    return posts
+    by_platform: dict[str, list[AccountWarning]] = {}
+    for w in warnings:
+        by_platform.setdefault(w.platform, []).append(w)
+    return LocalPosts(posts, by_platform)
 
 
 def _target(post: Post) -> Target:

@@ -16,6 +16,8 @@ from shared.campaigns.schemas import (
     CampaignOut,
     CampaignStatus,
     CampaignUpdate,
+    LaunchIn,
+    LaunchOut,
     RescheduleIn,
 )
 from shared.content.platforms import PLATFORMS
@@ -46,6 +48,8 @@ assert set(PostStatus.__args__) == set(POST_STATUSES)  # type: ignore[attr-defin
 assert set(Platform.__args__) == set(PLATFORMS)  # type: ignore[attr-defined]
 
 _IDEMPOTENT = " Send an `Idempotency-Key` header to make retries safe."
+_LAUNCH_DEFAULTS = LaunchIn()
+"""The launch's body may be left out."""
 
 
 @router.post(
@@ -151,9 +155,14 @@ async def list_campaign_posts(
     summary="Launch: fan out one post per location and channel (202, in the background)",
     description="Draft → launching; a job writes the posts in batches and the campaign becomes "
     "running. Poll `GET /v1/campaigns/{campaign_id}` for `progress`. Launching again answers "
-    "the progress and creates nothing twice." + _IDEMPOTENT,
+    "the progress and creates nothing twice. The answer counts the audience's locations × "
+    "channels without a connected, healthy account (`warning_count`; their posts will be "
+    "skipped) and names the first of them (`warnings`). With the body "
+    '`{"require_connected_accounts": true}` a draft with any is not launched: 409 '
+    "`account_not_connected` with `missing_count` and `missing`. The body may be left out."
+    + _IDEMPOTENT,
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=CampaignOut,
+    response_model=LaunchOut,
     responses=problems(401, 403, 404, 409, 422),
     openapi_extra={"x-permission": "campaign.launch"},
 )
@@ -163,11 +172,12 @@ async def launch_campaign(
     principal: CurrentPrincipal,
     redis: Redis,
     idempotency: Idempotency,
+    data: LaunchIn = _LAUNCH_DEFAULTS,
 ) -> JSONResponse:
     return await idempotency.run(
         session,
         principal,
-        lambda: campaign_service.launch(session, principal, campaign_id, redis),
+        lambda: campaign_service.launch(session, principal, campaign_id, redis, data),
         status_code=status.HTTP_202_ACCEPTED,
     )
 

@@ -8,9 +8,16 @@ from fastapi import APIRouter, Query, Response, status
 
 from services.api.deps import DEFAULT_PAGE_SIZE, CurrentPrincipal, Cursor, Limit, Session
 from services.api.problems import problems
+from shared.locations import needs as location_needs
 from shared.locations import service as location_service
 from shared.locations.repository import LocationFilter
-from shared.locations.schemas import LocationCreate, LocationOut, LocationUpdate, Status
+from shared.locations.schemas import (
+    LocationCreate,
+    LocationNeedsOut,
+    LocationOut,
+    LocationUpdate,
+    Status,
+)
 from shared.pagination import Page
 
 router = APIRouter(prefix="/v1/locations", tags=["locations"])
@@ -87,6 +94,24 @@ async def get_location(
 ) -> LocationOut:
     location = await location_service.get_location(session, principal, location_id)
     return LocationOut.model_validate(location)
+
+
+@router.get(
+    "/{location_id}/needs",
+    summary="What needs the location's people: accounts, confirmations, reviews",
+    openapi_extra={"x-permission": "location.read"},
+    description="Each item says its `kind`, the `platform` where it has one, a `count`, a "
+    "`detail` sentence and the `action` to take (a sentence and the API call that starts "
+    "it): platforms with upcoming posts but no connected account (`connect_account`: those "
+    "posts would be skipped), accounts that need reconnecting (`reconnect_account`), campaign "
+    "posts waiting for the location's confirmation (`confirm_posts`) and negative reviews not "
+    "answered yet (`answer_reviews`). An item goes away once done; nothing to do: no items.",
+    responses=problems(401, 404, 422),
+)
+async def get_location_needs(
+    location_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+) -> LocationNeedsOut:
+    return await location_needs.location_needs(session, principal, location_id)
 
 
 @router.patch(

@@ -16,6 +16,7 @@ from shared.posts import service as post_service
 from shared.posts.models import Post
 from shared.posts.schemas import (
     CalendarPage,
+    CreatedPostOut,
     LocalPostCreate,
     PostCancelIn,
     PostDetailOut,
@@ -37,10 +38,15 @@ router = APIRouter(prefix="/v1", tags=["posts"])
     "values, checks every platform's limits, the brand's rules and the slots, and saves one post "
     "per platform only if all pass (else 422 listing every problem). Posts wait in "
     "`needs_approval` when the brand requires approval of location edits, else `scheduled` "
-    "(now, or at `scheduled_at`), and the worker publishes them. Send an `Idempotency-Key` "
+    "(now, or at `scheduled_at`), and the worker publishes them. A platform without a "
+    "connected, healthy account at the location is said at once: its post carries `warnings` "
+    "(`no_connected_account`: it will be skipped at its time; `account_needs_reconnect`: it "
+    "will fail), and the location's `GET /v1/locations/{location_id}/needs` lists it. With "
+    '`"require_connected_accounts": true` such a request is refused instead (409 '
+    "`account_not_connected` naming each platform, nothing saved). Send an `Idempotency-Key` "
     "to make a retry answer what the first request did.",
     status_code=status.HTTP_201_CREATED,
-    response_model=list[PostOut],
+    response_model=list[CreatedPostOut],
     responses=problems(401, 403, 404, 409, 422),
     openapi_extra={"x-permission": "post.create"},
 )
@@ -51,9 +57,17 @@ async def create_local_posts(
     principal: CurrentPrincipal,
     idempotency: Idempotency,
 ) -> JSONResponse:
-    async def work() -> list[PostOut]:
-        posts = await post_service.create_local_posts(session, principal, location_id, data)
-        return [PostOut.model_validate(p) for p in posts]
+    async def work() -> list[CreatedPostOut]:
+        made = await post_service.create_local_posts(session, principal, location_id, data)
+        return [
+            CreatedPostOut.model_validate(
+                {
+                    **PostOut.model_validate(p).model_dump(),
+                    "warnings": made.warnings.get(p.platform, []),
+                }
+            )
+            for p in made.posts
+        ]
 
     return await idempotency.run(session, principal, work, status_code=status.HTTP_201_CREATED)
 
