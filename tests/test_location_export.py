@@ -95,6 +95,7 @@ async def test_reimporting_an_export_changes_nothing(client: httpx.AsyncClient) 
     result = response.json()
     assert (result["created"], result["updated"], result["unchanged"]) == (0, 0, 3)
     assert (result["groups_created"], result["memberships_added"]) == (0, 0)
+    assert result["memberships_removed"] == 0
     after = await client.get("/v1/locations", params={"brand_id": brand_id}, headers=a.headers)
     assert after.json() == before.json()
     assert (await _export(client, a, brand_id)).content == exported

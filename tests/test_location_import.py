@@ -82,6 +82,7 @@ async def test_csv_creates_locations_listed_for_the_brand_only_to_its_agency(
         "errors": [],
         "groups_created": 0,
         "memberships_added": 0,
+        "memberships_removed": 0,
     }
 
     listed = {loc["name"]: loc for loc in await _locations(client, a, brand_id=brand_id)}
@@ -367,7 +368,7 @@ async def test_multipart_upload_of_a_csv_or_json_file(client: httpx.AsyncClient)
     assert unsupported.status_code == 415
 
 
-async def test_groups_are_created_and_memberships_added_never_removed(
+async def test_groups_are_created_and_a_reimport_sets_each_locations_groups(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(importer, "REPLAN_AFTER_CREATED", 1)  # the big-import path, in small
@@ -394,12 +395,15 @@ async def test_groups_are_created_and_memberships_added_never_removed(
     assert sorted(m["name"] for m in members) == ["One", "Two"]
     assert [m["name"] for m in await _locations(client, a, group_id=north["id"])] == ["One"]
 
-    # Re-import moves g1 to "South" only: it joins South and stays in North and Acme.
+    # Re-import moves g1 to "South": it joins South and leaves North and Acme.
     again = _csv("external_ref,name,country,time_zone,groups", "g1,One,US,UTC,South")
     result = (await _import(client, a, brand_id, again)).json()
-    assert (result["unchanged"], result["groups_created"], result["memberships_added"]) == (1, 1, 1)
-    assert [m["name"] for m in await _locations(client, a, group_id=north["id"])] == ["One"]
-    assert len(await _locations(client, a, group_id=by_name["Acme Holdings"])) == 2
+    assert (result["unchanged"], result["groups_created"]) == (1, 1)
+    assert (result["memberships_added"], result["memberships_removed"]) == (1, 2)
+    assert await _locations(client, a, group_id=north["id"]) == []
+    assert [m["name"] for m in await _locations(client, a, group_id=by_name["Acme Holdings"])] == [
+        "Two"
+    ]
 
 
 async def test_another_agency_cannot_import_into_the_brand(client: httpx.AsyncClient) -> None:

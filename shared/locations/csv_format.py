@@ -9,6 +9,9 @@ A file is a header line and one location per line::
 one entry of ``custom_fields`` (an empty cell means the key is absent). Column names are
 matched without regard to case or surrounding spaces, except the ``<key>`` of a custom column,
 which must already be a valid custom field name (lowercase). An export is always a valid import.
+
+The user-facing statement of this format is ``docs/location-import.md``; its column table is
+:func:`reference_table`, and a test keeps the two equal.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any, Literal
 
 from shared import csvwriter
 from shared.errors import FieldProblem
-from shared.locations.fields import CUSTOM_KEY, DATA_COLUMNS
+from shared.locations.fields import CUSTOM_KEY, DATA_COLUMNS, STATUSES
 
 FIELD_COLUMNS: tuple[str, ...] = ("external_ref", *DATA_COLUMNS, "status")
 """Columns that are fields of ``LocationFields``, in file order."""
@@ -29,6 +32,12 @@ STANDARD_COLUMNS: tuple[str, ...] = (*FIELD_COLUMNS, GROUPS_COLUMN)
 REQUIRED_COLUMNS: tuple[str, ...] = ("name", "country", "time_zone")
 CUSTOM_PREFIX = "custom."
 GROUP_SEPARATOR = ";"
+LOOKALIKE_SEPARATORS: tuple[str, ...] = tuple(
+    sep for sep in (",", "/", "|", "\t") if sep != GROUP_SEPARATOR
+)
+"""Characters people separate lists with in other tools. A group name in a CSV cell holding
+one of them is most likely several names run together, unless the brand already has a group
+of exactly that name (the importer checks)."""
 HEADER_LINE = 1
 
 ColumnKind = Literal["field", "custom", "groups"]
@@ -54,6 +63,11 @@ class Header:
         if any(c.kind == "custom" for c in self.columns):
             keys.add("custom_fields")
         return frozenset(keys)
+
+    @property
+    def has_groups(self) -> bool:
+        """Whether the file carries ``groups``: then each row's cell is its whole set."""
+        return any(c.kind == "groups" for c in self.columns)
 
     def custom_column(self, key: str) -> str | None:
         for column in self.columns:
@@ -147,6 +161,15 @@ def split_groups(text: str) -> list[str]:
     return [name.strip() for name in text.split(GROUP_SEPARATOR) if name.strip()]
 
 
+def lookalike_separator(name: str) -> str | None:
+    """The first of ``LOOKALIKE_SEPARATORS`` in ``name``, if any."""
+    return next((sep for sep in LOOKALIKE_SEPARATORS if sep in name), None)
+
+
+def separator_label(sep: str) -> str:
+    return "a tab" if sep == "\t" else f"'{sep}'"
+
+
 def row_fields(header: Header, cells: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
     """One line's cells as ``LocationFields`` input and its group names.
 
@@ -191,3 +214,44 @@ def export_row(
     custom = location["custom_fields"] or {}
     cells.extend(custom_text(custom.get(key)) for key in custom_keys)
     return cells
+
+
+_COLUMN_NOTES: dict[str, str] = {
+    "external_ref": "Your own id for the location (store number), at most 100 characters. A row "
+    "whose `external_ref` the brand already has updates that location; a row without one "
+    "always creates a new location.",
+    "name": "At most 200 characters.",
+    "address_line1": "At most 200 characters.",
+    "address_line2": "At most 200 characters.",
+    "city": "At most 100 characters.",
+    "region": "State, province or county; at most 100 characters.",
+    "postal_code": "At most 20 characters.",
+    "country": "ISO 3166-1 alpha-2 code, any case (`US`, `de`).",
+    "time_zone": "IANA time zone, any case (`America/New_York`, `Europe/Berlin`).",
+    "phone": "Checked for the row's country and stored in E.164 (`+12125550100`).",
+    "website": "`https://` is added when the scheme is missing.",
+    "status": "One of {statuses}; empty means `active`. Active locations are billed seats.",
+    "groups": "Group names separated by `{sep}` (see Groups below); empty means none.",
+}
+
+
+def reference_table() -> str:
+    """The column table of ``docs/location-import.md``, generated from the code above."""
+    statuses = ", ".join(f"`{s}`" for s in STATUSES)
+    lines = ["| column | required | what it holds |", "|---|---|---|"]
+    for name in STANDARD_COLUMNS:
+        note = _COLUMN_NOTES[name].format(statuses=statuses, sep=GROUP_SEPARATOR)
+        required = "yes" if name in REQUIRED_COLUMNS else ""
+        lines.append(f"| `{name}` | {required} | {note} |")
+    lines.append(
+        f"| `{CUSTOM_PREFIX}<key>` | | One custom field per column, any number of them; `<key>` is "
+        "lowercase letters, digits and `_`, starting with a letter. An empty cell means the "
+        "location has no such field. |"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def lookalike_list() -> str:
+    """The lookalike separators as the doc names them."""
+    names = ["a tab" if sep == "\t" else f"`{sep}`" for sep in LOOKALIKE_SEPARATORS]
+    return ", ".join(names[:-1]) + f" or {names[-1]}"

@@ -21,9 +21,18 @@ What a re-import does:
   value on existing locations.
 - A row identical to the stored location is left untouched (``updated_at`` too) and counted
   as ``unchanged``, so re-importing an export changes nothing.
-- Groups are only ever added: missing groups of the brand are created (names compared
-  without regard to case), the location joins the groups its row names, and memberships the
-  row does not name are kept.
+- Groups are a field like the others: when the file carries them (a ``groups`` column, a
+  JSON row's ``groups`` key), the row's names are the location's whole set of groups.
+  Missing groups of the brand are created (names compared without regard to case), the
+  location joins the groups its row names and leaves the brand's groups it does not (an
+  empty cell leaves them all). A file without groups leaves memberships as they are. The
+  answer counts ``memberships_added`` and ``memberships_removed``.
+- A CSV groups cell holding a name with a character other tools separate lists with (``,``
+  ``/`` ``|`` or a tab) is a row problem, unless the brand already has a group of exactly
+  that name: "North, South" is far more often two groups written with the wrong separator
+  than one group, and creating it would be silent and hard to undo. A group whose name
+  really holds such a character is created first (``POST /v1/location-groups``) or imported
+  through JSON, where ``groups`` is a list.
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ import io
 import re
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 
@@ -92,6 +101,7 @@ class ImportResult:
     errors: list[FieldProblem]
     groups_created: int
     memberships_added: int
+    memberships_removed: int
 
 
 @dataclass(slots=True)
@@ -100,7 +110,8 @@ class _Row:
     prefix: str
     """What goes before a field name in messages: ``""`` for CSV, ``"rows[3]."`` for JSON."""
     data: dict[str, Any]
-    groups: list[str]
+    groups: list[str] | None
+    """The location's groups; None when the file does not carry them (memberships kept)."""
     problems: list[FieldProblem] = field(default_factory=list)
 
 
@@ -116,8 +127,17 @@ class _Parsed:
 class _Valid:
     line: int
     fields: LocationFields
-    groups: list[str]
+    groups: list[str] | None
     id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class _Lookalike:
+    """A CSV group name that may be several names run together (see the module doc)."""
+
+    line: int
+    name: str
+    separator: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +147,7 @@ class _Checked:
     errors: list[FieldProblem]
     invalid: int
     provided: frozenset[str]
+    lookalikes: list[_Lookalike] = field(default_factory=list)
 
 
 def _invalid(message: str, problems: list[FieldProblem]) -> ValidationFailed:
@@ -237,7 +258,7 @@ def _nul_paths(value: Any, path: str = "") -> list[str]:
 
 def _csv_row(header: csv_format.Header, cells: list[str], line: int) -> _Row:
     data, groups = csv_format.row_fields(header, cells)
-    row = _Row(line, "", data, groups)
+    row = _Row(line, "", data, groups if header.has_groups else None)
     for column, cell in zip(header.columns, cells, strict=False):
         if _NUL in cell:
             row.problems.append(
@@ -280,7 +301,7 @@ def parse_json(data: bytes, max_rows: int) -> _Parsed:
         prefix = f"rows[{index}]."
         line = index + 1
         if not isinstance(item, dict):
-            row = _Row(line, prefix, {}, [])
+            row = _Row(line, prefix, {}, None)
             row.problems.append(
                 FieldProblem(
                     f"rows[{index}]", "each row must be a JSON object", "not_an_object", line
@@ -290,7 +311,7 @@ def parse_json(data: bytes, max_rows: int) -> _Parsed:
             continue
         data_ = dict(item)
         raw_groups = data_.pop("groups", None)
-        row = _Row(line, prefix, data_, [])
+        row = _Row(line, prefix, data_, None)
         if raw_groups is not None:
             if isinstance(raw_groups, list) and all(isinstance(g, str) for g in raw_groups):
                 row.groups = [g.strip() for g in raw_groups if g.strip()]
@@ -330,6 +351,8 @@ def _field_name(row: _Row, loc: tuple[int | str, ...], message: str, parsed: _Pa
 
 
 def _check_groups(row: _Row) -> None:
+    if row.groups is None:
+        return
     if len(row.groups) > MAX_GROUPS_PER_ROW:
         row.problems.append(
             FieldProblem(
@@ -368,6 +391,7 @@ def validate(parsed: _Parsed) -> _Checked:
     """
     valid: list[_Valid] = []
     errors: list[FieldProblem] = []
+    lookalikes: list[_Lookalike] = []
     invalid = 0
     first_line_of: dict[str, int] = {}
     for row in parsed.rows:
@@ -381,6 +405,8 @@ def validate(parsed: _Parsed) -> _Checked:
                     name = _field_name(row, tuple(err["loc"]), message, parsed)
                     row.problems.append(FieldProblem(name, message, err["type"], row.line))
         _check_groups(row)
+        if parsed.header is not None:
+            lookalikes.extend(_lookalikes(row))
         ref = _ref_of(row, fields)
         if ref is not None:
             first = first_line_of.setdefault(ref, row.line)
@@ -399,7 +425,55 @@ def validate(parsed: _Parsed) -> _Checked:
             errors.extend(row.problems)
         elif fields is not None:
             valid.append(_Valid(row.line, fields, row.groups, new_id()))
-    return _Checked(len(parsed.rows), valid, errors, invalid, parsed.provided)
+    return _Checked(len(parsed.rows), valid, errors, invalid, parsed.provided, lookalikes)
+
+
+def _lookalikes(row: _Row) -> list[_Lookalike]:
+    found: list[_Lookalike] = []
+    for name in row.groups or ():
+        separator = csv_format.lookalike_separator(name)
+        if separator is not None:
+            found.append(_Lookalike(row.line, name, separator))
+    return found
+
+
+def _lookalike_problem(item: _Lookalike) -> FieldProblem:
+    parts = [part.strip() for part in item.name.split(item.separator) if part.strip()]
+    suggestion = f"{csv_format.GROUP_SEPARATOR} ".join(parts)
+    shown = item.name.replace("\t", "\\t")
+    return FieldProblem(
+        csv_format.GROUPS_COLUMN,
+        f"group name '{shown}' looks like several names separated by "
+        f"{csv_format.separator_label(item.separator)}; separate group names with "
+        f"'{csv_format.GROUP_SEPARATOR}' (e.g. '{suggestion}'), or, if '{shown}' is the name "
+        "of one group, create that group first (POST /v1/location-groups) and import again",
+        "group_separator",
+        item.line,
+    )
+
+
+async def _refuse_lookalike_groups(
+    session: AsyncSession, agency_id: uuid.UUID, brand_id: uuid.UUID, checked: _Checked
+) -> _Checked:
+    """Rows naming a lookalike group the brand does not have become invalid rows."""
+    if not checked.lookalikes:
+        return checked
+    lowered = sorted({item.name.lower() for item in checked.lookalikes})
+    existing = await _groups_named(session, agency_id, brand_id, lowered)
+    problems = [
+        _lookalike_problem(item) for item in checked.lookalikes if item.name.lower() not in existing
+    ]
+    if not problems:
+        return checked
+    bad_lines = {p.line for p in problems}
+    valid = [row for row in checked.valid if row.line not in bad_lines]
+    return replace(
+        checked,
+        valid=valid,
+        # Stable: each row's problems stay together, rows in file order.
+        errors=sorted([*checked.errors, *problems], key=lambda p: p.line or 0),
+        invalid=checked.invalid + len(checked.valid) - len(valid),
+    )
 
 
 def check(source: ImportSource, max_rows: int) -> _Checked:
@@ -431,6 +505,7 @@ async def import_locations(
     # Validating 10,000 rows takes a few hundred milliseconds of CPU: a worker thread keeps
     # the event loop answering other requests meanwhile.
     checked = await asyncio.to_thread(check, source, max_rows)
+    checked = await _refuse_lookalike_groups(session, principal.agency_id, brand_id, checked)
     if checked.invalid and mode == "all_or_nothing":
         raise ValidationFailed(
             f"{checked.invalid} of {checked.rows} rows are invalid, so nothing was imported; "
@@ -440,7 +515,7 @@ async def import_locations(
             errors=checked.errors,
             extra={"rows": checked.rows, "invalid": checked.invalid},
         )
-    created = updated = groups_created = memberships = 0
+    created = updated = groups_created = added = removed = 0
     if checked.valid:
         # Billing (issue #8): the active count before, to refuse an import over the plan.
         active_before = await billing.active_locations(session, principal.agency_id)
@@ -453,7 +528,7 @@ async def import_locations(
             # (a sequential scan then): 16,000 such checks against 10,000 fresh rows took
             # seconds. DISCARD PLANS makes them re-plan for the table as it is now.
             await session.execute(text("DISCARD PLANS"))
-        groups_created, memberships = await _join_groups(
+        groups_created, added, removed = await _sync_groups(
             session, principal.agency_id, brand_id, checked.valid, ids
         )
         if created or updated:
@@ -474,6 +549,8 @@ async def import_locations(
                 "updated": updated,
                 "invalid": checked.invalid,
                 "groups_created": groups_created,
+                "memberships_added": added,
+                "memberships_removed": removed,
             },
         )
     return ImportResult(
@@ -485,7 +562,8 @@ async def import_locations(
         invalid=checked.invalid,
         errors=checked.errors,
         groups_created=groups_created,
-        memberships_added=memberships,
+        memberships_added=added,
+        memberships_removed=removed,
     )
 
 
@@ -569,26 +647,107 @@ async def _upsert(
     return ids, created, updated
 
 
-async def _join_groups(
+async def _sync_groups(
     session: AsyncSession,
     agency_id: uuid.UUID,
     brand_id: uuid.UUID,
     rows: list[_Valid],
     written: dict[str, uuid.UUID],
-) -> tuple[int, int]:
-    """Create the brand's missing groups and add the memberships rows name (never remove)."""
-    with_groups = [r for r in rows if r.groups]
-    if not with_groups:
-        return 0, 0
+) -> tuple[int, int, int]:
+    """Make each row's groups the location's groups, for the rows that carry them: create
+    the brand's missing groups, add the memberships named, remove the ones not named.
+    Returns (groups created, memberships added, memberships removed)."""
+    carrying = [r for r in rows if r.groups is not None]
+    if not carrying:
+        return 0, 0, 0
     names: dict[str, str] = {}
-    for row in with_groups:
-        for name in row.groups:
+    for row in carrying:
+        for name in row.groups or ():
             names.setdefault(name.lower(), name)
     group_ids, created = await _ensure_groups(session, agency_id, brand_id, names)
+    location_of = await _locations_of(session, agency_id, brand_id, carrying, written)
 
+    keep: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    existing: list[uuid.UUID] = []
+    for row in carrying:
+        ref = row.fields.external_ref
+        location_id = row.id if ref is None else location_of[ref]
+        if ref is not None:  # a row without external_ref is a new location: nothing to leave
+            existing.append(location_id)
+        for name in row.groups or ():
+            keep.add((group_ids[name.lower()], location_id))
+    # Both statements take their rows in key order, like the upsert: a membership another
+    # import is changing at the same time is waited for in the same order on both sides.
+    ordered = sorted(keep)
+    removed = await session.execute(
+        _LEAVE_GROUPS,
+        {
+            "agency_id": agency_id,
+            "locations": sorted(existing),
+            "group_ids": [g for g, _ in ordered],
+            "location_ids": [loc for _, loc in ordered],
+        },
+    )
+    added = await session.execute(
+        _JOIN_GROUPS,
+        {
+            "agency_id": agency_id,
+            "group_ids": [g for g, _ in ordered],
+            "location_ids": [loc for _, loc in ordered],
+        },
+    )
+    return created, len(added.all()), len(removed.all())
+
+
+_LEAVE_GROUPS = text(
+    """
+    WITH leaving AS (
+        SELECT m.group_id, m.location_id
+        FROM location_group_member m
+        WHERE m.agency_id = CAST(:agency_id AS uuid)
+          AND m.location_id = ANY(CAST(:locations AS uuid[]))
+          AND NOT EXISTS (
+              SELECT 1
+              FROM unnest(CAST(:group_ids AS uuid[]), CAST(:location_ids AS uuid[]))
+                  AS k(group_id, location_id)
+              WHERE k.group_id = m.group_id AND k.location_id = m.location_id
+          )
+        ORDER BY m.group_id, m.location_id
+        FOR UPDATE
+    )
+    DELETE FROM location_group_member m
+    USING leaving
+    WHERE m.agency_id = CAST(:agency_id AS uuid)
+      AND m.group_id = leaving.group_id
+      AND m.location_id = leaving.location_id
+    RETURNING 1
+    """
+)
+
+_JOIN_GROUPS = text(
+    """
+    INSERT INTO location_group_member (agency_id, group_id, location_id)
+    SELECT CAST(:agency_id AS uuid), t.group_id, t.location_id
+    FROM unnest(CAST(:group_ids AS uuid[]), CAST(:location_ids AS uuid[]))
+        AS t(group_id, location_id)
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+    """
+)
+
+
+async def _locations_of(
+    session: AsyncSession,
+    agency_id: uuid.UUID,
+    brand_id: uuid.UUID,
+    rows: list[_Valid],
+    written: dict[str, uuid.UUID],
+) -> dict[str, uuid.UUID]:
+    """``external_ref → location id`` of ``rows``: the upsert's answer, plus the rows it left
+    untouched (equal to what is stored), looked up."""
     unchanged_refs = [
         r.fields.external_ref
-        for r in with_groups
+        for r in rows
         if r.fields.external_ref is not None and r.fields.external_ref not in written
     ]
     location_of = dict(written)
@@ -601,34 +760,7 @@ async def _join_groups(
             )
         )
         location_of.update({ref: id_ for ref, id_ in found if ref is not None})
-
-    pairs: set[tuple[uuid.UUID, uuid.UUID]] = set()
-    for row in with_groups:
-        ref = row.fields.external_ref
-        location_id = row.id if ref is None else location_of[ref]
-        for name in row.groups:
-            pairs.add((group_ids[name.lower()], location_id))
-    # In key order, like the upsert: a membership another import is adding at the same time
-    # is waited for in the same order on both sides.
-    ordered = sorted(pairs)
-    result = await session.execute(
-        text(
-            """
-            INSERT INTO location_group_member (agency_id, group_id, location_id)
-            SELECT CAST(:agency_id AS uuid), t.group_id, t.location_id
-            FROM unnest(CAST(:group_ids AS uuid[]), CAST(:location_ids AS uuid[]))
-                AS t(group_id, location_id)
-            ON CONFLICT DO NOTHING
-            RETURNING 1
-            """
-        ),
-        {
-            "agency_id": agency_id,
-            "group_ids": [g for g, _ in ordered],
-            "location_ids": [loc for _, loc in ordered],
-        },
-    )
-    return created, len(result.all())
+    return location_of
 
 
 async def _ensure_groups(

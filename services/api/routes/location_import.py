@@ -54,25 +54,33 @@ class LocationImportOut(BaseModel):
     mode: ImportMode
     rows: int = Field(description="Rows in the file (blank lines not counted).")
     created: int
-    updated: int
-    unchanged: int = Field(description="Rows equal to the stored location: nothing written.")
+    updated: int = Field(description="Existing locations whose fields changed.")
+    unchanged: int = Field(
+        description="Rows equal to the stored location's fields: nothing written to the "
+        "location (its memberships are counted apart)."
+    )
     invalid: int = Field(description="Rows skipped because of the problems in `errors`.")
     errors: list[ImportProblem]
     groups_created: int
-    memberships_added: int = Field(
-        description="Group memberships added (memberships are never removed by an import)."
+    memberships_added: int = Field(description="Group memberships added.")
+    memberships_removed: int = Field(
+        description="Group memberships removed: groups a location was in that its row's "
+        "`groups` no longer names (only when the file carries `groups`)."
     )
 
+
+FORMAT_DOC = "docs/location-import.md"
 
 _IMPORT_DESCRIPTION = """
 Create or update many locations of a brand at once, from CSV or JSON, up to the configured
 number of rows per request (10,000 by default; more is answered `413 too_many_rows`).
+The format in full, with examples: `{doc}` in the Chorus repository.
 
 **Body**, one of:
-- `text/csv`: a header line, then one location per line. Columns:
-  `{columns}` and any number of `custom.<key>` columns (one custom
-  field each; an empty cell means absent). Only `name`, `country` and `time_zone` are required.
-  `groups` holds group names separated by `;`. UTF-8, with or without a byte-order mark.
+- `text/csv`: a header line, then one location per line, UTF-8 (with or without a byte-order
+  mark), comma-separated, quoted as spreadsheets do. Columns, in any order and any case:
+
+{table}
 - `application/json`: an array of location objects (the fields of `POST /v1/locations`
   without `brand_id`/`group_ids`, plus `groups`: a list of names), or `{"locations": [...]}`.
 - `multipart/form-data` with the file in the field `file` (`.csv` or `.json`).
@@ -80,13 +88,25 @@ number of rows per request (10,000 by default; more is answered `413 too_many_ro
 **Matching**: a row whose `external_ref` is already used in the brand updates that location;
 a row without `external_ref` always creates one. Fields the file carries are set (an empty
 value clears); fields it leaves out keep their value. Rows equal to what is stored are counted
-`unchanged`. Missing groups are created; memberships are added, never removed.
+`unchanged`.
+
+**Groups**: when the file carries `groups`, each row's names are that location's whole set of
+groups: missing groups are created, memberships not named are removed (an empty cell leaves
+every group); the answer counts `memberships_added` and `memberships_removed`. A file without
+`groups` leaves memberships alone. In CSV a group name containing {lookalikes} is a row problem
+(`group_separator`: most likely names joined with the wrong separator) unless the brand
+already has a group of that name.
 
 **Modes**: `all_or_nothing` (default) writes nothing if any row is bad and answers `422`
 `import_invalid` listing every problem (`line`, `field`, `message`, `code`); `valid_only` writes
 the good rows and lists the bad ones in the `200` answer. CSV lines are counted as in the file
 (header = line 1); JSON problems name `rows[i].<field>` with `line` = i + 1.
-""".replace("{columns}", ",".join(csv_format.STANDARD_COLUMNS))
+"""
+_IMPORT_DESCRIPTION = (
+    _IMPORT_DESCRIPTION.replace("{doc}", FORMAT_DOC)
+    .replace("{table}", csv_format.reference_table())
+    .replace("{lookalikes}", csv_format.lookalike_list())
+)
 
 
 async def _read_source(request: Request) -> ImportSource:
@@ -199,6 +219,7 @@ async def import_locations(
         ],
         groups_created=result.groups_created,
         memberships_added=result.memberships_added,
+        memberships_removed=result.memberships_removed,
     )
 
 
