@@ -30,6 +30,16 @@ def _known(request: Request, platform: str) -> str:
     return platform
 
 
+SANDBOX_IDENTITY = {"service": "chorus-sandbox"}
+
+
+@router.get("/identity")
+async def identity() -> dict[str, str]:
+    """Who answers on this port: ``make run`` waits for this answer, so another program
+    listening on the sandbox's port is told apart from the sandbox."""
+    return SANDBOX_IDENTITY
+
+
 @router.get("/platforms")
 async def platforms(request: Request) -> dict[str, list[str]]:
     return {"platforms": sorted(request.app.state.platforms)}
