@@ -122,7 +122,11 @@ async def startup(
             db,
             ctx["redis"],
             build_relay(settings, ctx["redis"]),
-            [complete_finished_campaigns, skip_overdue_approvals],
+            [
+                complete_finished_campaigns,
+                skip_overdue_approvals,
+                mail_service.sweeper(ctx["redis"]),
+            ],
         )
         wctx.loops.start()
         stopping.on_stop_signal(wctx.stop_soon)

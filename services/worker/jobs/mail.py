@@ -13,14 +13,13 @@ from shared.mail import service as mail_service
 log = structlog.get_logger("chorus.worker")
 
 
-async def deliver(ctx: dict[str, Any], agency_id: str, email_id: str) -> bool:
-    """Idempotent: a mail already marked sent, or gone, is a logged no-op."""
+async def deliver(ctx: dict[str, Any], agency_id: str, email_id: str) -> str:
+    """Idempotent: a mail already sent or failed, held by another deliverer, or gone is a
+    no-op. A failed attempt is recorded on the row; the mail sweep hands it on again when
+    its back-off has passed (this job is not retried for it)."""
     wctx = WorkerContext.of(ctx)
     async with wctx.db.transaction(uuid.UUID(agency_id)) as session:
-        email = await mail_service.deliver(
-            session, uuid.UUID(email_id), show_body=wctx.settings.env != "production"
-        )
-    if email is None:
+        outcome = await mail_service.deliver(session, wctx.settings, uuid.UUID(email_id))
+    if outcome == "missing":
         log.warning("mail.missing", email_id=email_id)
-        return False
-    return True
+    return outcome
