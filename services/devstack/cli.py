@@ -11,20 +11,34 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from services.devstack import ports
-from services.devstack.errors import DevStackError, say
+from services.devstack import banner, identity, migrations, ports
+from services.devstack.banner import Address
+from services.devstack.demo_logins import (
+    FILE_NAME,
+    PASSWORD_ENV,
+    Login,
+    database_key,
+    logins,
+    password_for,
+)
+from services.devstack.errors import DevStackError, say, write
+from services.devstack.osutil import shown
+from services.devstack.ports import PortSetting
 from services.devstack.signals import Interrupted, SignalTrap, name
 from services.devstack.stack import DevStack, stop_embedded
-from services.devstack.supervisor import ChildSpec, Supervisor, run_one
+from services.devstack.supervisor import ChildSpec, PipedOutput, Supervisor, run_one
 from services.devstack.urls import LOOPBACK
 
 ROOT = Path(__file__).resolve().parents[2]
 """The repository root: children run here, and the embedded servers keep their data below it."""
 
 DATA_DIR = ROOT / ".data"
-DEFAULT_API_PORT = 8000
+DATA_DIR_ENV = "CHORUS_DATA_DIR"
+"""Another data folder (embedded servers, demo logins, service logs), e.g. for a second stack."""
+MIGRATIONS = ROOT / "migrations" / "versions"
 PYTEST_NO_TESTS = 5
 
 PY = sys.executable
@@ -32,64 +46,175 @@ PY = sys.executable
 
 Body = Callable[[DevStack, SignalTrap], int]
 
-
-def api_port(env: Mapping[str, str]) -> int:
-    raw = env.get("CHORUS_API_PORT", "").strip() or str(DEFAULT_API_PORT)
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise DevStackError(f"CHORUS_API_PORT must be a port number, not {raw!r}")
-    return int(raw)
-
-
-SANDBOX_PORT = 8790
-STRIPE_PORT = 8420
+API_PORT = PortSetting("CHORUS_API_PORT", 8000, "the API")
+SANDBOX_PORT = PortSetting("CHORUS_SANDBOX_PORT", 8790, "the platform sandbox")
+STRIPE_PORT = PortSetting("CHORUS_STRIPE_PORT", 8420, "local Stripe")
 """Billing (issue #8): the local Stripe (``localstripe``) of ``make run``."""
+MAIL_SMTP_PORT = PortSetting("CHORUS_MAILCATCHER_SMTP_PORT", 8025, "the mail catcher's SMTP")
+MAIL_HTTP_PORT = PortSetting("CHORUS_MAILCATCHER_HTTP_PORT", 8026, "the mail catcher's page")
+
+WORKER_READY = b"worker.started"
+"""The event each worker logs once it is connected and about to take jobs."""
 
 
-def app_services(port: int) -> list[ChildSpec]:
-    """The long-running processes of ``run``, started in this order. A new service (a local
-    Stripe) is one more line here."""
-    api = f"http://{LOOPBACK}:{port}"
-    sandbox = f"http://{LOOPBACK}:{SANDBOX_PORT}"
+def data_dir(env: Mapping[str, str]) -> Path:
+    raw = env.get(DATA_DIR_ENV, "").strip()
+    return Path(raw).resolve() if raw else DATA_DIR
+
+
+def has_mailcatcher() -> bool:
+    return (ROOT / "services" / "mailcatcher" / "__main__.py").is_file()
+
+
+@dataclass(frozen=True)
+class RunPorts:
+    """The ports of ``make run``'s HTTP services, as chosen by the environment."""
+
+    api: int
+    sandbox: int
+    stripe: int
+    smtp: int | None
+    mail_http: int | None
+
+    @classmethod
+    def choose(cls, env: Mapping[str, str], mailcatcher: bool) -> RunPorts:
+        """Read every port and check, before anything starts, that each one is free."""
+        settings = [API_PORT, SANDBOX_PORT, STRIPE_PORT]
+        if mailcatcher:
+            settings += [MAIL_SMTP_PORT, MAIL_HTTP_PORT]
+        chosen = [(setting, setting.read(env)) for setting in settings]
+        taken: dict[int, PortSetting] = {}
+        for setting, port in chosen:
+            if port in taken:
+                raise DevStackError(
+                    f"{setting.variable} and {taken[port].variable} both name port {port}; "
+                    f"choose another with {setting.variable}="
+                )
+            taken[port] = setting
+        for setting, port in chosen:
+            if not ports.is_free(port):
+                raise setting.busy(port)
+        by_name = {setting.variable: port for setting, port in chosen}
+        return cls(
+            api=by_name[API_PORT.variable],
+            sandbox=by_name[SANDBOX_PORT.variable],
+            stripe=by_name[STRIPE_PORT.variable],
+            smtp=by_name.get(MAIL_SMTP_PORT.variable),
+            mail_http=by_name.get(MAIL_HTTP_PORT.variable),
+        )
+
+
+def _url(port: int) -> str:
+    return f"http://{LOOPBACK}:{port}"
+
+
+def app_services(chosen: RunPorts) -> list[ChildSpec]:
+    """The long-running processes of ``run``, started in this order. A new service is one
+    more entry here: how to start it, and how it proves it is up."""
     # --no-access-log: the app writes its own access line (JSON, with request and agency id).
-    uvicorn = (PY, "-m", "uvicorn", "services.api.app:create_app", "--factory", "--no-access-log")
-    return [
+    uvicorn = (PY, "-m", "uvicorn", "--factory", "--no-access-log", "--host", LOOPBACK)
+    services = [
         ChildSpec(
             "api",
-            (*uvicorn, "--host", LOOPBACK, "--port", str(port)),
-            ready_port=port,
-            ready_message=f"the API is up: {api} (docs: {api}/docs)",
+            (*uvicorn, "--port", str(chosen.api), "services.api.app:create_app"),
+            ready=identity.ready(identity.API, chosen.api, API_PORT.variable),
         ),
         # Two job queues (issue #12): urgent work (fan-out, publishing, replies, mail,
         # webhooks, with the dispatcher) never waits behind bulk work (collection, backfills).
-        ChildSpec("worker", (PY, "-m", "arq", "services.worker.settings.WorkerSettings")),
-        ChildSpec("worker-bulk", (PY, "-m", "arq", "services.worker.settings.BulkWorkerSettings")),
+        ChildSpec(
+            "worker",
+            (PY, "-m", "arq", "services.worker.settings.WorkerSettings"),
+            ready_line=WORKER_READY,
+        ),
+        ChildSpec(
+            "worker-bulk",
+            (PY, "-m", "arq", "services.worker.settings.BulkWorkerSettings"),
+            ready_line=WORKER_READY,
+            quiet_when_up=True,
+        ),
         ChildSpec(
             "sandbox",
-            (
-                PY,
-                "-m",
-                "uvicorn",
-                "services.sandbox.app:create_app",
-                "--factory",
-                "--no-access-log",
-                "--host",
-                LOOPBACK,
-                "--port",
-                str(SANDBOX_PORT),
-            ),
-            ready_port=SANDBOX_PORT,
-            ready_message=f"platform sandbox (test mode, no real social network is called): "
-            f"{sandbox} (docs: {sandbox}/_sandbox/docs)",
+            (*uvicorn, "--port", str(chosen.sandbox), "services.sandbox.app:create_app"),
+            ready=identity.ready(identity.SANDBOX, chosen.sandbox, SANDBOX_PORT.variable),
         ),
         # Billing (issue #8): a stateful fake Stripe; Chorus's Stripe calls go there.
         ChildSpec(
             "stripe",
-            (str(Path(PY).with_name("localstripe")), "--port", str(STRIPE_PORT)),
-            ready_port=STRIPE_PORT,
-            ready_message=f"local Stripe (test mode, nothing is charged): "
-            f"http://{LOOPBACK}:{STRIPE_PORT}",
+            (str(Path(PY).with_name("localstripe")), "--port", str(chosen.stripe)),
+            ready=identity.ready(identity.STRIPE, chosen.stripe, STRIPE_PORT.variable),
         ),
     ]
+    if chosen.smtp is not None and chosen.mail_http is not None:
+        services.append(
+            ChildSpec(
+                "mailcatcher",
+                (
+                    PY,
+                    "-m",
+                    "services.mailcatcher",
+                    "--smtp-port",
+                    str(chosen.smtp),
+                    "--http-port",
+                    str(chosen.mail_http),
+                    "--host",
+                    LOOPBACK,
+                ),
+                ready=identity.ready(
+                    identity.MAILCATCHER, chosen.mail_http, MAIL_HTTP_PORT.variable
+                ),
+            )
+        )
+    return services
+
+
+def service_env(chosen: RunPorts, environ: Mapping[str, str]) -> dict[str, str]:
+    """What points Chorus at the local services, unless the person set it otherwise."""
+    extra: dict[str, str] = {}
+    if "CHORUS_PUBLIC_BASE_URL" not in environ:
+        extra["CHORUS_PUBLIC_BASE_URL"] = _url(chosen.api)
+    if "CHORUS_PLATFORM_SANDBOX_URL" not in environ:
+        extra["CHORUS_PLATFORM_SANDBOX_URL"] = _url(chosen.sandbox)
+    if "CHORUS_STRIPE_API_BASE" not in environ:  # Billing (issue #8)
+        extra["CHORUS_STRIPE_API_BASE"] = _url(chosen.stripe)
+        extra["CHORUS_STRIPE_ENVIRONMENT"] = "local"
+        extra["CHORUS_STRIPE_LOCAL_WEBHOOKS"] = "true"
+    if chosen.smtp is not None and "CHORUS_SMTP_HOST" not in environ:
+        extra["CHORUS_SMTP_HOST"] = LOOPBACK
+        extra["CHORUS_SMTP_PORT"] = str(chosen.smtp)
+        extra["CHORUS_SMTP_SECURITY"] = "none"
+    return extra
+
+
+def start_box(
+    chosen: RunPorts,
+    env: Mapping[str, str],
+    logins: list[Login],
+    data: Path,
+    demo_failed: bool,
+) -> str:
+    """The box of `cmd_run`, from what was actually started and pointed at."""
+    api = _url(chosen.api)
+    addresses = [
+        Address("Web / API", api),
+        Address("API docs", f"{api}/docs"),
+        Address("Sandbox", _url(chosen.sandbox), "platforms' stand-in, docs: /_sandbox/docs"),
+        Address("Local Stripe", _url(chosen.stripe), "test mode, nothing is charged"),
+    ]
+    if chosen.mail_http is not None and chosen.smtp is not None:
+        note = f"SMTP {LOOPBACK}:{chosen.smtp}"
+        if env.get("CHORUS_SMTP_HOST") != LOOPBACK or env.get("CHORUS_SMTP_PORT") != str(
+            chosen.smtp
+        ):
+            note += "; Chorus sends elsewhere (CHORUS_SMTP_HOST is set)"
+        addresses.append(Address("Mail catcher", _url(chosen.mail_http), note))
+    footer = [f"Logins kept in {shown(data / FILE_NAME)}; service logs in {shown(data / 'logs')}/"]
+    if demo_failed:
+        footer.insert(0, "The demo set-up failed (see above): these logins may not work yet.")
+    if not env.get("CHORUS_PLATFORM_SANDBOX_URL"):
+        footer.insert(0, "Real platforms: CHORUS_PLATFORM_SANDBOX_URL is empty.")
+    footer.append("Ctrl-C stops everything.")
+    title = "Chorus is up" + (" (test mode)" if env.get("CHORUS_PLATFORM_SANDBOX_URL") else "")
+    return banner.render(title, addresses, logins, footer)
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -132,73 +257,69 @@ def cmd_migrate(args: list[str]) -> int:
 
 
 def cmd_run(args: list[str]) -> int:
-    """run: migrate, seed the demo agency, then run the API and the workers until Ctrl-C."""
+    """run: migrate, then run the API, the workers, the sandbox, local Stripe, the mail
+    catcher and the demo set-up until Ctrl-C."""
     if args:
         raise DevStackError("usage: python -m services.devstack run")
-    port = api_port(os.environ)
-    if not ports.is_free(port):
-        raise DevStackError(
-            f"port {port} is already in use (another `make run`?); "
-            "stop that or choose another with CHORUS_API_PORT=8001"
-        )
+    chosen = RunPorts.choose(os.environ, has_mailcatcher())
+    data = data_dir(os.environ)
+    if chosen.smtp is None:
+        say("no mail catcher (services/mailcatcher is missing): mail is not delivered locally")
 
     def body(stack: DevStack, trap: SignalTrap) -> int:
-        extra = {}
-        if "CHORUS_PUBLIC_BASE_URL" not in os.environ:
-            extra["CHORUS_PUBLIC_BASE_URL"] = f"http://{LOOPBACK}:{port}"
-        if "CHORUS_PLATFORM_SANDBOX_URL" not in os.environ:
-            extra["CHORUS_PLATFORM_SANDBOX_URL"] = f"http://{LOOPBACK}:{SANDBOX_PORT}"
-        if "CHORUS_STRIPE_API_BASE" not in os.environ:  # Billing (issue #8)
-            extra["CHORUS_STRIPE_API_BASE"] = f"http://{LOOPBACK}:{STRIPE_PORT}"
-            extra["CHORUS_STRIPE_ENVIRONMENT"] = "local"
-            extra["CHORUS_STRIPE_LOCAL_WEBHOOKS"] = "true"
-        env = stack.child_env(extra)
+        assert stack.database is not None
+        env = stack.child_env(service_env(chosen, os.environ))
         if env.get("CHORUS_PLATFORM_SANDBOX_URL"):
             say(
                 "TEST MODE: every platform connector talks to the local sandbox "
                 f"({env['CHORUS_PLATFORM_SANDBOX_URL']}), no real social network; set "
                 "CHORUS_PLATFORM_SANDBOX_URL= (empty) and CHORUS_PLATFORM_APPS for real ones"
             )
-        steps = [
-            _alembic(["upgrade", "head"]),
-            ChildSpec("seed-demo", (PY, "-m", "shared.cli", "seed-demo")),
-        ]
-        for step in steps:
-            status = run_one(trap, env, ROOT, step)
+        key = database_key(stack.database.url if stack.database.external else None)
+        password = password_for(data, key, os.environ)
+        if migrations.at_head(env["DATABASE_URL"], MIGRATIONS):
+            say("the database is at the newest migration")
+        else:
+            status = run_one(trap, env, ROOT, _alembic(["upgrade", "head"]))
             if trap.first is not None:
                 return 0
             if status != 0:
-                say(f"{step.name} failed (exit {status}); not starting the services")
+                say(f"migrations failed (exit {status}); not starting the services")
                 return status
 
-        services = app_services(port)
-        with Supervisor(trap, env, ROOT) as supervisor:
-            for spec in services:
+        services = app_services(chosen)
+        # Seeds the demo agency with the kept password and, in test mode, connects its
+        # accounts through the sandbox (which forgets them when it stops), each time.
+        demo = ChildSpec(
+            "demo",
+            (PY, "-m", "services.devstack.demo_task"),
+            one_shot=True,
+            awaited=True,
+            extra_env=((PASSWORD_ENV, password),),
+        )
+        output = PipedOutput(data / "logs")
+        with Supervisor(trap, env, ROOT, output=output) as supervisor:
+            for spec in [*services, demo]:
                 supervisor.start(spec)
-            if env.get("CHORUS_PLATFORM_SANDBOX_URL"):
-                # The sandbox forgets everything when it stops: connect the demo's accounts
-                # again, through it, each time.
-                supervisor.start(
-                    ChildSpec(
-                        "demo-connect", (PY, "-m", "shared.cli", "demo-connect"), one_shot=True
-                    )
-                )
-            api = f"http://{LOOPBACK}:{port}"
-            say(f"running {', '.join(s.name for s in services)}: API {api}, docs {api}/docs")
-            say("press Ctrl-C to stop everything")
-            outcome = supervisor.wait()
+            say(f"starting {', '.join(s.name for s in services)} and the demo set-up")
+
+            def show_box() -> None:
+                box = start_box(chosen, env, logins(password), data, "demo" in supervisor.failed)
+                write("\n" + box)
+
+            outcome = supervisor.wait(on_up=show_box)
             if outcome.signal is not None:
                 say(f"{name(outcome.signal)} received; stopping")
                 return 0
             say(f"{outcome.child} exited (exit {outcome.returncode}); stopping the others")
             return outcome.returncode or 1
 
-    return _with_stack(body, interrupt_status=0)
+    return _with_stack(body, data, interrupt_status=0)
 
 
 def cmd_stop(args: list[str]) -> int:
     """stop: stop embedded servers left running by a killed devstack (unless one uses them)."""
-    return stop_embedded(DATA_DIR)
+    return stop_embedded(data_dir(os.environ))
 
 
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
@@ -250,17 +371,17 @@ def _one_shot(spec: ChildSpec) -> int:
     def body(stack: DevStack, trap: SignalTrap) -> int:
         return run_one(trap, stack.child_env(), ROOT, spec)
 
-    return _with_stack(body)
+    return _with_stack(body, data_dir(os.environ))
 
 
-def _with_stack(body: Body, interrupt_status: int | None = None) -> int:
+def _with_stack(body: Body, data: Path, interrupt_status: int | None = None) -> int:
     """Run `body` with the backing servers up; stop them afterwards, whatever happens.
 
     Interrupted while the servers were starting: exit with `interrupt_status`, by default the
     shell's 128+N (130 for Ctrl-C)."""
     with SignalTrap() as trap:
         try:
-            with DevStack(DATA_DIR, os.environ, trap) as stack:
+            with DevStack(data, os.environ, trap) as stack:
                 for line in stack.summaries():
                     say(line)
                 return body(stack, trap)

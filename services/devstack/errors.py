@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
+
+CONSOLE = threading.RLock()
+"""Held while writing to the terminal: the devstack's messages, the services' lines (piped
+through it by ``make run``) and the start-up box each reach the screen whole."""
 
 
 class DevStackError(Exception):
@@ -27,5 +32,11 @@ def say(message: str) -> None:
 
     A closed stderr (the terminal went away, ``make run | less`` quit) must not abort stopping
     the children and the servers half-way, so write errors are ignored."""
-    with contextlib.suppress(OSError, ValueError):
-        print(f"devstack: {message}", file=sys.stderr, flush=True)
+    write(f"devstack: {message}")
+
+
+def write(text: str) -> None:
+    """Write `text` (one or more lines) to stderr in one piece and flush it."""
+    with CONSOLE, contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()

@@ -10,7 +10,10 @@ stopped (TIME_WAIT) do not make its own port look taken.
 from __future__ import annotations
 
 import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
 
+from services.devstack.errors import DevStackError
 from services.devstack.urls import LOOPBACK
 
 
@@ -42,3 +45,29 @@ def is_listening(port: int, host: str = LOOPBACK, timeout: float = 0.2) -> bool:
             return True
     except OSError:
         return False
+
+
+@dataclass(frozen=True)
+class PortSetting:
+    """A port of ``make run`` a person can move with an environment variable."""
+
+    variable: str
+    default: int
+    title: str
+
+    def read(self, env: Mapping[str, str]) -> int:
+        raw = env.get(self.variable, "").strip() or str(self.default)
+        if not raw.isdigit() or not 0 < int(raw) < 65536:
+            raise DevStackError(f"{self.variable} must be a port number, not {raw!r}")
+        return int(raw)
+
+    def busy(self, port: int) -> DevStackError:
+        """The one message for a port that is taken, whichever service wanted it."""
+        return DevStackError(
+            f"port {port} ({self.title}) is already in use (another `make run`?); "
+            f"stop that or choose another with {self.variable}={_another(port)}"
+        )
+
+
+def _another(port: int) -> int:
+    return port + 1 if port < 65535 else port - 1

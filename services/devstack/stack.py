@@ -43,6 +43,7 @@ class Backend:
     title: str
     url: str
     origin: str  # "embedded PostgreSQL 18, data in …" or "from DATABASE_URL"
+    external: bool = False
 
     def summary(self) -> str:
         return f"{self.title}: {urls.redact(self.url)} ({self.origin})"
@@ -108,7 +109,7 @@ class DevStack:
         found = urls.external(self._environ, env_names)
         if found is not None:
             variable, url = found
-            return Backend(title, url, f"external, from {variable}")
+            return Backend(title, url, f"external, from {variable}", external=True)
         self._trap.check()
         server = make()
         return Backend(title, self._join(server), server.describe())
