@@ -102,9 +102,7 @@ async def connected_source(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     account = await connect(client, owner.headers, location["id"], platform)
     await run_sweep(db)
-    source = await source_of(
-        engine, location["id"], "google" if platform == "google_business" else "facebook"
-    )
+    source = await source_of(engine, location["id"], platform)  # named as the account is
     return account, source
 
 
@@ -146,7 +144,7 @@ async def test_google_and_facebook_reviews_are_collected_and_a_rerun_changes_not
             remote["author"],
         )
         assert mine["sentiment_label"] in ("positive", "neutral", "negative")
-    assert {r["source"] for r in collected} == {"google", "facebook"}
+    assert {r["source"] for r in collected} == {"google_business", "facebook"}
     # Newest first.
     assert [r["created_at"] for r in collected] == sorted(
         (r["created_at"] for r in collected), reverse=True
@@ -169,7 +167,7 @@ async def test_google_and_facebook_reviews_are_collected_and_a_rerun_changes_not
     assert len(await events(admin_engine, owner.agency_id, "review.negative")) == len(negative)
 
     # The next collection is in the future, at the source's own offset in the hour.
-    after = await source_of(admin_engine, location["id"], "google")
+    after = await source_of(admin_engine, location["id"], "google_business")
     assert after["last_error"] is None
     assert after["failures"] == 0
     assert datetime.now(UTC) < after["next_collect_at"] <= datetime.now(UTC) + timedelta(hours=1)
@@ -338,7 +336,9 @@ async def test_an_account_whose_access_was_removed_needs_reconnecting(
     assert resumed.stored.new > 0
     assert (
         account["id"]
-        == (await source_of(admin_engine, location["id"], "google"))["account_id"].__str__()
+        == (await source_of(admin_engine, location["id"], "google_business"))[
+            "account_id"
+        ].__str__()
     )
 
 

@@ -406,7 +406,7 @@ async def test_the_brand_decides_what_rating_needs_attention(
         ]  # fmt: skip
     assert payloads == [
         {
-            "source": "google",
+            "source": "google_business",
             "external_id": jon["external_id"],
             "rating": 3,
             "sentiment": jon["sentiment_label"],
@@ -460,7 +460,7 @@ async def test_filters_pagination_and_csv_export(
     by_group = await reviews_of(client, owner.headers, group_id=north["id"])
     assert ids(by_group) == ids(by_source)
     by_location = await reviews_of(client, owner.headers, location_id=google.location["id"])
-    assert ids(by_location) == ids(r for r in everything if r["source"] == "google")
+    assert ids(by_location) == ids(r for r in everything if r["source"] == "google_business")
     low = await reviews_of(client, owner.headers, min_rating=1, max_rating=2)
     assert low
     assert ids(low) == ids(r for r in everything if r["rating"] is not None and r["rating"] <= 2)

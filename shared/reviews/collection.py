@@ -64,7 +64,7 @@ MAX_PAGES = 40
 BACKOFF_BASE_S = 60.0
 BACKOFF_MAX_S = 3600.0
 DEFAULT_NEGATIVE_RATING = 2
-UPDATE_ORDERED = frozenset({"google"})
+UPDATE_ORDERED = frozenset({"google_business"})
 """Sources whose listing is ordered by update time (edits come first)."""
 READ_WINDOWS = {
     "google_business": ("project_qpm",),
@@ -104,7 +104,7 @@ _SYNC_NEW = text(
     INSERT INTO review_source (agency_id, id, brand_id, location_id, source, account_id,
                                external_id, name, status, stagger_s, next_collect_at)
     SELECT a.agency_id, gen_random_uuid(), a.brand_id, a.location_id,
-           CASE a.platform WHEN 'google_business' THEN 'google' ELSE 'facebook' END,
+           a.platform,
            a.id, a.external_id, a.name, 'active', s.stagger,
            CAST(:now AS timestamptz) + make_interval(secs => s.stagger % 300)
     FROM social_account a
@@ -128,8 +128,8 @@ _SYNC_STATUS = text(
         updated_at = now()
     FROM social_account a
     WHERE a.agency_id = r.agency_id AND a.location_id = r.location_id
-      AND r.source IN ('google', 'facebook')
-      AND a.platform = CASE r.source WHEN 'google' THEN 'google_business' ELSE 'facebook' END
+      AND r.source IN ('google_business', 'facebook')
+      AND a.platform = r.source
       AND r.status <> 'disabled'
       AND ((a.status = 'connected') <> (r.status = 'active') OR a.external_id <> r.external_id)
     """
@@ -218,9 +218,10 @@ _UPSERT = text(
         CAST(:recommends AS boolean[]), CAST(:texts AS text[]), CAST(:authors AS text[]),
         CAST(:created AS timestamptz[]), CAST(:updated AS timestamptz[]),
         CAST(:scores AS float8[]), CAST(:labels AS text[]), CAST(:attention AS boolean[]),
-        CAST(:reasons AS text[]), CAST(:reply_texts AS text[]), CAST(:reply_at AS timestamptz[])
+        CAST(:reasons AS text[]), CAST(:reply_texts AS text[]), CAST(:reply_at AS timestamptz[]),
+        CAST(:reply_ids AS text[])
       ) AS i(id, external_id, rating, recommends, text, author, created_at, updated_at,
-             score, label, attention, reason, reply_text, reply_at)
+             score, label, attention, reason, reply_text, reply_at, reply_id)
     ), before AS (
       SELECT r.external_id, r.needs_attention
       FROM review r JOIN incoming i ON r.external_id = i.external_id
@@ -230,13 +231,13 @@ _UPSERT = text(
         agency_id, id, brand_id, location_id, source_id, account_id, source, external_id,
         rating, recommends, text, author, created_at, updated_at, sentiment_score,
         sentiment_label, needs_attention, attention_reason, reply_text, reply_status,
-        reply_origin, replied_at)
+        reply_origin, replied_at, reply_external_id)
       SELECT :agency_id, i.id, :brand_id, :location_id, :source_id, :account_id, :source,
              i.external_id, i.rating, i.recommends, i.text, i.author, i.created_at,
              i.updated_at, i.score, i.label, i.attention, i.reason, i.reply_text,
              CASE WHEN i.reply_text IS NULL THEN 'none' ELSE 'sent' END,
              CASE WHEN i.reply_text IS NULL THEN NULL ELSE 'platform' END,
-             i.reply_at
+             i.reply_at, i.reply_id
       FROM incoming i
       ON CONFLICT (agency_id, source, external_id) DO UPDATE SET
         rating = EXCLUDED.rating,
@@ -260,6 +261,10 @@ _UPSERT = text(
         replied_at = CASE WHEN r.reply_status IN ('none', 'failed')
                            AND EXCLUDED.reply_text IS NOT NULL
                       THEN EXCLUDED.replied_at ELSE r.replied_at END,
+        reply_external_id = CASE WHEN r.reply_status IN ('none', 'failed', 'sent')
+                                  AND EXCLUDED.reply_text IS NOT NULL
+                             THEN COALESCE(EXCLUDED.reply_external_id, r.reply_external_id)
+                             ELSE r.reply_external_id END,
         changed_at = now()
       WHERE (r.rating, r.recommends, r.text, r.author, r.updated_at)
               IS DISTINCT FROM
@@ -267,7 +272,9 @@ _UPSERT = text(
              EXCLUDED.updated_at)
          OR (EXCLUDED.reply_text IS NOT NULL
              AND r.reply_status IN ('none', 'failed', 'sent')
-             AND r.reply_text IS DISTINCT FROM EXCLUDED.reply_text)
+             AND (r.reply_text, r.reply_external_id)
+                 IS DISTINCT FROM
+                 (EXCLUDED.reply_text, COALESCE(EXCLUDED.reply_external_id, r.reply_external_id)))
       RETURNING r.id, r.external_id, (r.xmax = 0) AS inserted, r.needs_attention,
                 r.attention_reason, r.rating, r.sentiment_label, r.created_at, r.author,
                 r.reply_status
@@ -373,6 +380,7 @@ def upsert_params(
         "reasons": reasons,
         "reply_texts": [r.reply_text for r in rows],
         "reply_at": [r.reply_updated_at or (r.updated_at if r.reply_text else None) for r in rows],
+        "reply_ids": [r.reply_id if r.reply_text is not None else None for r in rows],
     }
 
 

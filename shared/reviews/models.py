@@ -37,16 +37,25 @@ from shared.db.base import Base, TenantMixin, TimestampMixin, tenant_table
 SCAN_NAME = "review_collect"
 """The named scan (``app.scan``) of the collection and reply sweeps."""
 
-SOURCES = ("google", "facebook", "yelp")
-"""Where reviews come from; ``google`` is the Google Business Profile."""
-SOURCE_PLATFORM = {"google": "google_business", "facebook": "facebook", "yelp": "yelp"}
-PLATFORM_SOURCE = {v: k for k, v in SOURCE_PLATFORM.items()}
+SOURCES = ("google_business", "facebook", "yelp")
+"""Where reviews come from, named as social accounts name their platform."""
+SOURCE_PLATFORM = {s: s for s in SOURCES}
+PLATFORM_SOURCE = {s: s for s in SOURCES}
+LEGACY_SOURCES = {"google": "google_business"}
+"""Names reviews gave their sources before they followed the accounts' (still accepted)."""
 SOURCE_STATUSES = ("active", "needs_reconnect", "disabled")
 REPLY_STATUSES = ("none", "pending_approval", "queued", "sending", "unconfirmed", "sent", "failed")
 """``none`` → (``pending_approval`` →) ``queued`` → ``sending`` → ``sent``; a transient error
 goes back to ``queued`` with a later ``reply_due_at``; a timeout after sending is
 ``unconfirmed`` until Chorus has checked at the platform; ``failed`` keeps its reason."""
 REPLY_ORIGINS = ("platform", "manual", "auto")
+REPLY_ACTIONS = ("post", "edit", "delete")
+"""What the queued reply work does at the platform; ``edit`` and ``delete`` change a reply that
+is there (``reply_previous_text``), and leave it as it was if the platform refuses."""
+ANSWERED = ("queued", "sending", "unconfirmed", "sent")
+"""Reply statuses that count as an answer: a review with one no longer needs attention.
+``pending_approval`` (a draft waiting for a person) and ``failed`` do not."""
+UNANSWERED = tuple(s for s in REPLY_STATUSES if s not in ANSWERED)
 SENTIMENT_LABELS = ("positive", "neutral", "negative")
 
 
@@ -111,7 +120,9 @@ class Review(TenantMixin, Base):
             "agency_id",
             "location_id",
             "created_at",
-            postgresql_where="needs_attention AND reply_status <> 'sent'",
+            postgresql_where=(
+                "needs_attention AND reply_status IN ('none', 'pending_approval', 'failed')"
+            ),
         ),
         # Replies due to be sent or checked, across agencies (a lost job is found again).
         Index(
@@ -122,6 +133,7 @@ class Review(TenantMixin, Base):
         CheckConstraint(_known("source", SOURCES), name="source_known"),
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
         CheckConstraint(_known("reply_status", REPLY_STATUSES), name="reply_status_known"),
+        CheckConstraint(_known("reply_action", REPLY_ACTIONS), name="reply_action_known"),
         CheckConstraint(_known("sentiment_label", SENTIMENT_LABELS), name="sentiment_known"),
     )
 
@@ -147,6 +159,8 @@ class Review(TenantMixin, Base):
     """VADER's compound score, -1 (most negative) .. 1."""
     sentiment_label: Mapped[str] = mapped_column(String(10))
     needs_attention: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    """Negative by the brand's rules; the API's ``needs_attention`` is this while unanswered
+    (see :attr:`open_attention`)."""
     attention_reason: Mapped[str | None] = mapped_column(String(200))
     reply_text: Mapped[str | None] = mapped_column(Text)
     reply_status: Mapped[str] = mapped_column(String(20), default="none", server_default="none")
@@ -159,6 +173,16 @@ class Review(TenantMixin, Base):
     reply_error: Mapped[str | None] = mapped_column(Text)
     replied_at: Mapped[datetime | None]
     """When the reply reached the platform (or the platform's time of a reply found there)."""
+    reply_action: Mapped[str] = mapped_column(String(10), default="post", server_default="post")
+    reply_external_id: Mapped[str | None] = mapped_column(String(300))
+    """The platform's id of the reply, where it has one (a Facebook comment)."""
+    reply_previous_text: Mapped[str | None] = mapped_column(Text)
+    """The reply at the platform while an edit or delete of it is on its way."""
+
+    @property
+    def open_attention(self) -> bool:
+        """Negative and not answered: no reply sent or on its way."""
+        return self.needs_attention and self.reply_status not in ANSWERED
 
 
 class ReviewSettings(TenantMixin, TimestampMixin, Base):

@@ -1,5 +1,12 @@
 """Sending a review reply through the platform, with publishing's error classes and retries.
 
+The same path carries the three things a location does to its reply (``reply_action``):
+*post* it, *edit* it, *delete* it. One change at a time per review (the row's status is the
+lock); editing or deleting a reply are idempotent at the platform, so a check that cannot tell
+sends them again, never a second post. If the platform refuses an edit or a delete, or Chorus
+gives up, the reply is back to what the platform shows (``reply_previous_text``, ``sent``) with
+the reason in ``reply_error``.
+
 1. *Claim* (the review row locked, ``SKIP LOCKED``): a ``queued`` reply whose time has come
    takes a token from the account's limits (Google counts a reply as a location edit) and
    becomes ``sending`` with a lease; a reply left ``sending`` by a worker that died, or
@@ -28,7 +35,7 @@ from shared.events import service as events
 from shared.platforms import registry
 from shared.platforms.base import Connector, same_text
 from shared.platforms.errors import ErrorKind, PlatformError
-from shared.platforms.types import AccountAuth, Limits
+from shared.platforms.types import AccountAuth, Limits, RemoteReview
 from shared.publishing.limiter import AccountLimiter
 from shared.publishing.publisher import backoff
 from shared.reviews.models import SOURCE_PLATFORM, Review
@@ -43,6 +50,11 @@ SEND_LEASE = timedelta(minutes=5)
 RECONCILE_DELAY = timedelta(seconds=30)
 RECONCILE_PAGES = 10
 REPLY_WINDOWS = {"google_business": ("location_edits", "project_qpm"), "facebook": ("pages",)}
+EVENT_OF_ACTION = {
+    "post": "review.replied",
+    "edit": "review.reply_edited",
+    "delete": "review.reply_deleted",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +75,8 @@ class _Work:
     platform: str
     account_id: uuid.UUID
     auth: AccountAuth
+    action: str = "post"
+    reply_id: str | None = None
 
 
 def reply_limits(platform: str, limits: Limits) -> Limits:
@@ -87,17 +101,43 @@ class ReplySender:
         outcome: PlatformError | bool | None
         try:
             if work.check_first:
-                outcome = await self._is_out(connector, work)
-                if outcome is False:  # known not to be out: a plain send from here
+                outcome = self._applied(work, await self._remote(connector, work))
+                if outcome is False:  # known not to be done: a plain send from here
                     work.check_first = False
-                    await connector.reply_to_review(work.auth, work.external_id, work.text)
-                    outcome = True
+                    outcome = await self._apply(connector, work)
             else:
-                await connector.reply_to_review(work.auth, work.external_id, work.text)
-                outcome = True
+                outcome = await self._apply(connector, work)
         except PlatformError as exc:
             outcome = exc
         return await self._settle(agency_id, work, outcome, now)
+
+    async def _apply(self, connector: Connector, work: _Work) -> bool:
+        if work.action == "post":
+            reply_id = await connector.reply_to_review(work.auth, work.external_id, work.text)
+            work.reply_id = reply_id or work.reply_id
+            return True
+        if connector.reply_needs_id and work.reply_id is None:
+            remote = await self._remote(connector, work)
+            if work.action == "delete" and remote is not None and remote.reply_text is None:
+                return True  # nothing there to delete
+            work.reply_id = remote.reply_id if remote is not None else None
+        if work.action == "edit":
+            await connector.edit_review_reply(work.auth, work.external_id, work.reply_id, work.text)
+        else:
+            await connector.delete_review_reply(work.auth, work.external_id, work.reply_id)
+        return True
+
+    @staticmethod
+    def _applied(work: _Work, remote: RemoteReview | None) -> bool:
+        """Whether an earlier attempt's change is at the platform already."""
+        if remote is None:
+            return False
+        if work.action == "delete":
+            return remote.reply_text is None
+        if remote.reply_text is None or not same_text(work.text, remote.reply_text):
+            return False
+        work.reply_id = remote.reply_id or work.reply_id
+        return True
 
     async def _claim(
         self, agency_id: uuid.UUID, review_id: uuid.UUID, now: datetime
@@ -154,20 +194,22 @@ class ReplySender:
                 platform=platform,
                 account_id=account.id,
                 auth=sealing.account_auth(account, self.keyring),
+                action=review.reply_action,
+                reply_id=review.reply_external_id,
             )
 
-    async def _is_out(self, connector: Connector, work: _Work) -> bool:
-        """Whether the reply is already at the platform (an earlier attempt's fate)."""
+    async def _remote(self, connector: Connector, work: _Work) -> RemoteReview | None:
+        """The review as the platform shows it now (None: not found in the pages read)."""
         cursor: str | None = None
         for _ in range(RECONCILE_PAGES):
             page = await connector.fetch_reviews(work.auth, cursor)
             for remote in page.reviews:
                 if remote.external_id == work.external_id:
-                    return remote.reply_text is not None and same_text(work.text, remote.reply_text)
+                    return remote
             if page.next_cursor is None:
-                return False
+                return None
             cursor = page.next_cursor
-        return False
+        return None
 
     async def _settle(
         self, agency_id: uuid.UUID, work: _Work, outcome: PlatformError | bool | None, now: datetime
@@ -179,21 +221,24 @@ class ReplySender:
             if review is None or review.reply_status != "sending":
                 return Sent("gone")
             if outcome is True:
-                review.reply_status = "sent"
-                review.replied_at = now
-                review.reply_due_at = None
-                review.reply_error = None
+                payload = {"source": review.source, "origin": review.reply_origin}
+                self._done(review, work, now)
                 events.emit(
                     session,
                     agency_id=agency_id,
-                    type="review.replied",
+                    type=EVENT_OF_ACTION[work.action],
                     subject_type="review",
                     subject_id=review.id,
                     brand_id=review.brand_id,
                     location_id=review.location_id,
-                    payload={"source": review.source, "origin": review.reply_origin},
+                    payload=payload,
                 )
-                log.info("reviews.reply_sent", review_id=str(review.id), attempts=work.attempts)
+                log.info(
+                    "reviews.reply_sent",
+                    review_id=str(review.id),
+                    action=work.action,
+                    attempts=work.attempts,
+                )
                 return Sent("sent", work.attempts)
             error = outcome if isinstance(outcome, PlatformError) else None
             if error is None:  # nothing came back from the check: treat as not known yet
@@ -224,8 +269,41 @@ class ReplySender:
                 await mark_needs_reconnect(session, agency_id, work.account_id, error)
             return Sent("failed", work.attempts, message=error.message)
 
-    def _fail(self, review: Review, reason: str) -> None:
-        review.reply_status = "failed"
-        review.reply_error = reason
+    @staticmethod
+    def _done(review: Review, work: _Work, now: datetime) -> None:
         review.reply_due_at = None
-        log.info("reviews.reply_failed", review_id=str(review.id), reason=reason)
+        review.reply_error = None
+        review.reply_previous_text = None
+        review.reply_action = "post"
+        if work.action == "delete":
+            review.reply_status = "none"
+            review.reply_text = None
+            review.reply_origin = None
+            review.reply_rule_id = None
+            review.reply_external_id = None
+            review.replied_at = None
+            return
+        review.reply_status = "sent"
+        review.reply_external_id = work.reply_id or review.reply_external_id
+        if work.action == "post":
+            review.replied_at = now  # an edit keeps the time the review was first answered
+
+    def _fail(self, review: Review, reason: str) -> None:
+        review.reply_due_at = None
+        log.info(
+            "reviews.reply_failed",
+            review_id=str(review.id),
+            action=review.reply_action,
+            reason=reason,
+        )
+        if review.reply_action == "post" or review.reply_previous_text is None:
+            review.reply_status = "failed"
+            review.reply_error = reason
+            return
+        # An edit or delete that did not happen: the reply stands as the platform shows it.
+        what = "edited" if review.reply_action == "edit" else "deleted"
+        review.reply_status = "sent"
+        review.reply_text = review.reply_previous_text
+        review.reply_previous_text = None
+        review.reply_action = "post"
+        review.reply_error = f"the reply was not {what}: {reason}"

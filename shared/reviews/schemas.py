@@ -2,11 +2,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
-Source = Literal["google", "facebook", "yelp"]
+from shared.reviews.models import LEGACY_SOURCES
+
+Source = Literal["google_business", "facebook", "yelp"]
+"""Named as social accounts name their platform (``google_business`` is the Google Business
+Profile)."""
+
+
+def _renamed(value: Any) -> Any:
+    return LEGACY_SOURCES.get(value, value) if isinstance(value, str) else value
+
+
+SourceIn = Annotated[Source, BeforeValidator(_renamed)]
+"""A source as input: ``google``, its name before it followed the accounts', still accepted."""
 Sentiment = Literal["positive", "neutral", "negative"]
 ReplyStatus = Literal[
     "none", "pending_approval", "queued", "sending", "unconfirmed", "sent", "failed"
@@ -19,7 +31,10 @@ class ReviewOut(BaseModel):
     id: uuid.UUID
     brand_id: uuid.UUID
     location_id: uuid.UUID
-    source: Source
+    source: Source = Field(
+        description="Where the review was written, named as social accounts name their "
+        "platform (`google_business`; reviews said `google` before)."
+    )
     external_id: str
     rating: int | None
     recommends: bool | None
@@ -30,10 +45,22 @@ class ReviewOut(BaseModel):
     collected_at: datetime
     sentiment_score: float = Field(description="VADER compound score, -1 .. 1.")
     sentiment_label: Sentiment
-    needs_attention: bool
-    attention_reason: str | None
+    needs_attention: bool = Field(
+        validation_alias=AliasChoices("open_attention", "needs_attention"),
+        description="Negative by the brand's rules and not answered: false once a reply is "
+        "sent or on its way (`queued`, `sending`, `unconfirmed`), true again if it is deleted "
+        "or fails.",
+    )
+    attention_reason: str | None = Field(
+        description="Why the review is negative by the brand's rules (kept once answered)."
+    )
     reply_text: str | None
     reply_status: ReplyStatus
+    reply_action: Literal["post", "edit", "delete"] = Field(
+        description="What the reply on its way does at the platform: `post` it, `edit` the "
+        "reply there, or `delete` it. Meaningful while `reply_status` is `queued`, `sending` "
+        "or `unconfirmed`."
+    )
     reply_origin: Literal["platform", "manual", "auto"] | None
     reply_attempts: int
     reply_error: str | None
@@ -75,7 +102,7 @@ class AutoReplyRuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    sources: list[Source] = Field(default_factory=list, description="Empty: every source.")
+    sources: list[SourceIn] = Field(default_factory=list, description="Empty: every source.")
     min_rating: int = Field(default=1, ge=1, le=5)
     max_rating: int = Field(default=5, ge=1, le=5)
     group_id: uuid.UUID | None = None
@@ -94,7 +121,7 @@ class AutoReplyRulePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    sources: list[Source] | None = None
+    sources: list[SourceIn] | None = None
     min_rating: int | None = Field(default=None, ge=1, le=5)
     max_rating: int | None = Field(default=None, ge=1, le=5)
     group_id: uuid.UUID | None = None

@@ -1,8 +1,10 @@
-"""Reviews as people use them: listing and export, the needs-attention list, replying and
-approving auto-replies, the brand's settings and auto-reply rules, attaching a Yelp business.
+"""Reviews as people use them: listing and export, the needs-attention list, replying (and
+editing or deleting the reply where the platform allows) and approving auto-replies, the
+brand's settings and auto-reply rules, attaching a Yelp business.
 
 Authorization: a review is read with ``review.read`` and answered with ``review.reply`` at its
-location (location managers, and brand managers above them); a brand's review settings and
+location (location staff and managers, and brand managers above them); editing and deleting
+the reply are answering too; a brand's review settings and
 auto-reply rules are brand rules (``brand_rules.read`` / ``brand_rules.update``); attaching a
 Yelp business to a location is connecting a source (``social_account.connect``).
 """
@@ -34,11 +36,19 @@ from shared.jobs import enqueue
 from shared.locations import service as location_service
 from shared.locations.models import LocationGroup, LocationGroupMember
 from shared.pagination import Slice, cursor_key, page_of
-from shared.platforms import yelp
+from shared.platforms import registry, yelp
+from shared.platforms.base import Connector, same_text
 from shared.platforms.errors import ErrorKind, PlatformError
 from shared.reviews import COLLECT_JOB, SEND_REPLY_JOB
 from shared.reviews.collection import DEFAULT_NEGATIVE_RATING, reply_job_id, stagger_of
-from shared.reviews.models import AutoReplyRule, Review, ReviewSettings, ReviewSource
+from shared.reviews.models import (
+    SOURCE_PLATFORM,
+    UNANSWERED,
+    AutoReplyRule,
+    Review,
+    ReviewSettings,
+    ReviewSource,
+)
 from shared.reviews.schemas import (
     AutoReplyRuleIn,
     AutoReplyRulePatch,
@@ -70,6 +80,8 @@ EXPORT_COLUMNS = (
     "replied_at",
 )
 REPLY_LOCKED = ("queued", "sending", "unconfirmed")
+CSV_ATTRIBUTES = {"needs_attention": "open_attention"}
+"""Export columns read from another attribute than their name."""
 
 
 def _target(review: Review) -> Target:
@@ -122,9 +134,11 @@ def _filtered(principal: Principal, filters: ReviewFilter) -> Select[Review]:
     elif filters.replied is False:
         stmt = stmt.where(Review.reply_status != "sent")
     if filters.needs_attention is True:
-        stmt = stmt.where(Review.needs_attention.is_(True), Review.reply_status != "sent")
+        stmt = stmt.where(Review.needs_attention.is_(True), Review.reply_status.in_(UNANSWERED))
     elif filters.needs_attention is False:
-        stmt = stmt.where(or_(Review.needs_attention.is_(False), Review.reply_status == "sent"))
+        stmt = stmt.where(
+            or_(Review.needs_attention.is_(False), Review.reply_status.not_in(UNANSWERED))
+        )
     if filters.since is not None:
         stmt = stmt.where(Review.created_at >= filters.since)
     if filters.until is not None:
@@ -235,7 +249,8 @@ async def export_csv(
             )
         if rows:
             yield csvwriter.write_rows(
-                [_csv_value(getattr(review, c)) for c in EXPORT_COLUMNS] for review in rows
+                [_csv_value(getattr(review, CSV_ATTRIBUTES.get(c, c))) for c in EXPORT_COLUMNS]
+                for review in rows
             ).encode()
         if len(rows) < batch:
             return
@@ -301,20 +316,12 @@ async def reply(
         raise ValidationFailed(
             "the reply is empty", errors=[FieldProblem("body.text", "write the reply's text")]
         )
-    if review.source == "yelp":
-        raise Conflict(
-            "Yelp does not accept replies through its API; answer this review on Yelp for Business",
-            code="replies_not_supported",
-        )
-    if review.reply_status in REPLY_LOCKED:
-        raise Conflict(
-            f"a reply to this review is already on its way ({review.reply_status}); wait "
-            "until it is sent or has failed",
-            code="reply_in_progress",
-        )
+    _check_platform_allows(review, "reply")
+    _check_not_in_flight(review)
     if review.reply_status == "sent":
         raise Conflict(
-            "this review already has a reply at the platform; Chorus does not post a second one",
+            "this review already has a reply at the platform; Chorus does not post a second "
+            "one: edit it (PUT /v1/reviews/{id}/reply) or delete it first",
             code="already_replied",
         )
     before = {"reply_status": review.reply_status, "reply_text": review.reply_text}
@@ -333,10 +340,132 @@ async def reply(
     return review
 
 
-def _queue(review: Review, text: str, principal: Principal, *, origin: str | None) -> None:
+def _connector_class(source: str) -> type[Connector]:
+    if source == yelp.PLATFORM:
+        return yelp.YelpConnector
+    return registry.connector_class(SOURCE_PLATFORM[source])
+
+
+_CAN = {
+    "reply": ("can_reply", "replies", "replies_not_supported"),
+    "edit": ("can_edit_reply", "editing a reply", "reply_edit_not_supported"),
+    "delete": ("can_delete_reply", "deleting a reply", "reply_delete_not_supported"),
+}
+
+
+def _check_platform_allows(review: Review, what: str) -> None:
+    """The platform's API must offer ``what`` (``reply``, ``edit``, ``delete``): the
+    connector says so, before anything is queued."""
+    connector = _connector_class(review.source)
+    attribute, doing, code = _CAN[what]
+    if not getattr(connector, attribute):
+        raise Conflict(
+            f"{connector.display_name} does not allow {doing} through its API; answer this "
+            f"review on {connector.display_name} itself",
+            code=code,
+        )
+
+
+def _check_not_in_flight(review: Review) -> None:
+    if review.reply_status in REPLY_LOCKED:
+        raise Conflict(
+            f"a change to this review's reply is already on its way ({review.reply_action}, "
+            f"{review.reply_status}); wait until it is done or has failed",
+            code="reply_in_progress",
+        )
+
+
+def _reply_state(review: Review) -> dict[str, Any]:
+    return {
+        "reply_status": review.reply_status,
+        "reply_action": review.reply_action,
+        "reply_text": review.reply_text,
+    }
+
+
+async def edit_reply(
+    session: AsyncSession,
+    redis: ArqRedis,
+    principal: Principal,
+    review_id: uuid.UUID,
+    text: str,
+) -> Review:
+    """Change the reply's text: at the platform (a job edits it there, as replies are sent),
+    or in the draft while an auto-reply waits for approval. The same text again changes
+    nothing."""
+    review = await get_review(session, principal, review_id, "review.reply", lock=True)
+    text = text.strip()
+    if not text:
+        raise ValidationFailed(
+            "the reply is empty", errors=[FieldProblem("body.text", "write the reply's text")]
+        )
+    _check_platform_allows(review, "edit")
+    _check_not_in_flight(review)
+    if review.reply_status in ("none", "failed") or review.reply_text is None:
+        raise Conflict(
+            "this review has no reply at the platform to edit; reply to it instead "
+            "(POST /v1/reviews/{id}/reply)",
+            code="no_reply",
+        )
+    if same_text(review.reply_text, text):
+        return review
+    before = _reply_state(review)
+    if review.reply_status == "pending_approval":
+        review.reply_text = text
+    else:
+        review.reply_previous_text = review.reply_text
+        _queue(review, text, principal, origin="manual", action="edit")
+    audit.record_by(
+        session, principal, "review.reply_edit", "review", review.id,
+        before=before, after=_reply_state(review),
+    )  # fmt: skip
+    await session.flush()
+    if review.reply_status == "queued":
+        _enqueue_send(session, redis, review)
+    return review
+
+
+async def delete_reply(
+    session: AsyncSession,
+    redis: ArqRedis,
+    principal: Principal,
+    review_id: uuid.UUID,
+) -> Review:
+    """Remove the reply: from the platform (a job deletes it there), or at once when it never
+    reached it (an auto-reply draft waiting for approval, a reply that failed)."""
+    review = await get_review(session, principal, review_id, "review.reply", lock=True)
+    _check_platform_allows(review, "delete")
+    _check_not_in_flight(review)
+    if review.reply_status == "none":
+        raise Conflict("this review has no reply to delete", code="no_reply")
+    before = _reply_state(review)
+    if review.reply_status == "sent":
+        review.reply_previous_text = review.reply_text
+        _queue(review, review.reply_text or "", principal, origin=None, action="delete")
+    else:
+        review.reply_status = "none"
+        review.reply_text = None
+        review.reply_origin = None
+        review.reply_rule_id = None
+        review.reply_error = None
+        review.reply_due_at = None
+    audit.record_by(
+        session, principal, "review.reply_delete", "review", review.id,
+        before=before, after=_reply_state(review),
+    )  # fmt: skip
+    await session.flush()
+    if review.reply_status == "queued":
+        _enqueue_send(session, redis, review)
+    return review
+
+
+def _queue(
+    review: Review, text: str, principal: Principal, *, origin: str | None, action: str = "post"
+) -> None:
     now = datetime.now(UTC)
     review.reply_text = text
     review.reply_status = "queued"
+    review.reply_action = action
     if origin is not None:
         review.reply_origin = origin
     review.reply_by = principal.user_id

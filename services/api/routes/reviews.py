@@ -1,6 +1,6 @@
 """Reviews: listing with filters and CSV export, a location's needs-attention list, replies
-(sent by a job) and auto-reply approvals, a brand's review settings and auto-reply rules, and
-the review sources of a location (attaching a Yelp business)."""
+(sent, edited and deleted by a job) and auto-reply approvals, a brand's review settings and
+auto-reply rules, and the review sources of a location (attaching a Yelp business)."""
 
 from __future__ import annotations
 
@@ -35,20 +35,24 @@ from shared.reviews.schemas import (
     ReviewSettingsOut,
     ReviewSourceOut,
     Sentiment,
-    Source,
+    SourceIn,
     YelpAttachIn,
 )
 
 router = APIRouter(prefix="/v1", tags=["reviews"])
 
 Rating = Annotated[int | None, Query(ge=1, le=5)]
+SourceQuery = Annotated[
+    SourceIn | None,
+    Query(description="`google_business`, `facebook` or `yelp` (`google` is still accepted)."),
+]
 
 
 def _filters(
     brand_id: uuid.UUID | None = None,
     location_id: uuid.UUID | None = None,
     group_id: uuid.UUID | None = None,
-    source: Source | None = None,
+    source: SourceQuery = None,
     min_rating: Rating = None,
     max_rating: Rating = None,
     sentiment: Sentiment | None = None,
@@ -56,7 +60,8 @@ def _filters(
         bool | None, Query(description="true: answered at the platform; false: not yet.")
     ] = None,
     needs_attention: Annotated[
-        bool | None, Query(description="true: negative and not answered yet.")
+        bool | None,
+        Query(description="true: negative and not answered yet (no reply sent or on its way)."),
     ] = None,
     since: Annotated[datetime | None, Query(description="Written at or after (ISO 8601).")] = None,
     until: Annotated[datetime | None, Query(description="Written before (ISO 8601).")] = None,
@@ -88,7 +93,7 @@ async def list_reviews(
     brand_id: uuid.UUID | None = None,
     location_id: uuid.UUID | None = None,
     group_id: uuid.UUID | None = None,
-    source: Source | None = None,
+    source: SourceQuery = None,
     min_rating: Rating = None,
     max_rating: Rating = None,
     sentiment: Sentiment | None = None,
@@ -96,7 +101,8 @@ async def list_reviews(
         bool | None, Query(description="true: answered at the platform; false: not yet.")
     ] = None,
     needs_attention: Annotated[
-        bool | None, Query(description="true: negative and not answered yet.")
+        bool | None,
+        Query(description="true: negative and not answered yet (no reply sent or on its way)."),
     ] = None,
     since: Annotated[datetime | None, Query(description="Written at or after (ISO 8601).")] = None,
     until: Annotated[datetime | None, Query(description="Written before (ISO 8601).")] = None,
@@ -131,7 +137,7 @@ async def export_reviews(
     brand_id: uuid.UUID | None = None,
     location_id: uuid.UUID | None = None,
     group_id: uuid.UUID | None = None,
-    source: Source | None = None,
+    source: SourceQuery = None,
     min_rating: Rating = None,
     max_rating: Rating = None,
     sentiment: Sentiment | None = None,
@@ -183,6 +189,49 @@ async def reply_to_review(
     principal: CurrentPrincipal,
 ) -> ReviewOut:
     review = await service.reply(session, redis, principal, review_id, data.text)
+    return ReviewOut.model_validate(review)
+
+
+@router.put(
+    "/reviews/{review_id}/reply",
+    summary="Edit the reply to a review (changed at the platform by a job)",
+    description="Answers 202 with the review, its reply `queued` with `reply_action` `edit`, "
+    "then `sent` once the platform shows the new text. If the platform refuses, the reply "
+    "stays as it was there (`sent`, the previous text) and `reply_error` says why. An "
+    "auto-reply waiting for approval has its draft changed instead; the same text again "
+    "changes nothing. 409 `reply_edit_not_supported` where the platform's API does not allow "
+    "it (Yelp), `no_reply` when there is no reply to edit.",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problems(401, 403, 404, 409, 422),
+    openapi_extra={"x-permission": "review.reply"},
+)
+async def edit_reply(
+    review_id: uuid.UUID,
+    data: ReplyIn,
+    session: Session,
+    redis: Redis,
+    principal: CurrentPrincipal,
+) -> ReviewOut:
+    review = await service.edit_reply(session, redis, principal, review_id, data.text)
+    return ReviewOut.model_validate(review)
+
+
+@router.delete(
+    "/reviews/{review_id}/reply",
+    summary="Delete the reply to a review (removed at the platform by a job)",
+    description="Answers 202 with the review, its reply `queued` with `reply_action` "
+    "`delete`, then `none` once it is gone from the platform (and `needs_attention` is true "
+    "again if the review is negative). A reply that never reached the platform (a draft "
+    "waiting for approval, a failed one) is removed at once. 409 "
+    "`reply_delete_not_supported` where the platform's API does not allow it (Yelp).",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problems(401, 403, 404, 409),
+    openapi_extra={"x-permission": "review.reply"},
+)
+async def delete_reply(
+    review_id: uuid.UUID, session: Session, redis: Redis, principal: CurrentPrincipal
+) -> ReviewOut:
+    review = await service.delete_reply(session, redis, principal, review_id)
     return ReviewOut.model_validate(review)
 
 
