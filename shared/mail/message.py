@@ -19,7 +19,8 @@ _TRAILING = ".,;:!?)]}'\"…"
 DEFAULT_DOMAIN = "chorus.localhost"
 
 
-def _linkify(text: str) -> str:
+def linkify(text: str) -> str:
+    """``text`` escaped for HTML, each http(s) URL in it an ``<a>``."""
     parts: list[str] = []
     last = 0
     for match in _URL.finditer(text):
@@ -41,7 +42,7 @@ def render_html(subject: str, body: str) -> str:
         '<html><head><meta charset="utf-8">'
         f"<title>{html.escape(subject)}</title></head>\n"
         '<body><div style="white-space: pre-wrap; font-family: sans-serif; line-height: 1.4">'
-        f"{_linkify(body)}</div></body></html>\n"
+        f"{linkify(body)}</div></body></html>\n"
     )
 
 
