@@ -33,7 +33,7 @@ from services.api.routes import (
     social_accounts,
     templates,
 )
-from services.api.validation import refuse_unstorable_input
+from services.api.validation import document_unknown_query, refuse_unstorable_input
 from shared import http as outbound_http
 from shared.config import Settings, get_settings
 from shared.db import Database
@@ -139,4 +139,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reviews.router)
     app.include_router(analytics.router)
     app.include_router(billing.router)
+    document_unknown_query(app)
     return app
