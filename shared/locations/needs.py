@@ -17,7 +17,7 @@ from shared.locations.models import Location
 from shared.locations.schemas import LocationNeedsOut, NeedAction, NeedOut
 from shared.posts import readiness
 from shared.posts.models import Post
-from shared.reviews.models import Review
+from shared.reviews.models import UNANSWERED, Review
 
 UPCOMING = ("draft", "needs_approval", "approved", "scheduled", "queued")
 """Posts that have not gone out, and whose account is looked at only when they do."""
@@ -91,7 +91,7 @@ async def _reviews_to_answer(session: AsyncSession, location: Location) -> int:
             Review.agency_id == location.agency_id,
             Review.location_id == location.id,
             Review.needs_attention.is_(True),
-            Review.reply_status != "sent",
+            Review.reply_status.in_(UNANSWERED),  # as the needs-attention list it links to
         )
     )
     return int(value or 0)
