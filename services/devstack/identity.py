@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from services.devstack.errors import DevStackError
+from services.devstack.ports import neighbour
 from services.devstack.urls import LOOPBACK
 
 PROBE_TIMEOUT = 2.0
@@ -126,7 +127,7 @@ def ready(identity: Identity, port: int, variable: str) -> Callable[[], bool]:
             raise DevStackError(
                 f"something other than {identity.title} answers on port {port} "
                 f"({description}); stop that program or choose another port with "
-                f"{variable}=..."
+                f"{variable}={neighbour(port)}"
             )
         return answer is Answer.OURS
 

@@ -65,9 +65,10 @@ class PortSetting:
         """The one message for a port that is taken, whichever service wanted it."""
         return DevStackError(
             f"port {port} ({self.title}) is already in use (another `make run`?); "
-            f"stop that or choose another with {self.variable}={_another(port)}"
+            f"stop that or choose another with {self.variable}={neighbour(port)}"
         )
 
 
-def _another(port: int) -> int:
+def neighbour(port: int) -> int:
+    """The port to suggest instead of a busy one."""
     return port + 1 if port < 65535 else port - 1
