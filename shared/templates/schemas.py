@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.content.platforms import PLATFORMS
+from shared.errors import FieldProblem, ValidationFailed
 from shared.fieldtypes import INT4_MAX, MediaUrl
 
 SLOT_NAME = r"^[a-z][a-z0-9_]{0,39}$"
@@ -19,6 +20,16 @@ def _keys(value: dict[str, Any], what: str) -> dict[str, Any]:
         if key not in BODY_KEYS:
             raise ValueError(
                 f"unknown {what} key '{key}'; use 'default' or one of {', '.join(PLATFORMS)}"
+            )
+    return value
+
+
+def _check_slot_names(value: dict[str, SlotIn]) -> dict[str, SlotIn]:
+    for name in value:
+        if not re.match(SLOT_NAME, name):
+            raise ValueError(
+                f"slot name '{name}' must be lowercase letters, digits and underscores, "
+                "starting with a letter"
             )
     return value
 
@@ -69,21 +80,79 @@ class TemplateContent(BaseModel):
     @field_validator("slots")
     @classmethod
     def _slot_names(cls, value: dict[str, SlotIn]) -> dict[str, SlotIn]:
-        for name in value:
-            if not re.match(SLOT_NAME, name):
-                raise ValueError(
-                    f"slot name '{name}' must be lowercase letters, digits and underscores, "
-                    "starting with a letter"
-                )
-        return value
+        return _check_slot_names(value)
 
 
 class NewVersionIn(BaseModel):
+    """The body of ``POST /v1/templates/{id}/versions``: create's content fields, or nothing.
+
+    ``content`` is the older shape (the same fields one level down), still taken."""
+
     model_config = ConfigDict(extra="forbid")
 
-    content: TemplateContent | None = Field(
-        default=None, description="The new draft's content; omit to copy the latest version."
+    bodies: dict[str, str] | None = Field(
+        default=None,
+        min_length=1,
+        description="The new draft's bodies, as in create. Omit every field to copy the "
+        "latest version.",
+        examples=[{"default": "Fresh pizza in {{ location.city }}! {{ slot.offer }}"}],
     )
+    titles: dict[str, str] | None = None
+    slots: dict[str, SlotIn] | None = None
+    media: dict[str, list[MediaIn]] | None = None
+    content: TemplateContent | None = Field(
+        default=None,
+        json_schema_extra={"deprecated": True},
+        description="The same fields wrapped in `content` (the older shape); send one or the "
+        "other.",
+    )
+
+    @field_validator("bodies", "titles", "media")
+    @classmethod
+    def _platform_keys(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else _keys(value, "content")
+
+    @field_validator("slots")
+    @classmethod
+    def _slot_names(cls, value: dict[str, SlotIn] | None) -> dict[str, SlotIn] | None:
+        return None if value is None else _check_slot_names(value)
+
+    def new_content(self) -> TemplateContent | None:
+        """The content to save, or None to copy the latest version."""
+        given = {
+            name: value
+            for name in ("bodies", "titles", "slots", "media")
+            if (value := getattr(self, name)) is not None
+        }
+        if self.content is not None:
+            if given:
+                raise ValidationFailed(
+                    "send the new version's fields at the top level or inside `content`, not both",
+                    errors=[
+                        FieldProblem(
+                            "body.content",
+                            "leave out `content` and send bodies, titles, slots and media at the "
+                            "top level, as in create",
+                            "ambiguous",
+                        )
+                    ],
+                )
+            return self.content
+        if not given:
+            return None
+        if "bodies" not in given:
+            raise ValidationFailed(
+                "a new version with content needs its bodies",
+                errors=[
+                    FieldProblem(
+                        "body.bodies",
+                        "give the new version's bodies too, or send no body (or {}) to copy the "
+                        "latest version",
+                        "missing",
+                    )
+                ],
+            )
+        return TemplateContent.model_validate(given)
 
 
 class TemplateCreate(TemplateContent):
@@ -104,7 +173,7 @@ class TemplateOut(BaseModel):
 
 
 class VersionOut(BaseModel):
-    id: uuid.UUID
+    id: uuid.UUID = Field(description="This version's own id (the template's is `template_id`).")
     template_id: uuid.UUID
     version: int
     status: Literal["draft", "published"]
@@ -116,6 +185,51 @@ class VersionOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     published_at: datetime | None
+
+
+class TemplateCreatedOut(BaseModel):
+    """The answer to create: the template (``id``) and its first version (``version``,
+    ``version_id``) with that version's content."""
+
+    id: uuid.UUID = Field(description="The template's id: use it in /v1/templates/{id}/….")
+    template_id: uuid.UUID = Field(description="The same as `id` (kept for older clients).")
+    version: int = Field(description="The version number created: 1, a draft.")
+    version_id: uuid.UUID = Field(description="The version's own id.")
+    brand_id: uuid.UUID
+    name: str
+    description: str
+    latest_version: int
+    published_version: int | None
+    status: Literal["draft", "published"]
+    bodies: dict[str, str]
+    titles: dict[str, str]
+    slots: dict[str, SlotIn]
+    media: dict[str, list[MediaIn]]
+    variables: list[str] = Field(description="Variables the bodies and titles use.")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, template: TemplateOut, version: VersionOut) -> TemplateCreatedOut:
+        return cls(
+            id=template.id,
+            template_id=template.id,
+            version=version.version,
+            version_id=version.id,
+            brand_id=template.brand_id,
+            name=template.name,
+            description=template.description,
+            latest_version=template.latest_version,
+            published_version=template.published_version,
+            status=version.status,
+            bodies=version.bodies,
+            titles=version.titles,
+            slots=version.slots,
+            media=version.media,
+            variables=version.variables,
+            created_at=template.created_at,
+            updated_at=template.updated_at,
+        )
 
 
 class PreviewIn(BaseModel):

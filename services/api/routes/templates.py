@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Body, Path, status
 
 from services.api.deps import DEFAULT_PAGE_SIZE, CurrentPrincipal, Cursor, Limit, Session
 from services.api.problems import problems
@@ -18,6 +18,7 @@ from shared.templates.schemas import (
     PreviewOut,
     TemplateContent,
     TemplateCreate,
+    TemplateCreatedOut,
     TemplateOut,
     VersionOut,
 )
@@ -56,16 +57,18 @@ async def put_brand_rules(
     "/templates",
     summary="Create a template (its first version is a draft)",
     description="Every body and title is checked now: anything outside the template language "
-    "is refused with its line and column.",
+    "is refused with its line and column. The answer's `id` is the template's (for "
+    "`/v1/templates/{id}/versions/{version}/publish` and the rest), `version` the draft's "
+    "number (1) and `version_id` the version's own id.",
     status_code=status.HTTP_201_CREATED,
     responses=problems(401, 403, 404, 409, 422),
     openapi_extra={"x-permission": "template.create"},
 )
 async def create_template(
     data: TemplateCreate, session: Session, principal: CurrentPrincipal
-) -> VersionOut:
-    _, version = await template_service.create_template(session, principal, data)
-    return version
+) -> TemplateCreatedOut:
+    template, version = await template_service.create_template(session, principal, data)
+    return TemplateCreatedOut.of(template, version)
 
 
 @router.get(
@@ -102,7 +105,10 @@ async def get_template(
 @router.post(
     "/templates/{template_id}/versions",
     summary="Start a new draft version",
-    description="With a body: that content. Without: a copy of the latest version to edit.",
+    description="With no body (or `{}`): a copy of the latest version, to edit with `PUT "
+    "…/versions/{version}`. With a body: that content, in create's shape (`bodies`, "
+    "`titles`, `slots`, `media`; `bodies` required). The older shape, the same fields inside "
+    "`content`, is still taken.",
     status_code=status.HTTP_201_CREATED,
     responses=problems(401, 403, 404, 422),
     openapi_extra={"x-permission": "template.update"},
@@ -111,9 +117,10 @@ async def new_version(
     template_id: uuid.UUID,
     session: Session,
     principal: CurrentPrincipal,
-    data: NewVersionIn,
+    data: Annotated[NewVersionIn | None, Body()] = None,
 ) -> VersionOut:
-    return await template_service.new_version(session, principal, template_id, data.content)
+    content = data.new_content() if data is not None else None
+    return await template_service.new_version(session, principal, template_id, content)
 
 
 @router.get(
