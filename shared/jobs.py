@@ -46,6 +46,7 @@ BULK_JOBS = frozenset(
         "metrics.collect_due",
         "metrics.collect_account",
         "metrics.backfill_account",
+        "metrics.collect_posts",
         "reviews.collect",
     }
 )
