@@ -62,7 +62,12 @@ async def run_worker(app: FastAPI, settings: Settings) -> int:
 
 
 async def queue_mail(
-    db: Database, tenant: Tenant, *, body: str = "Hello.\n", subject: str = "Hi"
+    db: Database,
+    tenant: Tenant,
+    *,
+    body: str = "Hello.\n",
+    subject: str = "Hi",
+    to: str = "someone@example.org",
 ) -> uuid.UUID:
     """A mail in the outbox whose job never reached Redis (``redis=None``)."""
     async with db.transaction(tenant.agency_id) as session:
@@ -70,7 +75,7 @@ async def queue_mail(
             session,
             None,
             agency_id=tenant.agency_id,
-            to="someone@example.org",
+            to=to,
             subject=subject,
             body=body,
             kind="test",
@@ -270,6 +275,18 @@ async def test_a_5xx_reply_fails_the_mail_and_it_is_not_tried_again(
     assert (await row(admin_engine, email_id))["attempts"] == 1
 
 
+async def test_an_address_that_cannot_be_mailed_fails_the_mail_at_once(
+    app_db: Database, admin_engine: AsyncEngine, settings: Settings, tenant: Tenant
+) -> None:
+    handler = Handler()
+    async with SmtpServer(handler) as srv:
+        email_id = await queue_mail(app_db, tenant, to="two words@example.org>")
+        outcome = await deliver(app_db, smtp_settings(settings, srv.port), tenant, email_id)
+    assert outcome == "failed"
+    assert "cannot be mailed" in (await row(admin_engine, email_id))["last_error"]
+    assert handler.received == []
+
+
 async def test_the_last_transient_failure_fails_the_mail(
     app_db: Database, admin_engine: AsyncEngine, settings: Settings, tenant: Tenant
 ) -> None:
@@ -361,7 +378,8 @@ async def test_two_deliverers_never_send_one_mail_twice(
         await asyncio.wait_for(handler.data_started.wait(), timeout=30)
         # The first holds the mail while the server has it: a second deliverer and the
         # sweep leave it alone.
-        assert await deliver(app_db, mail_settings, tenant, email_id) == "busy"
+        second = deliver(app_db, mail_settings, tenant, email_id)
+        assert await asyncio.wait_for(second, timeout=30) == "busy"
         far = datetime.now(UTC) + timedelta(days=1)
         assert await mail_service.sweep(app_db, app.state.redis, far) == 0
         hold.set()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import datetime
+from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -69,7 +70,10 @@ def build(email: OutboundEmail, *, sender: str, now: datetime) -> EmailMessage:
     if "@" not in address:
         raise ValueError(f"the sender {sender!r} has no address; set CHORUS_SMTP_FROM")
     message["From"] = Address(display_name=name, addr_spec=address)
-    message["To"] = Address(addr_spec=email.to_address)
+    try:
+        message["To"] = Address(addr_spec=email.to_address)
+    except (ValueError, MessageError) as exc:
+        raise ValueError(f"the address {email.to_address!r} cannot be mailed ({exc})") from exc
     message["Subject"] = _one_line(email.subject)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id(email, sender)

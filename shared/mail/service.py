@@ -131,23 +131,27 @@ async def deliver(
     except (smtp.DeliveryError, ValueError) as exc:
         permanent = not isinstance(exc, smtp.DeliveryError) or exc.permanent
         email.last_error = str(exc)[:LAST_ERROR_MAX]
-        if permanent or email.attempts >= MAX_ATTEMPTS:
-            email.failed_at = now
-            log.error("mail.failed", attempts=email.attempts, error=email.last_error, **fields)
-            return "failed"
-        email.next_attempt_at = now + retry_delay(email.attempts)
-        log.warning(
-            "mail.retry_later",
-            attempts=email.attempts,
-            error=email.last_error,
-            next_attempt_at=email.next_attempt_at.isoformat(),
-            **fields,
-        )
-        return "retry"
-    email.sent_at = now
-    email.last_error = None
-    log.info("mail.delivered", attempts=email.attempts, **fields)
-    return "sent"
+    except Exception as exc:  # a bug: counted as an attempt, so it cannot go on for ever
+        log.exception("mail.delivery_crashed", **fields)
+        permanent, email.last_error = False, f"unexpected error: {exc!r}"[:LAST_ERROR_MAX]
+    else:
+        email.sent_at = now
+        email.last_error = None
+        log.info("mail.delivered", attempts=email.attempts, **fields)
+        return "sent"
+    if permanent or email.attempts >= MAX_ATTEMPTS:
+        email.failed_at = now
+        log.error("mail.failed", attempts=email.attempts, error=email.last_error, **fields)
+        return "failed"
+    email.next_attempt_at = now + retry_delay(email.attempts)
+    log.warning(
+        "mail.retry_later",
+        attempts=email.attempts,
+        error=email.last_error,
+        next_attempt_at=email.next_attempt_at.isoformat(),
+        **fields,
+    )
+    return "retry"
 
 
 _HAND_ON = text(
