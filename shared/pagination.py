@@ -1,21 +1,29 @@
-"""Opaque keyset cursors: stable under inserts, cheap at any depth (no OFFSET)."""
+"""Opaque keyset cursors: stable under inserts, cheap at any depth (no OFFSET).
+
+A listing offers its orders with a ``Sorting`` (``sort=name``, ``sort=-created_at``…): the
+cursor carries the sort it came from and the last row's values of the sort columns, so the
+next page continues the same order, and a cursor sent with another ``sort`` is a 400.
+``include=total`` adds the exact count of the rows the same filters match, counted in the
+same transaction (under the same row-level security) as the page."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy import ColumnElement, Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from shared.errors import BadRequest
+from shared.errors import BadRequest, FieldProblem
 
 T = TypeVar("T")
 M = TypeVar("M")
@@ -28,6 +36,11 @@ class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next page; null on the last page."
+    )
+    total: int | None = Field(
+        default=None,
+        description="With `include=total`: how many items match the filters, on all pages; "
+        "otherwise null.",
     )
 
 
@@ -56,6 +69,7 @@ def decode_cursor(cursor: str, sort: str) -> list[Any]:
 class Slice(Generic[T]):
     items: list[T]
     next_cursor: str | None
+    total: int | None = None
 
 
 def cursor_key(
@@ -117,3 +131,88 @@ async def keyset_page(
     )
     rows: list[M] = list((await session.execute(paged)).scalars())
     return page_of(rows, sort=sort, limit=limit, key=key)
+
+
+_FROM_JSON: dict[type, Callable[[Any], Any]] = {
+    datetime: lambda v: datetime.fromisoformat(str(v)),
+    uuid.UUID: lambda v: uuid.UUID(str(v)),
+    str: str,
+    int: int,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Sorting:
+    """The orders a listing offers: ``sort=<field>`` ascending, ``sort=-<field>`` descending,
+    ties broken by the unique ``tiebreak`` column in the same direction. Only NOT NULL
+    columns: a row comparison with a NULL drops that row from every page."""
+
+    default: str
+    fields: Mapping[str, InstrumentedAttribute[Any]]
+    tiebreak: InstrumentedAttribute[Any]
+    values: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        for name, column in {**self.fields, "tiebreak": self.tiebreak}.items():
+            if column.expression.nullable or column.type.python_type not in _FROM_JSON:
+                raise ValueError(f"cannot sort by {name}: nullable, or not a key type")
+        values = tuple(v for name in self.fields for v in (name, f"-{name}"))
+        if self.default not in values:
+            raise ValueError(f"default sort {self.default!r} is not one of {values}")
+        object.__setattr__(self, "values", values)
+
+    def columns(self, sort: str) -> tuple[list[InstrumentedAttribute[Any]], bool]:
+        """The key columns of ``sort`` and whether it is descending; a 400 naming the
+        allowed sorts for anything else."""
+        if sort not in self.values:
+            raise BadRequest(
+                f"cannot sort by '{sort}'; sort by one of: {', '.join(self.values)}",
+                code="invalid_sort",
+                errors=[FieldProblem("query.sort", f"must be one of: {', '.join(self.values)}")],
+            )
+        column = self.fields[sort.removeprefix("-")]
+        columns = [column] if column is self.tiebreak else [column, self.tiebreak]
+        return columns, sort.startswith("-")
+
+
+async def count_of(session: AsyncSession, stmt: Select[Any]) -> int:
+    """How many rows ``stmt`` (a listing's filtered statement) matches, in this transaction."""
+    counted = select(func.count()).select_from(stmt.order_by(None).limit(None).subquery())
+    return int((await session.execute(counted)).scalar_one())
+
+
+async def sorted_page(
+    session: AsyncSession,
+    stmt: Select[M],
+    sorting: Sorting,
+    *,
+    sort: str,
+    cursor: str | None,
+    limit: int,
+    total: bool = False,
+) -> Slice[M]:
+    """One page of ``stmt``'s objects in the order ``sort`` names (one of ``sorting.values``),
+    after the row ``cursor`` points at, fetched with limit + 1; with ``total``, the count of
+    every row ``stmt`` matches as well."""
+    columns, descending = sorting.columns(sort)
+    paged = stmt
+    if cursor:
+        types = [c.type.python_type for c in columns]
+        values = cursor_key(
+            cursor,
+            sort,
+            len(columns),
+            lambda raw: [_FROM_JSON[t](v) for t, v in zip(types, raw, strict=True)],
+        )
+        after = (
+            tuple_(*columns) < tuple_(*values) if descending else tuple_(*columns) > tuple_(*values)
+        )
+        paged = paged.where(after)
+    order = [c.desc() for c in columns] if descending else columns
+    rows: list[M] = list((await session.execute(paged.order_by(*order).limit(limit + 1))).scalars())
+    page = page_of(
+        rows, sort=sort, limit=limit, key=lambda row: [getattr(row, c.key) for c in columns]
+    )
+    if not total:
+        return page
+    return Slice(page.items, page.next_cursor, await count_of(session, stmt))

@@ -23,7 +23,7 @@ from shared.billing.plans import Feature
 from shared.db.tenancy import set_tenant
 from shared.errors import FieldProblem, NotFound, Unauthorized, ValidationFailed
 from shared.locations.models import Location
-from shared.pagination import Slice, keyset_page
+from shared.pagination import Slice, Sorting, sorted_page
 from shared.tenancy import scoped
 
 KEY_PREFIX = "chk_"
@@ -87,19 +87,31 @@ async def create(
     return api_key, key
 
 
+SORTING = Sorting(
+    default="created_at",
+    fields={"created_at": ApiKey.created_at, "name": ApiKey.name, "role": ApiKey.role},
+    tiebreak=ApiKey.id,
+)
+
+
 async def list_keys(
-    session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    sort: str = SORTING.default,
+    limit: int,
+    cursor: str | None,
+    total: bool = False,
 ) -> Slice[ApiKey]:
     authorize(principal, "api_key.read")
-    return await keyset_page(
+    return await sorted_page(
         session,
         scoped(ApiKey, principal),
-        sort="created",
-        columns=[ApiKey.id],
-        key=lambda k: [str(k.id)],
+        SORTING,
+        sort=sort,
         cursor=cursor,
         limit=limit,
-        decode=lambda v: [uuid.UUID(str(v[0]))],
+        total=total,
     )
 
 

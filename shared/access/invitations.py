@@ -32,7 +32,7 @@ from shared.identity.schemas import TokenPair, TwoFactorChallenge
 from shared.ids import new_id
 from shared.locations.models import Location
 from shared.mail import service as mail
-from shared.pagination import Slice, keyset_page
+from shared.pagination import Slice, Sorting, sorted_page
 from shared.tenancy import scoped
 
 TOKEN_PREFIX = "cinv_"
@@ -168,8 +168,26 @@ async def _already_member(
     return (await session.execute(stmt)).first() is not None
 
 
+SORTING = Sorting(
+    default="created_at",
+    fields={
+        "created_at": Invitation.created_at,
+        "expires_at": Invitation.expires_at,
+        "email": Invitation.email,
+        "role": Invitation.role,
+    },
+    tiebreak=Invitation.id,
+)
+
+
 async def list_invitations(
-    session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    sort: str = SORTING.default,
+    limit: int,
+    cursor: str | None,
+    total: bool = False,
 ) -> Slice[Invitation]:
     stmt = scoped(Invitation, principal)
     r = reach(principal, "member.read")
@@ -187,15 +205,8 @@ async def list_invitations(
                 & (Invitation.scope_id.in_(r.location_ids) | Invitation.scope_id.in_(in_brands))
             )
         )
-    return await keyset_page(
-        session,
-        stmt,
-        sort="created",
-        columns=[Invitation.id],
-        key=lambda i: [str(i.id)],
-        cursor=cursor,
-        limit=limit,
-        decode=lambda v: [uuid.UUID(str(v[0]))],
+    return await sorted_page(
+        session, stmt, SORTING, sort=sort, cursor=cursor, limit=limit, total=total
     )
 
 

@@ -19,7 +19,7 @@ from shared.audit import service as audit
 from shared.errors import Conflict, FieldProblem, NotFound, Unauthorized, ValidationFailed
 from shared.identity.models import RefreshToken, User
 from shared.locations.models import Location
-from shared.pagination import Slice, keyset_page
+from shared.pagination import Slice, Sorting, sorted_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +50,22 @@ def _visible(principal: Principal) -> Select[Membership]:
     )
 
 
+SORTING = Sorting(
+    default="created_at",
+    fields={"created_at": Membership.created_at, "role": Membership.role},
+    tiebreak=Membership.id,
+)
+
+
 async def list_members(
     session: AsyncSession,
     principal: Principal,
     filters: MemberFilter,
     *,
+    sort: str = SORTING.default,
     limit: int,
     cursor: str | None,
+    total: bool = False,
 ) -> Slice[MembershipOut]:
     stmt = _visible(principal)
     if filters.user_id:
@@ -67,18 +76,11 @@ async def list_members(
         stmt = stmt.where(Membership.scope_id == filters.brand_id)
     if filters.location_id:
         stmt = stmt.where(Membership.scope_id == filters.location_id)
-    page = await keyset_page(
-        session,
-        stmt,
-        sort="created",
-        columns=[Membership.id],
-        key=lambda m: [str(m.id)],
-        cursor=cursor,
-        limit=limit,
-        decode=lambda v: [uuid.UUID(str(v[0]))],
+    page = await sorted_page(
+        session, stmt, SORTING, sort=sort, cursor=cursor, limit=limit, total=total
     )
     users = await _users(session, {m.user_id for m in page.items})
-    return Slice([_out(m, users[m.user_id]) for m in page.items], page.next_cursor)
+    return Slice([_out(m, users[m.user_id]) for m in page.items], page.next_cursor, page.total)
 
 
 async def _users(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, User]:

@@ -13,10 +13,15 @@ from shared.brands.models import Brand
 from shared.brands.names import violates
 from shared.brands.schemas import BrandCreate, BrandUpdate
 from shared.errors import Conflict, FieldProblem, NotFound
-from shared.pagination import Slice, keyset_page
+from shared.pagination import Slice, Sorting, sorted_page
 
 _FIELDS = ("name", "description")
 NAME_UNIQUE = "uq_brand_agency_id_name_key"
+SORTING = Sorting(
+    default="name",
+    fields={"name": Brand.name, "created_at": Brand.created_at, "updated_at": Brand.updated_at},
+    tiebreak=Brand.id,
+)
 
 
 def _name_taken(name: str) -> Conflict:
@@ -100,15 +105,15 @@ async def delete_brand(session: AsyncSession, principal: Principal, brand_id: uu
 
 
 async def list_brands(
-    session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    sort: str = SORTING.default,
+    limit: int,
+    cursor: str | None,
+    total: bool = False,
 ) -> Slice[Brand]:
-    return await keyset_page(
-        session,
-        repository.visible_brands(principal),
-        sort="name",
-        columns=[Brand.name, Brand.id],
-        key=lambda b: [b.name, str(b.id)],
-        cursor=cursor,
-        limit=limit,
-        decode=lambda v: [str(v[0]), uuid.UUID(str(v[1]))],
+    stmt = repository.visible_brands(principal)
+    return await sorted_page(
+        session, stmt, SORTING, sort=sort, cursor=cursor, limit=limit, total=total
     )

@@ -44,7 +44,7 @@ from shared.db import hooks
 from shared.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from shared.jobs import enqueue
 from shared.locations.models import Location, LocationGroup
-from shared.pagination import Slice, keyset_page
+from shared.pagination import Slice, Sorting, keyset_page, sorted_page
 from shared.posts import readiness as post_readiness
 from shared.posts import transitions
 from shared.posts.models import Post
@@ -422,14 +422,28 @@ def _readable_posts(principal: Principal, campaign: Campaign) -> list[Any]:
     return [Post.location_id.in_(r.location_ids)]
 
 
+SORTING = Sorting(
+    default="created_at",
+    fields={
+        "created_at": Campaign.created_at,
+        "updated_at": Campaign.updated_at,
+        "name": Campaign.name,
+        "status": Campaign.status,
+    },
+    tiebreak=Campaign.id,
+)
+
+
 async def list_campaigns(
     session: AsyncSession,
     principal: Principal,
     *,
     brand_id: uuid.UUID | None,
     status: str | None,
+    sort: str = SORTING.default,
     limit: int,
     cursor: str | None,
+    total: bool = False,
 ) -> Slice[CampaignOut]:
     stmt = scoped(Campaign, principal)
     r = reach(principal, "campaign.read")
@@ -439,18 +453,11 @@ async def list_campaigns(
         stmt = stmt.where(Campaign.brand_id == brand_id)
     if status is not None:
         stmt = stmt.where(Campaign.status == status)
-    page = await keyset_page(
-        session,
-        stmt,
-        sort="created",
-        columns=[Campaign.id],
-        key=lambda c: [str(c.id)],
-        cursor=cursor,
-        limit=limit,
-        decode=lambda v: [uuid.UUID(str(v[0]))],
+    page = await sorted_page(
+        session, stmt, SORTING, sort=sort, cursor=cursor, limit=limit, total=total
     )
     seen = await visibility.audiences(session, principal, page.items)
-    return Slice([out(c, seen[c.id]) for c in page.items], page.next_cursor)
+    return Slice([out(c, seen[c.id]) for c in page.items], page.next_cursor, page.total)
 
 
 async def update_campaign(

@@ -28,7 +28,7 @@ from shared.locations.schemas import (
     LocationGroupUpdate,
     LocationUpdate,
 )
-from shared.pagination import Slice, cursor_key, keyset_page, page_of
+from shared.pagination import Slice, Sorting, cursor_key, page_of, sorted_page
 
 LocationSort = Literal["created", "name"]
 
@@ -296,26 +296,32 @@ async def delete_group(session: AsyncSession, principal: Principal, group_id: uu
     await session.flush()
 
 
+GROUP_SORTING = Sorting(
+    default="name",
+    fields={
+        "name": LocationGroup.name,
+        "created_at": LocationGroup.created_at,
+        "updated_at": LocationGroup.updated_at,
+    },
+    tiebreak=LocationGroup.id,
+)
+
+
 async def list_groups(
     session: AsyncSession,
     principal: Principal,
     *,
     brand_id: uuid.UUID | None,
+    sort: str = GROUP_SORTING.default,
     limit: int,
     cursor: str | None,
+    total: bool = False,
 ) -> Slice[LocationGroup]:
     stmt = repository.visible_groups(principal)
     if brand_id is not None:
         stmt = stmt.where(LocationGroup.brand_id == brand_id)
-    return await keyset_page(
-        session,
-        stmt,
-        sort="name",
-        columns=[LocationGroup.name, LocationGroup.id],
-        key=lambda g: [g.name, str(g.id)],
-        cursor=cursor,
-        limit=limit,
-        decode=lambda v: [str(v[0]), uuid.UUID(str(v[1]))],
+    return await sorted_page(
+        session, stmt, GROUP_SORTING, sort=sort, cursor=cursor, limit=limit, total=total
     )
 
 

@@ -24,7 +24,7 @@ from shared.content import validate as validate_platform
 from shared.content.text import length
 from shared.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from shared.locations import service as location_service
-from shared.pagination import Slice, keyset_page
+from shared.pagination import Slice, Sorting, sorted_page
 from shared.templates.models import Template, TemplateVersion
 from shared.templates.schemas import (
     MediaIn,
@@ -233,13 +233,26 @@ async def get_template(
     )
 
 
+SORTING = Sorting(
+    default="name",
+    fields={
+        "name": Template.name,
+        "created_at": Template.created_at,
+        "updated_at": Template.updated_at,
+    },
+    tiebreak=Template.id,
+)
+
+
 async def list_templates(
     session: AsyncSession,
     principal: Principal,
     *,
     brand_id: uuid.UUID | None,
+    sort: str = SORTING.default,
     limit: int,
     cursor: str | None,
+    total: bool = False,
 ) -> Slice[TemplateOut]:
     stmt = scoped(Template, principal)
     r = reach(principal, "template.read")
@@ -247,17 +260,11 @@ async def list_templates(
         stmt = stmt.where(Template.brand_id.in_(r.brand_ids | r.location_brand_ids))
     if brand_id is not None:
         stmt = stmt.where(Template.brand_id == brand_id)
-    page = await keyset_page(
-        session,
-        stmt,
-        sort="name",
-        columns=[Template.name, Template.id],
-        key=lambda t: [t.name, str(t.id)],
-        cursor=cursor,
-        limit=limit,
-        decode=lambda v: [str(v[0]), uuid.UUID(str(v[1]))],
+    page = await sorted_page(
+        session, stmt, SORTING, sort=sort, cursor=cursor, limit=limit, total=total
     )
-    return Slice([await _template_out(session, t) for t in page.items], page.next_cursor)
+    items = [await _template_out(session, t) for t in page.items]
+    return Slice(items, page.next_cursor, page.total)
 
 
 async def get_version(

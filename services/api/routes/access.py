@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from services.api.deps import (
     DEFAULT_PAGE_SIZE,
@@ -16,6 +17,7 @@ from services.api.deps import (
     Session,
     SettingsDep,
 )
+from services.api.listing import Include, sort_by, wants_total
 from services.api.problems import problems
 from shared.access import api_keys, invitations, members
 from shared.access.models import Invitation
@@ -59,10 +61,12 @@ async def get_me(
 async def list_members(
     session: Session,
     principal: CurrentPrincipal,
+    sort: Annotated[str, Depends(sort_by(members.SORTING))],
     user_id: uuid.UUID | None = None,
     role: Role | None = None,
     brand_id: uuid.UUID | None = None,
     location_id: uuid.UUID | None = None,
+    include: Include = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Page[MembershipOut]:
@@ -72,10 +76,12 @@ async def list_members(
         members.MemberFilter(
             user_id=user_id, role=role, brand_id=brand_id, location_id=location_id
         ),
+        sort=sort,
         limit=limit,
         cursor=cursor,
+        total=wants_total(include),
     )
-    return Page[MembershipOut](items=page.items, next_cursor=page.next_cursor)
+    return Page[MembershipOut](items=page.items, next_cursor=page.next_cursor, total=page.total)
 
 
 @router.patch(
@@ -145,12 +151,18 @@ async def create_invitation(
 async def list_invitations(
     session: Session,
     principal: CurrentPrincipal,
+    sort: Annotated[str, Depends(sort_by(invitations.SORTING))],
+    include: Include = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Page[InvitationOut]:
-    page = await invitations.list_invitations(session, principal, limit=limit, cursor=cursor)
+    page = await invitations.list_invitations(
+        session, principal, sort=sort, limit=limit, cursor=cursor, total=wants_total(include)
+    )
     return Page[InvitationOut](
-        items=[_invitation_out(i) for i in page.items], next_cursor=page.next_cursor
+        items=[_invitation_out(i) for i in page.items],
+        next_cursor=page.next_cursor,
+        total=page.total,
     )
 
 
@@ -205,12 +217,18 @@ async def create_api_key(
 async def list_api_keys(
     session: Session,
     principal: CurrentPrincipal,
+    sort: Annotated[str, Depends(sort_by(api_keys.SORTING))],
+    include: Include = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Page[ApiKeyOut]:
-    page = await api_keys.list_keys(session, principal, limit=limit, cursor=cursor)
+    page = await api_keys.list_keys(
+        session, principal, sort=sort, limit=limit, cursor=cursor, total=wants_total(include)
+    )
     return Page[ApiKeyOut](
-        items=[ApiKeyOut.model_validate(k) for k in page.items], next_cursor=page.next_cursor
+        items=[ApiKeyOut.model_validate(k) for k in page.items],
+        next_cursor=page.next_cursor,
+        total=page.total,
     )
 
 

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from services.api.deps import DEFAULT_PAGE_SIZE, CurrentPrincipal, Cursor, Limit, Session
+from services.api.listing import Include, sort_by, wants_total
 from services.api.problems import problems
 from shared.brands import service as brand_service
 from shared.brands.schemas import BrandCreate, BrandOut, BrandUpdate
@@ -29,19 +31,25 @@ async def create_brand(
 
 @router.get(
     "",
-    summary="List brands (by name)",
+    summary="List brands (by name unless `sort` says otherwise)",
     openapi_extra={"x-permission": "brand.read"},
     responses=problems(400, 401, 422),
 )
 async def list_brands(
     session: Session,
     principal: CurrentPrincipal,
+    sort: Annotated[str, Depends(sort_by(brand_service.SORTING))],
+    include: Include = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Page[BrandOut]:
-    page = await brand_service.list_brands(session, principal, limit=limit, cursor=cursor)
+    page = await brand_service.list_brands(
+        session, principal, sort=sort, limit=limit, cursor=cursor, total=wants_total(include)
+    )
     return Page[BrandOut](
-        items=[BrandOut.model_validate(b) for b in page.items], next_cursor=page.next_cursor
+        items=[BrandOut.model_validate(b) for b in page.items],
+        next_cursor=page.next_cursor,
+        total=page.total,
     )
 
 

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Depends, status
 from fastapi.responses import JSONResponse
 
 from services.api.deps import DEFAULT_PAGE_SIZE, CurrentPrincipal, Cursor, Limit, Redis, Session
+from services.api.listing import Include, sort_by, wants_total
 from services.api.problems import problems
 from shared.campaigns import service as campaign_service
 from shared.campaigns.schemas import (
@@ -77,22 +78,31 @@ async def create_campaign(
 
 @router.get(
     "/campaigns",
-    summary="List campaigns, oldest first",
+    summary="List campaigns (oldest first unless `sort` says otherwise)",
     responses=problems(400, 401, 422),
     openapi_extra={"x-permission": "campaign.read"},
 )
 async def list_campaigns(
     session: Session,
     principal: CurrentPrincipal,
+    sort: Annotated[str, Depends(sort_by(campaign_service.SORTING))],
     brand_id: uuid.UUID | None = None,
     status: CampaignStatus | None = None,
+    include: Include = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Page[CampaignOut]:
     page = await campaign_service.list_campaigns(
-        session, principal, brand_id=brand_id, status=status, limit=limit, cursor=cursor
+        session,
+        principal,
+        brand_id=brand_id,
+        status=status,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+        total=wants_total(include),
     )
-    return Page[CampaignOut](items=page.items, next_cursor=page.next_cursor)
+    return Page[CampaignOut](items=page.items, next_cursor=page.next_cursor, total=page.total)
 
 
 @router.get(

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from services.api.deps import DEFAULT_PAGE_SIZE, CurrentPrincipal, Cursor, Limit, Session
+from services.api.listing import Include, sort_by, wants_total
 from services.api.problems import problems
 from shared.db import retry
 from shared.locations import service as location_service
@@ -36,23 +38,32 @@ async def create_group(
 
 @router.get(
     "",
-    summary="List location groups (by name)",
+    summary="List location groups (by name unless `sort` says otherwise)",
     openapi_extra={"x-permission": "location_group.read"},
     responses=problems(400, 401, 422),
 )
 async def list_groups(
     session: Session,
     principal: CurrentPrincipal,
+    sort: Annotated[str, Depends(sort_by(location_service.GROUP_SORTING))],
     brand_id: uuid.UUID | None = Query(default=None, description="Only this brand's groups."),
+    include: Include = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Page[LocationGroupOut]:
     page = await location_service.list_groups(
-        session, principal, brand_id=brand_id, limit=limit, cursor=cursor
+        session,
+        principal,
+        brand_id=brand_id,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+        total=wants_total(include),
     )
     return Page[LocationGroupOut](
         items=[LocationGroupOut.model_validate(g) for g in page.items],
         next_cursor=page.next_cursor,
+        total=page.total,
     )
 
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, status
+from fastapi import APIRouter, Body, Depends, Path, status
 
 from services.api.deps import DEFAULT_PAGE_SIZE, CurrentPrincipal, Cursor, Limit, Session
+from services.api.listing import Include, sort_by, wants_total
 from services.api.problems import problems
 from shared.brand_rules import service as rules_service
 from shared.brand_rules.schemas import BrandRulesIn, BrandRulesOut
@@ -73,21 +74,29 @@ async def create_template(
 
 @router.get(
     "/templates",
-    summary="List templates (by name)",
+    summary="List templates (by name unless `sort` says otherwise)",
     responses=problems(400, 401, 422),
     openapi_extra={"x-permission": "template.read"},
 )
 async def list_templates(
     session: Session,
     principal: CurrentPrincipal,
+    sort: Annotated[str, Depends(sort_by(template_service.SORTING))],
     brand_id: uuid.UUID | None = None,
+    include: Include = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Page[TemplateOut]:
     page = await template_service.list_templates(
-        session, principal, brand_id=brand_id, limit=limit, cursor=cursor
+        session,
+        principal,
+        brand_id=brand_id,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+        total=wants_total(include),
     )
-    return Page[TemplateOut](items=page.items, next_cursor=page.next_cursor)
+    return Page[TemplateOut](items=page.items, next_cursor=page.next_cursor, total=page.total)
 
 
 @router.get(

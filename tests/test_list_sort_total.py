@@ -1,0 +1,230 @@
+"""Paged lists: ``sort`` on the fields people sort by (``-`` descending), pages that follow
+the chosen order to the end without a gap or a repeat, ``include=total`` counting what the
+same filters match, a cursor only continuing its own sort, and an unknown sort a 422 naming
+the ones there are."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.api.app import create_app
+from shared.config import Settings
+from tests.factories import Tenant, create_brand, create_group, sign_up
+
+Item = dict[str, Any]
+
+
+async def walk(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], *, limit: int = 2
+) -> tuple[list[Item], list[int | None]]:
+    """Every item of a listing, page by page, and the ``total`` each page answered."""
+    items: list[Item] = []
+    totals: list[int | None] = []
+    cursor: str | None = None
+    join = "&" if "?" in url else "?"
+    for _ in range(50):
+        page_url = f"{url}{join}limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+        response = await client.get(page_url, headers=headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        items += body["items"]
+        totals.append(body["total"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items, totals
+    raise AssertionError("the pages never ended")
+
+
+def _value(item: Item, field: str) -> Any:
+    value = item[field]
+    if field.endswith("_at"):
+        return datetime.fromisoformat(value)
+    return value
+
+
+def expected(items: list[Item], sort: str) -> list[str]:
+    field = sort.removeprefix("-")
+    ordered = sorted(items, key=lambda i: (_value(i, field), uuid.UUID(i["id"])))
+    if sort.startswith("-"):
+        ordered.reverse()
+    return [i["id"] for i in ordered]
+
+
+Maker = Callable[[httpx.AsyncClient, Tenant, AsyncEngine], Awaitable[str]]
+"""Fills an agency with items of one listing; answers the listing's URL."""
+
+
+async def _brands(client: httpx.AsyncClient, owner: Tenant, _: AsyncEngine) -> str:
+    made = [await create_brand(client, owner, name) for name in ("delta", "alpha", "echo")]
+    made += [await create_brand(client, owner, name) for name in ("charlie", "bravo")]
+    # a rename moves updated_at away from creation order
+    renamed = await client.patch(
+        f"/v1/brands/{made[1]['id']}", json={"name": "alpha two"}, headers=owner.headers
+    )
+    assert renamed.status_code == 200
+    return "/v1/brands"
+
+
+async def _groups(client: httpx.AsyncClient, owner: Tenant, _: AsyncEngine) -> str:
+    brand = await create_brand(client, owner)
+    other = await create_brand(client, owner)
+    for name in ("north", "east", "south", "west", "centre"):
+        await create_group(client, owner, brand["id"], name)
+    await create_group(client, owner, other["id"], "elsewhere")  # filtered out
+    return f"/v1/location-groups?brand_id={brand['id']}"
+
+
+async def _templates(client: httpx.AsyncClient, owner: Tenant, _: AsyncEngine) -> str:
+    brand = await create_brand(client, owner)
+    other = await create_brand(client, owner)
+    for brand_id, name in [(brand["id"], n) for n in ("menu", "hours", "offer", "event")] + [
+        (other["id"], "elsewhere")
+    ]:
+        response = await client.post(
+            "/v1/templates",
+            json={"brand_id": brand_id, "name": name, "bodies": {"default": "Hello"}},
+            headers=owner.headers,
+        )
+        assert response.status_code == 201, response.text
+    return f"/v1/templates?brand_id={brand['id']}"
+
+
+async def _api_keys(client: httpx.AsyncClient, owner: Tenant, _: AsyncEngine) -> str:
+    brand = await create_brand(client, owner)
+    for name, role in [
+        ("sync", "admin"),
+        ("crm", "brand_viewer"),
+        ("tv", "admin"),
+        ("board", "brand_manager"),
+    ]:
+        scope = {"brand_id": brand["id"]} if role.startswith("brand") else {}
+        response = await client.post(
+            "/v1/api-keys", json={"name": name, "role": role, **scope}, headers=owner.headers
+        )
+        assert response.status_code == 201, response.text
+    return "/v1/api-keys"
+
+
+async def _invitations(client: httpx.AsyncClient, owner: Tenant, _: AsyncEngine) -> str:
+    brand = await create_brand(client, owner)
+    for email, role in [
+        ("kim@agency.example", "admin"),
+        ("ann@agency.example", "brand_manager"),
+        ("lee@agency.example", "admin"),
+        ("bob@agency.example", "brand_viewer"),
+    ]:
+        scope = {"brand_id": brand["id"]} if role.startswith("brand") else {}
+        response = await client.post(
+            "/v1/invitations", json={"email": email, "role": role, **scope}, headers=owner.headers
+        )
+        assert response.status_code == 201, response.text
+    return "/v1/invitations"
+
+
+LISTS: list[tuple[str, Maker, int, list[str]]] = [
+    ("brands", _brands, 5, ["name", "created_at", "updated_at"]),
+    ("location groups", _groups, 5, ["name", "created_at", "updated_at"]),
+    ("templates", _templates, 4, ["name", "created_at", "updated_at"]),
+    ("api keys", _api_keys, 4, ["created_at", "name", "role"]),
+    ("invitations", _invitations, 4, ["created_at", "email", "role", "expires_at"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("maker", "count", "fields"), [x[1:] for x in LISTS], ids=[x[0] for x in LISTS]
+)
+async def test_each_sort_pages_in_its_order_with_the_total(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    maker: Maker,
+    count: int,
+    fields: list[str],
+) -> None:
+    owner = await sign_up(client)
+    stranger = await sign_up(client)
+    await maker(client, stranger, admin_engine)  # another agency's items count nowhere
+    url = await maker(client, owner, admin_engine)
+    everything, _ = await walk(client, url, owner.headers, limit=200)
+    assert len(everything) == count
+    join = "&" if "?" in url else "?"
+    for field in fields:
+        for sort in (field, f"-{field}"):
+            items, totals = await walk(
+                client, f"{url}{join}sort={sort}&include=total", owner.headers
+            )
+            assert [i["id"] for i in items] == expected(everything, sort), sort
+            assert totals == [count] * len(totals), sort
+    # without include=total there is no count
+    _, totals = await walk(client, url, owner.headers)
+    assert set(totals) == {None}
+
+
+@pytest.mark.parametrize("path", ["/v1/brands", "/v1/templates", "/v1/api-keys"])
+async def test_a_cursor_only_continues_its_own_sort(client: httpx.AsyncClient, path: str) -> None:
+    owner = await sign_up(client)
+    brand = await create_brand(client, owner, "one")
+    await create_brand(client, owner, "two")
+    for name in ("a", "b"):
+        await client.post(
+            "/v1/templates",
+            json={"brand_id": brand["id"], "name": name, "bodies": {"default": "Hi"}},
+            headers=owner.headers,
+        )
+        await client.post(
+            "/v1/api-keys", json={"name": name, "role": "admin"}, headers=owner.headers
+        )
+    first = (await client.get(f"{path}?limit=1&sort=-created_at", headers=owner.headers)).json()
+    assert first["next_cursor"]
+    other = await client.get(
+        f"{path}?limit=1&sort=created_at&cursor={first['next_cursor']}", headers=owner.headers
+    )
+    assert other.status_code == 400
+    assert other.json()["code"] == "invalid_cursor"
+    assert "sort" in other.json()["detail"]
+
+
+async def test_an_unknown_sort_names_the_ones_there_are(client: httpx.AsyncClient) -> None:
+    owner = await sign_up(client)
+    response = await client.get("/v1/brands?sort=colour", headers=owner.headers)
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["errors"][0]["field"] == "query.sort"
+    for allowed in ("name", "-name", "created_at", "-updated_at"):
+        assert allowed in problem["errors"][0]["message"]
+
+
+async def test_total_counts_what_the_filters_and_the_reach_match(
+    client: httpx.AsyncClient,
+) -> None:
+    owner = await sign_up(client)
+    await _groups(client, owner, None)  # type: ignore[arg-type]
+    everything = (
+        await client.get("/v1/location-groups?include=total&limit=2", headers=owner.headers)
+    ).json()
+    assert everything["total"] == 6
+    assert len(everything["items"]) == 2
+
+
+_SPEC = create_app(Settings(env="test", log_level="WARNING", log_json=True)).openapi()
+
+
+def test_the_sortable_lists_document_their_sorts_and_include() -> None:
+    for path in (
+        "/v1/brands",
+        "/v1/location-groups",
+        "/v1/templates",
+        "/v1/campaigns",
+        "/v1/api-keys",
+        "/v1/invitations",
+        "/v1/members",
+    ):
+        parameters = {p["name"]: p for p in _SPEC["paths"][path]["get"]["parameters"]}
+        assert "enum" in parameters["sort"]["schema"], path
+        assert "total" in str(parameters["include"]["schema"]), path
