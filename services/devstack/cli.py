@@ -19,6 +19,7 @@ from services.devstack.banner import Address
 from services.devstack.demo_logins import (
     FILE_NAME,
     PASSWORD_ENV,
+    READY_LINE,
     Login,
     database_key,
     logins,
@@ -53,6 +54,8 @@ STRIPE_PORT = PortSetting("CHORUS_STRIPE_PORT", 8420, "local Stripe")
 MAIL_SMTP_PORT = PortSetting("CHORUS_MAILCATCHER_SMTP_PORT", 8025, "the mail catcher's SMTP")
 MAIL_HTTP_PORT = PortSetting("CHORUS_MAILCATCHER_HTTP_PORT", 8026, "the mail catcher's page")
 
+DEMO_READY = READY_LINE.encode()
+"""What the demo task prints once the demo is seeded (and connected)."""
 WORKER_READY = b"worker.started"
 """The event each worker logs once it is connected and about to take jobs."""
 
@@ -295,6 +298,7 @@ def cmd_run(args: list[str]) -> int:
             (PY, "-m", "services.devstack.demo_task"),
             one_shot=True,
             awaited=True,
+            ready_line=DEMO_READY,
             extra_env=((PASSWORD_ENV, password),),
         )
         output = PipedOutput(data / "logs")

@@ -28,6 +28,9 @@ from shared.demo import DEMO_EMAIL, DEMO_MEMBERS
 FILE_NAME = "demo-logins.json"
 EMBEDDED_KEY = "embedded"
 PASSWORD_ENV = "CHORUS_DEMO_PASSWORD"
+READY_LINE = "demo agency ready"
+"""The demo task's first words once the demo is seeded (and connected): the stack waits for
+them, not for the task's exit."""
 
 
 @dataclass(frozen=True)

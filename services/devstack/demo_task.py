@@ -14,6 +14,7 @@ import asyncio
 import os
 import sys
 
+from services.devstack.demo_logins import PASSWORD_ENV, READY_LINE
 from shared.cli import seed_demo
 from shared.config import Settings, get_settings
 from shared.demo import DEMO_LOCATIONS
@@ -23,7 +24,7 @@ from shared.demo_connect import DEMO_PLATFORMS, connect_demo
 async def prepare(settings: Settings, password: str) -> str:
     """Seed (and in test mode connect) the demo; a one-line summary of what is ready."""
     await seed_demo(settings, password)
-    summary = f"demo agency ready ({len(DEMO_LOCATIONS)} locations)"
+    summary = f"{READY_LINE} ({len(DEMO_LOCATIONS)} locations)"
     if settings.platform_sandbox_url:
         done = await connect_demo(settings)
         summary += (
@@ -34,9 +35,9 @@ async def prepare(settings: Settings, password: str) -> str:
 
 
 def main() -> int:
-    password = os.environ.get("CHORUS_DEMO_PASSWORD", "")
+    password = os.environ.get(PASSWORD_ENV, "")
     if not password:
-        print("CHORUS_DEMO_PASSWORD is not set (make run sets it)", file=sys.stderr)
+        print(f"{PASSWORD_ENV} is not set (make run sets it)", file=sys.stderr)
         return 2
     print(asyncio.run(prepare(get_settings(), password)), flush=True)
     return 0

@@ -46,7 +46,9 @@ class ChildSpec:
     a line containing this. `one_shot`: a task that runs beside the services and ends (its
     exit stops nothing; a failure is reported); `awaited`: the stack is up only once this
     one-shot has ended. `quiet_when_up`: with piped output, once the stack is up only this
-    child's problem lines reach the terminal (all of them reach its log file)."""
+    child's problem lines reach the terminal (all of them reach its log file). An awaited
+    one-shot with a `ready_line` is done for the stack once it wrote that line (its exit,
+    interpreter teardown included, is not waited for)."""
 
     name: str
     argv: tuple[str, ...]
@@ -179,10 +181,11 @@ class Supervisor:
                     continue
                 self._drain(spec.name)
                 return Outcome(child=spec.name, returncode=exit_status(returncode))
-            for spec in [s for s in pending if not s.one_shot]:
+            for spec in [s for s in pending if not s.one_shot or s.ready_line is not None]:
                 if self._is_ready(spec):
                     pending.remove(spec)
-                    say(f"{spec.name} is up ({time.monotonic() - started:.1f} s)")
+                    if not spec.one_shot:
+                        say(f"{spec.name} is up ({time.monotonic() - started:.1f} s)")
             if not pending and not announced:
                 announced = True
                 if self._output is not None:
