@@ -81,6 +81,7 @@ def test_jobs_are_routed_to_their_queue_by_name() -> None:
         "metrics.collect_due",
         "metrics.collect_account",
         "metrics.backfill_account",
+        "metrics.collect_posts",
         "reviews.collect",
         "rollups.brand_daily",
         "exports.analytics_csv",

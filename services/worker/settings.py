@@ -47,6 +47,7 @@ from shared.events.relay import Relay
 from shared.jobs import BULK_QUEUE, URGENT_QUEUE
 from shared.logging import configure_logging
 from shared.mail import service as mail_service
+from shared.metrics import service as metrics_service
 from shared.platforms import registry as platform_registry
 from shared.publishing.limiter import AccountLimiter
 from shared.publishing.publisher import Publisher
@@ -68,6 +69,7 @@ def build_functions() -> list[Any]:
         job(metrics.COLLECT_DUE_JOB, metrics.collect_due),
         job(metrics.COLLECT_JOB, metrics.collect_account, backoff=metrics.BACKOFF_S),
         job(metrics.BACKFILL_JOB, metrics.backfill_account, backoff=metrics.BACKOFF_S),
+        job(metrics.POSTS_JOB, metrics.collect_posts),
         job(reviews.SWEEP_JOB, reviews.sweep),
         job(billing.PROCESS_EVENT_JOB, billing.process_stripe_event, max_tries=billing.MAX_TRIES),
         job(billing.SYNC_QUANTITY_JOB, billing.sync_quantity),
@@ -92,7 +94,14 @@ def build_relay(settings: Settings, redis: ArqRedis) -> Relay:
         post_ids = [e.subject_id for e in events if e.subject_id is not None]
         await approvals.notify_pending(session, settings, agency_id, post_ids, redis=redis)
 
+    async def follow_up_metrics(
+        session: AsyncSession, agency_id: uuid.UUID, events: list[OutboxEvent]
+    ) -> None:
+        post_ids = [e.subject_id for e in events if e.subject_id is not None]
+        await metrics_service.follow_up_published(session, redis, agency_id, post_ids)
+
     relay.on("post.needs_approval", mail_approvers)
+    relay.on("post.published", follow_up_metrics)
     return relay
 
 

@@ -14,6 +14,17 @@ Chorus, with an external id, in the last ``POST_WINDOW_DAYS``), in batches as la
 platform's lookup takes, upserted on (agency, post). That part never fails the account's
 collection: a failure is logged and the next day tries again (an auth failure marks the
 account ``needs_reconnect`` like the account part does).
+
+When numbers first appear:
+
+- an account's past ``backfill_days`` a minute or so after it connects (the connect path
+  queues a backfill, paced at a couple per second across all accounts connecting at once);
+- a post's own numbers 5 to 10 minutes after it is published: the ``post.published`` event
+  queues one ``metrics.collect_posts`` per account and five-minute window, deferred to the
+  window's end plus ``POSTS_DELAY_S``, so a campaign publishing many posts through one
+  account reads them in one run, not one per post;
+- then every day (the daily run, staggered over ``SPREAD_S`` from 01:05 UTC), for days until
+  yesterday and posts of the last ``POST_WINDOW_DAYS``.
 """
 
 from __future__ import annotations
@@ -59,6 +70,11 @@ SCAN_NAME = refresh.SCAN_NAME
 
 COLLECT_JOB = "metrics.collect_account"
 BACKFILL_JOB = "metrics.backfill_account"
+POSTS_JOB = "metrics.collect_posts"
+POSTS_DELAY_S = 300
+"""A post's first numbers are read this long after the end of the five-minute window it was
+published in: its first views are counted by then, and the window's other posts of the same
+account share the run."""
 
 
 class Outcome(StrEnum):
@@ -352,6 +368,77 @@ async def collect_post_metrics(
         )
     bound.info("metrics.posts.collected", followed=len(followed), stored=stored)
     return stored
+
+
+async def collect_posts(
+    db: Database, settings: Settings, agency_id: uuid.UUID, account_id: uuid.UUID
+) -> int | None:
+    """Only the account's posts' numbers (the follow-up after publishing): how many posts
+    got numbers, None when the account is gone or not connected."""
+    keyring = keyring_from_settings(settings)
+    async with db.transaction(agency_id) as session:
+        account = await _load(session, agency_id, account_id)
+        if account is None or account.status != "connected":
+            return None
+        auth = sealing.account_auth(account, keyring)
+        platform = account.platform
+    connector = registry.connector(platform, settings)
+    return await collect_post_metrics(
+        db, connector, agency_id, account_id, auth, now=datetime.now(UTC)
+    )
+
+
+def posts_job(account_id: uuid.UUID, published_at: datetime) -> tuple[str, datetime]:
+    """The follow-up collection for a post the account published at ``published_at``: its
+    job id (one per account and five-minute window) and when it runs."""
+    window = int(published_at.timestamp()) // POSTS_DELAY_S
+    run_at = datetime.fromtimestamp((window + 1) * POSTS_DELAY_S + POSTS_DELAY_S, UTC)
+    return f"{POSTS_JOB}:{account_id}:{window}", run_at
+
+
+async def follow_up_published(
+    session: AsyncSession,
+    redis: Redis,
+    agency_id: uuid.UUID,
+    post_ids: Sequence[uuid.UUID],
+    *,
+    now: datetime | None = None,
+) -> int:
+    """Once ``session`` commits, queue the follow-up collection of every account that
+    published one of ``post_ids``; how many accounts. For the ``post.published`` event's
+    consumer: a burst of events of one account in one window queues one job."""
+    if not post_ids:
+        return 0
+    accounts = (
+        await session.execute(
+            select(Post.account_id)
+            .where(
+                Post.agency_id == agency_id,
+                Post.id.in_(list(post_ids)),
+                Post.status == "published",
+                Post.account_id.is_not(None),
+            )
+            .distinct()
+        )
+    ).scalars()
+    at = now or datetime.now(UTC)
+    found = {account_id for account_id in accounts if account_id is not None}
+    jobs = [(account_id, *posts_job(account_id, at)) for account_id in sorted(found)]
+
+    async def _enqueue() -> None:
+        for account_id, job_id, run_at in jobs:
+            await enqueue(
+                redis,  # type: ignore[arg-type]
+                POSTS_JOB,
+                str(agency_id),
+                str(account_id),
+                job_id=job_id,
+                _defer_until=run_at,
+            )
+
+    if jobs:
+        after_commit(session, _enqueue)
+    return len(jobs)
 
 
 async def post_metrics(

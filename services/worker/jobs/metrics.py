@@ -1,6 +1,8 @@
 """Metric collection: a daily cron enqueues one collection per connected account, spread over
 ``SPREAD_S`` so 30,000 accounts do not hit the platforms in the same minute; each job fetches
-and stores that account's new days. The connect path enqueues a backfill of its own."""
+and stores that account's new days. The connect path enqueues a backfill of its own, and a
+published post a follow-up of its account's posts' numbers a few minutes later
+(``shared.metrics.service.follow_up_published``)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from arq import Retry
 from services.worker.context import WorkerContext
 from shared.jobs import enqueue
 from shared.metrics import service
-from shared.metrics.service import BACKFILL_JOB, COLLECT_JOB, Outcome
+from shared.metrics.service import BACKFILL_JOB, COLLECT_JOB, POSTS_JOB, Outcome
 
 log = structlog.get_logger("chorus.worker")
 
@@ -87,4 +89,13 @@ async def backfill_account(ctx: dict[str, Any], agency_id: str, account_id: str)
     return await _run(ctx, agency_id, account_id, backfill=True)
 
 
-__all__ = ["BACKFILL_JOB", "COLLECT_DUE_JOB", "COLLECT_JOB"]
+async def collect_posts(ctx: dict[str, Any], agency_id: str, account_id: str) -> str:
+    """The numbers of the account's recent posts, a few minutes after one was published."""
+    wctx = WorkerContext.of(ctx)
+    stored = await service.collect_posts(
+        wctx.db, wctx.settings, uuid.UUID(agency_id), uuid.UUID(account_id)
+    )
+    return "gone" if stored is None else f"posts:{stored}"
+
+
+__all__ = ["BACKFILL_JOB", "COLLECT_DUE_JOB", "COLLECT_JOB", "POSTS_JOB"]
