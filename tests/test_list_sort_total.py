@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.app import create_app
 from shared.config import Settings
-from tests.factories import Tenant, create_brand, create_group, sign_up
+from tests.factories import Tenant, create_brand, create_group, create_location, sign_up
+from tests.test_social_accounts import connect
 
 Item = dict[str, Any]
 
@@ -128,12 +129,28 @@ async def _invitations(client: httpx.AsyncClient, owner: Tenant, _: AsyncEngine)
     return "/v1/invitations"
 
 
+async def _social_accounts(client: httpx.AsyncClient, owner: Tenant, _: AsyncEngine) -> str:
+    brand = await create_brand(client, owner)
+    other = await create_brand(client, owner)
+    for brand_id, platforms in ((brand["id"], ("x", "linkedin", "x")), (other["id"], ("x",))):
+        for platform in platforms:
+            location = await create_location(client, owner, brand_id)
+            await connect(client, owner.headers, location["id"], platform)
+    return f"/v1/social-accounts?brand_id={brand['id']}"
+
+
 LISTS: list[tuple[str, Maker, int, list[str]]] = [
     ("brands", _brands, 5, ["name", "created_at", "updated_at"]),
     ("location groups", _groups, 5, ["name", "created_at", "updated_at"]),
     ("templates", _templates, 4, ["name", "created_at", "updated_at"]),
     ("api keys", _api_keys, 4, ["created_at", "name", "role"]),
     ("invitations", _invitations, 4, ["created_at", "email", "role", "expires_at"]),
+    (
+        "social accounts",
+        _social_accounts,
+        3,
+        ["created_at", "updated_at", "connected_at", "name", "platform", "status"],
+    ),
 ]
 
 
@@ -224,6 +241,7 @@ def test_the_sortable_lists_document_their_sorts_and_include() -> None:
         "/v1/api-keys",
         "/v1/invitations",
         "/v1/members",
+        "/v1/social-accounts",
     ):
         parameters = {p["name"]: p for p in _SPEC["paths"][path]["get"]["parameters"]}
         assert "enum" in parameters["sort"]["schema"], path

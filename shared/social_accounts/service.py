@@ -41,7 +41,7 @@ from shared.ids import new_id
 from shared.locations import service as location_service
 from shared.locations.models import Location
 from shared.metrics import service as metrics_service
-from shared.pagination import Slice, keyset_page
+from shared.pagination import Slice, Sorting, sorted_page
 from shared.platforms import registry
 from shared.platforms.base import Connector
 from shared.platforms.errors import PlatformError
@@ -461,13 +461,29 @@ class AccountFilter:
     status: str | None = None
 
 
+SORTING = Sorting(
+    default="created_at",
+    fields={
+        "created_at": SocialAccount.created_at,
+        "updated_at": SocialAccount.updated_at,
+        "connected_at": SocialAccount.connected_at,
+        "name": SocialAccount.name,
+        "platform": SocialAccount.platform,
+        "status": SocialAccount.status,
+    },
+    tiebreak=SocialAccount.id,
+)
+
+
 async def list_accounts(
     session: AsyncSession,
     principal: Principal,
     filters: AccountFilter,
     *,
+    sort: str = SORTING.default,
     limit: int,
     cursor: str | None,
+    total: bool = False,
 ) -> Slice[SocialAccount]:
     """Every account the principal may read, filtered; ``status=needs_reconnect`` is the
     brand's to-do list."""
@@ -486,15 +502,8 @@ async def list_accounts(
     for column, value in conditions.items():
         if value is not None:
             stmt = stmt.where(getattr(SocialAccount, column) == value)
-    return await keyset_page(
-        session,
-        stmt,
-        sort="id",
-        columns=[SocialAccount.id],
-        key=lambda a: [str(a.id)],
-        cursor=cursor,
-        limit=limit,
-        decode=lambda v: [uuid.UUID(v[0])],
+    return await sorted_page(
+        session, stmt, SORTING, sort=sort, cursor=cursor, limit=limit, total=total
     )
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
 from services.api.deps import (
     DEFAULT_PAGE_SIZE,
@@ -14,6 +14,7 @@ from services.api.deps import (
     Session,
     SettingsDep,
 )
+from services.api.listing import Include, sort_by, wants_total
 from services.api.problems import problems
 from shared.events import service as event_service
 from shared.locations import service as location_service
@@ -184,6 +185,7 @@ async def list_location_accounts(
 async def list_accounts(
     session: Session,
     principal: CurrentPrincipal,
+    sort: Annotated[str, Depends(sort_by(service.SORTING))],
     brand_id: uuid.UUID | None = None,
     location_id: uuid.UUID | None = None,
     platform: Annotated[str | None, Query(pattern="^[a-z_]{1,40}$")] = None,
@@ -191,6 +193,7 @@ async def list_accounts(
         str | None,
         Query(alias="status", pattern="^(connected|needs_reconnect|revoked)$"),
     ] = None,
+    include: Include = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Page[SocialAccountOut]:
@@ -198,12 +201,15 @@ async def list_accounts(
         session,
         principal,
         service.AccountFilter(brand_id, location_id, platform, account_status),
+        sort=sort,
         limit=limit,
         cursor=cursor,
+        total=wants_total(include),
     )
     return Page[SocialAccountOut](
         items=[SocialAccountOut.model_validate(a) for a in page.items],
         next_cursor=page.next_cursor,
+        total=page.total,
     )
 
 
