@@ -1,12 +1,12 @@
 # Chorus — developer entry points. A fresh clone needs only `make run` or `make test`:
 # every target first brings .venv up to date with pyproject.toml and constraints.txt.
 #
-#   make run                      API + worker on embedded PostgreSQL/Redis (Ctrl-C stops all)
+#   make run                      API, workers, sandbox, Stripe, mail; logins last (Ctrl-C)
 #   make test [ARGS='-k foo -x']  the test suite (PYTEST_ARGS works too)
 #   make bench NAME=api_list      bench/api_list.py
 #   make migrate                  alembic upgrade head
 #   make lint | fmt | typecheck | check
-#   make clean                    remove caches;  make clean-data: remove .data (embedded DBs)
+#   make clean                    remove caches;  make clean-data: remove .data (DBs, logins)
 #
 # DATABASE_URL / REDIS_URL (or CHORUS_DATABASE_URL / CHORUS_REDIS_URL) select external
 # servers; without them the devstack runs embedded ones with their data in .data/.
