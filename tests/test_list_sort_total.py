@@ -52,7 +52,10 @@ def _value(item: Item, field: str) -> Any:
 
 def expected(items: list[Item], sort: str) -> list[str]:
     field = sort.removeprefix("-")
-    ordered = sorted(items, key=lambda i: (_value(i, field), uuid.UUID(i["id"])))
+    if field == "created":  # the locations' creation order: the time-ordered id
+        ordered = sorted(items, key=lambda i: uuid.UUID(i["id"]))
+    else:
+        ordered = sorted(items, key=lambda i: (_value(i, field), uuid.UUID(i["id"])))
     if sort.startswith("-"):
         ordered.reverse()
     return [i["id"] for i in ordered]
@@ -139,7 +142,28 @@ async def _social_accounts(client: httpx.AsyncClient, owner: Tenant, _: AsyncEng
     return f"/v1/social-accounts?brand_id={brand['id']}"
 
 
+async def _locations(client: httpx.AsyncClient, owner: Tenant, _: AsyncEngine) -> str:
+    brand = await create_brand(client, owner)
+    other = await create_brand(client, owner)
+    made = [
+        await create_location(client, owner, brand["id"], name=name, city=city)
+        for name, city in [
+            ("downtown", "springfield"),
+            ("airport", "shelbyville"),
+            ("harbour", "springfield"),
+            ("mall", "capital city"),
+        ]
+    ]
+    await create_location(client, owner, other["id"], name="elsewhere")
+    moved = await client.patch(
+        f"/v1/locations/{made[0]['id']}", json={"city": "ogdenville"}, headers=owner.headers
+    )
+    assert moved.status_code == 200, moved.text
+    return f"/v1/locations?brand_id={brand['id']}"
+
+
 LISTS: list[tuple[str, Maker, int, list[str]]] = [
+    ("locations", _locations, 4, ["created", "name", "city", "updated_at"]),
     ("brands", _brands, 5, ["name", "created_at", "updated_at"]),
     ("location groups", _groups, 5, ["name", "created_at", "updated_at"]),
     ("templates", _templates, 4, ["name", "created_at", "updated_at"]),
@@ -234,6 +258,7 @@ _SPEC = create_app(Settings(env="test", log_level="WARNING", log_json=True)).ope
 
 def test_the_sortable_lists_document_their_sorts_and_include() -> None:
     for path in (
+        "/v1/locations",
         "/v1/brands",
         "/v1/location-groups",
         "/v1/templates",

@@ -28,6 +28,7 @@ from shared.access.policy import reach
 from shared.access.principal import Principal
 from shared.db.engine import DriverQuery
 from shared.locations.models import Location, LocationGroup, LocationGroupMember
+from shared.pagination import count_of
 from shared.tenancy import scoped
 
 
@@ -119,11 +120,17 @@ def filtered(stmt: S, f: LocationFilter, principal: Principal) -> S:
     return _where_filters(stmt, filter_values(f), principal.agency_id)
 
 
-LOCATION_SORTS: dict[str, tuple[InstrumentedAttribute[Any], ...]] = {
+_ORDERS: dict[str, tuple[InstrumentedAttribute[Any], ...]] = {
     "created": (Location.id,),
     "name": (Location.name, Location.id),
+    "city": (Location.city, Location.id),
+    "updated_at": (Location.updated_at, Location.id),
 }
-"""Keyset orders of a location listing, by name; the last column is unique."""
+LOCATION_SORTS: dict[str, tuple[InstrumentedAttribute[Any], ...]] = {
+    sort: columns for name, columns in _ORDERS.items() for sort in (name, f"-{name}")
+}
+"""Keyset orders of a location listing, by name (``-``: descending); the last column is
+unique (``created``: the id, which is time-ordered)."""
 
 
 @functools.lru_cache(maxsize=512)
@@ -144,10 +151,12 @@ def _page_query(
         stmt = stmt.where(_reach_condition(None, None))
     stmt = _where_filters(stmt, dict.fromkeys(filters), None)
     columns = LOCATION_SORTS[sort]
+    descending = sort.startswith("-")
     if after:
-        bounds = [bindparam(f"after_{i}", type_=c.type) for i, c in enumerate(columns)]
-        stmt = stmt.where(tuple_(*columns) > tuple_(*bounds))
-    return DriverQuery(stmt.order_by(*columns).limit(bindparam("limit", type_=Integer)))
+        bounds = tuple_(*(bindparam(f"after_{i}", type_=c.type) for i, c in enumerate(columns)))
+        stmt = stmt.where(tuple_(*columns) < bounds if descending else tuple_(*columns) > bounds)
+    order = [c.desc() for c in columns] if descending else columns
+    return DriverQuery(stmt.order_by(*order).limit(bindparam("limit", type_=Integer)))
 
 
 async def location_page(
@@ -176,6 +185,11 @@ async def location_page(
     params["limit"] = limit
     query = _page_query(fields, filters, not r.everything, sort, after is not None)
     return await query.fetch(session, params)
+
+
+async def location_count(session: AsyncSession, principal: Principal, f: LocationFilter) -> int:
+    """How many visible locations match ``f`` (``include=total``)."""
+    return await count_of(session, filtered(visible_locations(principal), f, principal))
 
 
 async def get(

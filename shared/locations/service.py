@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Literal
 
 import asyncpg
@@ -30,7 +31,9 @@ from shared.locations.schemas import (
 )
 from shared.pagination import Slice, Sorting, cursor_key, page_of, sorted_page
 
-LocationSort = Literal["created", "name"]
+LocationSort = Literal[
+    "created", "-created", "name", "-name", "city", "-city", "updated_at", "-updated_at"
+]
 
 
 _LOCATION_FIELDS = ("brand_id", "external_ref", *DATA_COLUMNS, "custom_fields", "status")
@@ -177,14 +180,23 @@ async def delete_location(
         await billing.locations_changed(session, None, principal.agency_id)  # Billing (#8)
 
 
-_KEYS: dict[str, tuple[Callable[[Any], list[Any]], Callable[[list[Any]], list[Any]]]] = {
+_ORDER_KEYS: dict[str, tuple[Callable[[Any], list[Any]], Callable[[list[Any]], list[Any]]]] = {
     # sort: (the cursor key of a row, the cursor's values back to their types)
     "created": (lambda row: [str(row["id"])], lambda v: [uuid.UUID(str(v[0]))]),
     "name": (
         lambda row: [row["name"], str(row["id"])],
         lambda v: [str(v[0]), uuid.UUID(str(v[1]))],
     ),
+    "city": (
+        lambda row: [row["city"], str(row["id"])],
+        lambda v: [str(v[0]), uuid.UUID(str(v[1]))],
+    ),
+    "updated_at": (
+        lambda row: [row["updated_at"].isoformat(), str(row["id"])],
+        lambda v: [datetime.fromisoformat(str(v[0])), uuid.UUID(str(v[1]))],
+    ),
 }
+_KEYS = {sort: keys for name, keys in _ORDER_KEYS.items() for sort in (name, f"-{name}")}
 
 
 async def list_locations(
@@ -196,9 +208,10 @@ async def list_locations(
     sort: LocationSort,
     limit: int,
     cursor: str | None,
+    total: bool = False,
 ) -> Slice[asyncpg.Record]:
     """A page of locations as read-only rows carrying the columns ``fields`` (which must
-    include ``id`` and ``name``), in that order: ``dict(row)`` is a location's JSON object.
+    include ``id`` and the sort's column), in that order: ``dict(row)`` is a location's JSON object.
 
     Rows rather than ORM objects because this is the API's busiest read: identity-map
     bookkeeping for 51 objects per request was a large share of its cost, and SQLAlchemy's
@@ -211,7 +224,11 @@ async def list_locations(
     rows = await repository.location_page(
         session, principal, filters, fields=fields, sort=sort, after=after, limit=limit + 1
     )
-    return page_of(rows, sort=sort, limit=limit, key=key)
+    page = page_of(rows, sort=sort, limit=limit, key=key)
+    if not total:
+        return page
+    count = await repository.location_count(session, principal, filters)
+    return Slice(page.items, page.next_cursor, count)
 
 
 # Location groups ---------------------------------------------------------------------------

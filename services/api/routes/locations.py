@@ -7,6 +7,7 @@ import orjson
 from fastapi import APIRouter, Query, Response, status
 
 from services.api.deps import DEFAULT_PAGE_SIZE, CurrentPrincipal, Cursor, Limit, Session
+from services.api.listing import Include, wants_total
 from services.api.problems import problems
 from shared.locations import needs as location_needs
 from shared.locations import service as location_service
@@ -45,8 +46,10 @@ _LIST_FIELDS = tuple(LocationOut.model_fields)
     summary="List locations",
     openapi_extra={"x-permission": "location.read"},
     description="Filter by brand, group, status, country, city and free text on the name. "
-    "`sort=created` (default) lists in creation order, `sort=name` alphabetically; both are "
-    "stable under concurrent inserts.",
+    "`sort=created` (default) lists in creation order, `sort=name` alphabetically, "
+    "`sort=city` by city, `sort=updated_at` by last change; `-` before any of them reverses "
+    "it. Every order is stable under concurrent inserts; a `cursor` only continues the `sort` "
+    "it came from. `include=total` also answers `total`, how many locations match.",
     response_model=Page[LocationOut],
     responses=problems(400, 401, 422),
 )
@@ -60,6 +63,7 @@ async def list_locations(
     city: Annotated[str | None, Query(max_length=100)] = None,
     q: Annotated[str | None, Query(max_length=200, description="Part of the name.")] = None,
     sort: Annotated[location_service.LocationSort, Query()] = "created",
+    include: Include = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Response:
@@ -67,7 +71,14 @@ async def list_locations(
         brand_id=brand_id, group_id=group_id, status=status_, country=country, city=city, q=q
     )
     page = await location_service.list_locations(
-        session, principal, filters, fields=_LIST_FIELDS, sort=sort, limit=limit, cursor=cursor
+        session,
+        principal,
+        filters,
+        fields=_LIST_FIELDS,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+        total=wants_total(include),
     )
     # The busiest read of the API: the rows, which carry the fields of LocationOut in its
     # order, go straight to JSON (the same text pydantic writes) instead of through
@@ -76,6 +87,7 @@ async def list_locations(
         {
             "items": [dict(zip(_LIST_FIELDS, row, strict=True)) for row in page.items],
             "next_cursor": page.next_cursor,
+            "total": page.total,
         },
         default=str,
         option=orjson.OPT_UTC_Z,
