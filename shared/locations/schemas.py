@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from shared.locations.fields import Country, CustomFields, TimeZone, Website, normalize_phone
 
@@ -94,18 +94,31 @@ class LocationOut(BaseModel):
     updated_at: datetime
 
 
+def _group_name(value: str | None) -> str | None:
+    """A group name may not hold ``;``: the CSV import and export separate names with it."""
+    if value is not None and ";" in value:
+        raise ValueError(
+            "a group name cannot contain ';' (CSV files separate group names with it); use "
+            "another character, e.g. '/' or '-'"
+        )
+    return value
+
+
+GroupName = Annotated[str, AfterValidator(_group_name)]
+
+
 class LocationGroupCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     brand_id: uuid.UUID
-    name: str = Field(min_length=1, max_length=200, examples=["North"])
+    name: GroupName = Field(min_length=1, max_length=200, examples=["North"])
     description: str = Field(default="", max_length=2000)
 
 
 class LocationGroupUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: GroupName | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
 
 
