@@ -198,3 +198,29 @@ async def test_a_json_row_with_groups_sets_them_and_one_without_keeps_them(
         "North": {"s2"},
         "Acme Holdings, Inc.": {"s1"},
     }
+
+
+async def test_no_group_name_holds_the_separator(client: httpx.AsyncClient) -> None:
+    """Else an export would write it as two names, and its re-import move the location."""
+    a = await sign_up(client)
+    brand_id = str((await create_brand(client, a))["id"])
+    rows = [{"external_ref": "s1", "name": "One", "country": "US", "time_zone": "UTC",
+             "groups": ["North;South"]}]  # fmt: skip
+    response = await client.post(
+        f"/v1/brands/{brand_id}/locations/import", json=rows, headers=a.headers
+    )
+    assert response.status_code == 422
+    [problem] = response.json()["errors"]
+    assert (problem["field"], problem["code"]) == ("rows[0].groups", "invalid_group")
+
+    made = await client.post(
+        "/v1/location-groups", json={"brand_id": brand_id, "name": "A;B"}, headers=a.headers
+    )
+    assert made.status_code == 422
+    assert [e["field"] for e in made.json()["errors"]] == ["body.name"]
+    group = await create_group(client, a, brand_id, "North")
+    renamed = await client.patch(
+        f"/v1/location-groups/{group['id']}", json={"name": "North; East"}, headers=a.headers
+    )
+    assert renamed.status_code == 422
+    assert await _groups_of(client, a, brand_id) == {"North": set()}

@@ -363,6 +363,17 @@ def _check_groups(row: _Row) -> None:
             )
         )
     for name in row.groups:
+        if csv_format.GROUP_SEPARATOR in name:  # only a JSON list can hold one
+            row.problems.append(
+                FieldProblem(
+                    f"{row.prefix}groups",
+                    f"group name '{name[:40]}' cannot contain '{csv_format.GROUP_SEPARATOR}' "
+                    "(CSV files separate group names with it); give each group as its own "
+                    "list item",
+                    "invalid_group",
+                    row.line,
+                )
+            )
         if len(name) > MAX_GROUP_NAME:
             row.problems.append(
                 FieldProblem(
