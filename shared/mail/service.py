@@ -118,10 +118,12 @@ async def deliver(
     now = now or datetime.now(UTC)
     fields = {"email_id": str(email.id), "to": email.to_address, "kind": email.kind}
     if not settings.smtp_host:
-        # No server to send to: the log is the mailbox (in full outside production, because
-        # a developer has no other way to read the link in it).
-        body = {"body": email.body} if settings.env != "production" else {}
-        log.info("mail.delivered", subject=email.subject, to_log=True, **fields, **body)
+        # No server to send to: the log is the mailbox, in full outside production (a
+        # developer has no other way to read the link in it); production says what is missing.
+        if settings.env == "production":
+            log.warning("mail.not_sent", reason="CHORUS_SMTP_HOST is not set", **fields)
+        else:
+            log.info("mail.delivered", subject=email.subject, body=email.body, **fields)
         email.sent_at = now
         return "logged"
     email.attempts += 1
