@@ -5,6 +5,8 @@ as accounts name them (``google_business``), the old name still accepted as inpu
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -123,6 +125,11 @@ async def test_a_reply_is_edited_at_google_once_and_answers_the_review_from_the_
     sent = await shown(client, staff, review["id"])
     assert sent["reply_status"] == "sent"
     assert sent["needs_attention"] is False
+    export = await client.get(
+        "/v1/reviews/export", params={"needs_attention": "false"}, headers=google.owner.headers
+    )
+    (row,) = [r for r in csv.DictReader(io.StringIO(export.text)) if r["id"] == review["id"]]
+    assert (row["needs_attention"], row["reply_status"]) == ("false", "sent")
 
     edited = await client.put(
         f"/v1/reviews/{review['id']}/reply",
