@@ -24,8 +24,7 @@ from shared.config import Settings
 from shared.mail import message as mail_message
 from shared.mail.models import OutboundEmail
 from tests.factories import sign_up
-from tests.support.smtp_server import free_port
-from tests.test_mail_smtp import run_worker, smtp_settings
+from tests.support.smtp_server import free_port, run_worker, smtp_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

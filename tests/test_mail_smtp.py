@@ -15,50 +15,25 @@ from typing import Any
 
 import httpx
 import pytest
-from arq.worker import Worker
 from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.worker import settings as worker_settings
 from shared.config import Settings
 from shared.db import Database
-from shared.jobs import QUEUE_NAME
 from shared.mail import service as mail_service
 from tests.factories import Tenant, create_brand, sign_up
-from tests.support.smtp_server import Handler, SmtpServer, free_port, self_signed_certificate
+from tests.support.smtp_server import (
+    Handler,
+    SmtpServer,
+    free_port,
+    run_worker,
+    self_signed_certificate,
+    smtp_settings,
+)
 
 LOGIN, PASSWORD = "chorus-relay", "relay password 42"
-
-
-def smtp_settings(settings: Settings, port: int, **changes: Any) -> Settings:
-    return settings.model_copy(
-        update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none"} | changes
-    )
-
-
-async def run_worker(app: FastAPI, settings: Settings) -> int:
-    """Runs every queued job once (a burst worker); returns how many completed."""
-
-    async def startup(ctx: dict[str, Any]) -> None:
-        await worker_settings.startup(ctx, settings, start_loops=False)
-
-    worker = Worker(
-        functions=worker_settings.build_functions(),
-        redis_pool=app.state.redis,
-        queue_name=QUEUE_NAME,
-        on_startup=startup,
-        on_shutdown=worker_settings.shutdown,
-        burst=True,
-        poll_delay=0.05,
-        handle_signals=False,
-    )
-    try:
-        await worker.main()
-    finally:
-        await worker_settings.shutdown(worker.ctx)
-    return worker.jobs_complete
 
 
 async def queue_mail(

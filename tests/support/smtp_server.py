@@ -1,6 +1,6 @@
 """A real SMTP server for the mail tests (aiosmtpd, in the test's own event loop): it keeps
 what it accepted, and can require STARTTLS and AUTH, answer with a chosen reply, or hold a
-mail's DATA until the test lets it go."""
+mail's DATA until the test lets it go; and a burst worker to deliver through it."""
 
 from __future__ import annotations
 
@@ -17,10 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from arq.worker import Worker
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from fastapi import FastAPI
+
+from services.worker import settings as worker_settings
+from shared.config import Settings
+from shared.jobs import QUEUE_NAME
 
 
 @dataclass
@@ -171,3 +177,32 @@ class SmtpServer:
         assert self._server is not None
         self._server.close()
         await self._server.wait_closed()
+
+
+def smtp_settings(settings: Settings, port: int, **changes: Any) -> Settings:
+    return settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none"} | changes
+    )
+
+
+async def run_worker(app: FastAPI, settings: Settings) -> int:
+    """Runs every queued job once (a burst worker); returns how many completed."""
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        await worker_settings.startup(ctx, settings, start_loops=False)
+
+    worker = Worker(
+        functions=worker_settings.build_functions(),
+        redis_pool=app.state.redis,
+        queue_name=QUEUE_NAME,
+        on_startup=startup,
+        on_shutdown=worker_settings.shutdown,
+        burst=True,
+        poll_delay=0.05,
+        handle_signals=False,
+    )
+    try:
+        await worker.main()
+    finally:
+        await worker_settings.shutdown(worker.ctx)
+    return worker.jobs_complete
