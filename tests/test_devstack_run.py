@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import http.server
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -21,7 +22,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.devstack import identity, migrations
-from services.devstack.cli import MIGRATIONS, ROOT, RunPorts, start_box
+from services.devstack.cli import MIGRATIONS, ROOT, RunPorts, service_env, start_box
 from services.devstack.demo_logins import FILE_NAME, database_key, logins, password_for
 from services.devstack.errors import DevStackError, write
 from services.devstack.signals import SignalTrap
@@ -276,13 +277,23 @@ def test_the_box_names_what_was_started_and_the_logins(tmp_path: Path) -> None:
         "http://127.0.0.1:8791",
         "http://127.0.0.1:8421",
         "http://127.0.0.1:8126  (SMTP 127.0.0.1:8125)",
-        f"owner             {DEMO_EMAIL}",
         str(tmp_path / FILE_NAME),
     ]:
         assert expected in box
+    assert re.search(rf"owner +{re.escape(DEMO_EMAIL)} +pw-123", box)
+    assert re.search(r"manager of nyc-001 +nyc\.manager@demo\.chorus\.example +pw-123", box)
     assert box.count("pw-123") == 1 + len(DEMO_MEMBERS)
     widths = {len(line) for line in box.splitlines()}
     assert len(widths) == 1  # a closed box: every line as wide as the frame
+
+
+def test_the_box_fits_an_80_column_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # where `make run` runs: paths are shown relative to it
+    chosen = RunPorts(api=8000, sandbox=8790, stripe=8420, smtp=8025, mail_http=8026)
+    env = service_env(chosen, {})  # what make run points Chorus at by default
+    box = start_box(chosen, env, logins("Mw2G_WKxr64CHJdK"), ROOT / ".data", demo_failed=False)
+    assert "CHORUS_SMTP_HOST" not in box  # Chorus mails to the catcher
+    assert max(len(line) for line in box.splitlines()) <= 80
 
 
 # -- migrations: skipped when there is nothing to do ----------------------------------------

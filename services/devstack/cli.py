@@ -200,17 +200,22 @@ def start_box(
     addresses = [
         Address("Web / API", api),
         Address("API docs", f"{api}/docs"),
-        Address("Sandbox", _url(chosen.sandbox), "platforms' stand-in, docs: /_sandbox/docs"),
-        Address("Local Stripe", _url(chosen.stripe), "test mode, nothing is charged"),
+        Address("Sandbox", _url(chosen.sandbox), "docs: /_sandbox/docs"),
+        Address("Local Stripe", _url(chosen.stripe), "nothing is charged"),
     ]
+    elsewhere = False
     if chosen.mail_http is not None and chosen.smtp is not None:
         note = f"SMTP {LOOPBACK}:{chosen.smtp}"
-        if env.get("CHORUS_SMTP_HOST") != LOOPBACK or env.get("CHORUS_SMTP_PORT") != str(
-            chosen.smtp
-        ):
-            note += "; Chorus sends elsewhere (CHORUS_SMTP_HOST is set)"
         addresses.append(Address("Mail catcher", _url(chosen.mail_http), note))
-    footer = [f"Logins kept in {shown(data / FILE_NAME)}; service logs in {shown(data / 'logs')}/"]
+        elsewhere = env.get("CHORUS_SMTP_HOST") != LOOPBACK or env.get("CHORUS_SMTP_PORT") != str(
+            chosen.smtp
+        )
+    footer = [
+        f"Logins kept in {shown(data / FILE_NAME)}",
+        f"Service logs in {shown(data / 'logs')}/",
+    ]
+    if elsewhere:
+        footer.insert(0, "Chorus mails through CHORUS_SMTP_HOST, not the catcher.")
     if demo_failed:
         footer.insert(0, "The demo set-up failed (see above): these logins may not work yet.")
     if not env.get("CHORUS_PLATFORM_SANDBOX_URL"):

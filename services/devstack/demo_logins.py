@@ -83,8 +83,11 @@ def logins(password: str) -> list[Login]:
     """Every demo login, the owner first."""
     found = [Login("owner", DEMO_EMAIL, password)]
     for member in DEMO_MEMBERS:
-        note = f"location {member.location_ref}" if member.location_ref else ""
-        found.append(Login(member.role.replace("_", " "), member.email, password, note))
+        # Short enough for an 80-column terminal: "manager of nyc-001" for a location role.
+        role = member.role.replace("_", " ")
+        if member.location_ref:
+            role = f"manager of {member.location_ref}"
+        found.append(Login(role, member.email, password))
     return found
 
 
