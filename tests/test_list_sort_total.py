@@ -17,6 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.api.app import create_app
 from shared.config import Settings
 from tests.factories import Tenant, create_brand, create_group, create_location, sign_up
+from tests.test_campaigns import (  # noqa: F401 (fixtures)
+    campaign_body,
+    chain,
+    create_campaign,
+    launch_and_fan_out,
+    worker_ctx,
+)
 from tests.test_social_accounts import connect
 
 Item = dict[str, Any]
@@ -267,7 +274,46 @@ def test_the_sortable_lists_document_their_sorts_and_include() -> None:
         "/v1/invitations",
         "/v1/members",
         "/v1/social-accounts",
+        "/v1/campaigns/{campaign_id}/posts",
     ):
         parameters = {p["name"]: p for p in _SPEC["paths"][path]["get"]["parameters"]}
         assert "enum" in parameters["sort"]["schema"], path
         assert "total" in str(parameters["include"]["schema"]), path
+
+
+async def test_campaigns_and_a_campaigns_posts(
+    client: httpx.AsyncClient,
+    worker_ctx: dict[str, Any],  # noqa: F811
+    chain: dict[str, Any],  # noqa: F811
+) -> None:
+    owner: Tenant = chain["owner"]
+    brand_id, template_id = chain["brand"]["id"], chain["template_id"]
+    made = [
+        await create_campaign(
+            client, owner.headers, campaign_body(brand_id, template_id, name=name)
+        )
+        for name in ("summer", "autumn", "winter")
+    ]
+    await launch_and_fan_out(client, owner.headers, made[0], worker_ctx, owner.agency_id)
+    campaigns, _ = await walk(client, "/v1/campaigns", owner.headers, limit=200)
+    for field in ("created_at", "updated_at", "name", "status"):
+        for sort in (field, f"-{field}"):
+            items, totals = await walk(
+                client, f"/v1/campaigns?sort={sort}&include=total", owner.headers
+            )
+            assert [i["id"] for i in items] == expected(campaigns, sort), sort
+            assert set(totals) == {3}
+    drafts, totals = await walk(client, "/v1/campaigns?status=draft&include=total", owner.headers)
+    assert len(drafts) == 2
+    assert set(totals) == {2}
+
+    url = f"/v1/campaigns/{made[0]['id']}/posts"
+    posts, _ = await walk(client, url, owner.headers, limit=200)
+    assert len(posts) == 6  # three locations x two channels
+    for field in ("created_at", "updated_at", "status", "platform"):
+        for sort in (field, f"-{field}"):
+            items, totals = await walk(client, f"{url}?sort={sort}&include=total", owner.headers)
+            assert [i["id"] for i in items] == expected(posts, sort), sort
+            assert set(totals) == {6}
+    _, totals = await walk(client, f"{url}?status=skipped&include=total", owner.headers)
+    assert set(totals) == {3}

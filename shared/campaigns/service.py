@@ -44,10 +44,11 @@ from shared.db import hooks
 from shared.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from shared.jobs import enqueue
 from shared.locations.models import Location, LocationGroup
-from shared.pagination import Slice, Sorting, keyset_page, sorted_page
+from shared.pagination import Slice, Sorting, sorted_page
 from shared.posts import readiness as post_readiness
 from shared.posts import transitions
 from shared.posts.models import Post
+from shared.posts.sorting import POST_SORTING
 from shared.templates import service as template_service
 from shared.templates.models import Template, TemplateVersion
 from shared.tenancy import scoped
@@ -518,8 +519,10 @@ async def list_posts(
     status: str | None,
     platform: str | None,
     location_id: uuid.UUID | None,
+    sort: str = POST_SORTING.default,
     limit: int,
     cursor: str | None,
+    total: bool = False,
 ) -> Slice[Post]:
     """The campaign's posts the principal may read (a location's people: their own)."""
     campaign = await _campaign(session, principal, campaign_id)
@@ -533,15 +536,8 @@ async def list_posts(
         stmt = stmt.where(Post.platform == platform)
     if location_id is not None:
         stmt = stmt.where(Post.location_id == location_id)
-    return await keyset_page(
-        session,
-        stmt,
-        sort="created",
-        columns=[Post.id],
-        key=lambda p: [str(p.id)],
-        cursor=cursor,
-        limit=limit,
-        decode=lambda v: [uuid.UUID(str(v[0]))],
+    return await sorted_page(
+        session, stmt, POST_SORTING, sort=sort, cursor=cursor, limit=limit, total=total
     )
 
 

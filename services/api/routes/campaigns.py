@@ -26,6 +26,7 @@ from shared.idempotency import Idempotency
 from shared.pagination import Page
 from shared.posts.models import POST_STATUSES
 from shared.posts.schemas import PostOut
+from shared.posts.sorting import POST_SORTING
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
 
@@ -131,7 +132,8 @@ async def update_campaign(
 
 @router.get(
     "/campaigns/{campaign_id}/posts",
-    summary="The campaign's posts (a location's people see their own), oldest first",
+    summary="The campaign's posts (a location's people see their own), oldest first unless "
+    "`sort` says otherwise",
     responses=problems(400, 401, 404, 422),
     openapi_extra={"x-permission": "campaign.read"},
 )
@@ -139,9 +141,11 @@ async def list_campaign_posts(
     campaign_id: uuid.UUID,
     session: Session,
     principal: CurrentPrincipal,
+    sort: Annotated[str, Depends(sort_by(POST_SORTING))],
     status: PostStatus | None = None,
     platform: Platform | None = None,
     location_id: uuid.UUID | None = None,
+    include: Include = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Page[PostOut]:
@@ -152,11 +156,15 @@ async def list_campaign_posts(
         status=status,
         platform=platform,
         location_id=location_id,
+        sort=sort,
         limit=limit,
         cursor=cursor,
+        total=wants_total(include),
     )
     return Page[PostOut](
-        items=[PostOut.model_validate(p) for p in page.items], next_cursor=page.next_cursor
+        items=[PostOut.model_validate(p) for p in page.items],
+        next_cursor=page.next_cursor,
+        total=page.total,
     )
 
 
