@@ -161,7 +161,7 @@ async def test_one_mail_shows_its_html_sandboxed_and_its_text_with_links(
     assert inner.status_code == 200
     assert inner.headers["content-security-policy"].startswith("sandbox allow-popups ")
     assert "script-src" not in inner.headers["content-security-policy"]
-    assert inner.text.startswith('<base target="_blank">')
+    assert inner.text.startswith('<!DOCTYPE html><base target="_blank">')
     assert f'<a href="{link}">{link}</a>' in inner.text
 
 

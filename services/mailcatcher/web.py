@@ -118,14 +118,23 @@ async def message_html(request: web.Request) -> web.Response:
     mail = _mail_or_404(request)
     if mail.html is None:
         raise web.HTTPNotFound(text="this mail has no HTML part")
-    # Before the mail's own markup: the parser puts it in the head, so every link opens in a
-    # new tab (outside the sandbox) instead of inside the frame.
-    document = '<base target="_blank">' + mail.html
     return web.Response(
-        text=document,
+        text=_links_open_outside(mail.html),
         content_type="text/html",
         headers={"Content-Security-Policy": MAIL_HTML_CSP, "X-Content-Type-Options": "nosniff"},
     )
+
+
+def _links_open_outside(document: str) -> str:
+    """Every link of the mail opens in a new tab (outside the sandbox), not inside the frame:
+    a ``<base target>`` first thing, after the doctype (before it, the page would render in
+    quirks mode). The parser puts it in the head, wherever the mail's own head starts."""
+    base = '<base target="_blank">'
+    stripped = document.lstrip()
+    if stripped[:9].lower() == "<!doctype" and ">" in stripped:
+        end = stripped.index(">") + 1
+        return stripped[:end] + base + stripped[end:]
+    return base + document
 
 
 async def api_messages(request: web.Request) -> web.Response:
