@@ -317,3 +317,23 @@ async def test_campaigns_and_a_campaigns_posts(
             assert set(totals) == {6}
     _, totals = await walk(client, f"{url}?status=skipped&include=total", owner.headers)
     assert set(totals) == {3}
+
+
+async def test_the_audit_log_and_a_locations_events_count(client: httpx.AsyncClient) -> None:
+    owner = await sign_up(client)
+    stranger = await sign_up(client)
+    await create_brand(client, stranger)
+    brands = [await create_brand(client, owner) for _ in range(3)]
+    location = await create_location(client, owner, brands[0]["id"])
+    everything, totals = await walk(client, "/v1/audit-events?include=total", owner.headers)
+    assert len(everything) >= 4  # the sign-up's own events too
+    assert set(totals) == {len(everything)}
+    _, totals = await walk(
+        client, "/v1/audit-events?action=brand.create&include=total", owner.headers
+    )
+    assert set(totals) == {3}
+    events = await client.get(
+        f"/v1/locations/{location['id']}/events?include=total", headers=owner.headers
+    )
+    assert events.status_code == 200
+    assert events.json()["total"] == len(events.json()["items"]) == 0

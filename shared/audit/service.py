@@ -17,7 +17,7 @@ from shared.access.principal import Principal
 from shared.audit.context import current_origin
 from shared.audit.models import AuditEvent
 from shared.errors import BadRequest
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import count_of, decode_cursor, encode_cursor
 
 _SECRET_MARKERS = ("password", "secret", "token", "hash", "key_material")
 REDACTED = "[redacted]"
@@ -158,8 +158,10 @@ async def list_events(
     *,
     limit: int,
     cursor: str | None,
-) -> tuple[list[AuditEvent], str | None]:
-    """Newest first. Owners and admins only (``audit.read``)."""
+    total: bool = False,
+) -> tuple[list[AuditEvent], str | None, int | None]:
+    """Newest first. Owners and admins only (``audit.read``). With ``total``, also how
+    many events the filters match."""
     authorize(principal, "audit.read")
     stmt = select(AuditEvent).where(AuditEvent.agency_id == principal.agency_id)
     if filters.actor_id:
@@ -174,6 +176,7 @@ async def list_events(
         stmt = stmt.where(AuditEvent.occurred_at >= filters.since)
     if filters.until:
         stmt = stmt.where(AuditEvent.occurred_at < filters.until)
+    count = await count_of(session, stmt) if total else None
     if cursor:
         (last,) = decode_cursor(cursor, "newest")
         try:
@@ -187,5 +190,5 @@ async def list_events(
     )
     if len(rows) > limit:
         rows = rows[:limit]
-        return rows, encode_cursor("newest", [str(rows[-1].id)])
-    return rows, None
+        return rows, encode_cursor("newest", [str(rows[-1].id)]), count
+    return rows, None, count

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.access.policy import Target, authorize
 from shared.access.principal import Principal
 from shared.events.models import OutboxEvent
-from shared.pagination import Slice, cursor_key, page_of
+from shared.pagination import Slice, count_of, cursor_key, page_of
 
 
 def emit(
@@ -47,8 +47,9 @@ async def list_location_events(
     *,
     limit: int,
     cursor: str | None,
+    total: bool = False,
 ) -> Slice[OutboxEvent]:
-    """The location's events, newest first."""
+    """The location's events, newest first (with ``total``, how many there are)."""
     authorize(
         principal,
         "location.read",
@@ -58,6 +59,7 @@ async def list_location_events(
     statement = select(OutboxEvent).where(
         OutboxEvent.agency_id == principal.agency_id, OutboxEvent.location_id == location_id
     )
+    count = await count_of(session, statement) if total else None
     if cursor:
         (after,) = cursor_key(cursor, "-id", 1, lambda v: [uuid.UUID(v[0])])
         statement = statement.where(OutboxEvent.id < after)
@@ -66,4 +68,5 @@ async def list_location_events(
             await session.execute(statement.order_by(OutboxEvent.id.desc()).limit(limit + 1))
         ).scalars()
     )
-    return page_of(rows, sort="-id", limit=limit, key=lambda e: [str(e.id)])
+    page = page_of(rows, sort="-id", limit=limit, key=lambda e: [str(e.id)])
+    return Slice(page.items, page.next_cursor, count)

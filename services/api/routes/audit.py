@@ -6,6 +6,7 @@ from datetime import datetime
 from fastapi import APIRouter
 
 from services.api.deps import DEFAULT_PAGE_SIZE, CurrentPrincipal, Cursor, Limit, Session
+from services.api.listing import Include, wants_total
 from services.api.problems import problems
 from shared.audit import service as audit_service
 from shared.audit.schemas import AuditEventOut
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/v1/audit-events", tags=["audit"])
     "",
     summary="The agency's audit log, newest first",
     description="Every change with its actor, object, before/after values, request id and "
-    "client address. Owners and admins only.",
+    "client address. Owners and admins only. Always newest first (no `sort`): it is a log.",
     responses=problems(400, 401, 403, 422),
     openapi_extra={"x-permission": "audit.read"},
 )
@@ -31,10 +32,11 @@ async def list_audit_events(
     object_id: uuid.UUID | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    include: Include = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Page[AuditEventOut]:
-    rows, next_cursor = await audit_service.list_events(
+    rows, next_cursor, total = await audit_service.list_events(
         session,
         principal,
         audit_service.AuditFilter(
@@ -47,7 +49,10 @@ async def list_audit_events(
         ),
         limit=limit,
         cursor=cursor,
+        total=wants_total(include),
     )
     return Page[AuditEventOut](
-        items=[AuditEventOut.model_validate(r) for r in rows], next_cursor=next_cursor
+        items=[AuditEventOut.model_validate(r) for r in rows],
+        next_cursor=next_cursor,
+        total=total,
     )

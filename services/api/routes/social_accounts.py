@@ -252,13 +252,22 @@ async def list_location_events(
     location_id: uuid.UUID,
     session: Session,
     principal: CurrentPrincipal,
+    include: Include = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Page[EventOut]:
     location = await location_service.get_location(session, principal, location_id)
     page = await event_service.list_location_events(
-        session, principal, location.brand_id, location.id, limit=limit, cursor=cursor
+        session,
+        principal,
+        location.brand_id,
+        location.id,
+        limit=limit,
+        cursor=cursor,
+        total=wants_total(include),
     )
     return Page[EventOut](
-        items=[EventOut.model_validate(e) for e in page.items], next_cursor=page.next_cursor
+        items=[EventOut.model_validate(e) for e in page.items],
+        next_cursor=page.next_cursor,
+        total=page.total,
     )
