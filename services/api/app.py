@@ -13,6 +13,7 @@ from redis import exceptions as redis_errors
 
 from services.api.concurrency import install_concurrency_handlers
 from services.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from services.api.openapi_document import document_problems
 from services.api.problems import install_problem_handlers
 from services.api.routes import (
     access,
@@ -140,4 +141,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analytics.router)
     app.include_router(billing.router)
     document_unknown_query(app)
+    document_problems(app)
     return app

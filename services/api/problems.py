@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from redis import exceptions as redis_errors
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from shared.errors import AppError
 
@@ -59,7 +60,8 @@ def problem(
     if errors:
         body["errors"] = errors
     if extra:
-        body.update(extra)
+        # The members RFC 9457 defines keep their meaning: ``status`` is the HTTP status.
+        body.update({key: value for key, value in extra.items() if key not in body})
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
@@ -105,21 +107,52 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_UNREADABLE_BODY = "There was an error parsing the body"
+"""FastAPI's 400 for a JSON body it cannot even decode (not UTF-8)."""
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route of this path takes: Starlette's own 405 names only the methods
+    of the first route matching the path, and a path may be served by several (GET and
+    PATCH, say). Asked of the routes themselves, method by method."""
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    return ", ".join(allowed)
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
     detail = str(exc.detail)
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 400 and detail == _UNREADABLE_BODY:
+        return await _validation_error(
+            request,
+            RequestValidationError(
+                [{"loc": ("body",), "msg": "the body is not UTF-8 JSON", "type": "json_invalid"}]
+            ),
+        )
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"no resource at {request.method} {request.url.path}"
     elif exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}"
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
     return problem(
         request,
         status=exc.status_code,
         code=code,
         title=title,
         detail=detail,
-        headers=dict(exc.headers) if exc.headers else None,
+        headers=headers or None,
     )
 
 

@@ -312,13 +312,13 @@ def _require_changeable(post: Post, doing: str) -> None:
             f"this post cannot be {doing}: it is being published ({post.status}); wait for "
             "the outcome",
             code="post_in_flight",
-            extra={"status": post.status},
+            extra={"post_status": post.status},
         )
     if post.status not in CHANGEABLE:
         raise Conflict(
             f"this post cannot be {doing}: it is {post.status}",
             code="post_not_changeable",
-            extra={"status": post.status},
+            extra={"post_status": post.status},
         )
 
 
@@ -512,7 +512,7 @@ async def retry_post(
         raise Conflict(
             f"only a failed post can be retried; this one is {post.status}",
             code="post_not_failed",
-            extra={"status": post.status},
+            extra={"post_status": post.status},
         )
     if await _failed_unconfirmed(session, post) and not data.confirm_not_published:
         raise Conflict(
