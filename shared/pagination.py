@@ -175,7 +175,7 @@ class Sorting:
         return columns, sort.startswith("-")
 
 
-async def count_of(session: AsyncSession, stmt: Select[Any]) -> int:
+async def count_of(session: AsyncSession, stmt: Select[*tuple[Any, ...]]) -> int:
     """How many rows ``stmt`` (a listing's filtered statement) matches, in this transaction."""
     counted = select(func.count()).select_from(stmt.order_by(None).limit(None).subquery())
     return int((await session.execute(counted)).scalar_one())

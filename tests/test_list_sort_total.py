@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.api.app import create_app
 from shared.config import Settings
 from tests.factories import Tenant, create_brand, create_group, create_location, sign_up
+from tests.test_approvals import _pending as pending_posts
+from tests.test_approvals import _world as approval_world
 from tests.test_campaigns import (  # noqa: F401 (fixtures)
     campaign_body,
     chain,
@@ -275,9 +277,12 @@ def test_the_sortable_lists_document_their_sorts_and_include() -> None:
         "/v1/members",
         "/v1/social-accounts",
         "/v1/campaigns/{campaign_id}/posts",
+        "/v1/brands/{brand_id}/approvals",
+        "/v1/audit-events",
     ):
         parameters = {p["name"]: p for p in _SPEC["paths"][path]["get"]["parameters"]}
-        assert "enum" in parameters["sort"]["schema"], path
+        if "approvals" not in path and "audit" not in path:  # queues and logs: one order
+            assert "enum" in parameters["sort"]["schema"], path
         assert "total" in str(parameters["include"]["schema"]), path
 
 
@@ -337,3 +342,22 @@ async def test_the_audit_log_and_a_locations_events_count(client: httpx.AsyncCli
     )
     assert events.status_code == 200
     assert events.json()["total"] == len(events.json()["items"]) == 0
+
+
+async def test_the_approval_queues_count(
+    client: httpx.AsyncClient, admin_engine: AsyncEngine
+) -> None:
+    w = await approval_world(client, admin_engine)
+    await pending_posts(client, w, platforms=("facebook", "x"))
+    await pending_posts(client, w, location=w.boston)
+    url = f"/v1/brands/{w.brand['id']}/approvals?include=total"
+    items, totals = await walk(client, url, w.h(w.brand_manager))
+    assert len(items) == 3
+    assert set(totals) == {3}
+    _, totals = await walk(client, f"{url}&platform=x", w.h(w.brand_manager))
+    assert set(totals) == {1}
+    mine = await client.get(
+        f"/v1/locations/{w.nyc['id']}/approvals?include=total", headers=w.h(w.manager)
+    )
+    assert mine.status_code == 200
+    assert mine.json()["total"] == 0  # the brand's to approve, not the location's to confirm

@@ -41,7 +41,7 @@ from shared.identity.models import User
 from shared.locations import service as location_service
 from shared.locations.models import Location
 from shared.mail import service as mail
-from shared.pagination import Slice, cursor_key, page_of
+from shared.pagination import Slice, count_of, cursor_key, page_of
 from shared.posts import transitions
 from shared.posts.models import Post
 
@@ -109,6 +109,7 @@ async def _queue(
     *,
     limit: int,
     cursor: str | None,
+    total: bool = False,
 ) -> Slice[Pending]:
     """Waiting posts, the soonest due first (the ones about to miss their time on top)."""
     sort_key = func.coalesce(Post.scheduled_at, literal(_NEVER))
@@ -120,6 +121,7 @@ async def _queue(
         )
         .where(Post.agency_id == principal.agency_id, Post.status == PENDING, *conditions)
     )
+    count = await count_of(session, stmt) if total else None
     if cursor:
         after, after_id = cursor_key(
             cursor,
@@ -130,12 +132,13 @@ async def _queue(
         stmt = stmt.where(tuple_(sort_key, Post.id) > tuple_(literal(after), literal(after_id)))
     rows = (await session.execute(stmt.order_by(sort_key, Post.id).limit(limit + 1))).all()
     items = [Pending(post, name) for post, name in rows]
-    return page_of(
+    page = page_of(
         items,
         sort=_QUEUE_SORT,
         limit=limit,
         key=lambda p: [(p.post.scheduled_at or _NEVER).isoformat(), str(p.post.id)],
     )
+    return Slice(page.items, page.next_cursor, count)
 
 
 def _filters(filters: QueueFilter) -> list[Any]:
@@ -157,11 +160,12 @@ async def brand_queue(
     *,
     limit: int,
     cursor: str | None,
+    total: bool = False,
 ) -> Slice[Pending]:
     """Posts of the brand waiting for the brand's approval."""
     brand = await brand_service.get_brand(session, principal, brand_id, "post.approve")
     conditions = [Post.brand_id == brand.id, Post.approval_kind == "brand", *_filters(filters)]
-    return await _queue(session, principal, conditions, limit=limit, cursor=cursor)
+    return await _queue(session, principal, conditions, limit=limit, cursor=cursor, total=total)
 
 
 async def location_queue(
@@ -172,6 +176,7 @@ async def location_queue(
     *,
     limit: int,
     cursor: str | None,
+    total: bool = False,
 ) -> Slice[Pending]:
     """Posts for the location waiting for its confirmation."""
     location = await location_service.get_location(session, principal, location_id, "post.confirm")
@@ -180,7 +185,7 @@ async def location_queue(
         Post.approval_kind == "location",
         *_filters(QueueFilter(filters.campaign_id, None, filters.platform)),
     ]
-    return await _queue(session, principal, conditions, limit=limit, cursor=cursor)
+    return await _queue(session, principal, conditions, limit=limit, cursor=cursor, total=total)
 
 
 # Decisions ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from services.api.deps import (
     Session,
     SettingsDep,
 )
+from services.api.listing import Include, wants_total
 from services.api.problems import problems
 from shared.approvals import service as approval_service
 from shared.approvals.schemas import (
@@ -71,6 +72,7 @@ def _page(page: Slice[approval_service.Pending]) -> Page[ApprovalItemOut]:
             for p in page.items
         ],
         next_cursor=page.next_cursor,
+        total=page.total,
     )
 
 
@@ -90,12 +92,19 @@ async def brand_approvals(
     campaign_id: CampaignFilter = None,
     location_id: Annotated[uuid.UUID | None, Query(description="Only this location.")] = None,
     platform: PlatformFilter = None,
+    include: Include = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Page[ApprovalItemOut]:
     filters = approval_service.QueueFilter(campaign_id, location_id, _platform(platform))
     page = await approval_service.brand_queue(
-        session, principal, brand_id, filters, limit=limit, cursor=cursor
+        session,
+        principal,
+        brand_id,
+        filters,
+        limit=limit,
+        cursor=cursor,
+        total=wants_total(include),
     )
     return _page(page)
 
@@ -114,12 +123,19 @@ async def location_approvals(
     principal: CurrentPrincipal,
     campaign_id: CampaignFilter = None,
     platform: PlatformFilter = None,
+    include: Include = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Page[ApprovalItemOut]:
     filters = approval_service.QueueFilter(campaign_id, None, _platform(platform))
     page = await approval_service.location_queue(
-        session, principal, location_id, filters, limit=limit, cursor=cursor
+        session,
+        principal,
+        location_id,
+        filters,
+        limit=limit,
+        cursor=cursor,
+        total=wants_total(include),
     )
     return _page(page)
 
