@@ -287,6 +287,19 @@ def test_the_box_names_what_was_started_and_the_logins(tmp_path: Path) -> None:
     assert len(widths) == 1  # a closed box: every line as wide as the frame
 
 
+def test_chorus_is_pointed_at_the_chosen_ports_unless_told_otherwise() -> None:
+    chosen = RunPorts(api=8100, sandbox=8791, stripe=8421, smtp=8125, mail_http=8126)
+    env = service_env(chosen, {})
+    assert env["CHORUS_PUBLIC_BASE_URL"] == "http://127.0.0.1:8100"
+    assert env["CHORUS_PLATFORM_SANDBOX_URL"] == "http://127.0.0.1:8791"
+    assert env["CHORUS_STRIPE_API_BASE"] == "http://127.0.0.1:8421"
+    assert (env["CHORUS_SMTP_HOST"], env["CHORUS_SMTP_PORT"]) == ("127.0.0.1", "8125")
+    assert env["CHORUS_SMTP_SECURITY"] == "none"
+    mine = service_env(chosen, {"CHORUS_SMTP_HOST": "smtp.example.com"})
+    assert "CHORUS_SMTP_HOST" not in mine  # the person's own mail server stays
+    assert "CHORUS_SMTP_SECURITY" not in mine
+
+
 def test_the_box_fits_an_80_column_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)  # where `make run` runs: paths are shown relative to it
     chosen = RunPorts(api=8000, sandbox=8790, stripe=8420, smtp=8025, mail_http=8026)
