@@ -687,18 +687,21 @@ async def _sync_groups(
             existing.append(location_id)
         for name in row.groups or ():
             keep.add((group_ids[name.lower()], location_id))
+    leaving = await _memberships_to_leave(session, agency_id, existing, keep)
     # Both statements take their rows in key order, like the upsert: a membership another
     # import is changing at the same time is waited for in the same order on both sides.
+    removed = 0
+    if leaving:
+        result = await session.execute(
+            _LEAVE_GROUPS,
+            {
+                "agency_id": agency_id,
+                "group_ids": [g for g, _ in leaving],
+                "location_ids": [loc for _, loc in leaving],
+            },
+        )
+        removed = len(result.all())
     ordered = sorted(keep)
-    removed = await session.execute(
-        _LEAVE_GROUPS,
-        {
-            "agency_id": agency_id,
-            "locations": sorted(existing),
-            "group_ids": [g for g, _ in ordered],
-            "location_ids": [loc for _, loc in ordered],
-        },
-    )
     added = await session.execute(
         _JOIN_GROUPS,
         {
@@ -707,30 +710,47 @@ async def _sync_groups(
             "location_ids": [loc for _, loc in ordered],
         },
     )
-    return created, len(added.all()), len(removed.all())
+    return created, len(added.all()), removed
 
+
+async def _memberships_to_leave(
+    session: AsyncSession,
+    agency_id: uuid.UUID,
+    locations: list[uuid.UUID],
+    keep: set[tuple[uuid.UUID, uuid.UUID]],
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """The memberships of ``locations`` not in ``keep``, in key order: read through the
+    (agency, location) index and compared here, so no plan depends on guessing the size
+    of 16,000 pairs passed as arrays (an anti-join the planner has no statistics for)."""
+    if not locations:
+        return []
+    current = await session.execute(
+        _MEMBERSHIPS_OF, {"agency_id": agency_id, "locations": sorted(locations)}
+    )
+    return sorted(
+        (group_id, location_id)
+        for group_id, location_id in current
+        if (group_id, location_id) not in keep
+    )
+
+
+_MEMBERSHIPS_OF = text(
+    """
+    SELECT m.group_id, m.location_id
+    FROM unnest(CAST(:locations AS uuid[])) AS r(location_id)
+    JOIN location_group_member m
+      ON m.agency_id = CAST(:agency_id AS uuid) AND m.location_id = r.location_id
+    """
+)
 
 _LEAVE_GROUPS = text(
     """
-    WITH leaving AS (
-        SELECT m.group_id, m.location_id
-        FROM location_group_member m
-        WHERE m.agency_id = CAST(:agency_id AS uuid)
-          AND m.location_id = ANY(CAST(:locations AS uuid[]))
-          AND NOT EXISTS (
-              SELECT 1
-              FROM unnest(CAST(:group_ids AS uuid[]), CAST(:location_ids AS uuid[]))
-                  AS k(group_id, location_id)
-              WHERE k.group_id = m.group_id AND k.location_id = m.location_id
-          )
-        ORDER BY m.group_id, m.location_id
-        FOR UPDATE
-    )
     DELETE FROM location_group_member m
-    USING leaving
+    USING unnest(CAST(:group_ids AS uuid[]), CAST(:location_ids AS uuid[]))
+        AS d(group_id, location_id)
     WHERE m.agency_id = CAST(:agency_id AS uuid)
-      AND m.group_id = leaving.group_id
-      AND m.location_id = leaving.location_id
+      AND m.group_id = d.group_id
+      AND m.location_id = d.location_id
     RETURNING 1
     """
 )
