@@ -12,10 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.app import create_app
 from shared.config import Settings
+from shared.db import Database
 from tests.factories import Tenant, create_brand, create_group, create_location, sign_up
 from tests.test_approvals import _pending as pending_posts
 from tests.test_approvals import _world as approval_world
@@ -26,6 +28,7 @@ from tests.test_campaigns import (  # noqa: F401 (fixtures)
     launch_and_fan_out,
     worker_ctx,
 )
+from tests.test_reviews import open_shop
 from tests.test_social_accounts import connect
 
 Item = dict[str, Any]
@@ -279,9 +282,11 @@ def test_the_sortable_lists_document_their_sorts_and_include() -> None:
         "/v1/campaigns/{campaign_id}/posts",
         "/v1/brands/{brand_id}/approvals",
         "/v1/audit-events",
+        "/v1/reviews",
     ):
         parameters = {p["name"]: p for p in _SPEC["paths"][path]["get"]["parameters"]}
-        if "approvals" not in path and "audit" not in path:  # queues and logs: one order
+        one_order = path.startswith(("/v1/brands/", "/v1/audit", "/v1/reviews"))
+        if not one_order:  # the approval queue, the log and reviews stay newest/soonest first
             assert "enum" in parameters["sort"]["schema"], path
         assert "total" in str(parameters["include"]["schema"]), path
 
@@ -361,3 +366,23 @@ async def test_the_approval_queues_count(
     )
     assert mine.status_code == 200
     assert mine.json()["total"] == 0  # the brand's to approve, not the location's to confirm
+
+
+async def test_reviews_and_what_needs_attention_count(
+    client: httpx.AsyncClient,
+    app_db: Database,
+    redis: Redis,
+    settings: Settings,
+    sandbox: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop(client, app_db, redis, settings)
+    everything, totals = await walk(client, "/v1/reviews?include=total", shop.owner.headers)
+    assert len(everything) > 2
+    assert set(totals) == {len(everything)}
+    low = [r for r in everything if r["rating"] is not None and r["rating"] <= 2]
+    _, totals = await walk(client, "/v1/reviews?max_rating=2&include=total", shop.owner.headers)
+    assert set(totals) == {len(low)}
+    url = f"/v1/locations/{shop.location['id']}/reviews/needs-attention?include=total"
+    waiting, totals = await walk(client, url, shop.owner.headers)
+    assert set(totals) == {len(waiting)}
+    assert waiting  # the sandbox's shop has unanswered negative reviews

@@ -35,7 +35,7 @@ from shared.ids import new_id
 from shared.jobs import enqueue
 from shared.locations import service as location_service
 from shared.locations.models import LocationGroup, LocationGroupMember
-from shared.pagination import Slice, cursor_key, page_of
+from shared.pagination import Slice, count_of, cursor_key, page_of
 from shared.platforms import registry, yelp
 from shared.platforms.base import Connector, same_text
 from shared.platforms.errors import ErrorKind, PlatformError
@@ -197,12 +197,17 @@ async def list_reviews(
     *,
     limit: int,
     cursor: str | None,
+    total: bool = False,
 ) -> Slice[Review]:
-    """Reviews the principal may read, newest first."""
+    """Reviews the principal may read, newest first (with ``total``, how many match)."""
     await _check_filters(session, principal, filters)
-    stmt = _newest_first(_filtered(principal, filters), cursor).limit(limit + 1)
+    matching = _filtered(principal, filters)
+    stmt = _newest_first(matching, cursor).limit(limit + 1)
     rows = list((await session.execute(stmt)).scalars())
-    return page_of(rows, sort=SORT, limit=limit, key=_key)
+    page = page_of(rows, sort=SORT, limit=limit, key=_key)
+    if not total:
+        return page
+    return Slice(page.items, page.next_cursor, await count_of(session, matching))
 
 
 async def needs_attention(
@@ -212,6 +217,7 @@ async def needs_attention(
     *,
     limit: int,
     cursor: str | None,
+    total: bool = False,
 ) -> Slice[Review]:
     """The location's reviews that are negative and not answered yet, newest first."""
     return await list_reviews(
@@ -220,6 +226,7 @@ async def needs_attention(
         ReviewFilter(location_id=location_id, needs_attention=True),
         limit=limit,
         cursor=cursor,
+        total=total,
     )
 
 

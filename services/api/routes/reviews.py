@@ -21,6 +21,7 @@ from services.api.deps import (
     SettingsDep,
     get_database,
 )
+from services.api.listing import Include, wants_total
 from services.api.problems import problems
 from shared.pagination import Page
 from shared.reviews import service
@@ -106,6 +107,7 @@ async def list_reviews(
     ] = None,
     since: Annotated[datetime | None, Query(description="Written at or after (ISO 8601).")] = None,
     until: Annotated[datetime | None, Query(description="Written before (ISO 8601).")] = None,
+    include: Include = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Page[ReviewOut]:
@@ -113,9 +115,13 @@ async def list_reviews(
         brand_id, location_id, group_id, source, min_rating, max_rating, sentiment,
         replied, needs_attention, since, until,
     )  # fmt: skip
-    page = await service.list_reviews(session, principal, filters, limit=limit, cursor=cursor)
+    page = await service.list_reviews(
+        session, principal, filters, limit=limit, cursor=cursor, total=wants_total(include)
+    )
     return Page[ReviewOut](
-        items=[ReviewOut.model_validate(r) for r in page.items], next_cursor=page.next_cursor
+        items=[ReviewOut.model_validate(r) for r in page.items],
+        next_cursor=page.next_cursor,
+        total=page.total,
     )
 
 
@@ -263,14 +269,17 @@ async def needs_attention(
     location_id: uuid.UUID,
     session: Session,
     principal: CurrentPrincipal,
+    include: Include = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Page[ReviewOut]:
     page = await service.needs_attention(
-        session, principal, location_id, limit=limit, cursor=cursor
+        session, principal, location_id, limit=limit, cursor=cursor, total=wants_total(include)
     )
     return Page[ReviewOut](
-        items=[ReviewOut.model_validate(r) for r in page.items], next_cursor=page.next_cursor
+        items=[ReviewOut.model_validate(r) for r in page.items],
+        next_cursor=page.next_cursor,
+        total=page.total,
     )
 
 
