@@ -6,6 +6,7 @@ import asyncio
 import http.server
 import os
 import re
+import signal
 import socket
 import stat
 import subprocess
@@ -176,6 +177,26 @@ def test_identity_checks_know_the_sandbox_and_localstripe(
     assert identity.probe(identity.SANDBOX, stripe_port)[0] is identity.Answer.OTHER
     assert identity.probe(identity.STRIPE, sandbox_port)[0] is identity.Answer.OTHER
     assert identity.probe(identity.SANDBOX, free_port())[0] is identity.Answer.NOTHING
+
+
+def test_make_runs_local_stripe_answers_on_loopback_only(tmp_path: Path) -> None:
+    """localstripe's own command listens on every interface; make run's does not."""
+    port = free_port()
+    spec = ChildSpec(
+        "stripe",
+        (PY, "-m", "services.devstack.localstripe_server", "--port", str(port)),
+        ready=identity.ready(identity.STRIPE, port, "CHORUS_STRIPE_PORT"),
+    )
+    with (
+        SignalTrap() as trap,
+        Supervisor(trap, os.environ, ROOT, output=PipedOutput(tmp_path)) as supervisor,
+    ):
+        supervisor.start(spec)
+        supervisor.wait(on_up=lambda: trap.signals.append(signal.SIGINT))
+        assert identity.probe(identity.STRIPE, port)[0] is identity.Answer.OURS
+        # The same port on the IPv6 loopback (which localstripe's own command serves): nobody.
+        with socket.socket(socket.AF_INET6) as sock, pytest.raises(ConnectionRefusedError):
+            sock.connect(("::1", port))
 
 
 def test_an_impostor_on_the_sandbox_port_is_an_error_not_ready(

@@ -143,7 +143,7 @@ def app_services(chosen: RunPorts) -> list[ChildSpec]:
         # Billing (issue #8): a stateful fake Stripe; Chorus's Stripe calls go there.
         ChildSpec(
             "stripe",
-            (str(Path(PY).with_name("localstripe")), "--port", str(chosen.stripe)),
+            (PY, "-m", "services.devstack.localstripe_server", "--port", str(chosen.stripe)),
             ready=identity.ready(identity.STRIPE, chosen.stripe, STRIPE_PORT.variable),
         ),
     ]
