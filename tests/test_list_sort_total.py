@@ -283,6 +283,7 @@ def test_the_sortable_lists_document_their_sorts_and_include() -> None:
         "/v1/brands/{brand_id}/approvals",
         "/v1/audit-events",
         "/v1/reviews",
+        "/v1/locations/{location_id}/posts",
     ):
         parameters = {p["name"]: p for p in _SPEC["paths"][path]["get"]["parameters"]}
         one_order = path.startswith(("/v1/brands/", "/v1/audit", "/v1/reviews"))
@@ -386,3 +387,18 @@ async def test_reviews_and_what_needs_attention_count(
     waiting, totals = await walk(client, url, shop.owner.headers)
     assert set(totals) == {len(waiting)}
     assert waiting  # the sandbox's shop has unanswered negative reviews
+
+
+async def test_a_locations_posts(client: httpx.AsyncClient, admin_engine: AsyncEngine) -> None:
+    w = await approval_world(client, admin_engine)
+    await pending_posts(client, w, platforms=("facebook", "x"))
+    await pending_posts(client, w, platforms=("x",))
+    await pending_posts(client, w, location=w.boston)  # another location's
+    url = f"/v1/locations/{w.nyc['id']}/posts"
+    posts, _ = await walk(client, url, w.owner.headers, limit=200)
+    assert len(posts) == 3
+    for field in ("created_at", "updated_at", "status", "platform"):
+        for sort in (field, f"-{field}"):
+            items, totals = await walk(client, f"{url}?sort={sort}&include=total", w.owner.headers)
+            assert [i["id"] for i in items] == expected(posts, sort), sort
+            assert set(totals) == {3}

@@ -24,7 +24,7 @@ from shared.events import service as events
 from shared.locations import service as location_service
 from shared.locations.models import Location, LocationGroupMember
 from shared.metrics import service as metrics_service
-from shared.pagination import Slice, keyset_page
+from shared.pagination import Slice, keyset_page, sorted_page
 from shared.posts import readiness, transitions
 from shared.posts.models import Post, PostStatusChange
 from shared.posts.schemas import (
@@ -36,6 +36,7 @@ from shared.posts.schemas import (
     PostRescheduleIn,
     PostRetryIn,
 )
+from shared.posts.sorting import POST_SORTING
 from shared.templates import service as template_service
 from shared.templates.schemas import PreviewIn, PreviewOut
 from shared.tenancy import scoped
@@ -245,8 +246,10 @@ async def list_location_posts(
     principal: Principal,
     location_id: uuid.UUID,
     *,
+    sort: str = POST_SORTING.default,
     limit: int,
     cursor: str | None,
+    total: bool = False,
 ) -> Slice[Post]:
     location = await location_service.get_location(session, principal, location_id)
     authorize(
@@ -255,15 +258,14 @@ async def list_location_posts(
         Target(brand_id=location.brand_id, location_id=location.id),
         object_type="location",
     )
-    return await keyset_page(
+    return await sorted_page(
         session,
         scoped(Post, principal).where(Post.location_id == location.id),
-        sort="created",
-        columns=[Post.id],
-        key=lambda p: [str(p.id)],
+        POST_SORTING,
+        sort=sort,
         cursor=cursor,
         limit=limit,
-        decode=lambda v: [uuid.UUID(str(v[0]))],
+        total=total,
     )
 
 

@@ -4,10 +4,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import JSONResponse
 
 from services.api.deps import DEFAULT_PAGE_SIZE, CurrentPrincipal, Cursor, Limit, Session
+from services.api.listing import Include, sort_by, wants_total
 from services.api.problems import problems
 from services.api.routes.campaigns import Platform, PostStatus
 from shared.idempotency import Idempotency
@@ -27,6 +28,7 @@ from shared.posts.schemas import (
     PostRetryIn,
     StatusChangeOut,
 )
+from shared.posts.sorting import POST_SORTING
 
 router = APIRouter(prefix="/v1", tags=["posts"])
 
@@ -74,7 +76,7 @@ async def create_local_posts(
 
 @router.get(
     "/locations/{location_id}/posts",
-    summary="A location's posts, oldest first",
+    summary="A location's posts, oldest first unless `sort` says otherwise",
     responses=problems(400, 401, 403, 404, 422),
     openapi_extra={"x-permission": "post.read"},
 )
@@ -82,14 +84,24 @@ async def list_location_posts(
     location_id: uuid.UUID,
     session: Session,
     principal: CurrentPrincipal,
+    sort: Annotated[str, Depends(sort_by(POST_SORTING))],
+    include: Include = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Page[PostOut]:
     page = await post_service.list_location_posts(
-        session, principal, location_id, limit=limit, cursor=cursor
+        session,
+        principal,
+        location_id,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+        total=wants_total(include),
     )
     return Page[PostOut](
-        items=[PostOut.model_validate(p) for p in page.items], next_cursor=page.next_cursor
+        items=[PostOut.model_validate(p) for p in page.items],
+        next_cursor=page.next_cursor,
+        total=page.total,
     )
 
 
