@@ -19,6 +19,7 @@ from services.api.app import create_app
 from shared.config import Settings
 from shared.db import Database
 from tests.factories import Tenant, create_brand, create_group, create_location, sign_up
+from tests.test_access_control import invite_and_accept
 from tests.test_approvals import _pending as pending_posts
 from tests.test_approvals import _world as approval_world
 from tests.test_campaigns import (  # noqa: F401 (fixtures)
@@ -144,6 +145,15 @@ async def _invitations(client: httpx.AsyncClient, owner: Tenant, _: AsyncEngine)
     return "/v1/invitations"
 
 
+async def _members(client: httpx.AsyncClient, owner: Tenant, engine: AsyncEngine) -> str:
+    brand = await create_brand(client, owner)
+    tag = uuid.uuid4().hex[:6]
+    for who, role in [("kim", "admin"), ("ann", "brand_viewer"), ("lee", "brand_manager")]:
+        scope = {"brand_id": brand["id"]} if role.startswith("brand") else {}
+        await invite_and_accept(client, engine, owner, f"{who}-{tag}@agency.example", role, **scope)
+    return "/v1/members"
+
+
 async def _social_accounts(client: httpx.AsyncClient, owner: Tenant, _: AsyncEngine) -> str:
     brand = await create_brand(client, owner)
     other = await create_brand(client, owner)
@@ -181,6 +191,7 @@ LISTS: list[tuple[str, Maker, int, list[str]]] = [
     ("templates", _templates, 4, ["name", "created_at", "updated_at"]),
     ("api keys", _api_keys, 4, ["created_at", "name", "role"]),
     ("invitations", _invitations, 4, ["created_at", "email", "role", "expires_at"]),
+    ("members", _members, 4, ["created_at", "role"]),
     (
         "social accounts",
         _social_accounts,
