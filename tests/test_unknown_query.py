@@ -113,3 +113,15 @@ async def test_the_oauth_callback_takes_what_the_platform_adds(client: httpx.Asy
         (method, c.path) for c in iter_route_contexts(_APP.routes) for method in c.methods or ()
     }
     assert set(FREE_FORM_QUERY) <= operations  # the exemptions name real operations
+
+
+async def test_a_write_with_an_unknown_parameter_writes_nothing(client: httpx.AsyncClient) -> None:
+    owner = await sign_up(client)
+    refused = await client.post(
+        "/v1/brands?dry_run=1", json={"name": "Harbour"}, headers=owner.headers
+    )
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["field"] == "query.dry_run"
+    assert "takes no query parameters" in refused.json()["detail"]
+    listed = (await client.get("/v1/brands", headers=owner.headers)).json()
+    assert listed["items"] == []
