@@ -263,6 +263,9 @@ def request_body(op: Operation, known: dict[str, Any]) -> Any:
     if len(content) > 1:  # an upload taking several formats (the import): one JSON row
         return IMPORT_ROWS
     schema = _resolve(content["application/json"]["schema"])
+    if not body_spec.get("required"):  # an optional body (``X | None``): send its object form
+        options = [_resolve(o) for o in schema.get("anyOf", []) if o.get("type") != "null"]
+        schema = options[0] if len(options) == 1 else schema
     if schema.get("type") != "object":
         raise LookupError(f"{op}: a JSON body that is not an object; teach the matrix this one")
     properties = schema.get("properties", {})
