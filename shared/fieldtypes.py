@@ -6,7 +6,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StringConstraints
 from yarl import URL
 
 from shared.http.errors import BlockedDestination
@@ -17,6 +17,10 @@ INT4_MIN = -(2**31)
 
 Int32 = Annotated[int, Field(ge=INT4_MIN, le=INT4_MAX)]
 """An integer a PostgreSQL ``integer`` column can hold."""
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+"""A name people read in lists (a brand, template, campaign, person): kept without the spaces
+around it, so one of spaces only is refused as empty rather than saved blank."""
 
 
 _media_url_allow: ContextVar[frozenset[HostPort] | None] = ContextVar(

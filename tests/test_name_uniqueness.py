@@ -192,3 +192,21 @@ async def test_migration_keys_existing_names_on_a_c_locale_database() -> None:
     finally:
         await engine.dispose()
         await drop_database(server, name)
+
+
+@pytest.mark.parametrize(
+    ("path", "extra"),
+    [("/v1/brands", {}), ("/v1/api-keys", {"role": "admin"})],
+)
+async def test_a_name_of_spaces_only_is_refused_and_spaces_around_are_dropped(
+    client: httpx.AsyncClient, path: str, extra: dict[str, Any]
+) -> None:
+    owner = await sign_up(client)
+    for blank in ("   ", "\t \u00a0"):
+        refused = await client.post(path, json={"name": blank, **extra}, headers=owner.headers)
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == ["body.name"]
+    kept = await client.post(path, json={"name": "  Slice & Co  ", **extra}, headers=owner.headers)
+    assert kept.status_code == 201, kept.text
+    created = kept.json()
+    assert created.get("name", created.get("api_key", {}).get("name")) == "Slice & Co"

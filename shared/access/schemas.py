@@ -6,6 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from shared.access.roles import Role, ScopeType
+from shared.fieldtypes import Name
 
 
 class ScopedRoleIn(BaseModel):
@@ -44,9 +45,7 @@ class InvitationAccept(BaseModel):
         max_length=256,
         description="A new password for a new account, or the existing account's password.",
     )
-    full_name: str | None = Field(
-        default=None, min_length=1, max_length=200, description="Needed for a new account."
-    )
+    full_name: Name | None = Field(default=None, description="Needed for a new account.")
 
 
 class MembershipOut(BaseModel):
@@ -67,7 +66,7 @@ class MembershipUpdate(BaseModel):
 
 
 class ApiKeyCreate(ScopedRoleIn):
-    name: str = Field(min_length=1, max_length=200, examples=["CRM sync"])
+    name: Name = Field(examples=["CRM sync"])
     expires_at: datetime | None = None
 
 

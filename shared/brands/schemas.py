@@ -5,18 +5,20 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.fieldtypes import Name
+
 
 class BrandCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, examples=["Slice & Co Pizza"])
+    name: Name = Field(examples=["Slice & Co Pizza"])
     description: str = Field(default="", max_length=2000)
 
 
 class BrandUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = Field(default=None)
     description: str | None = Field(default=None, max_length=2000)
 
 

@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from shared.campaigns.models import APPROVAL_POLICIES, CAMPAIGN_STATUSES
 from shared.content.platforms import PLATFORMS
-from shared.fieldtypes import INT4_MAX
+from shared.fieldtypes import INT4_MAX, Name
 from shared.posts.schemas import AccountWarning
 
 ApprovalPolicy = Literal["none", "location_confirm", "brand_approval"]
@@ -122,7 +122,7 @@ Variables = Annotated[
 
 
 class CampaignCreate(_Strict):
-    name: str = Field(min_length=1, max_length=200, examples=["Pizza week"])
+    name: Name = Field(examples=["Pizza week"])
     brand_id: uuid.UUID
     template_id: uuid.UUID
     version: int = Field(ge=1, le=INT4_MAX, description="A published version of the template.")
@@ -145,7 +145,7 @@ class CampaignCreate(_Strict):
 class CampaignUpdate(_Strict):
     """Any field of a draft campaign; the campaign is checked again as a whole."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = Field(default=None)
     template_id: uuid.UUID | None = None
     version: int | None = Field(default=None, ge=1, le=INT4_MAX)
     audience: Audience | None = None

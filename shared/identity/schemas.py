@@ -5,12 +5,14 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from shared.fieldtypes import Name
+
 
 class SignUpIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    agency_name: str = Field(min_length=1, max_length=200, examples=["Northwind Local Marketing"])
-    full_name: str = Field(min_length=1, max_length=200, examples=["Ada Owner"])
+    agency_name: Name = Field(examples=["Northwind Local Marketing"])
+    full_name: Name = Field(examples=["Ada Owner"])
     email: EmailStr = Field(examples=["ada@northwind.example"])
     password: str = Field(min_length=1, max_length=256, examples=["correct horse battery staple"])
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from shared.fieldtypes import Name
 from shared.locations.fields import Country, CustomFields, TimeZone, Website, normalize_phone
 
 Status = Literal["active", "paused", "archived"]
@@ -28,7 +29,7 @@ class LocationFields(BaseModel):
         "same external_ref updates the location instead of creating another.",
         examples=["store-0042"],
     )
-    name: str = Field(min_length=1, max_length=200, examples=["Slice & Co — Brooklyn Heights"])
+    name: Name = Field(examples=["Slice & Co — Brooklyn Heights"])
     address_line1: str = _text(200, examples=["120 Montague St"])
     address_line2: str = _text(200)
     city: str = _text(100, examples=["Brooklyn"])
@@ -58,7 +59,7 @@ class LocationUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     external_ref: str | None = Field(default=None, min_length=1, max_length=100)
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = Field(default=None)
     address_line1: str | None = Field(default=None, max_length=200)
     address_line2: str | None = Field(default=None, max_length=200)
     city: str | None = Field(default=None, max_length=100)

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
+from shared.fieldtypes import Name
 from shared.reviews.models import LEGACY_SOURCES
 
 Source = Literal["google_business", "facebook", "yelp"]
@@ -101,7 +102,7 @@ class ReviewSettingsOut(BaseModel):
 class AutoReplyRuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field()
     sources: list[SourceIn] = Field(default_factory=list, description="Empty: every source.")
     min_rating: int = Field(default=1, ge=1, le=5)
     max_rating: int = Field(default=5, ge=1, le=5)
@@ -120,7 +121,7 @@ class AutoReplyRuleIn(BaseModel):
 class AutoReplyRulePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = Field(default=None)
     sources: list[SourceIn] | None = None
     min_rating: int | None = Field(default=None, ge=1, le=5)
     max_rating: int | None = Field(default=None, ge=1, le=5)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.content.platforms import PLATFORMS
 from shared.errors import FieldProblem, ValidationFailed
-from shared.fieldtypes import INT4_MAX, MediaUrl
+from shared.fieldtypes import INT4_MAX, MediaUrl, Name
 
 SLOT_NAME = r"^[a-z][a-z0-9_]{0,39}$"
 BODY_KEYS = ("default", *PLATFORMS)
@@ -37,7 +37,7 @@ def _check_slot_names(value: dict[str, SlotIn]) -> dict[str, SlotIn]:
 class SlotIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    label: str = Field(min_length=1, max_length=200, examples=["Today's offer"])
+    label: Name = Field(examples=["Today's offer"])
     help_text: str = Field(default="", max_length=1000)
     max_length: int | None = Field(default=None, ge=1, le=5000, examples=[40])
     required: bool = False
@@ -157,7 +157,7 @@ class NewVersionIn(BaseModel):
 
 class TemplateCreate(TemplateContent):
     brand_id: uuid.UUID
-    name: str = Field(min_length=1, max_length=200, examples=["Friday offer"])
+    name: Name = Field(examples=["Friday offer"])
     description: str = Field(default="", max_length=2000)
 
 
