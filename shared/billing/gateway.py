@@ -26,7 +26,7 @@ import structlog
 from shared.billing.errors import PaymentRequired
 from shared.billing.plans import PLANS, Plan, plan_of_price
 from shared.config import Settings
-from shared.errors import NotConfigured, UpstreamFailed
+from shared.errors import FieldProblem, NotConfigured, UpstreamFailed, ValidationFailed
 
 log = structlog.get_logger("chorus.billing")
 
@@ -200,11 +200,22 @@ class StripeGateway:
         """Attach a payment method (made by Stripe.js in the browser) and make it the default
         for the customer's invoices."""
         async with self._calling("the payment method"):
-            method = await self.client.v1.payment_methods.attach_async(
-                payment_method,
-                {"customer": customer},
-                self._options(f"attach:{customer}:{payment_method}"),
-            )
+            try:
+                method = await self.client.v1.payment_methods.attach_async(
+                    payment_method,
+                    {"customer": customer},
+                    self._options(f"attach:{customer}:{payment_method}"),
+                )
+            except stripe.InvalidRequestError as exc:
+                if exc.http_status != 404:
+                    raise
+                # The client's input, not Stripe failing: was a 502.
+                raise ValidationFailed(
+                    f"Stripe has no payment method {payment_method[:40]!r}; create one with "
+                    "Stripe.js and send its id",
+                    code="unknown_payment_method",
+                    errors=[FieldProblem("body.payment_method", "no such payment method")],
+                ) from None
             await self.client.v1.customers.update_async(
                 customer,
                 cast(Any, {"invoice_settings": {"default_payment_method": payment_method}}),
