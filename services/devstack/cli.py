@@ -265,8 +265,9 @@ def cmd_migrate(args: list[str]) -> int:
 
 
 def cmd_run(args: list[str]) -> int:
-    """run: migrate, then run the API, the workers, the sandbox, local Stripe, the mail
-    catcher and the demo set-up until Ctrl-C."""
+    """run: migrate, run every service and the demo until Ctrl-C; logins shown last.
+
+    The services: the API, the two workers, the sandbox, local Stripe, the mail catcher."""
     if args:
         raise DevStackError("usage: python -m services.devstack run")
     chosen = RunPorts.choose(os.environ, has_mailcatcher())
@@ -349,7 +350,12 @@ def usage() -> str:
     lines += [
         "",
         "PostgreSQL and Redis: DATABASE_URL / REDIS_URL (or CHORUS_DATABASE_URL /",
-        "CHORUS_REDIS_URL) when set, else embedded servers with their data in .data/.",
+        "CHORUS_REDIS_URL) when set, else embedded servers with their data in .data/",
+        f"(or in {DATA_DIR_ENV}). The ports of run:",
+        *(
+            f"  {p.variable:<30} {p.default}"
+            for p in (API_PORT, SANDBOX_PORT, STRIPE_PORT, MAIL_SMTP_PORT, MAIL_HTTP_PORT)
+        ),
     ]
     return "\n".join(lines)
 
