@@ -128,6 +128,7 @@ def app_services(chosen: RunPorts) -> list[ChildSpec]:
             "worker",
             (PY, "-m", "arq", "services.worker.settings.WorkerSettings"),
             ready_line=WORKER_READY,
+            quiet_when_up=True,  # its cron lines (about 14 a minute) would push the box away
         ),
         ChildSpec(
             "worker-bulk",
@@ -212,7 +213,7 @@ def start_box(
         )
     footer = [
         f"Logins kept in {shown(data / FILE_NAME)}",
-        f"Service logs in {shown(data / 'logs')}/",
+        f"Service logs in {shown(data / 'logs')}/ (workers show only problems here)",
     ]
     if elsewhere:
         footer.insert(0, "Chorus mails through CHORUS_SMTP_HOST, not the catcher.")
