@@ -179,8 +179,11 @@ class DueReply:
 
 def reply_job_id(review_id: uuid.UUID, attempts: int, due_at: datetime | None) -> str:
     """One job per attempt and due time: a duplicate enqueue (the sweep finding a reply whose
-    job is waiting) is a no-op; a retry or a check gets a job of its own."""
-    due = int(due_at.timestamp()) if due_at is not None else 0
+    job is waiting) is a no-op; a retry or a check gets a job of its own. The due time counts
+    in microseconds (as stored): a new change queued in the same second as one that ended
+    before its first attempt (an edit after a refused reply) must not reuse that job's id,
+    which arq would drop while it remembers the first job's result."""
+    due = round(due_at.timestamp() * 1_000_000) if due_at is not None else 0
     return f"reviews.send_reply:{review_id}:{attempts}:{due}"
 
 
