@@ -91,27 +91,42 @@ async def request_reset(
     log.info("auth.password_reset_requested", user_id=str(user.id))
 
 
-async def reset(session: AsyncSession, token: str, new_password: str) -> list[uuid.UUID]:
-    """Spends the link, sets the password and ends every session of the user (returned)."""
-    row = (
-        await session.execute(
-            select(PasswordReset)
-            .where(PasswordReset.token_hash == tokens.refresh_token_digest(token))
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
+def _refuse_unusable(row: PasswordReset | None, now: datetime) -> PasswordReset:
     if row is None or row.used_at is not None:
         raise BadRequest(
             "this reset link is not valid or was already used; ask for a new one "
             "with POST /v1/auth/password/forgot",
             code="invalid_reset_token",
         )
-    now = datetime.now(UTC)
     if row.expires_at <= now:
         raise BadRequest(
             "this reset link expired; ask for a new one with POST /v1/auth/password/forgot",
             code="reset_token_expired",
         )
+    return row
+
+
+async def check_link(session: AsyncSession, token: str) -> None:
+    """The checks ``reset`` makes of the link, without spending it: the page a mailed link
+    opens says at once that it is used or expired (mail scanners open links too)."""
+    digest = tokens.refresh_token_digest(token)
+    row = (
+        await session.execute(select(PasswordReset).where(PasswordReset.token_hash == digest))
+    ).scalar_one_or_none()
+    _refuse_unusable(row, datetime.now(UTC))
+
+
+async def reset(session: AsyncSession, token: str, new_password: str) -> list[uuid.UUID]:
+    """Spends the link, sets the password and ends every session of the user (returned)."""
+    found = (
+        await session.execute(
+            select(PasswordReset)
+            .where(PasswordReset.token_hash == tokens.refresh_token_digest(token))
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    now = datetime.now(UTC)
+    row = _refuse_unusable(found, now)
     user = (
         await session.execute(select(User).where(User.id == row.user_id).with_for_update())
     ).scalar_one()
