@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from arq.connections import ArqRedis
@@ -21,11 +22,13 @@ from shared.access.policy import allowed, authorize_grant, reach
 from shared.access.principal import Principal
 from shared.access.roles import Role, ScopeType
 from shared.access.schemas import InvitationAccept, InvitationCreate
+from shared.agencies.models import Agency
 from shared.audit import service as audit
+from shared.brands.models import Brand
 from shared.config import Settings
 from shared.db.tenancy import set_tenant
 from shared.errors import Conflict, FieldProblem, NotFound, Unauthorized, ValidationFailed
-from shared.identity import passwords, tokens
+from shared.identity import passwords, tokens, two_factor
 from shared.identity import service as identity_service
 from shared.identity.models import User
 from shared.identity.schemas import TokenPair, TwoFactorChallenge
@@ -240,6 +243,75 @@ async def revoke(
     return invitation
 
 
+async def _pending(
+    session: AsyncSession, settings: Settings, token: str, *, lock: bool
+) -> Invitation:
+    """The pending invitation a token names (the tenant set to its agency), or 401 saying
+    why not: not valid, or accepted, revoked, expired."""
+    agency_id, invitation_id = read_token(settings, token)
+    await set_tenant(session, agency_id, None)
+    stmt = select(Invitation).where(
+        Invitation.agency_id == agency_id, Invitation.id == invitation_id
+    )
+    invitation = (
+        await session.execute(stmt.with_for_update() if lock else stmt)
+    ).scalar_one_or_none()
+    digest = hashlib.sha256(token.encode()).digest()
+    if invitation is None or not hmac.compare_digest(invitation.token_hash, digest):
+        raise Unauthorized(_BAD_TOKEN, code="invalid_invitation")
+    state = status_of(invitation)
+    if state != "pending":
+        raise Unauthorized(
+            f"this invitation is {state}; ask for a new invitation", code=f"invitation_{state}"
+        )
+    return invitation
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationPreview:
+    """What a pending invitation offers, for the page its mailed link opens."""
+
+    agency_name: str
+    email: str
+    role: Role
+    scope_type: ScopeType
+    scope_name: str | None
+    """The brand's or location's name; None for an agency-wide role."""
+    has_account: bool
+    """An account with the invited address exists: accepting takes its password."""
+    agency_requires_two_factor: bool
+
+
+async def preview(session: AsyncSession, settings: Settings, token: str) -> InvitationPreview:
+    """Makes accept's checks of the token without spending it (mail scanners open links
+    too) and reads what the invitation offers. Writes nothing."""
+    invitation = await _pending(session, settings, token, lock=False)
+    agency_id = invitation.agency_id
+    scope_type = ScopeType(invitation.scope_type)
+    scope_name: str | None = None
+    if scope_type is ScopeType.BRAND:
+        scope_name = await session.scalar(
+            select(Brand.name).where(Brand.agency_id == agency_id, Brand.id == invitation.scope_id)
+        )
+    elif scope_type is ScopeType.LOCATION:
+        scope_name = await session.scalar(
+            select(Location.name).where(
+                Location.agency_id == agency_id, Location.id == invitation.scope_id
+            )
+        )
+    agency_name = await session.scalar(select(Agency.name).where(Agency.id == agency_id))
+    has_account = await session.scalar(select(User.id).where(User.email == invitation.email))
+    return InvitationPreview(
+        agency_name=agency_name or "",
+        email=invitation.email,
+        role=Role(invitation.role),
+        scope_type=scope_type,
+        scope_name=scope_name,
+        has_account=has_account is not None,
+        agency_requires_two_factor=await two_factor.agency_requires(session, agency_id),
+    )
+
+
 async def accept(
     session: AsyncSession,
     settings: Settings,
@@ -249,23 +321,8 @@ async def accept(
     """Creates the account (or checks the existing account's password), adds the
     membership, spends the invitation, and signs the user in to the agency (or answers the
     two-factor challenge that finishes it, as a login would)."""
-    agency_id, invitation_id = read_token(settings, data.token)
-    await set_tenant(session, agency_id, None)
-    invitation = (
-        await session.execute(
-            select(Invitation)
-            .where(Invitation.agency_id == agency_id, Invitation.id == invitation_id)
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
-    digest = hashlib.sha256(data.token.encode()).digest()
-    if invitation is None or not hmac.compare_digest(invitation.token_hash, digest):
-        raise Unauthorized(_BAD_TOKEN, code="invalid_invitation")
-    state = status_of(invitation)
-    if state != "pending":
-        raise Unauthorized(
-            f"this invitation is {state}; ask for a new invitation", code=f"invitation_{state}"
-        )
+    invitation = await _pending(session, settings, data.token, lock=True)
+    agency_id = invitation.agency_id
     user = (
         await session.execute(select(User).where(User.email == invitation.email))
     ).scalar_one_or_none()
