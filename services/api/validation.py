@@ -124,6 +124,10 @@ FREE_FORM_QUERY: dict[tuple[str, str], str] = {
     "`prompt`; Facebook `error_reason`; others as they please)",
     ("GET", "/approval-link"): "a page a client opens from an e-mail; mail services' link "
     "tracking may append `utm_*` and the like, and a person cannot mend the URL",
+    ("GET", "/reset-password"): "the page a password-reset mail links to, as /approval-link",
+    ("GET", "/accept-invitation"): "the page an invitation mail links to, as /approval-link",
+    ("GET", "/forgot-password"): "a page (linked from the two above) that reads no parameter: "
+    "a browser shows it rather than a JSON 400",
 }
 """Operations that take query parameters they do not declare, and why: the only ones."""
 
