@@ -180,7 +180,7 @@ _RESET_LINK_PROBLEMS = {
     ),
     "invalid_reset_token": (
         400,
-        "This link was already used, or a newer password-reset mail replaced it.",
+        "This link is not valid: it was already used, or a newer password-reset mail replaced it.",
     ),
 }
 
