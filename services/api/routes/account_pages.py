@@ -71,6 +71,7 @@ _STYLE = (
     ".note{background:#f3f3f3;padding:.75rem;border-radius:4px}"
 )
 _MIN_PASSWORD = f"at least {passwords.MIN_PASSWORD_LENGTH} characters"
+_RESET_MINUTES = int(password_reset.RESET_TTL.total_seconds() // 60)
 _ASK_INVITER = "Ask whoever invited you to send a new invitation."
 
 
@@ -176,7 +177,7 @@ def _with_form_problem(form: _Form) -> str:
 _RESET_LINK_PROBLEMS = {
     "reset_token_expired": (
         410,
-        "This link has expired: a password-reset link works for 30 minutes.",
+        f"This link has expired: a password-reset link works for {_RESET_MINUTES} minutes.",
     ),
     "invalid_reset_token": (
         400,
@@ -278,7 +279,7 @@ async def forgot(
     await password_reset.request_reset(session, settings, redis, address, client.ip)
     body = _p(
         "If an account has this address, a mail with a link to choose a new password is on "
-        "its way. The link works once, for 30 minutes."
+        f"its way. The link works once, for {_RESET_MINUTES} minutes."
     ) + _p("No mail after a few minutes? Look in the spam folder, or ask again.")
     return _page("Check your mail", body)
 
@@ -384,7 +385,7 @@ def _accept_form(
                 "Your Chorus password",
                 "password",
                 "current-password",
-                hint=f"An account with {view.email} exists: its password accepts.",
+                hint=f"You already have an account with {view.email}: its password accepts.",
             )
         ]
     else:
