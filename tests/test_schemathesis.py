@@ -77,7 +77,6 @@ KNOWN_GAPS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
     ("POST", "/v1/auth/signup"): ((ACCEPT,), "password length (12+) is not in the document"),
     ("POST", "/v1/auth/login"): ((ACCEPT,), _EMAIL),
     ("POST", "/v1/auth/password/forgot"): ((ACCEPT,), _EMAIL),
-    ("PUT", "/v1/auth/agency-policy"): ((REJECT,), "pydantic reads 0 and 1 as booleans"),
     ("PATCH", "/v1/members/{membership_id}"): ((ACCEPT,), "which role fits which scope: " + _RULE),
     ("POST", "/v1/invitations"): ((ACCEPT,), "which role fits which scope: " + _RULE),
     ("POST", "/v1/api-keys"): ((ACCEPT,), "which role fits which scope: " + _RULE),

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool
 
 from shared.fieldtypes import Name
 
@@ -172,7 +172,7 @@ class DisableTwoFactorIn(BaseModel):
 class AgencySecurityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    require_two_factor: bool
+    require_two_factor: StrictBool  # true or false: 0 and 1 are not an answer to "require it?"
 
 
 class AgencySecurityOut(BaseModel):
