@@ -477,3 +477,24 @@ async def test_odd_tokens_get_the_invalid_link_page(client: httpx.AsyncClient, t
         )
         _assert_page(posted, 400)
         assert "not valid" in posted.text
+
+
+async def test_guessing_an_accounts_password_through_an_invitation_is_limited(
+    client: httpx.AsyncClient, admin_engine: AsyncEngine
+) -> None:
+    """Accepting for an existing account checks its password: counted like a login, one count
+    for the API and the page, so a token's holder cannot try passwords without end."""
+    owner = await sign_up(client)
+    elsewhere = await sign_up(client)
+    link, _ = await _invite(client, admin_engine, owner, elsewhere.email, "admin")
+    token = _token(link)
+    for attempt in range(10):  # the per-account limit of the test settings
+        guess = {"token": token, "password": f"not the password {attempt}"}
+        wrong = await client.post("/v1/invitations/accept", json=guess)
+        assert wrong.status_code == 401, wrong.text
+    api = await client.post("/v1/invitations/accept", json={"token": token, "password": PASSWORD})
+    assert api.status_code == 429
+    assert int(api.headers["retry-after"]) > 0
+    page = await client.post("/accept-invitation", data={"token": token, "password": PASSWORD})
+    _assert_page(page, 429)
+    assert "Too many attempts" in page.text

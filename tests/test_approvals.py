@@ -471,6 +471,10 @@ async def test_the_emailed_link_opens_a_page_that_decides_without_login(
     page = await client.get("/approval-link", params={"token": token})
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
+    # the signed token is in the URL: it must not leak as a referrer, nor the page be framed
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert "script-src" not in page.headers["content-security-policy"]  # default-src 'none'
     assert "Reject this post?" in page.text
     assert "Fresh pizza in New York! 2 for 1" in page.text
     assert "NYC Slice" in page.text

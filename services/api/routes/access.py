@@ -13,12 +13,14 @@ from services.api.deps import (
     CurrentPrincipal,
     Cursor,
     Limit,
+    Limiter,
     Redis,
     Session,
     SettingsDep,
 )
 from services.api.listing import Include, sort_by, wants_total
 from services.api.problems import problems
+from services.api.routes import auth as auth_routes
 from shared.access import api_keys, invitations, members
 from shared.access.models import Invitation
 from shared.access.roles import Role
@@ -186,11 +188,16 @@ async def revoke_invitation(
     "on, or when the agency requires it, the answer is a challenge (`two_factor_required`) to "
     "finish as a login's is: POST /v1/auth/login/two-factor, or set it up first with "
     "POST /v1/auth/login/two-factor/setup (the invitation is accepted either way).",
-    responses=problems(401, 422),
+    responses=problems(401, 422, 429),
 )
 async def accept_invitation(
-    data: InvitationAccept, session: Session, settings: SettingsDep, client: Client
+    data: InvitationAccept,
+    session: Session,
+    settings: SettingsDep,
+    client: Client,
+    limiter: Limiter,
 ) -> TokenPair | TwoFactorChallenge:
+    await auth_routes.hit_invitation_limits(limiter, settings, client.ip, data.token)
     return await invitations.accept(session, settings, data, client)
 
 

@@ -270,7 +270,7 @@ async def forgot(
         form = _forgot_form(email, _problems(exc, {"email": "email"}))
         return _page("Forgot your password?", form.html(), 422)
     address = identity_service.normalize_email(str(data.email))
-    limits = auth_routes._limits(settings)  # the API route's own limits: one count for both
+    limits = auth_routes.rate_limits(settings)  # the API route's own limits: one count for both
     try:
         await limiter.hit(limits["reset_address"], client.ip or "unknown")
         await limiter.hit(limits["reset_account"], address)
@@ -308,7 +308,8 @@ async def reset(
     new_password_again: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     try:
-        await limiter.hit(auth_routes._limits(settings)["reset_address"], client.ip or "unknown")
+        limit = auth_routes.rate_limits(settings)["reset_address"]
+        await limiter.hit(limit, client.ip or "unknown")
     except RateLimited as exc:
         return _slow_down(exc)
     if not token:
@@ -468,6 +469,7 @@ async def accept(
     session: Session,
     settings: SettingsDep,
     client: Client,
+    limiter: Limiter,
     token: Annotated[str, Form()] = "",
     full_name: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
@@ -475,6 +477,10 @@ async def accept(
 ) -> HTMLResponse:
     if not token:
         return _invitation_unusable("")
+    try:
+        await auth_routes.hit_invitation_limits(limiter, settings, client.ip, token)
+    except RateLimited as exc:
+        return _slow_down(exc)
     try:
         view = await invitations.preview(session, settings, token)
     except AppError as exc:

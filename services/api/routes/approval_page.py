@@ -17,6 +17,7 @@ from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse
 
 from services.api.deps import Redis, Session, SettingsDep
+from services.api.routes.account_pages import HEADERS as PAGE_HEADERS
 from shared.approvals import service as approval_service
 from shared.errors import AppError
 
@@ -36,7 +37,8 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
         f"<meta name=robots content=noindex><title>{escape(title)} · Chorus</title>"
         f"<style>{_STYLE}</style><h1>{escape(title)}</h1>{body}</html>"
     )
-    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+    # The signed token is in the URL: no referrer; no scripts, frames or foreign forms.
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
 
 
 def _problem(exc: AppError) -> HTMLResponse:

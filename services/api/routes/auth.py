@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from fastapi import APIRouter, Request, Response, status
@@ -47,14 +48,14 @@ from shared.identity.schemas import (
     TwoFactorSetupOut,
     TwoFactorStatus,
 )
-from shared.ratelimit import Limit
+from shared.ratelimit import Limit, RateLimiter
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 _SLOW_DOWN = "too many attempts; wait for the Retry-After seconds before trying again"
 
 
-def _limits(settings: Settings) -> dict[str, Limit]:
+def rate_limits(settings: Settings) -> dict[str, Limit]:
     return {
         "login_account": Limit.of(
             "login_account", settings.rate_limit_login_per_account, _SLOW_DOWN
@@ -80,7 +81,24 @@ def _limits(settings: Settings) -> dict[str, Limit]:
         "signup_address": Limit.of(
             "signup_address", settings.rate_limit_login_per_address, _SLOW_DOWN
         ),
+        # Accepting an invitation for an existing account checks that account's password.
+        "invitation_address": Limit.of(
+            "invitation_address", settings.rate_limit_login_per_address, _SLOW_DOWN
+        ),
+        "invitation_token": Limit.of(
+            "invitation_token", settings.rate_limit_login_per_account, _SLOW_DOWN
+        ),
     }
+
+
+async def hit_invitation_limits(
+    limiter: RateLimiter, settings: Settings, ip: str | None, token: str
+) -> None:
+    """Accepting an invitation (API or page) counts like a login: per client address and per
+    invitation, so a token's holder cannot try an existing account's passwords without end."""
+    limits = rate_limits(settings)
+    await limiter.hit(limits["invitation_address"], ip or "unknown")
+    await limiter.hit(limits["invitation_token"], hashlib.sha256(token.encode()).hexdigest())
 
 
 @router.post(
@@ -92,7 +110,7 @@ def _limits(settings: Settings) -> dict[str, Limit]:
 async def sign_up(
     data: SignUpIn, session: Session, settings: SettingsDep, client: Client, limiter: Limiter
 ) -> SignUpOut:
-    await limiter.hit(_limits(settings)["signup_address"], client.ip or "unknown")
+    await limiter.hit(rate_limits(settings)["signup_address"], client.ip or "unknown")
     agency, pair = await identity_service.sign_up(session, settings, data, client)
     return SignUpOut(agency_name=agency.name, **pair.model_dump())
 
@@ -108,7 +126,7 @@ async def sign_up(
 async def log_in(
     data: LoginIn, session: Session, settings: SettingsDep, client: Client, limiter: Limiter
 ) -> TokenPair | TwoFactorChallenge:
-    limits = _limits(settings)
+    limits = rate_limits(settings)
     await limiter.hit(limits["login_address"], client.ip or "unknown")
     await limiter.hit(limits["login_account"], identity_service.normalize_email(str(data.email)))
     return await identity_service.log_in(session, settings, data, client)
@@ -124,7 +142,7 @@ async def log_in(
 async def refresh(
     data: RefreshIn, session: Session, settings: SettingsDep, client: Client, limiter: Limiter
 ) -> TokenPair:
-    limits = _limits(settings)
+    limits = rate_limits(settings)
     await limiter.hit(limits["refresh_address"], client.ip or "unknown")
 
     async def per_account(user_id: uuid.UUID) -> None:
@@ -218,7 +236,7 @@ async def change_password(
     principal: CurrentPrincipal,
 ) -> PasswordChanged:
     user_id, current = _user(principal)
-    await limiter.hit(_limits(settings)["login_account"], f"user:{user_id}")
+    await limiter.hit(rate_limits(settings)["login_account"], f"user:{user_id}")
     ended = await identity_service.change_password(
         session,
         agency_id=principal.agency_id,
@@ -247,7 +265,7 @@ async def forgot_password(
     limiter: Limiter,
     redis: Redis,
 ) -> ForgotPasswordOut:
-    limits = _limits(settings)
+    limits = rate_limits(settings)
     email = identity_service.normalize_email(str(data.email))
     await limiter.hit(limits["reset_address"], client.ip or "unknown")
     await limiter.hit(limits["reset_account"], email)
@@ -271,14 +289,14 @@ async def reset_password(
     client: Client,
     limiter: Limiter,
 ) -> Response:
-    await limiter.hit(_limits(settings)["reset_address"], client.ip or "unknown")
+    await limiter.hit(rate_limits(settings)["reset_address"], client.ip or "unknown")
     ended = await password_reset.reset(session, data.token, data.new_password)
     forget_sessions(request, ended)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 async def _second_step_gate(limiter: Limiter, settings: Settings, client: Client, key: str) -> None:
-    limits = _limits(settings)
+    limits = rate_limits(settings)
     await limiter.hit(limits["login_address"], client.ip or "unknown")
     await limiter.hit(limits["two_factor_account"], key)
 
@@ -379,7 +397,7 @@ async def two_factor_confirm(
     principal: CurrentPrincipal,
 ) -> RecoveryCodesOut:
     user_id, _ = _user(principal)
-    await limiter.hit(_limits(settings)["two_factor_account"], str(user_id))
+    await limiter.hit(rate_limits(settings)["two_factor_account"], str(user_id))
     codes = await two_factor.confirm_setup(session, settings, user_id, data.code)
     return RecoveryCodesOut(recovery_codes=codes)
 
@@ -399,7 +417,7 @@ async def two_factor_recovery_codes(
     principal: CurrentPrincipal,
 ) -> RecoveryCodesOut:
     user_id, _ = _user(principal)
-    await limiter.hit(_limits(settings)["two_factor_account"], str(user_id))
+    await limiter.hit(rate_limits(settings)["two_factor_account"], str(user_id))
     codes = await two_factor.regenerate_recovery_codes(
         session, settings, principal, user_id, data.code
     )
@@ -422,7 +440,7 @@ async def two_factor_disable(
     principal: CurrentPrincipal,
 ) -> Response:
     user_id, _ = _user(principal)
-    await limiter.hit(_limits(settings)["two_factor_account"], str(user_id))
+    await limiter.hit(rate_limits(settings)["two_factor_account"], str(user_id))
     await two_factor.disable(
         session,
         settings,
