@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.content.platforms import PLATFORMS
+from shared.content.platforms import PLATFORM_NAME_SCHEMA, PLATFORMS
 
 PLATFORM_NAMES = tuple(PLATFORMS)
 
@@ -31,7 +31,9 @@ class BrandRulesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     allowed_platforms: list[str] | None = Field(
-        default=None, description="Platforms the brand posts on; null means all."
+        default=None,
+        description="Platforms the brand posts on; null means all.",
+        json_schema_extra={"items": PLATFORM_NAME_SCHEMA},
     )
     banned_words: list[str] = Field(default_factory=list, max_length=500, examples=[["cheap"]])
     required_hashtags: list[str] = Field(default_factory=list, max_length=30)
@@ -41,7 +43,9 @@ class BrandRulesIn(BaseModel):
     )
     max_hashtags: int | None = Field(default=None, ge=0, le=100)
     location_edits_need_approval: bool = False
-    platform_overrides: dict[str, RulesOverride] = Field(default_factory=dict)
+    platform_overrides: dict[str, RulesOverride] = Field(
+        default_factory=dict, json_schema_extra={"propertyNames": PLATFORM_NAME_SCHEMA}
+    )
 
     @field_validator("allowed_platforms")
     @classmethod

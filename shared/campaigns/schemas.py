@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from shared.campaigns.models import APPROVAL_POLICIES, CAMPAIGN_STATUSES
-from shared.content.platforms import PLATFORMS
+from shared.content.platforms import PLATFORM_NAME_SCHEMA, PLATFORMS
 from shared.fieldtypes import INT4_MAX, Name
 from shared.posts.schemas import AccountWarning
 
@@ -128,7 +128,10 @@ class CampaignCreate(_Strict):
     version: int = Field(ge=1, le=INT4_MAX, description="A published version of the template.")
     audience: Audience = Field(examples=[{"kind": "all"}])
     channels: list[str] = Field(
-        min_length=1, max_length=len(PLATFORMS), examples=[["facebook", "instagram"]]
+        min_length=1,
+        max_length=len(PLATFORMS),
+        examples=[["facebook", "instagram"]],
+        json_schema_extra={"items": PLATFORM_NAME_SCHEMA},
     )
     schedule: Schedule = Field(examples=[SCHEDULE_EXAMPLE])
     variables: Variables = Field(
@@ -149,7 +152,12 @@ class CampaignUpdate(_Strict):
     template_id: uuid.UUID | None = None
     version: int | None = Field(default=None, ge=1, le=INT4_MAX)
     audience: Audience | None = None
-    channels: list[str] | None = Field(default=None, min_length=1, max_length=len(PLATFORMS))
+    channels: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=len(PLATFORMS),
+        json_schema_extra={"items": PLATFORM_NAME_SCHEMA},
+    )
     schedule: Schedule | None = None
     variables: Variables | None = None
     approval_policy: ApprovalPolicy | None = None

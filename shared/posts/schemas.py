@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.content.platforms import PLATFORMS
+from shared.content.platforms import PLATFORM_NAME_SCHEMA, PLATFORMS
 from shared.fieldtypes import INT4_MAX
 
 
@@ -18,7 +18,9 @@ class LocalPostCreate(BaseModel):
 
     template_id: uuid.UUID
     version: int = Field(ge=1, le=INT4_MAX, description="A published version of the template.")
-    platforms: list[str] = Field(min_length=1, max_length=len(PLATFORMS))
+    platforms: list[str] = Field(
+        min_length=1, max_length=len(PLATFORMS), json_schema_extra={"items": PLATFORM_NAME_SCHEMA}
+    )
     slot_values: dict[str, str] = Field(default_factory=dict)
     scheduled_at: datetime | None = Field(
         default=None,

@@ -29,6 +29,7 @@ from shared.approvals.schemas import (
     RejectIn,
     known_platform,
 )
+from shared.content.platforms import PLATFORM_NAME_SCHEMA
 from shared.errors import FieldProblem, ValidationFailed
 from shared.pagination import Page, Slice
 
@@ -37,7 +38,10 @@ router = APIRouter(prefix="/v1", tags=["approvals"])
 _NO_COMMENT = ApproveIn()
 
 CampaignFilter = Annotated[uuid.UUID | None, Query(description="Only this campaign's posts.")]
-PlatformFilter = Annotated[str | None, Query(max_length=40, description="Only this platform.")]
+PlatformFilter = Annotated[
+    str | None,
+    Query(max_length=40, description="Only this platform.", json_schema_extra=PLATFORM_NAME_SCHEMA),
+]
 
 
 def _platform(value: str | None) -> str | None:

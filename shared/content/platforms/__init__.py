@@ -1,5 +1,7 @@
 """The registry of platform content rules, keyed by the platform names used in channels."""
 
+from pydantic import JsonValue
+
 from shared.content.platforms import (
     facebook,
     google_business,
@@ -26,4 +28,7 @@ PLATFORMS: dict[str, PlatformRules] = {
     )
 }
 
-__all__ = ["PLATFORMS", "PlatformRules"]
+PLATFORM_NAME_SCHEMA: dict[str, JsonValue] = {"type": "string", "enum": list(PLATFORMS)}
+"""What the OpenAPI document says a platform name is (the validators refuse any other)."""
+
+__all__ = ["PLATFORMS", "PLATFORM_NAME_SCHEMA", "PlatformRules"]
