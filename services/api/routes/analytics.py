@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from services.api.deps import CurrentPrincipal, Session, get_database
 from services.api.problems import problems
 from shared.analytics import schemas, service
+from shared.platforms.registry import PLATFORM_NAMES
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
 
@@ -29,7 +30,11 @@ To = Annotated[
 ]
 Platforms = Annotated[
     list[str] | None,
-    Query(alias="platform", description="Only these channels (repeat the parameter)."),
+    Query(
+        alias="platform",
+        description="Only these channels (repeat the parameter).",
+        json_schema_extra={"items": {"type": "string", "enum": list(PLATFORM_NAMES)}},
+    ),
 ]
 IntervalQ = Annotated[schemas.Interval, Query(description="Bucket size; weeks start Monday.")]
 MetricQ = Annotated[schemas.LeaderboardMetric, Query()]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Path, Query, status
 
 from services.api.deps import (
     DEFAULT_PAGE_SIZE,
@@ -33,6 +33,12 @@ from shared.social_accounts.schemas import (
 )
 
 router = APIRouter(prefix="/v1", tags=["social accounts"])
+
+PlatformPath = Annotated[
+    str,
+    Path(json_schema_extra={"enum": list(registry.PLATFORM_NAMES)}, description="A platform name."),
+]
+"""Any other name is still a 422 unknown_platform from the service; the document names them."""
 
 
 @router.get(
@@ -74,7 +80,7 @@ async def list_platforms(settings: SettingsDep, principal: CurrentPrincipal) -> 
 )
 async def start_connect(
     location_id: uuid.UUID,
-    platform: str,
+    platform: PlatformPath,
     session: Session,
     redis: Redis,
     settings: SettingsDep,
@@ -143,7 +149,7 @@ async def oauth_callback(
 )
 async def choose_account(
     location_id: uuid.UUID,
-    platform: str,
+    platform: PlatformPath,
     data: ChooseIn,
     session: Session,
     redis: Redis,
