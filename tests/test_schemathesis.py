@@ -39,7 +39,8 @@ from shared.db.base import Base
 from tests.support.world import AgencyA, build_agency_a
 
 SEED = 20261207
-MAX_EXAMPLES = 6
+FUZZED_EXAMPLES = {"owner": 3, "location_manager": 6}
+"""Fuzzing phase cases per operation: the owner run has the coverage phase's cases besides."""
 
 DESTRUCTIVE_ACTIONS = ("/cancel", "/remove")
 """POST actions that take a seeded object out of play: run on the spare agency."""
@@ -134,7 +135,7 @@ def _operation_config(method: str, path: str, checks: dict[str, Any]) -> dict[st
     return {"include-method": method, "include-path": path, "checks": checks}
 
 
-def _config(document: dict[str, Any], *, coverage: bool) -> schemathesis.Config:
+def _config(document: dict[str, Any], *, coverage: bool, examples: int) -> schemathesis.Config:
     operations = []
     for path, item in document["paths"].items():
         for method, operation in item.items():
@@ -152,7 +153,7 @@ def _config(document: dict[str, Any], *, coverage: bool) -> schemathesis.Config:
         {
             "seed": SEED,
             "generation": {
-                "max-examples": MAX_EXAMPLES,
+                "max-examples": examples,
                 "deterministic": True,
                 "no-shrink": True,
                 # The API refuses U+0000 in any string with a 422 naming the field (covered by
@@ -277,9 +278,10 @@ _SEEDED: list[Worlds] = []
 """The seeded agencies of this run, for the generation hook (hooks take no fixtures)."""
 
 
-def _schema(*, coverage: bool) -> schemathesis.BaseSchema:
+def _schema(*, coverage: bool, examples: int) -> schemathesis.BaseSchema:
     document = create_app(Settings(env="test")).openapi()
-    loaded = schemathesis.openapi.from_dict(document, config=_config(document, coverage=coverage))
+    config = _config(document, coverage=coverage, examples=examples)
+    loaded = schemathesis.openapi.from_dict(document, config=config)
     loaded.app = _APP
     loaded.hook(flatmap_path_parameters)
     return loaded
@@ -300,10 +302,10 @@ def flatmap_path_parameters(
     return st.sampled_from([real, path_parameters])
 
 
-as_owner = _schema(coverage=True)
+as_owner = _schema(coverage=True, examples=FUZZED_EXAMPLES["owner"])
 """The owner may do everything: every phase, the coverage phase's boundary and negative cases
 for every parameter and body field included."""
-as_location_manager = _schema(coverage=False)
+as_location_manager = _schema(coverage=False, examples=FUZZED_EXAMPLES["location_manager"])
 """The location manager's run asks what this role may reach and how it is refused: examples
 and fuzzing (the coverage phase's cases are the owner run's, and would double the time)."""
 
