@@ -49,20 +49,27 @@ SIGN_OUT_EVERYONE = {("PUT", "/v1/auth/agency-policy")}
 
 
 SERVER_MINTED = {
-    ("POST", "/v1/auth/password/reset"): "the reset token from the mail",
-    ("POST", "/v1/auth/two-factor/confirm"): "the authenticator's current code",
-    ("POST", "/v1/auth/two-factor/recovery-codes"): "the authenticator's current code",
-    ("POST", "/v1/auth/two-factor/disable"): "the authenticator's current code",
-    ("POST", "/v1/auth/login/two-factor"): "the login challenge",
-    ("POST", "/v1/auth/login/two-factor/setup"): "the login challenge",
-    ("POST", "/v1/auth/login/two-factor/confirm"): "the login challenge",
-    ("GET", "/v1/approval-links"): "the approval link's token from the mail",
-    ("POST", "/v1/approval-links/use"): "the approval link's token from the mail",
-    ("GET", "/v1/social-accounts/oauth/callback"): "the OAuth state the connect step made",
+    ("POST", "/v1/auth/password/reset"): ("the reset token from the mail", 400),
+    ("POST", "/v1/auth/two-factor/confirm"): ("the authenticator's current code", 400),
+    ("POST", "/v1/auth/two-factor/recovery-codes"): ("the authenticator's current code", 400),
+    ("POST", "/v1/auth/two-factor/disable"): ("the authenticator's current code", 400),
+    ("POST", "/v1/auth/login/two-factor"): ("the login challenge", 400),
+    ("POST", "/v1/auth/login/two-factor/setup"): ("the login challenge", 400),
+    ("POST", "/v1/auth/login/two-factor/confirm"): ("the login challenge", 400),
+    ("GET", "/v1/approval-links"): ("the approval link's token from the mail", 400),
+    ("POST", "/v1/approval-links/use"): ("the approval link's token from the mail", 400),
+    ("GET", "/v1/social-accounts/oauth/callback"): ("the OAuth state of the connect step", 400),
+    ("POST", "/v1/locations/{location_id}/social-accounts/{platform}/choose"): (
+        "the selection the OAuth callback made",
+        422,
+    ),
+    ("POST", "/v1/billing/subscription"): ("the payment method Stripe.js made", 422),
+    ("PUT", "/v1/billing/payment-method"): ("the payment method Stripe.js made", 422),
 }
-"""Inputs only the server mints (and list ``cursor``s, found in the document): a schema cannot
-say which strings are real ones, so a schema-valid made-up one may be refused with the
-operation's documented 400 naming it. Every other 4xx still fails ``positive_data_acceptance``."""
+"""Inputs only the server (or Stripe) mints, and list ``cursor``s (found in the document, 400):
+a schema cannot say which strings are real ones, so a schema-valid made-up one may be refused
+with the operation's documented status naming it (for those three answering 422, any 422 of the
+operation passes). Every other 4xx still fails ``positive_data_acceptance``."""
 
 POSITIVE_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 """Schemathesis's own default for ``positive_data_acceptance``."""
@@ -109,6 +116,7 @@ KNOWN_GAPS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
     ("POST", "/v1/posts/{post_id}/reschedule"): ((ACCEPT,), "a time to come: " + _RULE),
     ("POST", "/v1/campaigns"): ((ACCEPT,), "wall-clock times: " + _RULE),
     ("POST", "/v1/campaigns/{campaign_id}/reschedule"): ((ACCEPT,), "wall-clock times: " + _RULE),
+    ("PATCH", "/v1/campaigns/{campaign_id}"): ((ACCEPT,), "wall-clock times: " + _RULE),
     ("POST", "/v1/approvals/decide"): ((ACCEPT,), "a rejection needs a comment: " + _RULE),
     ("GET", "/v1/reviews"): ((REJECT,), _LAX_DATES),
     ("GET", "/v1/reviews/export"): ((REJECT,), _LAX_DATES),
@@ -141,8 +149,11 @@ def _config(document: dict[str, Any], *, coverage: bool, examples: int) -> schem
         for method, operation in item.items():
             key = (method.upper(), path)
             cursor = any(p["name"] == "cursor" for p in operation.get("parameters", []))
-            if key in SERVER_MINTED or cursor:
-                accepted = {"expected-statuses": [*POSITIVE_STATUSES, "400"]}
+            refused = {str(SERVER_MINTED[key][1])} if key in SERVER_MINTED else set()
+            if cursor:
+                refused.add("400")
+            if refused:
+                accepted = {"expected-statuses": [*POSITIVE_STATUSES, *sorted(refused)]}
                 operations.append(
                     _operation_config(key[0], path, {"positive_data_acceptance": accepted})
                 )
