@@ -3,10 +3,12 @@ numbers a database column cannot hold, media URLs no platform should be sent to.
 
 from __future__ import annotations
 
+import re
 from contextvars import ContextVar
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 from yarl import URL
 
 from shared.http.errors import BlockedDestination
@@ -17,6 +19,25 @@ INT4_MIN = -(2**31)
 
 Int32 = Annotated[int, Field(ge=INT4_MIN, le=INT4_MAX)]
 """An integer a PostgreSQL ``integer`` column can hold."""
+
+_BARE_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def iso_not_a_number(value: Any) -> Any:
+    """pydantic reads a number, or a string of one, as Unix time where a date or date-time is
+    expected: ``?to=0.5`` was 1970. The API takes ISO 8601 (what the document says)."""
+    bare = isinstance(value, str) and _BARE_NUMBER.fullmatch(value.strip())
+    if bare or (isinstance(value, int | float) and not isinstance(value, bool)):
+        raise ValueError(
+            "give an ISO 8601 date or date-time (2026-12-01, 2026-12-01T09:00:00Z), not a number"
+        )
+    return value
+
+
+MaybeDateTime = Annotated[datetime | None, BeforeValidator(iso_not_a_number)]
+"""An optional ISO 8601 date-time (a date is midnight); never a number read as Unix time."""
+MaybeDate = Annotated[date | None, BeforeValidator(iso_not_a_number)]
+"""An optional ISO 8601 date; never a number read as Unix time."""
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 """A name people read in lists (a brand, template, campaign, person): kept without the spaces

@@ -3,7 +3,6 @@ the agency, a brand, a location group or a location. Every route needs ``metric.
 the numbers are; what the caller cannot see at all is 404."""
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -12,20 +11,21 @@ from fastapi.responses import StreamingResponse
 from services.api.deps import CurrentPrincipal, Session, get_database
 from services.api.problems import problems
 from shared.analytics import schemas, service
+from shared.fieldtypes import MaybeDate
 from shared.platforms.registry import PLATFORM_NAMES
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
 
 PERMISSION = {"x-permission": "metric.read"}
 From = Annotated[
-    date | None,
+    MaybeDate,
     Query(
         alias="from",
         description="First day (UTC), included. Default: 30 days before `to`.",
     ),
 ]
 To = Annotated[
-    date | None,
+    MaybeDate,
     Query(alias="to", description="Last day (UTC), included. Default: yesterday."),
 ]
 Platforms = Annotated[

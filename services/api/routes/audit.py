@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from fastapi import APIRouter
 
@@ -10,6 +9,7 @@ from services.api.listing import Include, wants_total
 from services.api.problems import problems
 from shared.audit import service as audit_service
 from shared.audit.schemas import AuditEventOut
+from shared.fieldtypes import MaybeDateTime
 from shared.pagination import Page
 
 router = APIRouter(prefix="/v1/audit-events", tags=["audit"])
@@ -30,8 +30,8 @@ async def list_audit_events(
     action: str | None = None,
     object_type: str | None = None,
     object_id: uuid.UUID | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: MaybeDateTime = None,
+    until: MaybeDateTime = None,
     include: Include = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,

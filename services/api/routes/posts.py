@@ -11,6 +11,7 @@ from services.api.deps import DEFAULT_PAGE_SIZE, CurrentPrincipal, Cursor, Limit
 from services.api.listing import Include, sort_by, wants_total
 from services.api.problems import problems
 from services.api.routes.campaigns import Platform, PostStatus
+from shared.fieldtypes import MaybeDateTime
 from shared.idempotency import Idempotency
 from shared.pagination import Page
 from shared.posts import service as post_service
@@ -114,14 +115,14 @@ Statuses = Annotated[
     Query(alias="status", description="Only these statuses (repeat the parameter)."),
 ]
 From = Annotated[
-    datetime | None,
+    MaybeDateTime,
     Query(
         alias="from",
         description="Posts timed at or after this instant (or date: midnight UTC).",
     ),
 ]
 To = Annotated[
-    datetime | None,
+    MaybeDateTime,
     Query(alias="to", description="Posts timed before this instant (or date: midnight UTC)."),
 ]
 

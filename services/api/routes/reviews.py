@@ -23,6 +23,7 @@ from services.api.deps import (
 )
 from services.api.listing import Include, wants_total
 from services.api.problems import problems
+from shared.fieldtypes import MaybeDateTime
 from shared.pagination import Page
 from shared.reviews import service
 from shared.reviews.schemas import (
@@ -64,8 +65,8 @@ def _filters(
         bool | None,
         Query(description="true: negative and not answered yet (no reply sent or on its way)."),
     ] = None,
-    since: Annotated[datetime | None, Query(description="Written at or after (ISO 8601).")] = None,
-    until: Annotated[datetime | None, Query(description="Written before (ISO 8601).")] = None,
+    since: Annotated[MaybeDateTime, Query(description="Written at or after (ISO 8601).")] = None,
+    until: Annotated[MaybeDateTime, Query(description="Written before (ISO 8601).")] = None,
 ) -> service.ReviewFilter:
     return service.ReviewFilter(
         brand_id=brand_id,
@@ -105,8 +106,8 @@ async def list_reviews(
         bool | None,
         Query(description="true: negative and not answered yet (no reply sent or on its way)."),
     ] = None,
-    since: Annotated[datetime | None, Query(description="Written at or after (ISO 8601).")] = None,
-    until: Annotated[datetime | None, Query(description="Written before (ISO 8601).")] = None,
+    since: Annotated[MaybeDateTime, Query(description="Written at or after (ISO 8601).")] = None,
+    until: Annotated[MaybeDateTime, Query(description="Written before (ISO 8601).")] = None,
     include: Include = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
@@ -149,8 +150,8 @@ async def export_reviews(
     sentiment: Sentiment | None = None,
     replied: bool | None = None,
     needs_attention: bool | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: MaybeDateTime = None,
+    until: MaybeDateTime = None,
 ) -> StreamingResponse:
     filters = _filters(
         brand_id, location_id, group_id, source, min_rating, max_rating, sentiment,
