@@ -108,7 +108,6 @@ KNOWN_GAPS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
         (ACCEPT,),
         _PLATFORMS + "; " + _HTTPS,
     ),
-    ("POST", "/v1/templates/{template_id}/versions/{version}/preview"): ((ACCEPT,), _PLATFORMS),
     ("PATCH", "/v1/posts/{post_id}"): ((ACCEPT,), "slot_values or scheduled_at: " + _RULE),
     ("POST", "/v1/posts/{post_id}/reschedule"): ((ACCEPT,), "a time to come: " + _RULE),
     ("POST", "/v1/campaigns"): ((ACCEPT,), "wall-clock times: " + _RULE),

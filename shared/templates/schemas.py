@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.content.platforms import PLATFORMS
+from shared.content.platforms import PLATFORM_NAME_SCHEMA, PLATFORMS
 from shared.errors import FieldProblem, ValidationFailed
 from shared.fieldtypes import INT4_MAX, MediaUrl, Name
 
@@ -239,7 +239,9 @@ class PreviewIn(BaseModel):
     slot_values: dict[str, str] = Field(default_factory=dict)
     campaign_variables: dict[str, str] = Field(default_factory=dict)
     platforms: list[str] | None = Field(
-        default=None, description="Defaults to the brand's platforms (all when unrestricted)."
+        default=None,
+        description="Defaults to the brand's platforms (all when unrestricted).",
+        json_schema_extra={"items": PLATFORM_NAME_SCHEMA},
     )
 
     @field_validator("platforms")
