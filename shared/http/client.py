@@ -13,6 +13,7 @@ of a trusted host must never serve a customer URL that names the same host.
 
 from __future__ import annotations
 
+import asyncio
 import json as jsonlib
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -123,18 +124,19 @@ class OutboundHttp:
         self.settings = settings
         self.timeouts = Timeouts.from_settings(settings)
         self.allow = parse_allow_hosts(settings.outbound_allow_hosts) | sandbox_host(settings)
-        self._trusted: aiohttp.ClientSession | None = None
-        self._guarded: aiohttp.ClientSession | None = None
+        self._sessions: dict[tuple[bool, asyncio.AbstractEventLoop], aiohttp.ClientSession] = {}
 
     def session(self, *, customer_url: bool = False) -> aiohttp.ClientSession:
-        """The shared session for that kind of URL; call from inside the event loop."""
-        if customer_url:
-            if self._guarded is None or self._guarded.closed:
-                self._guarded = self._new_session(guarded=True)
-            return self._guarded
-        if self._trusted is None or self._trusted.closed:
-            self._trusted = self._new_session(guarded=False)
-        return self._trusted
+        """The shared session for that kind of URL; call from inside the event loop.
+
+        Each event loop has sessions of its own: the process-wide client can serve several
+        loops (an app run by another server in the same process, a test's loop), and a session
+        used or closed from a loop other than its own fails."""
+        key = (customer_url, asyncio.get_running_loop())
+        held = self._sessions.get(key)
+        if held is None or held.closed:
+            held = self._sessions[key] = self._new_session(guarded=customer_url)
+        return held
 
     def _new_session(self, *, guarded: bool) -> aiohttp.ClientSession:
         s = self.settings
@@ -155,10 +157,17 @@ class OutboundHttp:
         )
 
     async def close(self) -> None:
-        for session in (self._trusted, self._guarded):
-            if session is not None and not session.closed:
+        """Close the running loop's sessions; other loops' stay for their own shutdown."""
+        loop = asyncio.get_running_loop()
+        for key in [k for k in self._sessions if k[1] is loop or k[1].is_closed()]:
+            session = self._sessions.pop(key)
+            if key[1] is loop and not session.closed:
                 await session.close()
-        self._trusted = self._guarded = None
+
+    @property
+    def idle(self) -> bool:
+        """No session left open in any loop."""
+        return not self._sessions
 
     async def fetch(
         self,
@@ -307,4 +316,5 @@ async def close() -> None:
     global _client
     if _client is not None:
         await _client.close()
-        _client = None
+        if _client.idle:
+            _client = None

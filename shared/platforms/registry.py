@@ -99,9 +99,13 @@ def connector(platform: str, settings: Settings | None = None) -> Connector:
 
 
 async def close() -> None:
-    """Close the connectors' HTTP clients (API and worker shutdown)."""
-    clients = list(_clients.values())
-    _clients.clear()
-    _built.clear()
-    for client in clients:
+    """Close the connectors' HTTP sessions of the running event loop (API and worker
+    shutdown); a client still serving another loop (another app in this process) stays, with
+    its connectors, until that loop's shutdown closes it."""
+    for key, client in list(_clients.items()):
         await client.close()
+        if client.idle:
+            del _clients[key]
+    kept = {id(client) for client in _clients.values()}
+    for key in [k for k in _built if k[-1] not in kept]:
+        del _built[key]
