@@ -302,3 +302,31 @@ async def test_messages_never_carry_the_query_string() -> None:
         await http.close()
     assert "SECRET123" not in str(caught.value)
     assert "10.0.0.1" in str(caught.value)
+
+
+async def test_each_event_loop_has_its_own_sessions_and_closes_only_those() -> None:
+    """An app served from another thread (its own loop) shares the process-wide client: its
+    shutdown must not close, or drop, the main loop's session, nor the other way round."""
+    http = _http()
+    mine = http.session()
+    other_loop = asyncio.new_event_loop()
+    try:
+
+        async def use_then_close_elsewhere() -> tuple[bool, bool]:
+            theirs = http.session()
+            assert theirs is not mine
+            await http.close()  # that loop's shutdown
+            return theirs.closed, mine.closed
+
+        theirs_closed, mine_closed = await asyncio.to_thread(
+            other_loop.run_until_complete, use_then_close_elsewhere()
+        )
+    finally:
+        other_loop.close()
+    assert theirs_closed
+    assert not mine_closed
+    assert http.session() is mine  # still this loop's, still open
+    assert not http.idle
+    await http.close()
+    assert mine.closed
+    assert http.idle
