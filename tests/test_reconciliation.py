@@ -1,0 +1,205 @@
+"""Reconciliation, one test per outcome of the platform lookup. A post whose attempt ended
+without an answer is ``unconfirmed``; the next job asks the platform whether it went out:
+
+- found → ``published`` with the platform's id, never sent again;
+- not found → sent again, once;
+- the lookup fails transiently → still ``unconfirmed``, asked again later, nothing sent;
+- the lookup is refused (the token revoked) → still ``unconfirmed``, nothing sent.
+
+Each counts the sandbox's writes per post: exactly one publish reaches the platform.
+Against the sandbox over HTTP (X), with the sandbox told to lose the answer or fail the read.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.config import Settings
+from shared.db import Database
+from shared.publishing.keeper import LeaseKeeper
+from shared.publishing.limiter import AccountLimiter
+from shared.publishing.publisher import BatchResult, Publisher
+from tests.factories import create_brand, create_location, sign_up
+from tests.test_publishing import Shop, counts, cycle, lease, make_due, post, state
+from tests.test_social_accounts import connect
+
+NO_FAULTS: dict[str, Any] = {}
+LOSE_THE_ANSWER = {"error_rates": {"accept_then_timeout": 1.0}, "hold_s": 5}
+READS_FAIL = {"error_rates": {"server_error": 1.0}}
+TOKEN_REFUSED = {"error_rates": {"auth_revoked": 1.0}}
+
+
+@pytest.fixture
+def publisher(app_db: Database, redis: Redis, settings: Settings) -> Publisher:
+    """Looks up at once after a lost answer; stops waiting for answers after half a second."""
+    fast = settings.model_copy(
+        update={
+            "reconcile_delay_seconds": 0.0,
+            "outbound_read_timeout_seconds": 0.5,
+            "outbound_total_timeout_seconds": 5.0,
+        }
+    )
+    return Publisher(app_db, AccountLimiter(redis), fast)
+
+
+@pytest.fixture
+async def shop(client: httpx.AsyncClient) -> Shop:
+    owner = await sign_up(client)
+    brand = await create_brand(client, owner)
+    location = await create_location(client, owner, brand["id"], city="Leeds")
+    made = Shop(owner, brand, location)
+    created = await client.post(
+        "/v1/templates",
+        json={
+            "brand_id": brand["id"],
+            "name": "Daily",
+            "bodies": {"default": "Fresh pizza in {{ location.city }}! {{ slot.offer }}"},
+            "slots": {"offer": {"label": "Offer", "max_length": 40}},
+        },
+        headers=owner.headers,
+    )
+    assert created.status_code == 201, created.text
+    made.template_id = created.json()["template_id"]
+    published = await client.post(
+        f"/v1/templates/{made.template_id}/versions/1/publish", headers=owner.headers
+    )
+    assert published.status_code == 200, published.text
+    await connect(client, owner.headers, location["id"], "x")
+    return made
+
+
+async def faults(sandbox: httpx.AsyncClient, config: dict[str, Any]) -> None:
+    answer = await sandbox.put("/_sandbox/faults/x", json=config)
+    assert answer.status_code == 200, answer.text
+
+
+async def sent_but_unanswered(
+    client: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    admin_engine: AsyncEngine,
+    publisher: Publisher,
+    shop: Shop,
+    offer: str,
+) -> str:
+    """A post the platform stored while its answer was lost: ``unconfirmed``, one write."""
+    made = await post(client, shop, "x", offer)
+    await faults(sandbox, LOSE_THE_ANSWER)
+    await cycle(app_db, publisher)
+    row = await state(admin_engine, made["id"])
+    assert row["status"] == "unconfirmed"
+    assert row["external_id"] is None  # we never heard the platform's id
+    assert await counts(sandbox, "x") == {made["id"]: 1}
+    return str(made["id"])
+
+
+async def test_found_at_the_platform_is_published_with_its_id_and_not_sent_again(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    publisher: Publisher,
+    shop: Shop,
+) -> None:
+    post_id = await sent_but_unanswered(
+        client, sandbox, app_db, admin_engine, publisher, shop, "Found"
+    )
+    await faults(sandbox, NO_FAULTS)
+    await cycle(app_db, publisher)
+    row = await state(admin_engine, post_id)
+    assert row["status"] == "published"
+    stored = (await sandbox.get("/_sandbox/posts/x")).json()["data"]
+    assert [p["id"] for p in stored] == [row["external_id"]]  # the platform's own id
+    assert row["history"][-1] == ("unconfirmed", "published")
+    assert await counts(sandbox, "x") == {post_id: 1}
+    assert await cycle(app_db, publisher) == 0  # settled: nothing left to do
+
+
+async def test_not_found_at_the_platform_is_sent_once(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    publisher: Publisher,
+    shop: Shop,
+) -> None:
+    """The attempt started (``publishing``) and the worker died before the request left: the
+    lease runs out, the post is ``unconfirmed``, the lookup finds nothing, and it goes once."""
+    made = await post(client, shop, "x", "Never left")
+    (leased,) = await lease(app_db)
+    (work,) = await publisher._claim(leased, BatchResult())
+    keeper = LeaseKeeper(app_db, leased, [work.post_id], every=60, extend_by=timedelta(seconds=60))
+    await publisher._start(leased, [work], keeper, BatchResult())
+    assert (await state(admin_engine, made["id"]))["status"] == "publishing"
+    await make_due(admin_engine, made["id"])  # the attempt's lease ran out
+    await cycle(app_db, publisher)
+    row = await state(admin_engine, made["id"])
+    assert ("publishing", "unconfirmed") in row["history"]
+    assert row["status"] == "scheduled"  # not found: it never went out, so it goes again
+    assert row["history"][-1] == ("unconfirmed", "scheduled")
+    assert await counts(sandbox, "x") == {}  # nothing sent by the lookup itself
+    await cycle(app_db, publisher)
+    row = await state(admin_engine, made["id"])
+    assert row["status"] == "published"
+    assert row["external_id"]
+    assert await counts(sandbox, "x") == {made["id"]: 1}
+
+
+async def test_a_lookup_that_fails_transiently_is_asked_again_later_and_sends_nothing(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    publisher: Publisher,
+    shop: Shop,
+) -> None:
+    post_id = await sent_but_unanswered(
+        client, sandbox, app_db, admin_engine, publisher, shop, "Checking"
+    )
+    await faults(sandbox, READS_FAIL)
+    await cycle(app_db, publisher)
+    row = await state(admin_engine, post_id)
+    assert row["status"] == "unconfirmed"  # still unknown: not "not found"
+    assert row["due_at"] > datetime.now(UTC)  # asked again later, after a backoff
+    assert "could not check" in row["status_reason"]
+    assert await cycle(app_db, publisher) == 0  # not before its time
+    assert await counts(sandbox, "x") == {post_id: 1}
+    # The platform answers again: the next lookup finds it, still without a second send.
+    await faults(sandbox, NO_FAULTS)
+    await make_due(admin_engine, post_id)
+    await cycle(app_db, publisher)
+    row = await state(admin_engine, post_id)
+    assert row["status"] == "published"
+    assert row["external_id"]
+    assert await counts(sandbox, "x") == {post_id: 1}
+
+
+async def test_a_refused_lookup_sends_nothing_and_says_why(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    publisher: Publisher,
+    shop: Shop,
+) -> None:
+    """The platform refuses the read (token revoked, 401): whether the post went out is still
+    unknown, so it is never sent again; the reason names the refusal."""
+    post_id = await sent_but_unanswered(
+        client, sandbox, app_db, admin_engine, publisher, shop, "Refused"
+    )
+    await faults(sandbox, TOKEN_REFUSED)
+    for _ in range(2):  # refused again when asked again: still nothing sent
+        await make_due(admin_engine, post_id)
+        await cycle(app_db, publisher)
+        row = await state(admin_engine, post_id)
+        assert row["status"] == "unconfirmed"
+        assert "auth" in row["status_reason"]
+        assert await counts(sandbox, "x") == {post_id: 1}
+    after_loss = row["history"][row["history"].index(("publishing", "unconfirmed")) :]
+    assert {to for _, to in after_loss} == {"unconfirmed"}  # never queued or sent since
