@@ -34,9 +34,12 @@ from shared.social_accounts import service as social_service
 from shared.social_accounts.models import SocialAccount
 
 DEMO_PLATFORMS = ("facebook", "instagram", "x", "google_business")
-CONCURRENT_LOCATIONS = 4
-"""Locations connected at once: ``make run`` waits for this on every start, and each flow is
-mostly waiting on the sandbox and the database, so a few at a time finish sooner."""
+CONCURRENT_LOCATIONS = 1
+"""Locations connected at once. One: the sandbox numbers the accounts and places it creates in
+the order they are connected, and only the same order every run gives each demo location the
+same ones again after a restart (the sandbox forgets everything), so the reviews and posts
+collected on earlier runs still name places that exist: with four at a time, a reply to an
+earlier run's review reached another location's place or none ("not found")."""
 
 
 @dataclass(frozen=True)

@@ -45,15 +45,25 @@ async def test_the_demo_connects_its_locations_and_a_campaign_reaches_them(
     await seed_demo(settings, "demo-password")
     done = await connect_demo(settings)
     assert (done.locations, done.accounts) == (25, 25 * len(DEMO_PLATFORMS))
-    again = await connect_demo(settings)  # a restarted sandbox: new tokens, same rows
-    assert again.accounts == done.accounts
     login = await client.post(
         "/v1/auth/login", json={"email": DEMO_EMAIL, "password": "demo-password"}
     )
     headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-    connected = await client.get(
-        "/v1/social-accounts", params={"status": "connected", "limit": 200}, headers=headers
-    )
-    assert len(connected.json()["items"]) == 25 * len(DEMO_PLATFORMS)
+
+    async def platform_ids() -> dict[tuple[str, str], str]:
+        connected = await client.get(
+            "/v1/social-accounts", params={"status": "connected", "limit": 200}, headers=headers
+        )
+        items = connected.json()["items"]
+        return {(a["location_id"], a["platform"]): a["external_id"] for a in items}
+
+    first = await platform_ids()
+    assert len(first) == 25 * len(DEMO_PLATFORMS)
+    # make run's next start: the sandbox restarted empty; each location gets its own accounts
+    # and places back, so what earlier runs collected (reviews, posts) still names them
+    assert (await sandbox.post("/_sandbox/reset")).status_code == 200
+    again = await connect_demo(settings)
+    assert again.accounts == done.accounts
+    assert await platform_ids() == first
     templates = (await client.get("/v1/templates", headers=headers)).json()["items"]
     assert [t["published_version"] for t in templates if t["name"] == DEMO_TEMPLATE] == [1]

@@ -61,7 +61,8 @@ def _account_needs(
                     kind="connect_account",
                     platform=platform,
                     count=n,
-                    detail=f"{_posts(n)} on {platform} will be skipped at their time: "
+                    detail=f"{_posts(n)} on {platform} will be skipped when "
+                    f"{'it is' if n == 1 else 'they are'} due: "
                     f"{location.name} has no connected {platform} account",
                     action=NeedAction(
                         label=f"connect the location's {platform} account", method="POST", path=path
