@@ -45,6 +45,10 @@ async def complete_finished_campaigns(db: Database, now: datetime) -> int:
                 subject_id=campaign_id,
                 brand_id=brand_id,
             )
+            # Written now, under this agency's tenant: left to the commit, every agency's
+            # event would be inserted under the last one's and the row-level security check
+            # would refuse the pass (no campaign of any agency would ever complete).
+            await session.flush()
         return len(rows)
 
 
