@@ -369,3 +369,40 @@ async def test_the_location_limit_allows_up_to_it_and_refuses_one_more(
         headers=owner.headers,
     )
     assert listed.json()["total"] == plan.location_limit  # the refused one was not saved
+
+
+# Gates no plan of today's table refuses --------------------------------------------------
+
+
+def _refused_by_no_real_plan() -> tuple[list[Feature], list[str]]:
+    features = [f for f in FEATURE_EXERCISES if all(f in p.features for p in PLANS.values())]
+    channels = sorted(c for c in PLATFORMS if all(c in p.channels for p in PLANS.values()))
+    return features, channels
+
+
+async def test_a_gate_every_plan_passes_still_refuses_a_plan_without_it(
+    client: httpx.AsyncClient, admin_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every plan includes approvals and facebook, instagram and Google Business, so the table
+    above never sees those checks refuse: a plan without them (added to the table for this
+    test only) must be refused by each, or a removed check would go unnoticed."""
+    features, channels = _refused_by_no_real_plan()
+    assert Feature.APPROVALS in features  # today's table; the loop below covers any
+    starter = PLANS["starter"]
+    featureless = dataclasses.replace(starter, code="featureless", features=frozenset())
+    channelless = dataclasses.replace(starter, code="channelless", channels=frozenset())
+    monkeypatch.setitem(PLANS, featureless.code, featureless)
+    monkeypatch.setitem(PLANS, channelless.code, channelless)
+    shop = await build_shop(client)
+    await set_plan(admin_engine, shop.owner.agency_id, featureless.code)
+    for feature in features:
+        for exercise in FEATURE_EXERCISES[feature]:
+            answer = await exercise(client, shop)
+            problem = _refused(answer, "plan_feature_missing", featureless.code)
+            assert problem["feature"] == feature.value, (exercise.__name__, problem)
+    await set_plan(admin_engine, shop.owner.agency_id, channelless.code)
+    for channel in channels:
+        for channel_exercise in CHANNEL_EXERCISES:
+            answer = await channel_exercise(client, shop, channel)
+            problem = _refused(answer, "plan_channel_missing", channelless.code)
+            assert problem["channels"] == [channel], (channel_exercise.__name__, problem)
