@@ -209,7 +209,9 @@ async def _isolation_problems(
     if isinstance(outcome, int):
         problems.append(f"{name}: INSERT of another agency's row succeeded")
     elif not _refused(outcome):
-        problems.append(f"{name}: INSERT failed otherwise than refused: {outcome}")
+        # PostgreSQL checks a policy's WITH CHECK before constraints and unique keys: any
+        # other error means row-level security let the row through.
+        problems.append(f"{name}: INSERT of another agency's row passed RLS, then: {outcome}")
     return problems
 
 
