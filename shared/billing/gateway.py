@@ -12,6 +12,7 @@ localstripe differs from Stripe in a few ways, all handled here and nowhere else
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -385,13 +386,27 @@ class StripeGateway:
 
 
 def verify_webhook(payload: bytes, signature: str | None, secret: str) -> None:
-    """Raises ``stripe.SignatureVerificationError`` unless Stripe signed this exact body (also
-    for a header the SDK chokes on: a non-ASCII signature fails its comparison)."""
+    """Raises ``stripe.SignatureVerificationError`` unless Stripe signed this exact body within
+    the tolerance either side of now (also for a header the SDK chokes on: a non-ASCII
+    signature fails its comparison). The SDK refuses only a stale timestamp; one in the future
+    is refused here, or a body signed with a far-off ``t=`` could be replayed until then."""
+    tolerance = stripe.Webhook.DEFAULT_TOLERANCE
     try:
         stripe.WebhookSignature.verify_header(
-            payload.decode("utf-8"), signature or "", secret, stripe.Webhook.DEFAULT_TOLERANCE
+            payload.decode("utf-8"), signature or "", secret, tolerance
         )
+        signed_at = _signed_at(signature or "")
     except (TypeError, ValueError) as exc:
         raise stripe.SignatureVerificationError(  # type: ignore[no-untyped-call]
             "the Stripe-Signature header is malformed", signature
         ) from exc
+    if signed_at > time.time() + tolerance:
+        raise stripe.SignatureVerificationError(  # type: ignore[no-untyped-call]
+            "the Stripe-Signature timestamp is in the future", signature
+        )
+
+
+def _signed_at(signature: str) -> int:
+    """The ``t=`` the SDK just verified the signature with (the first one, as it reads it)."""
+    stamps = [part.split("=")[1] for part in signature.split(",") if part.split("=")[0] == "t"]
+    return int(stamps[0])
