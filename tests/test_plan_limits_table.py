@@ -104,7 +104,8 @@ async def build_shop(client: httpx.AsyncClient) -> Shop:
 
 
 async def set_plan(engine: AsyncEngine, agency_id: uuid.UUID, plan: str) -> None:
-    """The agency subscribed to ``plan``, active, with full access."""
+    """The agency on ``plan``, active, with full access (no Stripe subscription: the plan
+    label says "trial", the gates are the plan's)."""
     async with engine.begin() as conn:
         await conn.execute(
             text(
@@ -308,10 +309,10 @@ async def test_each_channel_is_refused_outside_the_plan_and_works_inside(
 # The location limit ------------------------------------------------------------------------
 
 
-async def _seed_active_locations(
-    engine: AsyncEngine, agency_id: uuid.UUID, brand_id: str, count: int
+async def _seed_locations(
+    engine: AsyncEngine, agency_id: uuid.UUID, brand_id: str, count: int, status: str = "active"
 ) -> None:
-    """``count`` active locations straight in the table: the API path is what is tested."""
+    """``count`` locations straight in the table: the API edges are what is tested."""
     if count <= 0:
         return
     async with engine.begin() as conn:
@@ -322,17 +323,74 @@ async def _seed_active_locations(
                     "agency_id": agency_id,
                     "id": new_id(),
                     "brand_id": uuid.UUID(brand_id),
-                    "name": f"Seeded {i:04d}",
+                    "name": f"Seeded {status} {i:04d}",
                     "country": "US",
                     "time_zone": "America/Chicago",
                     "custom_fields": {},
+                    "status": status,
                 }
                 for i in range(count)
             ],
         )
 
 
+LocationExercise = Callable[[httpx.AsyncClient, Tenant, str], Awaitable[httpx.Response]]
+
+
+async def _create_active(client: httpx.AsyncClient, owner: Tenant, brand_id: str) -> httpx.Response:
+    return await client.post(
+        "/v1/locations",
+        json={
+            "brand_id": brand_id,
+            "name": f"Created {uuid.uuid4().hex[:6]}",
+            "country": "US",
+            "time_zone": "America/Chicago",
+        },
+        headers=owner.headers,
+    )
+
+
+async def _activate_paused(
+    client: httpx.AsyncClient, owner: Tenant, brand_id: str
+) -> httpx.Response:
+    listed = await client.get(
+        "/v1/locations",
+        params={"brand_id": brand_id, "status": "paused", "limit": 1},
+        headers=owner.headers,
+    )
+    [paused] = listed.json()["items"]
+    return await client.patch(
+        f"/v1/locations/{paused['id']}", json={"status": "active"}, headers=owner.headers
+    )
+
+
+async def _import_active(client: httpx.AsyncClient, owner: Tenant, brand_id: str) -> httpx.Response:
+    row = f"imp{uuid.uuid4().hex[:8]},Imported,GB,Europe/London,active"
+    return await client.post(
+        f"/v1/brands/{brand_id}/locations/import?mode=all_or_nothing",
+        content=f"external_ref,name,country,time_zone,status\n{row}".encode(),
+        headers={**owner.headers, "Content-Type": "text/csv"},
+    )
+
+
+LOCATION_EXERCISES: tuple[LocationExercise, ...] = (
+    _create_active,
+    _activate_paused,
+    _import_active,
+)
+"""Every API edge that adds an active location."""
+
 LARGEST_LIMIT = max(p.location_limit for p in PLANS.values() if p.location_limit is not None)
+
+
+async def _active_total(client: httpx.AsyncClient, owner: Tenant, brand_id: str) -> int:
+    listed = await client.get(
+        "/v1/locations",
+        params={"brand_id": brand_id, "status": "active", "limit": 1, "include": "total"},
+        headers=owner.headers,
+    )
+    assert listed.status_code == 200, listed.text
+    return int(listed.json()["total"])
 
 
 @pytest.mark.parametrize("plan_code", PLAN_ORDER)
@@ -341,34 +399,24 @@ async def test_the_location_limit_allows_up_to_it_and_refuses_one_more(
 ) -> None:
     plan = PLANS[plan_code]
     owner = await sign_up(client)
-    brand = await create_brand(client, owner)
+    brand_id = (await create_brand(client, owner))["id"]
     await set_plan(admin_engine, owner.agency_id, plan_code)
     # One short of the limit (or of the largest limit any plan has, for an unlimited plan).
     last_allowed = plan.location_limit or LARGEST_LIMIT + 1
-    await _seed_active_locations(admin_engine, owner.agency_id, brand["id"], last_allowed - 1)
-    await create_location(client, owner, brand["id"])  # the last one the plan allows: 201
-    one_more = await client.post(
-        "/v1/locations",
-        json={
-            "brand_id": brand["id"],
-            "name": "One more",
-            "country": "US",
-            "time_zone": "America/Chicago",
-        },
-        headers=owner.headers,
-    )
-    if plan.location_limit is None:
-        assert one_more.status_code == 201, one_more.text
-        return
-    problem = _refused(one_more, "plan_location_limit", plan_code)
-    assert problem["location_limit"] == plan.location_limit
-    assert problem["active_locations"] == plan.location_limit + 1
-    listed = await client.get(
-        "/v1/locations",
-        params={"brand_id": brand["id"], "limit": 1, "include": "total"},
-        headers=owner.headers,
-    )
-    assert listed.json()["total"] == plan.location_limit  # the refused one was not saved
+    await _seed_locations(admin_engine, owner.agency_id, brand_id, last_allowed - 1)
+    await _seed_locations(admin_engine, owner.agency_id, brand_id, 1, status="paused")
+    await create_location(client, owner, brand_id)  # the last one the plan allows: 201
+    active = last_allowed
+    for exercise in LOCATION_EXERCISES:
+        answer = await exercise(client, owner, brand_id)
+        if plan.location_limit is None:
+            assert 200 <= answer.status_code < 300, (exercise.__name__, answer.text)
+            active += 1
+        else:
+            problem = _refused(answer, "plan_location_limit", plan_code)
+            assert problem["location_limit"] == plan.location_limit, exercise.__name__
+            assert problem["active_locations"] == plan.location_limit + 1, exercise.__name__
+        assert await _active_total(client, owner, brand_id) == active, exercise.__name__
 
 
 # Gates no plan of today's table refuses --------------------------------------------------
