@@ -231,10 +231,12 @@ async def test_the_relay_delivers_every_agencys_events_a_read_only_one_included(
                 subject_id=shop.brand_id,
                 brand_id=shop.brand_id,
             )
-    seen: list[tuple[uuid.UUID, uuid.UUID]] = []
+    seen: list[tuple[uuid.UUID, str, uuid.UUID]] = []
 
-    async def consumer(_session: Any, agency_id: uuid.UUID, batch: list[OutboxEvent]) -> None:
-        seen.extend((agency_id, event.agency_id) for event in batch)
+    async def consumer(session: Any, agency_id: uuid.UUID, batch: list[OutboxEvent]) -> None:
+        """Records whose events it got, and the tenant its own writes would go under."""
+        tenant = (await session.execute(text("SELECT current_setting('app.agency_id')"))).scalar()
+        seen.extend((agency_id, tenant, event.agency_id) for event in batch)
 
     relay = Relay()
     relay.on("test.sweep", consumer)
@@ -244,7 +246,7 @@ async def test_the_relay_delivers_every_agencys_events_a_read_only_one_included(
                 break
 
     assert sorted(seen) == sorted(
-        [(healthy.agency_id, healthy.agency_id), (read_only.agency_id, read_only.agency_id)]
+        (shop.agency_id, str(shop.agency_id), shop.agency_id) for shop in (healthy, read_only)
     )
     async with admin_engine.connect() as conn:
         left = (
