@@ -5,7 +5,9 @@ A pass takes unrelayed events of every agency (oldest first, ``FOR UPDATE SKIP L
 relays in several workers share the work), hands each agency's events to the consumers of
 their type inside the same transaction, and stamps ``relayed_at``. A consumer's own writes
 (a mail queued in the mail outbox, a row) commit together with the stamp: if the pass fails,
-neither happened and the next pass does both. Consumers must still tolerate seeing an event
+neither happened and the next pass does both. Each agency's batch runs in a savepoint: when
+a consumer fails on one agency's events, only those roll back and stay unrelayed (tried again
+next pass); the other agencies' events are relayed. Consumers must still tolerate seeing an event
 again (a job they enqueue after commit may run twice).
 """
 
@@ -69,22 +71,37 @@ class Relay:
         grouped: dict[tuple[uuid.UUID, str], list[OutboxEvent]] = defaultdict(list)
         for event in events:
             grouped[(event.agency_id, event.type)].append(event)
+        failed: set[uuid.UUID] = set()
         for (agency_id, event_type), batch in grouped.items():
             consumers = self._consumers.get(event_type, [])
             if consumers:
                 await set_tenant(session, agency_id, None)
-                for consumer in consumers:
-                    await consumer(session, agency_id, batch)
+                try:
+                    # One agency's events failing (a consumer's bug on its data) must not
+                    # hold every other agency's: its writes roll back to this savepoint,
+                    # its events stay unrelayed for the next pass, the rest go on.
+                    async with session.begin_nested():
+                        for consumer in consumers:
+                            await consumer(session, agency_id, batch)
+                except Exception:
+                    log.exception(
+                        "relay.consumer_failed",
+                        agency_id=str(agency_id),
+                        type=event_type,
+                        events=len(batch),
+                    )
+                    failed.update(event.id for event in batch)
+        relayed = [r for r in rows if r.id not in failed]
         await session.execute(text("SELECT set_config('app.scan', :scan, true)"), {"scan": SCAN})
         await session.execute(
             update(OutboxEvent)
             .where(
-                OutboxEvent.id.in_([r.id for r in rows]),
-                OutboxEvent.agency_id.in_({r.agency_id for r in rows}),
+                OutboxEvent.id.in_([r.id for r in relayed]),
+                OutboxEvent.agency_id.in_({r.agency_id for r in relayed}),
             )
             .values(relayed_at=datetime.now(UTC))
             .execution_options(synchronize_session=False)
         )
         await session.execute(text("SELECT set_config('app.scan', '', true)"))
         await set_tenant(session, None, None)
-        return len(rows)
+        return len(relayed)
