@@ -255,6 +255,67 @@ async def test_the_relay_delivers_every_agencys_events_a_read_only_one_included(
     assert left == 0
 
 
+async def test_one_agencys_failing_events_do_not_hold_the_others(
+    client: httpx.AsyncClient, admin_engine: AsyncEngine, app_db: Database
+) -> None:
+    failing, first, read_only = [await open_shop(client) for _ in range(3)]
+    await make_read_only(admin_engine, read_only.agency_id)
+    for shop in (failing, first, read_only):
+        async with app_db.transaction(shop.agency_id) as session:
+            events.emit(
+                session,
+                agency_id=shop.agency_id,
+                type="test.sweep",
+                subject_type="brand",
+                subject_id=shop.brand_id,
+            )
+    broken = {failing.agency_id}
+
+    async def consumer(session: Any, agency_id: uuid.UUID, batch: list[OutboxEvent]) -> None:
+        """Writes a row of its own, then fails on the broken agency's data."""
+        events.emit(
+            session,
+            agency_id=agency_id,
+            type="test.followed",
+            subject_type="brand",
+            subject_id=batch[0].subject_id,
+        )
+        await session.flush()
+        if agency_id in broken:
+            raise ValueError("this agency's data trips the consumer")
+
+    relay = Relay()
+    relay.on("test.sweep", consumer)
+
+    async def one_pass() -> int:
+        async with app_db.transaction() as session:
+            return await relay.relay_once(session)
+
+    async def state() -> set[tuple[uuid.UUID, str, bool]]:
+        async with admin_engine.connect() as conn:
+            return {
+                (r.agency_id, r.type, r.relayed_at is not None)
+                for r in await conn.execute(
+                    text("SELECT agency_id, type, relayed_at FROM outbox_event")
+                )
+            }
+
+    assert await one_pass() == 2  # the two healthy agencies' events
+    # Their follow-ups; the failing agency's event, tried again, fails again.
+    assert await one_pass() == 2
+    assert await state() == {
+        (failing.agency_id, "test.sweep", False),
+        (first.agency_id, "test.sweep", True),
+        (first.agency_id, "test.followed", True),
+        (read_only.agency_id, "test.sweep", True),
+        (read_only.agency_id, "test.followed", True),
+    }
+
+    broken.clear()  # the consumer is fixed
+    assert await one_pass() == 1
+    assert (failing.agency_id, "test.followed", False) in await state()
+
+
 # -- The mail sweep --------------------------------------------------------------------------
 
 

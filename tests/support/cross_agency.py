@@ -76,6 +76,13 @@ SCANS: tuple[Scan, ...] = (
         "test_the_relay_delivers_every_agencys_events_a_read_only_one_included",
     ),
     Scan(
+        "shared/events/relay.py",
+        "relay_once",
+        "outbox_event",
+        "a consumer failing on one agency's events leaves only those unrelayed",
+        "test_one_agencys_failing_events_do_not_hold_the_others",
+    ),
+    Scan(
         "shared/mail/service.py",
         "sweep",
         "mail_sweep",
