@@ -246,6 +246,28 @@ PREPARE: dict[str, list[tuple[str, str]]] = {
     ],
 }
 PREPARE["POST /v1/posts/{post_id}/reject"] = PREPARE["POST /v1/posts/{post_id}/approve"]
+# A reply the reply worker sent, and an auto-reply draft waiting for a person.
+_SENT_REPLY = (
+    "UPDATE review SET reply_status = 'sent', reply_text = 'Thanks', reply_origin = 'manual', "
+    "replied_at = now(), reply_external_id = 'bola-reply' WHERE id = :review_id"
+)
+PREPARE["PUT /v1/reviews/{review_id}/reply"] = [("SQL", _SENT_REPLY)]
+PREPARE["DELETE /v1/reviews/{review_id}/reply"] = [("SQL", _SENT_REPLY)]
+PREPARE["POST /v1/reviews/{review_id}/reply/approve"] = [
+    (
+        "SQL",
+        "UPDATE review SET reply_status = 'pending_approval', reply_text = 'Thanks', "
+        "reply_origin = 'auto' WHERE id = :review_id",
+    )
+]
+# The world's only version is published (its post needs one); edits need a draft.
+PREPARE["PUT /v1/templates/{template_id}/versions/{version}"] = [
+    (
+        "SQL",
+        "UPDATE template_version SET status = 'draft', published_at = NULL, published_by = NULL "
+        "WHERE template_id = :template_id AND version = :version",
+    )
+]
 """Steps taken (as the owner, or straight in the database) before each principal's request,
 so that an allowed principal meets an object the operation can act on."""
 
@@ -255,30 +277,10 @@ CANNOT_SUCCEED: dict[str, tuple[int, str, str]] = {
         "brand_not_empty",
         "brand X holds the locations every other object of the world hangs on",
     ),
-    "PUT /v1/templates/{template_id}/versions/{version}": (
-        409,
-        "version_published",
-        "the world's only version is published (posts need it); published versions never change",
-    ),
     "POST /v1/locations/{location_id}/social-accounts/{platform}/choose": (
         422,
         "selection_not_found",
         "a selection exists only in the middle of a platform's OAuth consent flow",
-    ),
-    "PUT /v1/reviews/{review_id}/reply": (
-        409,
-        "no_reply",
-        "the world's review has no reply at the platform (one needs the reply worker)",
-    ),
-    "DELETE /v1/reviews/{review_id}/reply": (
-        409,
-        "no_reply",
-        "the world's review has no reply at the platform (one needs the reply worker)",
-    ),
-    "POST /v1/reviews/{review_id}/reply/approve": (
-        409,
-        "no_pending_reply",
-        "no reply of the world's review waits for approval (no rule of the brand asks for one)",
     ),
 }
 """Operations an allowed principal cannot complete in the matrix's world, with the refusal it
@@ -493,6 +495,12 @@ def test_every_v1_operation_declares_a_known_permission() -> None:
         for name in sorted(NO_PERMISSION_NEEDED - declared)
     ]
     assert not problems, "\n".join(problems)
+
+
+def test_the_world_tables_name_operations_that_exist() -> None:
+    declared = {str(op) for op in OBJECT_OPERATIONS}
+    assert set(PREPARE) <= declared, sorted(set(PREPARE) - declared)
+    assert set(CANNOT_SUCCEED) <= declared, sorted(set(CANNOT_SUCCEED) - declared)
 
 
 async def test_the_matrix_checks_the_document_the_app_serves(client: httpx.AsyncClient) -> None:
