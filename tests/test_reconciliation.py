@@ -4,7 +4,8 @@ without an answer is ``unconfirmed``; the next job asks the platform whether it 
 - found → ``published`` with the platform's id, never sent again;
 - not found → sent again, once;
 - the lookup fails transiently → still ``unconfirmed``, asked again later, nothing sent;
-- the lookup is refused (the token revoked) → still ``unconfirmed``, nothing sent.
+- the lookup is refused (the token revoked) → still ``unconfirmed``, nothing sent;
+- still unknown a day past the deadline → ``failed``, saying to check, nothing sent.
 
 Each counts the sandbox's writes per post: exactly one publish reaches the platform.
 Against the sandbox over HTTP (X), with the sandbox told to lose the answer or fail the read.
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.config import Settings
@@ -203,3 +205,34 @@ async def test_a_refused_lookup_sends_nothing_and_says_why(
         assert await counts(sandbox, "x") == {post_id: 1}
     after_loss = row["history"][row["history"].index(("publishing", "unconfirmed")) :]
     assert {to for _, to in after_loss} == {"unconfirmed"}  # never queued or sent since
+
+
+async def test_lookups_that_never_answer_give_up_long_after_the_deadline_without_sending(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    publisher: Publisher,
+    shop: Shop,
+) -> None:
+    """Still unknown a day past its deadline: the post ends ``failed``, saying the user should
+    check the account before posting it again; it is not sent again."""
+    post_id = await sent_but_unanswered(
+        client, sandbox, app_db, admin_engine, publisher, shop, "Gave up"
+    )
+    give_up = timedelta(seconds=publisher.settings.reconcile_give_up_seconds)
+    async with admin_engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE post SET publish_deadline = :deadline WHERE id = :id"),
+            {"deadline": datetime.now(UTC) - give_up - timedelta(minutes=1), "id": post_id},
+        )
+    await faults(sandbox, READS_FAIL)
+    await make_due(admin_engine, post_id)
+    await cycle(app_db, publisher)
+    row = await state(admin_engine, post_id)
+    assert row["status"] == "failed"
+    assert "check the account before posting it again" in row["status_reason"]
+    assert row["history"][-1] == ("unconfirmed", "failed")
+    await faults(sandbox, NO_FAULTS)
+    assert await cycle(app_db, publisher) == 0  # an ending: never picked up again
+    assert await counts(sandbox, "x") == {post_id: 1}
