@@ -20,6 +20,7 @@ from alembic import command
 from alembic.config import Config
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from hypothesis import settings as hypothesis_settings
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
@@ -33,6 +34,19 @@ from tests.support.localstripe import LocalStripe
 from tests.support.sandbox_server import SandboxServer
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Property tests a failure can be replayed from: in CI (``CI`` set) Hypothesis draws the same
+# examples every run (derandomized, no example database); elsewhere it explores at random and a
+# failure prints the blob that reproduces it (``@reproduce_failure``). ``HYPOTHESIS_PROFILE``
+# picks one by name. Registered here, before any test module builds its ``settings(...)``, which
+# take their unset values from the profile loaded at that moment.
+hypothesis_settings.register_profile(
+    "ci", derandomize=True, database=None, print_blob=True, deadline=None
+)
+hypothesis_settings.register_profile("dev", print_blob=True, deadline=None)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)
 TEST_REDIS_DB = int(os.environ.get("CHORUS_TEST_REDIS_DB", "15"))
 """Emptied after every test; parallel runs on one Redis each need their own."""
 
