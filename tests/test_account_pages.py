@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.config import Settings
 from tests.factories import PASSWORD, Tenant, create_brand, create_location, sign_up
+from tests.support.access import bearer
 from tests.support.mailbox import last_mail_to
-from tests.test_access_control import bearer
-from tests.test_two_factor import _enrol
+from tests.support.two_factor import enrol
 
 NEW = "a freshly chosen passphrase"
 PAGES = ("/reset-password", "/forgot-password", "/accept-invitation")
@@ -386,7 +386,7 @@ async def test_joining_an_agency_that_requires_two_factor_says_how_to_finish(
     client: httpx.AsyncClient, admin_engine: AsyncEngine
 ) -> None:
     owner = await sign_up(client)
-    await _enrol(client, owner)
+    await enrol(client, owner)
     required = await client.put(
         "/v1/auth/agency-policy", json={"require_two_factor": True}, headers=owner.headers
     )

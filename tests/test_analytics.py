@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.db import Database
 from shared.platforms.types import DailyMetrics
 from tests.factories import Tenant, create_brand, create_group, create_location, sign_up
-from tests.test_access_control import bearer, invite_and_accept
-from tests.test_metrics import _store
-from tests.test_social_accounts import connect
+from tests.support.access import bearer, invite_and_accept
+from tests.support.metrics import store_metrics
+from tests.support.social_accounts import connect
 
 ADDITIVE = ("impressions", "reach", "engagements", "clicks", "posts_published")
 END = datetime.now(UTC).date() - timedelta(days=1)
@@ -142,7 +142,7 @@ async def world(
                         {"location_id": location["id"], "platform": platform, "day": day, **values}
                     )
                 day += timedelta(days=1)
-            await _store(app_db, owner.agency_id, account["id"], batch)
+            await store_metrics(app_db, owner.agency_id, account["id"], batch)
     reviews = await _reviews(admin_engine, owner, brand["id"], locations)
     return World(owner, brand, group, locations, rows, reviews)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,98 +20,10 @@ from shared.approvals import service as approval_service
 from shared.config import Settings
 from shared.db import Database
 from shared.posts.models import Post
-from tests.factories import Tenant, create_brand, create_location, sign_up
-from tests.test_access_control import bearer, invite_and_accept
+from tests.factories import create_brand, create_location, sign_up
+from tests.support.approvals import approval_world, pending_posts
 
-BODY = 'Fresh pizza in {{ location.city }}! {{ slot.offer | default("Come by") }}'
 LINK = re.compile(r"/approval-link\?token=(\S+)")
-
-
-@dataclass
-class World:
-    owner: Tenant
-    brand: dict[str, Any]
-    nyc: dict[str, Any]
-    boston: dict[str, Any]
-    template_id: str
-    manager: dict[str, Any]
-    """location_manager at NYC"""
-    staff: dict[str, Any]
-    """location_staff at NYC"""
-    brand_manager: dict[str, Any]
-    outsider: Tenant
-
-    def h(self, who: dict[str, Any]) -> dict[str, str]:
-        return bearer(who["access_token"])
-
-
-async def _world(client: httpx.AsyncClient, engine: AsyncEngine) -> World:
-    owner = await sign_up(client)
-    brand = await create_brand(client, owner)
-    nyc = await create_location(client, owner, brand["id"], city="New York", name="NYC Slice")
-    boston = await create_location(client, owner, brand["id"], city="Boston", name="Boston Slice")
-    rules = await client.put(
-        f"/v1/brands/{brand['id']}/rules",
-        json={"location_edits_need_approval": True},
-        headers=owner.headers,
-    )
-    assert rules.status_code == 200, rules.text
-    created = await client.post(
-        "/v1/templates",
-        json={
-            "brand_id": brand["id"],
-            "name": "Friday",
-            "bodies": {"default": BODY},
-            "slots": {"offer": {"label": "Offer", "max_length": 40}},
-        },
-        headers=owner.headers,
-    )
-    assert created.status_code == 201, created.text
-    template_id = str(created.json()["template_id"])
-    published = await client.post(
-        f"/v1/templates/{template_id}/versions/1/publish", headers=owner.headers
-    )
-    assert published.status_code == 200, published.text
-    manager = await invite_and_accept(
-        client, engine, owner, "lm@agency.example", "location_manager", location_id=nyc["id"]
-    )
-    staff = await invite_and_accept(
-        client, engine, owner, "staff@agency.example", "location_staff", location_id=nyc["id"]
-    )
-    brand_manager = await invite_and_accept(
-        client, engine, owner, "bm@agency.example", "brand_manager", brand_id=brand["id"]
-    )
-    outsider = await sign_up(client)
-    return World(owner, brand, nyc, boston, template_id, manager, staff, brand_manager, outsider)
-
-
-async def _pending(
-    client: httpx.AsyncClient,
-    w: World,
-    *,
-    location: dict[str, Any] | None = None,
-    platforms: tuple[str, ...] = ("facebook",),
-    at: datetime | None = None,
-    offer: str = "2 for 1",
-) -> list[dict[str, Any]]:
-    """Posts a location writes itself: they wait for the brand's approval."""
-    location = location or w.nyc
-    when = at or datetime.now(UTC) + timedelta(days=1)
-    created = await client.post(
-        f"/v1/locations/{location['id']}/posts",
-        json={
-            "template_id": w.template_id,
-            "version": 1,
-            "platforms": list(platforms),
-            "slot_values": {"offer": offer},
-            "scheduled_at": when.isoformat(),
-        },
-        headers=w.owner.headers,
-    )
-    assert created.status_code == 201, created.text
-    posts: list[dict[str, Any]] = created.json()
-    assert {p["status"] for p in posts} == {"needs_approval"}
-    return posts
 
 
 async def _sql(engine: AsyncEngine, sql: str, **params: Any) -> list[Any]:
@@ -146,12 +57,12 @@ async def _history(engine: AsyncEngine, post_id: str) -> list[tuple[Any, ...]]:
 async def test_brand_queue_lists_waiting_posts_soonest_first_with_filters(
     client: httpx.AsyncClient, admin_engine: AsyncEngine
 ) -> None:
-    w = await _world(client, admin_engine)
+    w = await approval_world(client, admin_engine)
     soon = datetime.now(UTC) + timedelta(hours=2)
     later = datetime.now(UTC) + timedelta(days=3)
-    late_posts = await _pending(client, w, platforms=("facebook", "x"), at=later)
-    soon_post = (await _pending(client, w, location=w.boston, at=soon, offer="Free soda"))[0]
-    confirm = (await _pending(client, w, at=soon))[0]
+    late_posts = await pending_posts(client, w, platforms=("facebook", "x"), at=later)
+    soon_post = (await pending_posts(client, w, location=w.boston, at=soon, offer="Free soda"))[0]
+    confirm = (await pending_posts(client, w, at=soon))[0]
     await _as_location_confirmation(admin_engine, confirm["id"])
 
     url = f"/v1/brands/{w.brand['id']}/approvals"
@@ -198,10 +109,10 @@ async def test_brand_queue_lists_waiting_posts_soonest_first_with_filters(
 async def test_location_queue_shows_its_confirmations_only(
     client: httpx.AsyncClient, admin_engine: AsyncEngine
 ) -> None:
-    w = await _world(client, admin_engine)
-    nyc_posts = await _pending(client, w, platforms=("facebook", "linkedin"))
-    boston_post = (await _pending(client, w, location=w.boston))[0]
-    brand_post = (await _pending(client, w))[0]
+    w = await approval_world(client, admin_engine)
+    nyc_posts = await pending_posts(client, w, platforms=("facebook", "linkedin"))
+    boston_post = (await pending_posts(client, w, location=w.boston))[0]
+    brand_post = (await pending_posts(client, w))[0]
     await _as_location_confirmation(admin_engine, *(p["id"] for p in nyc_posts), boston_post["id"])
     url = f"/v1/locations/{w.nyc['id']}/approvals"
     listed = await client.get(url, headers=w.h(w.manager))
@@ -230,8 +141,8 @@ async def test_location_queue_shows_its_confirmations_only(
 async def test_approve_schedules_the_post_at_its_time(
     client: httpx.AsyncClient, admin_engine: AsyncEngine
 ) -> None:
-    w = await _world(client, admin_engine)
-    post = (await _pending(client, w))[0]
+    w = await approval_world(client, admin_engine)
+    post = (await pending_posts(client, w))[0]
     approved = await client.post(
         f"/v1/posts/{post['id']}/approve",
         json={"comment": "Looks great"},
@@ -275,8 +186,8 @@ async def test_approve_schedules_the_post_at_its_time(
 async def test_approving_after_the_time_skips_the_post(
     client: httpx.AsyncClient, admin_engine: AsyncEngine
 ) -> None:
-    w = await _world(client, admin_engine)
-    post = (await _pending(client, w))[0]
+    w = await approval_world(client, admin_engine)
+    post = (await pending_posts(client, w))[0]
     await _sql(
         admin_engine,
         "UPDATE post SET scheduled_at = now() - interval '5 minutes' WHERE id = :p",
@@ -297,8 +208,8 @@ async def test_approving_after_the_time_skips_the_post(
 async def test_reject_needs_a_comment_and_the_location_reads_it(
     client: httpx.AsyncClient, admin_engine: AsyncEngine
 ) -> None:
-    w = await _world(client, admin_engine)
-    post = (await _pending(client, w))[0]
+    w = await approval_world(client, admin_engine)
+    post = (await pending_posts(client, w))[0]
     url = f"/v1/posts/{post['id']}/reject"
     for body in ({}, {"comment": "   "}):
         refused = await client.post(url, json=body, headers=w.h(w.brand_manager))
@@ -319,8 +230,8 @@ async def test_reject_needs_a_comment_and_the_location_reads_it(
 
 
 async def test_who_may_decide(client: httpx.AsyncClient, admin_engine: AsyncEngine) -> None:
-    w = await _world(client, admin_engine)
-    brand_post, confirm_post = await _pending(client, w, platforms=("facebook", "x"))
+    w = await approval_world(client, admin_engine)
+    brand_post, confirm_post = await pending_posts(client, w, platforms=("facebook", "x"))
     await _as_location_confirmation(admin_engine, confirm_post["id"])
     # A location manager cannot approve the brand's approvals.
     refused = await client.post(f"/v1/posts/{brand_post['id']}/approve", headers=w.h(w.manager))
@@ -350,11 +261,11 @@ async def test_who_may_decide(client: httpx.AsyncClient, admin_engine: AsyncEngi
 async def test_bulk_decision_answers_per_post(
     client: httpx.AsyncClient, admin_engine: AsyncEngine
 ) -> None:
-    w = await _world(client, admin_engine)
-    a, b = await _pending(client, w, platforms=("facebook", "x"))
-    decided_before = (await _pending(client, w, location=w.boston))[0]
+    w = await approval_world(client, admin_engine)
+    a, b = await pending_posts(client, w, platforms=("facebook", "x"))
+    decided_before = (await pending_posts(client, w, location=w.boston))[0]
     await client.post(f"/v1/posts/{decided_before['id']}/approve", headers=w.owner.headers)
-    confirm = (await _pending(client, w, platforms=("linkedin",)))[0]
+    confirm = (await pending_posts(client, w, platforms=("linkedin",)))[0]
     await _as_location_confirmation(admin_engine, confirm["id"])
     foreign_brand = await create_brand(client, w.owner)
     foreign_location = await create_location(client, w.owner, foreign_brand["id"])
@@ -429,8 +340,8 @@ async def test_bulk_decision_answers_per_post(
 async def test_link_preview_changes_nothing_and_use_works_once_without_login(
     client: httpx.AsyncClient, admin_engine: AsyncEngine, settings: Settings, app_db: Database
 ) -> None:
-    w = await _world(client, admin_engine)
-    post = (await _pending(client, w))[0]
+    w = await approval_world(client, admin_engine)
+    post = (await pending_posts(client, w))[0]
     token = await _mint(app_db, settings, post["id"], "approve", w.brand_manager["user_id"])
 
     for _ in range(2):  # a mail scanner, then the person
@@ -465,8 +376,8 @@ async def test_the_emailed_link_opens_a_page_that_decides_without_login(
     client: httpx.AsyncClient, admin_engine: AsyncEngine, settings: Settings, app_db: Database
 ) -> None:
     """What the franchisee who only reads email sees: the page shows, its button decides."""
-    w = await _world(client, admin_engine)
-    post = (await _pending(client, w))[0]
+    w = await approval_world(client, admin_engine)
+    post = (await pending_posts(client, w))[0]
     token = await _mint(app_db, settings, post["id"], "reject", w.brand_manager["user_id"])
     page = await client.get("/approval-link", params={"token": token})
     assert page.status_code == 200
@@ -501,8 +412,8 @@ async def test_the_emailed_link_opens_a_page_that_decides_without_login(
 async def test_a_decided_post_cannot_be_decided_again_by_another_link(
     client: httpx.AsyncClient, admin_engine: AsyncEngine, settings: Settings, app_db: Database
 ) -> None:
-    w = await _world(client, admin_engine)
-    post = (await _pending(client, w))[0]
+    w = await approval_world(client, admin_engine)
+    post = (await pending_posts(client, w))[0]
     reject = await _mint(app_db, settings, post["id"], "reject", w.brand_manager["user_id"])
     approve = await _mint(app_db, settings, post["id"], "approve", w.brand_manager["user_id"])
     needs_comment = await client.post("/v1/approval-links/use", json={"token": reject})
@@ -522,8 +433,8 @@ async def test_a_decided_post_cannot_be_decided_again_by_another_link(
 async def test_forged_and_expired_links_are_refused(
     client: httpx.AsyncClient, admin_engine: AsyncEngine, settings: Settings, app_db: Database
 ) -> None:
-    w = await _world(client, admin_engine)
-    post = (await _pending(client, w))[0]
+    w = await approval_world(client, admin_engine)
+    post = (await pending_posts(client, w))[0]
     token = await _mint(app_db, settings, post["id"], "approve", w.brand_manager["user_id"])
     payload, signature = token.split(".")
     flipped = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1]
@@ -553,8 +464,8 @@ async def test_forged_and_expired_links_are_refused(
 async def test_a_recipient_who_lost_access_is_refused(
     client: httpx.AsyncClient, admin_engine: AsyncEngine, settings: Settings, app_db: Database
 ) -> None:
-    w = await _world(client, admin_engine)
-    post = (await _pending(client, w))[0]
+    w = await approval_world(client, admin_engine)
+    post = (await pending_posts(client, w))[0]
     token = await _mint(app_db, settings, post["id"], "approve", w.brand_manager["user_id"])
     await _sql(
         admin_engine,
@@ -608,10 +519,10 @@ async def test_digest_mail_one_per_recipient_with_working_links(
     app_db: Database,
     redis: Redis,
 ) -> None:
-    w = await _world(client, admin_engine)
-    brand_posts = await _pending(client, w, platforms=("facebook", "x"))
-    boston_confirm = (await _pending(client, w, location=w.boston))[0]
-    nyc_confirm = (await _pending(client, w, platforms=("linkedin",)))[0]
+    w = await approval_world(client, admin_engine)
+    brand_posts = await pending_posts(client, w, platforms=("facebook", "x"))
+    boston_confirm = (await pending_posts(client, w, location=w.boston))[0]
+    nyc_confirm = (await pending_posts(client, w, platforms=("linkedin",)))[0]
     await _as_location_confirmation(admin_engine, boston_confirm["id"], nyc_confirm["id"])
     ids = [uuid.UUID(p["id"]) for p in [*brand_posts, boston_confirm, nyc_confirm]]
     async with app_db.sessionmaker() as session, session.begin():
@@ -660,8 +571,8 @@ async def test_digest_mail_one_per_recipient_with_working_links(
 async def test_owner_gets_the_mail_when_the_brand_has_no_manager(
     client: httpx.AsyncClient, admin_engine: AsyncEngine, settings: Settings, app_db: Database
 ) -> None:
-    w = await _world(client, admin_engine)
-    post = (await _pending(client, w))[0]
+    w = await approval_world(client, admin_engine)
+    post = (await pending_posts(client, w))[0]
     await _sql(
         admin_engine, "DELETE FROM membership WHERE user_id = :u", u=w.brand_manager["user_id"]
     )
@@ -682,9 +593,9 @@ async def test_owner_gets_the_mail_when_the_brand_has_no_manager(
 async def test_skip_overdue_skips_what_nobody_decided_in_every_agency(
     client: httpx.AsyncClient, admin_engine: AsyncEngine, app_db: Database
 ) -> None:
-    w = await _world(client, admin_engine)
-    overdue, on_time = await _pending(client, w, platforms=("facebook", "x"))
-    approved = (await _pending(client, w, location=w.boston))[0]
+    w = await approval_world(client, admin_engine)
+    overdue, on_time = await pending_posts(client, w, platforms=("facebook", "x"))
+    approved = (await pending_posts(client, w, location=w.boston))[0]
     await client.post(f"/v1/posts/{approved['id']}/approve", headers=w.owner.headers)
     # Another agency's waiting post, also overdue.
     w2 = await _world_b(client, admin_engine)
@@ -766,8 +677,8 @@ async def _world_b(client: httpx.AsyncClient, engine: AsyncEngine) -> str:
 async def test_two_clicks_at_once_decide_once(
     client: httpx.AsyncClient, admin_engine: AsyncEngine, settings: Settings, app_db: Database
 ) -> None:
-    w = await _world(client, admin_engine)
-    post = (await _pending(client, w))[0]
+    w = await approval_world(client, admin_engine)
+    post = (await pending_posts(client, w))[0]
     token = await _mint(app_db, settings, post["id"], "approve", w.brand_manager["user_id"])
     first, second = await asyncio.gather(
         client.post("/v1/approval-links/use", json={"token": token}),

@@ -36,16 +36,8 @@ from shared.jobs import QUEUE_NAME, enqueue
 from shared.publishing.publisher import Publisher
 from tests.factories import Tenant, create_brand, create_location, sign_up
 from tests.support.localstripe import API_KEY
-from tests.test_publishing import (  # noqa: F401  (fixtures)
-    Shop,
-    cycle,
-    fast,
-    post,
-    publisher,
-    shop,
-    state,
-)
-from tests.test_social_accounts import connect
+from tests.support.publishing import Shop, cycle, post, state
+from tests.support.social_accounts import connect
 
 GOOD_CARD = "4242424242424242"
 FAILING_CARD = "4000000000000341"
@@ -433,8 +425,8 @@ async def test_payment_failure_grace_read_only_then_payment_restores_without_los
     app_db: Database,
     settings: Settings,
     gateway: StripeGateway,
-    publisher: Publisher,  # noqa: F811
-    shop: Shop,  # noqa: F811
+    publisher: Publisher,
+    shop: Shop,
     redis: Redis,
     sandbox: httpx.AsyncClient,  # reset after the test: the posts published here
 ) -> None:

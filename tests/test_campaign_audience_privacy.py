@@ -17,9 +17,9 @@ from services.worker.jobs import campaigns as campaign_jobs
 from shared.config import Settings
 from shared.db import Database
 from tests.factories import Tenant, create_brand, create_group, create_location, sign_up
-from tests.test_access_control import bearer, invite_and_accept
-from tests.test_campaigns import campaign_body, create_campaign, publish_template
-from tests.test_social_accounts import connect
+from tests.support.access import bearer, invite_and_accept
+from tests.support.campaigns import campaign_body, create_campaign, publish_template
+from tests.support.social_accounts import connect
 
 
 @pytest.fixture

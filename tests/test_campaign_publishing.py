@@ -3,20 +3,15 @@ relay loops) and the sandbox: launched, fanned out, published on time, completed
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from arq.worker import Worker
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.worker import settings as worker_settings
 from services.worker.loops import Loops
 from shared.campaigns import service as campaign_service
 from shared.config import Settings
@@ -24,64 +19,15 @@ from shared.db import Database
 from shared.events.relay import Relay
 from shared.jobs import QUEUE_NAME
 from tests.factories import Tenant
-from tests.test_campaigns import campaign_body, chain, create_campaign  # noqa: F401
-
-
-@contextlib.asynccontextmanager
-async def running_worker(settings: Settings, **overrides: Any) -> AsyncIterator[None]:
-    """A worker in this process: jobs from the queue, the dispatcher and relay loops, as many
-    jobs at once as the urgent worker runs. Jobs queued before it are dropped: this is about
-    publishing, and a job still running at the end would be cancelled mid-way. ``overrides``
-    change its settings."""
-    redis: ArqRedis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
-    await redis.delete(QUEUE_NAME)
-    fast = settings.model_copy(update={"dispatch_interval_seconds": 0.1, **overrides})
-
-    async def startup(ctx: dict[str, Any]) -> None:
-        await worker_settings.startup(ctx, fast)
-
-    worker = Worker(
-        functions=worker_settings.build_functions(),
-        redis_pool=redis,
-        queue_name=QUEUE_NAME,
-        on_startup=startup,
-        on_shutdown=worker_settings.shutdown,
-        poll_delay=0.05,
-        handle_signals=False,
-        max_jobs=worker_settings.WorkerSettings.max_jobs,
-    )
-    task = asyncio.create_task(worker.async_run())
-    try:
-        yield
-    finally:
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker.close()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        # Whatever arq's close managed, no loop of this worker may outlive the test.
-        wctx = worker.ctx.get("chorus")
-        if wctx is not None and wctx.loops is not None:
-            await wctx.loops.stop()
-        await redis.aclose()
-
-
-async def wait_for(check: Any, seconds: float = 30.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.1)
+from tests.support.campaigns import campaign_body, create_campaign
+from tests.support.publish_worker import running_worker, wait_for
 
 
 async def test_a_launched_campaign_publishes_on_time_and_completes(
     client: httpx.AsyncClient,
     sandbox: httpx.AsyncClient,
     settings: Settings,
-    chain: dict[str, Any],  # noqa: F811
+    chain: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Campaigns must be set a minute ahead; this one may start in three seconds.
@@ -133,7 +79,7 @@ async def test_a_launch_whose_job_was_lost_is_relaunched(
     admin_engine: AsyncEngine,
     app_db: Database,
     settings: Settings,
-    chain: dict[str, Any],  # noqa: F811
+    chain: dict[str, Any],
 ) -> None:
     owner: Tenant = chain["owner"]
     campaign = await create_campaign(

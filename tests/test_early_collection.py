@@ -22,10 +22,8 @@ from shared.jobs import BULK_QUEUE, URGENT_QUEUE
 from shared.metrics import service
 from shared.publishing.publisher import Publisher
 from tests.factories import create_brand, create_location, sign_up
-from tests.test_publishing import Shop, cycle, fast, post, publisher, shop
-from tests.test_social_accounts import connect
-
-__all__ = ["fast", "publisher", "shop"]  # fixtures shared with the publishing tests
+from tests.support.publishing import Shop, cycle, post
+from tests.support.social_accounts import connect
 
 
 @pytest.fixture

@@ -19,18 +19,11 @@ from services.api.app import create_app
 from shared.config import Settings
 from shared.db import Database
 from tests.factories import Tenant, create_brand, create_group, create_location, sign_up
-from tests.test_access_control import invite_and_accept
-from tests.test_approvals import _pending as pending_posts
-from tests.test_approvals import _world as approval_world
-from tests.test_campaigns import (  # noqa: F401 (fixtures)
-    campaign_body,
-    chain,
-    create_campaign,
-    launch_and_fan_out,
-    worker_ctx,
-)
-from tests.test_reviews import open_shop
-from tests.test_social_accounts import connect
+from tests.support.access import invite_and_accept
+from tests.support.approvals import approval_world, pending_posts
+from tests.support.campaigns import campaign_body, create_campaign, launch_and_fan_out
+from tests.support.reviews import open_shop
+from tests.support.social_accounts import connect
 
 Item = dict[str, Any]
 
@@ -305,8 +298,8 @@ def test_the_sortable_lists_document_their_sorts_and_include() -> None:
 
 async def test_campaigns_and_a_campaigns_posts(
     client: httpx.AsyncClient,
-    worker_ctx: dict[str, Any],  # noqa: F811
-    chain: dict[str, Any],  # noqa: F811
+    worker_ctx: dict[str, Any],
+    chain: dict[str, Any],
 ) -> None:
     owner: Tenant = chain["owner"]
     brand_id, template_id = chain["brand"]["id"], chain["template_id"]

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import Tenant, create_brand, create_location, sign_up
-from tests.test_access_control import bearer, invite_and_accept
+from tests.support.access import bearer, invite_and_accept
 
 BODY = 'Fresh pizza in {{ location.city }}! {{ slot.offer | default("Come by") }} #SliceAndCo'
 
@@ -38,7 +38,7 @@ async def _published(
     return template_id
 
 
-async def _world(client: httpx.AsyncClient, engine: AsyncEngine) -> dict[str, Any]:
+async def approval_world(client: httpx.AsyncClient, engine: AsyncEngine) -> dict[str, Any]:
     owner = await sign_up(client)
     brand = await create_brand(client, owner)
     nyc = await create_location(client, owner, brand["id"], city="New York")
@@ -52,7 +52,7 @@ async def _world(client: httpx.AsyncClient, engine: AsyncEngine) -> dict[str, An
 async def test_location_manager_posts_from_a_published_template(
     client: httpx.AsyncClient, admin_engine: AsyncEngine
 ) -> None:
-    w = await _world(client, admin_engine)
+    w = await approval_world(client, admin_engine)
     template_id = await _published(client, w["owner"], w["brand"]["id"])
     created = await client.post(
         f"/v1/locations/{w['nyc']['id']}/posts",
@@ -85,7 +85,7 @@ async def test_location_manager_posts_from_a_published_template(
 async def test_brand_approval_rule_sends_posts_to_needs_approval(
     client: httpx.AsyncClient, admin_engine: AsyncEngine
 ) -> None:
-    w = await _world(client, admin_engine)
+    w = await approval_world(client, admin_engine)
     await client.put(
         f"/v1/brands/{w['brand']['id']}/rules",
         json={"location_edits_need_approval": True},
@@ -118,7 +118,7 @@ async def test_brand_approval_rule_sends_posts_to_needs_approval(
 async def test_every_problem_is_reported_and_nothing_is_saved(
     client: httpx.AsyncClient, admin_engine: AsyncEngine
 ) -> None:
-    w = await _world(client, admin_engine)
+    w = await approval_world(client, admin_engine)
     await client.put(
         f"/v1/brands/{w['brand']['id']}/rules",
         json={"banned_words": ["cheap"], "allowed_platforms": ["facebook", "x"]},
@@ -149,7 +149,7 @@ async def test_every_problem_is_reported_and_nothing_is_saved(
 async def test_who_may_post_and_from_what(
     client: httpx.AsyncClient, admin_engine: AsyncEngine
 ) -> None:
-    w = await _world(client, admin_engine)
+    w = await approval_world(client, admin_engine)
     other = await sign_up(client)
     draft_id = await _published(client, w["owner"], w["brand"]["id"], publish=False)
     body = {"template_id": draft_id, "version": 1, "platforms": ["facebook"]}
@@ -187,7 +187,7 @@ async def test_who_may_post_and_from_what(
 async def test_deleting_a_location_removes_its_posts_and_history(
     client: httpx.AsyncClient, admin_engine: AsyncEngine
 ) -> None:
-    w = await _world(client, admin_engine)
+    w = await approval_world(client, admin_engine)
     template_id = await _published(client, w["owner"], w["brand"]["id"])
     await client.post(
         f"/v1/locations/{w['nyc']['id']}/posts",

@@ -13,7 +13,7 @@ import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import job_key_prefix
 from arq.worker import Worker
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.worker import settings as worker_settings
@@ -25,9 +25,9 @@ from shared.jobs import BULK_QUEUE, enqueue
 from shared.metrics import service
 from shared.metrics.service import Outcome
 from shared.platforms.types import DailyMetrics
-from shared.social_accounts.models import SocialAccount
 from tests.factories import Tenant, create_brand, create_group, create_location, sign_up
-from tests.test_social_accounts import connect
+from tests.support.metrics import load_social_account, store_metrics
+from tests.support.social_accounts import connect
 
 TODAY = datetime.now(UTC).date()
 FIELDS = ("followers", "impressions", "reach", "engagements", "clicks", "posts_published")
@@ -80,23 +80,6 @@ async def summary(
 
 def numbers(day: date, **values: int | None) -> DailyMetrics:
     return DailyMetrics(day=day, **values)
-
-
-async def _account(db: Database, agency_id: uuid.UUID, account_id: str) -> SocialAccount:
-    async with db.transaction(agency_id) as session:
-        return (
-            await session.execute(
-                select(SocialAccount).where(SocialAccount.id == uuid.UUID(account_id))
-            )
-        ).scalar_one()
-
-
-async def _store(
-    db: Database, agency_id: uuid.UUID, account_id: str, rows: list[DailyMetrics]
-) -> int:
-    account = await _account(db, agency_id, account_id)
-    async with db.transaction(agency_id) as session:
-        return await service.upsert_days(session, account, rows)
 
 
 # Collection through the sandbox ----------------------------------------------------------------
@@ -205,7 +188,7 @@ async def test_rollups_stay_equal_to_the_daily_rows_through_every_change(
     )
     assert added.status_code == 200, added.text
     d1, d2, d3 = (TODAY - timedelta(days=n) for n in (3, 2, 1))
-    await _store(
+    await store_metrics(
         app_db,
         owner.agency_id,
         a1["id"],
@@ -215,7 +198,7 @@ async def test_rollups_stay_equal_to_the_daily_rows_through_every_change(
             numbers(d3, followers=120, impressions=None, engagements=10),
         ],
     )
-    await _store(
+    await store_metrics(
         app_db,
         owner.agency_id,
         a2["id"],
@@ -244,7 +227,9 @@ async def test_rollups_stay_equal_to_the_daily_rows_through_every_change(
     assert brand_totals["reach"] == 400
 
     # The platform revises a day: the rollups follow.
-    await _store(app_db, owner.agency_id, a1["id"], [numbers(d2, followers=111, impressions=2500)])
+    await store_metrics(
+        app_db, owner.agency_id, a1["id"], [numbers(d2, followers=111, impressions=2500)]
+    )
     await check()
     # A location joins the group, the other leaves it.
     joined = await client.post(
@@ -285,7 +270,7 @@ async def test_another_agency_sees_none_of_the_numbers(
     brand = await create_brand(client, owner)
     location = await create_location(client, owner, brand["id"])
     account = await connect(client, owner.headers, location["id"], "x")
-    await _store(app_db, owner.agency_id, account["id"], [numbers(TODAY, impressions=5)])
+    await store_metrics(app_db, owner.agency_id, account["id"], [numbers(TODAY, impressions=5)])
 
     for path in (f"brands/{brand['id']}", f"locations/{location['id']}"):
         response = await client.get(f"/v1/{path}/analytics/summary", headers=other.headers)
@@ -397,7 +382,7 @@ async def test_the_backfill_is_enqueued_only_once_the_connection_commits(
     brand = await create_brand(client, owner)
     location = await create_location(client, owner, brand["id"])
     account = await connect(client, owner.headers, location["id"], "x")
-    row = await _account(app_db, owner.agency_id, account["id"])
+    row = await load_social_account(app_db, owner.agency_id, account["id"])
     # Connecting through the API queued it once committed:
     queued = [j.decode() for j in await arq_redis.zrange(BULK_QUEUE, 0, -1)]
     assert queued == [service.backfill_job_id(row.id, row.connected_at)]

@@ -20,9 +20,9 @@ from shared.publishing.dispatcher import lease_due
 from shared.publishing.limiter import AccountLimiter
 from shared.publishing.publisher import Publisher
 from tests.factories import Tenant, create_brand, create_location, sign_up
-from tests.test_access_control import bearer, invite_and_accept
-from tests.test_campaigns import campaign_body, create_campaign, launch_and_fan_out
-from tests.test_social_accounts import connect
+from tests.support.access import bearer, invite_and_accept
+from tests.support.campaigns import campaign_body, create_campaign, launch_and_fan_out
+from tests.support.social_accounts import connect
 
 BODY = 'Fresh pizza in {{ location.city }}! {{ slot.offer | default("Come by") }}'
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import Tenant, create_brand, create_group, create_location, sign_up
-from tests.test_access_control import bearer, invite_and_accept
+from tests.support.access import bearer, invite_and_accept
 
 BODY = "Hello {{ location.city }}! {{ slot.offer }}"
 BASE = (datetime.now(UTC) + timedelta(days=2)).replace(hour=9, minute=0, second=0, microsecond=0)

@@ -21,10 +21,8 @@ from shared.publishing.publisher import Publisher
 from shared.social_accounts import sealing
 from shared.social_accounts.models import SocialAccount
 from tests.factories import sign_up
-from tests.test_publishing import Shop, cycle, fast, post, publisher, shop
-from tests.test_social_accounts import connect
-
-__all__ = ["fast", "publisher", "shop"]  # fixtures shared with the publishing tests
+from tests.support.publishing import Shop, cycle, post
+from tests.support.social_accounts import connect
 
 NUMBERS = ("impressions", "reach", "engagements", "likes", "comments", "shares", "clicks", "views")
 

@@ -15,9 +15,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import Tenant, create_brand, create_location, sign_up
-from tests.test_access_control import bearer, invite_and_accept
-from tests.test_campaigns import campaign_body, create_campaign, publish_template
-from tests.test_social_accounts import connect
+from tests.support.access import bearer, invite_and_accept
+from tests.support.campaigns import campaign_body, create_campaign, publish_template
+from tests.support.social_accounts import connect
 
 BODY = "Fresh pizza in {{ location.city }}! #SliceAndCo"
 
@@ -28,7 +28,7 @@ async def _sql(engine: AsyncEngine, sql: str, **params: Any) -> list[Any]:
         return list(result.all()) if result.returns_rows else []
 
 
-async def _world(client: httpx.AsyncClient, engine: AsyncEngine) -> dict[str, Any]:
+async def approval_world(client: httpx.AsyncClient, engine: AsyncEngine) -> dict[str, Any]:
     owner = await sign_up(client)
     brand = await create_brand(client, owner)
     nyc = await create_location(client, owner, brand["id"], city="New York", name="NYC Slice")
@@ -83,7 +83,7 @@ async def _post_count(engine: AsyncEngine, location_id: str) -> int:
 async def test_a_post_without_a_connected_account_is_said_at_once_until_connected(
     client: httpx.AsyncClient, admin_engine: AsyncEngine, sandbox: httpx.AsyncClient
 ) -> None:
-    w = await _world(client, admin_engine)
+    w = await approval_world(client, admin_engine)
     nyc = w["nyc"]["id"]
     made = await _post(client, w, ["facebook", "x"])
     assert made.status_code == 201, made.text
@@ -131,7 +131,7 @@ async def test_a_post_without_a_connected_account_is_said_at_once_until_connecte
 async def test_required_connected_accounts_refuse_and_write_nothing(
     client: httpx.AsyncClient, admin_engine: AsyncEngine, sandbox: httpx.AsyncClient
 ) -> None:
-    w = await _world(client, admin_engine)
+    w = await approval_world(client, admin_engine)
     nyc = w["nyc"]["id"]
     await connect(client, w["owner"].headers, nyc, "facebook")
     refused = await _post(client, w, ["facebook", "x"], require_connected_accounts=True)
@@ -163,7 +163,7 @@ async def test_required_connected_accounts_refuse_and_write_nothing(
 async def test_an_account_to_reconnect_warns_and_shows_in_needs(
     client: httpx.AsyncClient, admin_engine: AsyncEngine, sandbox: httpx.AsyncClient
 ) -> None:
-    w = await _world(client, admin_engine)
+    w = await approval_world(client, admin_engine)
     nyc = w["nyc"]["id"]
     account = await connect(client, w["owner"].headers, nyc, "facebook")
     await _sql(
@@ -193,7 +193,7 @@ async def test_an_account_to_reconnect_warns_and_shows_in_needs(
 async def test_needs_count_confirmations_and_reviews_to_answer(
     client: httpx.AsyncClient, admin_engine: AsyncEngine, sandbox: httpx.AsyncClient
 ) -> None:
-    w = await _world(client, admin_engine)
+    w = await approval_world(client, admin_engine)
     nyc = w["nyc"]["id"]
     await connect(client, w["owner"].headers, nyc, "facebook")
     await client.put(
@@ -257,7 +257,7 @@ async def test_needs_count_confirmations_and_reviews_to_answer(
 async def test_needs_are_the_location_people_s_own(
     client: httpx.AsyncClient, admin_engine: AsyncEngine
 ) -> None:
-    w = await _world(client, admin_engine)
+    w = await approval_world(client, admin_engine)
     made = await _post(client, w, ["facebook"])
     assert made.status_code == 201
     # The NYC manager cannot read Boston's needs; another agency reads no one's.

@@ -6,8 +6,6 @@ dispatcher) and the sandbox over HTTP."""
 from __future__ import annotations
 
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -16,43 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.worker.settings import WorkerSettings
 from shared.config import Settings
-from tests.test_campaign_publishing import running_worker, wait_for
-from tests.test_campaigns import chain  # noqa: F401
+from tests.support.publish_isolation import insert_posts
+from tests.support.publish_worker import running_worker, wait_for
 
 BATCH = 5
 SLOW_POSTS = 2 * WorkerSettings.max_jobs * BATCH  # batches: twice the worker's job slots
-
-
-async def insert_posts(
-    engine: AsyncEngine, world: dict[str, Any], location: dict[str, Any], platform: str, n: int
-) -> list[str]:
-    """``n`` posts due now on ``platform`` at ``location`` of the ``chain`` world."""
-    now = datetime.now(UTC)
-    async with engine.begin() as conn:
-        rows = await conn.execute(
-            text(
-                """
-                INSERT INTO post (agency_id, id, brand_id, location_id, template_id,
-                    template_version, platform, text, status, status_reason, scheduled_at,
-                    due_at, publish_deadline)
-                SELECT l.agency_id, gen_random_uuid(), l.brand_id, l.id, :template, 1,
-                    CAST(:platform AS text), CAST(:platform AS text) || ' post ' || g,
-                    'scheduled', 'test', :now, :now, :deadline
-                FROM location l CROSS JOIN generate_series(1, :n) AS g
-                WHERE l.id = :location
-                RETURNING id
-                """
-            ),
-            {
-                "template": uuid.UUID(world["template_id"]),
-                "platform": platform,
-                "now": now,
-                "deadline": now + timedelta(hours=1),
-                "n": n,
-                "location": uuid.UUID(location["id"]),
-            },
-        )
-        return [str(r[0]) for r in rows]
 
 
 async def _status(engine: AsyncEngine, post_id: str) -> str:
@@ -69,7 +35,7 @@ async def test_a_slow_platforms_backlog_never_delays_another_platform(
     admin_engine: AsyncEngine,
     sandbox: httpx.AsyncClient,
     settings: Settings,
-    chain: dict[str, Any],  # noqa: F811
+    chain: dict[str, Any],
 ) -> None:
     slow = await sandbox.put("/_sandbox/faults/facebook", json={"latency_ms": 3000})
     assert slow.status_code == 200

@@ -24,7 +24,7 @@ from shared.config import Settings
 from shared.jobs import BULK_QUEUE, URGENT_QUEUE, enqueue
 from shared.metrics.service import BACKFILL_JOB
 from tests.factories import Tenant
-from tests.test_campaigns import campaign_body, chain, create_campaign  # noqa: F401
+from tests.support.campaigns import campaign_body, create_campaign
 
 BACKLOG = 600
 SLOW_MS = 5000
@@ -90,7 +90,7 @@ async def test_a_campaign_on_a_healthy_platform_publishes_at_once_behind_600_slo
     client: httpx.AsyncClient,
     sandbox: httpx.AsyncClient,
     settings: Settings,
-    chain: dict[str, Any],  # noqa: F811
+    chain: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(campaign_service, "MIN_LEAD", timedelta(0))

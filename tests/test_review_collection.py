@@ -26,13 +26,9 @@ from shared.db import Database
 from shared.publishing.limiter import AccountLimiter
 from shared.reviews.collection import Collected, Collector, sweep
 from tests.factories import Tenant, create_brand, create_location, sign_up
+from tests.support.review_collection import reviews_of, sandbox_id
 from tests.support.sandbox_server import SandboxServer
-from tests.test_social_accounts import connect
-
-
-def sandbox_id(account: dict[str, Any]) -> str:
-    """The sandbox keys an account's reviews by its page or business location id."""
-    return str(account["external_id"]).rsplit("/", 1)[-1]
+from tests.support.social_accounts import connect
 
 
 async def run_sweep(db: Database) -> tuple[list[Any], list[Any]]:
@@ -62,21 +58,6 @@ async def events(engine: AsyncEngine, agency_id: uuid.UUID, kind: str) -> list[d
             {"a": agency_id, "t": kind},
         )
         return [dict(r) for r in rows.mappings()]
-
-
-async def reviews_of(
-    client: httpx.AsyncClient, headers: dict[str, str], **params: Any
-) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        query = {**params, "limit": 200, **({"cursor": cursor} if cursor else {})}
-        page = await client.get("/v1/reviews", params=query, headers=headers)
-        assert page.status_code == 200, page.text
-        found += page.json()["items"]
-        cursor = page.json()["next_cursor"]
-        if cursor is None:
-            return found
 
 
 @pytest.fixture

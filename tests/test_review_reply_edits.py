@@ -25,9 +25,9 @@ from shared.publishing.limiter import AccountLimiter
 from shared.reviews import SWEEP_JOB
 from shared.reviews.replies import ReplySender
 from tests.factories import Tenant, sign_up
-from tests.test_access_control import invite_and_accept
-from tests.test_review_collection import reviews_of, sandbox_id
-from tests.test_reviews import Shop, open_shop, run_worker
+from tests.support.access import invite_and_accept
+from tests.support.review_collection import reviews_of, sandbox_id
+from tests.support.reviews import Shop, open_shop, run_worker
 
 
 @pytest.fixture

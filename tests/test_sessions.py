@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.identity.claims_cache import ClaimsCache
 from shared.identity.tokens import AccessClaims
 from tests.factories import PASSWORD, create_brand, sign_up
-from tests.test_access_control import invite_and_accept
+from tests.support.access import invite_and_accept
 
 
 def bearer(token: str) -> dict[str, str]:

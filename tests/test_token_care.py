@@ -30,7 +30,7 @@ from shared.jobs import QUEUE_NAME
 from shared.social_accounts import refresh, sealing
 from shared.social_accounts.models import SocialAccount
 from tests.factories import Tenant, create_brand, create_location, sign_up
-from tests.test_social_accounts import connect
+from tests.support.social_accounts import connect
 
 
 @pytest.fixture

@@ -3,24 +3,19 @@ and an owner requiring it for the agency."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.identity import totp
 from tests.factories import PASSWORD, Tenant, sign_up
-from tests.test_access_control import invite_and_accept
+from tests.support.access import invite_and_accept
+from tests.support.two_factor import code, enrol
 
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def code(secret: str, steps_ahead: int = 0) -> str:
-    return totp.code_at(secret, time.time() + steps_ahead * totp.STEP_SECONDS)
 
 
 async def _login(client: httpx.AsyncClient, email: str) -> dict[str, Any]:
@@ -36,17 +31,6 @@ async def _login_to(client: httpx.AsyncClient, email: str, agency: Tenant) -> di
     )
     assert response.status_code == 200, response.text
     return dict(response.json())
-
-
-async def _enrol(client: httpx.AsyncClient, tenant: Tenant) -> tuple[str, list[str]]:
-    setup = await client.post("/v1/auth/two-factor/setup", headers=tenant.headers)
-    assert setup.status_code == 200, setup.text
-    secret = setup.json()["secret"]
-    confirmed = await client.post(
-        "/v1/auth/two-factor/confirm", json={"code": code(secret)}, headers=tenant.headers
-    )
-    assert confirmed.status_code == 200, confirmed.text
-    return secret, confirmed.json()["recovery_codes"]
 
 
 async def test_enrolment_then_login_asks_for_the_code(
@@ -123,7 +107,7 @@ async def test_enrolment_then_login_asks_for_the_code(
 
 async def test_a_recovery_code_works_once(client: httpx.AsyncClient) -> None:
     tenant = await sign_up(client)
-    _, recovery = await _enrol(client, tenant)
+    _, recovery = await enrol(client, tenant)
     challenge = (await _login(client, tenant.email))["challenge_token"]
     used = await client.post(
         "/v1/auth/login/two-factor",
@@ -146,7 +130,7 @@ async def test_a_recovery_code_works_once(client: httpx.AsyncClient) -> None:
 
 async def test_new_recovery_codes_replace_the_old_ones(client: httpx.AsyncClient) -> None:
     tenant = await sign_up(client)
-    secret, old = await _enrol(client, tenant)
+    secret, old = await enrol(client, tenant)
     fresh = await client.post(
         "/v1/auth/two-factor/recovery-codes", json={"code": code(secret, 1)}, headers=tenant.headers
     )
@@ -174,7 +158,7 @@ async def test_new_recovery_codes_replace_the_old_ones(client: httpx.AsyncClient
 
 async def test_disable_needs_password_and_code(client: httpx.AsyncClient) -> None:
     tenant = await sign_up(client)
-    secret, recovery = await _enrol(client, tenant)
+    secret, recovery = await enrol(client, tenant)
     wrong = await client.post(
         "/v1/auth/two-factor/disable",
         json={"password": "not the password", "recovery_code": recovery[1]},
@@ -209,7 +193,7 @@ async def test_an_owner_requires_two_factor_for_the_agency(
     assert admin_try.status_code == 403
     assert admin_try.json()["code"] == "owner_only"
 
-    await _enrol(client, owner)
+    await enrol(client, owner)
     required = await client.put(
         "/v1/auth/agency-policy", json={"require_two_factor": True}, headers=owner.headers
     )
@@ -286,7 +270,7 @@ async def test_accepting_an_invitation_asks_for_the_second_factor_the_agency_req
     client: httpx.AsyncClient, admin_engine: AsyncEngine
 ) -> None:
     owner = await sign_up(client)
-    await _enrol(client, owner)
+    await enrol(client, owner)
     required = await client.put(
         "/v1/auth/agency-policy", json={"require_two_factor": True}, headers=owner.headers
     )
@@ -318,7 +302,7 @@ async def test_requiring_it_ends_the_sessions_of_people_without_it_at_once(
     client: httpx.AsyncClient, admin_engine: AsyncEngine
 ) -> None:
     owner = await sign_up(client)
-    await _enrol(client, owner)
+    await enrol(client, owner)
     # the newcomer joins (and is signed in) while the agency does not require two-factor yet
     newcomer = await invite_and_accept(client, admin_engine, owner, "new@agency.example", "admin")
     assert "access_token" in newcomer

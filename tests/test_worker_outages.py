@@ -21,8 +21,7 @@ from shared.db import Database
 from shared.events.relay import Relay
 from shared.jobs import URGENT_QUEUE
 from tests.support.outages import DedicatedRedis
-from tests.test_campaigns import chain  # noqa: F401
-from tests.test_publish_isolation import insert_posts
+from tests.support.publish_isolation import insert_posts
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +49,7 @@ async def test_a_frozen_redis_never_stalls_the_dispatcher(
     app_db: Database,
     settings: Settings,
     frozen_redis: DedicatedRedis,
-    chain: dict[str, Any],  # noqa: F811
+    chain: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(loops_module, "PASS_TIMEOUT_S", 1.0)
