@@ -18,18 +18,14 @@ from typing import Any
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.config import Settings
 from shared.db import Database
 from shared.publishing.keeper import LeaseKeeper
-from shared.publishing.limiter import AccountLimiter
 from shared.publishing.publisher import BatchResult, Publisher
-from tests.factories import create_brand, create_location, sign_up
-from tests.test_publishing import Shop, counts, cycle, lease, make_due, post, state
-from tests.test_social_accounts import connect
+from tests.support.publishing import Shop, counts, cycle, lease, make_due, post, state
+from tests.support.social_accounts import connect
 
 NO_FAULTS: dict[str, Any] = {}
 LOSE_THE_ANSWER = {"error_rates": {"accept_then_timeout": 1.0}, "hold_s": 5}
@@ -38,42 +34,10 @@ TOKEN_REFUSED = {"error_rates": {"auth_revoked": 1.0}}
 
 
 @pytest.fixture
-def publisher(app_db: Database, redis: Redis, settings: Settings) -> Publisher:
-    """Looks up at once after a lost answer; stops waiting for answers after half a second."""
-    fast = settings.model_copy(
-        update={
-            "reconcile_delay_seconds": 0.0,
-            "outbound_read_timeout_seconds": 0.5,
-            "outbound_total_timeout_seconds": 5.0,
-        }
-    )
-    return Publisher(app_db, AccountLimiter(redis), fast)
-
-
-@pytest.fixture
-async def shop(client: httpx.AsyncClient) -> Shop:
-    owner = await sign_up(client)
-    brand = await create_brand(client, owner)
-    location = await create_location(client, owner, brand["id"], city="Leeds")
-    made = Shop(owner, brand, location)
-    created = await client.post(
-        "/v1/templates",
-        json={
-            "brand_id": brand["id"],
-            "name": "Daily",
-            "bodies": {"default": "Fresh pizza in {{ location.city }}! {{ slot.offer }}"},
-            "slots": {"offer": {"label": "Offer", "max_length": 40}},
-        },
-        headers=owner.headers,
-    )
-    assert created.status_code == 201, created.text
-    made.template_id = created.json()["template_id"]
-    published = await client.post(
-        f"/v1/templates/{made.template_id}/versions/1/publish", headers=owner.headers
-    )
-    assert published.status_code == 200, published.text
-    await connect(client, owner.headers, location["id"], "x")
-    return made
+async def shop(shop: Shop, client: httpx.AsyncClient) -> Shop:
+    """The publishing tests' shop (``tests/support/publishing.py``), with X connected."""
+    await connect(client, shop.owner.headers, shop.location["id"], "x")
+    return shop
 
 
 async def faults(sandbox: httpx.AsyncClient, config: dict[str, Any]) -> None:
