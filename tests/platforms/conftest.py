@@ -3,7 +3,7 @@ of OAuth (open the authorize URL, read the code off the redirect)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,6 +14,7 @@ from shared.config import Settings
 from shared.crypto import Sealed
 from shared.http import OutboundHttp
 from shared.platforms.base import Connector
+from shared.platforms.errors import ErrorKind, PlatformError
 from shared.platforms.types import AccountAuth, AppCredentials, Grant
 
 REDIRECT_URI = "https://chorus.test/v1/oauth/callback"
@@ -83,3 +84,11 @@ def auth_for(grant: Grant, index: int = 0) -> AccountAuth:
 async def set_faults(sandbox: httpx.AsyncClient, platform: str, **config: Any) -> None:
     r = await sandbox.put(f"/_sandbox/faults/{platform}", json=config)
     assert r.status_code == 200, r.text
+
+
+async def expect(kind: ErrorKind, call: Awaitable[Any]) -> PlatformError:
+    """Await ``call``; it must fail with a platform error of ``kind``, which is returned."""
+    with pytest.raises(PlatformError) as caught:
+        await call
+    assert caught.value.kind is kind, repr(caught.value)
+    return caught.value

@@ -18,10 +18,17 @@ from services.sandbox import activity
 from services.sandbox.state import PlatformState
 from shared.http import Response
 from shared.platforms._google import seconds_to_pacific_midnight
-from shared.platforms.errors import ErrorKind, PlatformError
+from shared.platforms.errors import ErrorKind
 from shared.platforms.google_business import GoogleBusinessConnector
 from shared.platforms.types import AccountAuth, Media, PostContent, PublishAttempt, TokenSet
-from tests.platforms.conftest import REDIRECT_URI, auth_for, connect, consent, set_faults
+from tests.platforms.conftest import (
+    REDIRECT_URI,
+    auth_for,
+    connect,
+    consent,
+    expect,
+    set_faults,
+)
 
 P = "google_business"
 LOCATION = re.compile(r"^accounts/\d+/locations/\d+$")
@@ -37,13 +44,6 @@ def gbp(make_connector: Make) -> GoogleBusinessConnector:
 async def _connected(gbp: GoogleBusinessConnector) -> tuple[TokenSet, AccountAuth]:
     grant = await connect(gbp)
     return grant.tokens, auth_for(grant)
-
-
-async def _fails(kind: ErrorKind, call: Any) -> PlatformError:
-    with pytest.raises(PlatformError) as caught:
-        await call
-    assert caught.value.kind is kind, repr(caught.value)
-    return caught.value
 
 
 async def _counts(sandbox: httpx.AsyncClient) -> dict[str, int]:
@@ -113,12 +113,12 @@ async def test_denied_consent_redirects_with_access_denied(gbp: GoogleBusinessCo
 async def test_pkce_verifier_is_checked(gbp: GoogleBusinessConnector) -> None:
     code, verifier = await consent(gbp)
     assert verifier
-    err = await _fails(ErrorKind.AUTH, gbp.exchange_code(code, REDIRECT_URI, verifier[::-1]))
+    err = await expect(ErrorKind.AUTH, gbp.exchange_code(code, REDIRECT_URI, verifier[::-1]))
     assert err.code == "invalid_grant"
     # The code was used up by the failed attempt, as at Google.
-    await _fails(ErrorKind.AUTH, gbp.exchange_code(code, REDIRECT_URI, verifier))
+    await expect(ErrorKind.AUTH, gbp.exchange_code(code, REDIRECT_URI, verifier))
     code, verifier = await consent(gbp)
-    await _fails(ErrorKind.REJECTED, gbp.exchange_code(code, REDIRECT_URI, None))
+    await expect(ErrorKind.REJECTED, gbp.exchange_code(code, REDIRECT_URI, None))
 
 
 async def test_refresh_keeps_the_refresh_token(gbp: GoogleBusinessConnector) -> None:
@@ -141,7 +141,7 @@ async def test_expired_access_token_is_auth_until_refreshed(
 ) -> None:
     tokens, auth = await _connected(gbp)
     await sandbox.post("/_sandbox/clock/advance", json={"seconds": 3600})
-    err = await _fails(ErrorKind.AUTH, gbp.publish(auth, PostContent("Hello"), "ref-exp"))
+    err = await expect(ErrorKind.AUTH, gbp.publish(auth, PostContent("Hello"), "ref-exp"))
     assert err.status == 401
     assert tokens.access_token.reveal() not in repr(err) + str(err) + str(err.detail)
     fresh = await gbp.refresh_token(tokens)
@@ -155,8 +155,8 @@ async def test_expired_access_token_is_auth_until_refreshed(
 async def test_revoke_ends_the_whole_grant(gbp: GoogleBusinessConnector) -> None:
     tokens, auth = await _connected(gbp)
     assert await gbp.revoke(auth) is True
-    await _fails(ErrorKind.AUTH, gbp.fetch_reviews(auth, None))
-    err = await _fails(ErrorKind.AUTH, gbp.refresh_token(tokens))
+    await expect(ErrorKind.AUTH, gbp.fetch_reviews(auth, None))
+    err = await expect(ErrorKind.AUTH, gbp.refresh_token(tokens))
     assert err.code == "invalid_grant"
     assert await gbp.revoke(auth) is True  # already revoked: nothing left to do
 
@@ -166,11 +166,11 @@ async def test_token_endpoint_faults(
 ) -> None:
     tokens, _ = await _connected(gbp)
     await set_faults(sandbox, P, error_rates={"server_error": 1.0})
-    await _fails(ErrorKind.TRANSIENT, gbp.refresh_token(tokens))
+    await expect(ErrorKind.TRANSIENT, gbp.refresh_token(tokens))
     await set_faults(sandbox, P, error_rates={"rate_limited": 1.0})
-    await _fails(ErrorKind.RATE_LIMITED, gbp.refresh_token(tokens))
+    await expect(ErrorKind.RATE_LIMITED, gbp.refresh_token(tokens))
     await set_faults(sandbox, P, error_rates={"auth_revoked": 1.0})
-    await _fails(ErrorKind.AUTH, gbp.refresh_token(tokens))
+    await expect(ErrorKind.AUTH, gbp.refresh_token(tokens))
 
 
 # --- Publishing ----------------------------------------------------------------------------------
@@ -219,7 +219,7 @@ async def test_publish_rejections(
     gbp: GoogleBusinessConnector, sandbox: httpx.AsyncClient, content: PostContent, said: str
 ) -> None:
     _, auth = await _connected(gbp)
-    err = await _fails(ErrorKind.REJECTED, gbp.publish(auth, content, "ref-bad"))
+    err = await expect(ErrorKind.REJECTED, gbp.publish(auth, content, "ref-bad"))
     assert err.status == 400
     assert said in err.message
     assert await _counts(sandbox) == {}
@@ -229,7 +229,7 @@ async def test_publish_to_someone_elses_location_is_auth(gbp: GoogleBusinessConn
     _, mine = await _connected(gbp)
     _, theirs = await _connected(gbp)
     stolen = AccountAuth(theirs.external_id, mine.access_token)
-    err = await _fails(ErrorKind.AUTH, gbp.publish(stolen, PostContent("Hi"), "ref-x"))
+    err = await expect(ErrorKind.AUTH, gbp.publish(stolen, PostContent("Hi"), "ref-x"))
     assert err.status == 403
 
 
@@ -246,7 +246,7 @@ async def test_publish_faults(
 ) -> None:
     _, auth = await _connected(gbp)
     await set_faults(sandbox, P, error_rates={fault: 1.0})
-    err = await _fails(kind, gbp.publish(auth, PostContent("Hello"), "ref-f"))
+    err = await expect(kind, gbp.publish(auth, PostContent("Hello"), "ref-f"))
     if kind is ErrorKind.RATE_LIMITED:
         assert err.status == 429
         assert err.retry_after == 60.0
@@ -260,7 +260,7 @@ async def test_ten_edits_per_minute_per_location(
     auth = auth_for(grant)
     for i in range(10):
         await gbp.publish(auth, PostContent(f"Post {i}"), f"ref-{i}")
-    err = await _fails(ErrorKind.RATE_LIMITED, gbp.publish(auth, PostContent("11"), "ref-11"))
+    err = await expect(ErrorKind.RATE_LIMITED, gbp.publish(auth, PostContent("11"), "ref-11"))
     assert err.retry_after == 60.0
     # Another location of the same user has its own allowance.
     await gbp.publish(auth_for(grant, 1), PostContent("Elsewhere"), "ref-other")
@@ -278,7 +278,7 @@ async def test_project_quota_of_300_queries_per_minute(
     statuses = [(await sandbox.get(path, headers=headers)).status_code for _ in range(301)]
     assert statuses[:300] == [200] * 300
     assert statuses[300] == 429
-    err = await _fails(ErrorKind.RATE_LIMITED, gbp.fetch_reviews(auth, None))
+    err = await expect(ErrorKind.RATE_LIMITED, gbp.fetch_reviews(auth, None))
     assert err.code in ("RATE_LIMIT_EXCEEDED", "rateLimitExceeded")
     # Other APIs have their own quota.
     assert await gbp.fetch_metrics(auth, datetime.now(UTC).date(), datetime.now(UTC).date())
@@ -292,7 +292,7 @@ async def test_ambiguous_publish_is_reconciled_without_repeating(
     content = PostContent("Grand opening this Saturday — free garlic knots")
     started = datetime.now(UTC)
     await set_faults(sandbox, P, error_rates={"accept_then_timeout": 1.0}, hold_s=5)
-    await _fails(ErrorKind.AMBIGUOUS, slow.publish(auth, content, "ref-amb"))
+    await expect(ErrorKind.AMBIGUOUS, slow.publish(auth, content, "ref-amb"))
     await set_faults(sandbox, P)
     found = await slow.fetch_post_status(auth, PublishAttempt("ref-amb", content, started))
     assert found is not None
@@ -319,7 +319,7 @@ async def test_delete(gbp: GoogleBusinessConnector, sandbox: httpx.AsyncClient) 
     content = PostContent("Short-lived")
     published = await gbp.publish(auth, content, "ref-del")
     await set_faults(sandbox, P, error_rates={"server_error": 1.0})
-    await _fails(ErrorKind.TRANSIENT, gbp.delete(auth, published.external_id))
+    await expect(ErrorKind.TRANSIENT, gbp.delete(auth, published.external_id))
     await set_faults(sandbox, P)
     await gbp.delete(auth, published.external_id)
     posts = (await sandbox.get(f"/_sandbox/posts/{P}")).json()["data"]
@@ -327,7 +327,7 @@ async def test_delete(gbp: GoogleBusinessConnector, sandbox: httpx.AsyncClient) 
     attempt = PublishAttempt("ref-del", content, datetime.now(UTC), published.external_id)
     assert await gbp.fetch_post_status(auth, attempt) is None
     await gbp.delete(auth, published.external_id)  # already gone: fine
-    await _fails(ErrorKind.REJECTED, gbp.delete(auth, "accounts/1/locations/2/localPosts/3"))
+    await expect(ErrorKind.REJECTED, gbp.delete(auth, "accounts/1/locations/2/localPosts/3"))
 
 
 # --- Reviews -------------------------------------------------------------------------------------
@@ -372,13 +372,13 @@ async def test_reply_to_a_review(gbp: GoogleBusinessConnector, sandbox: httpx.As
     again = {r.external_id: r for r in (await gbp.fetch_reviews(auth, None)).reviews}
     assert again[review.external_id].reply_text == "Thanks for coming by!"
     assert again[review.external_id].reply_updated_at is not None
-    err = await _fails(
+    err = await expect(
         ErrorKind.REJECTED, gbp.reply_to_review(auth, review.external_id, "é" * 2049)
     )
     assert "4096" in err.message
-    await _fails(ErrorKind.REJECTED, gbp.reply_to_review(auth, "no-such-review", "Thanks"))
+    await expect(ErrorKind.REJECTED, gbp.reply_to_review(auth, "no-such-review", "Thanks"))
     await set_faults(sandbox, P, error_rates={"server_error": 1.0})
-    await _fails(ErrorKind.TRANSIENT, gbp.reply_to_review(auth, review.external_id, "Again"))
+    await expect(ErrorKind.TRANSIENT, gbp.reply_to_review(auth, review.external_id, "Again"))
 
 
 @pytest.mark.parametrize(
@@ -394,8 +394,8 @@ async def test_reviews_faults(
 ) -> None:
     _, auth = await _connected(gbp)
     await set_faults(sandbox, P, error_rates={fault: 1.0})
-    await _fails(kind, gbp.fetch_reviews(auth, None))
-    await _fails(kind, gbp.reply_to_review(auth, "x-r1", "Thanks"))
+    await expect(kind, gbp.fetch_reviews(auth, None))
+    await expect(kind, gbp.reply_to_review(auth, "x-r1", "Thanks"))
 
 
 # --- Metrics -------------------------------------------------------------------------------------
@@ -426,7 +426,7 @@ async def test_metrics_faults(
     _, auth = await _connected(gbp)
     await set_faults(sandbox, P, error_rates={fault: 1.0})
     today = datetime.now(UTC).date()
-    await _fails(kind, gbp.fetch_metrics(auth, today, today))
+    await expect(kind, gbp.fetch_metrics(auth, today, today))
 
 
 # --- Classification ------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ every error kind each method can meet."""
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -14,10 +14,17 @@ import httpx
 import pytest
 
 from shared.crypto import Sealed
-from shared.platforms.errors import ErrorKind, NotSupported, PlatformError
+from shared.platforms.errors import ErrorKind, NotSupported
 from shared.platforms.instagram import InstagramConnector
 from shared.platforms.types import AccountAuth, Media, PostContent, PublishAttempt, TokenSet
-from tests.platforms.conftest import REDIRECT_URI, auth_for, connect, consent, set_faults
+from tests.platforms.conftest import (
+    REDIRECT_URI,
+    auth_for,
+    connect,
+    consent,
+    expect,
+    set_faults,
+)
 
 P = "instagram"
 G = f"/{P}/v21.0"
@@ -41,13 +48,6 @@ async def connected(make: Make, **kw: Any) -> tuple[InstagramConnector, AccountA
 async def advance(sandbox: httpx.AsyncClient, seconds: float) -> None:
     r = await sandbox.post("/_sandbox/clock/advance", json={"seconds": seconds})
     assert r.status_code == 200
-
-
-async def expect(kind: ErrorKind, call: Awaitable[Any]) -> PlatformError:
-    with pytest.raises(PlatformError) as caught:
-        await call
-    assert caught.value.kind is kind, repr(caught.value)
-    return caught.value
 
 
 def seed_for(rate: float, clean_calls: int) -> int:

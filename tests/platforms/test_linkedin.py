@@ -4,7 +4,7 @@ the versioned-API headers, and every error kind each method can meet."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -22,7 +22,14 @@ from shared.platforms.linkedin import (
     unescape_little_text,
 )
 from shared.platforms.types import AccountAuth, Media, PostContent, PublishAttempt, TokenSet
-from tests.platforms.conftest import REDIRECT_URI, auth_for, connect, consent, set_faults
+from tests.platforms.conftest import (
+    REDIRECT_URI,
+    auth_for,
+    connect,
+    consent,
+    expect,
+    set_faults,
+)
 
 P = "linkedin"
 DAY = 86_400
@@ -39,13 +46,6 @@ async def connected(make: Make, **kw: Any) -> tuple[LinkedInConnector, AccountAu
 async def advance(sandbox: httpx.AsyncClient, seconds: float) -> None:
     r = await sandbox.post("/_sandbox/clock/advance", json={"seconds": seconds})
     assert r.status_code == 200
-
-
-async def expect(kind: ErrorKind, call: Awaitable[Any]) -> PlatformError:
-    with pytest.raises(PlatformError) as caught:
-        await call
-    assert caught.value.kind is kind, repr(caught.value)
-    return caught.value
 
 
 async def stored(sandbox: httpx.AsyncClient) -> list[dict[str, Any]]:

@@ -20,7 +20,14 @@ from shared.crypto import Sealed
 from shared.platforms.errors import ErrorKind, NotSupported, PlatformError
 from shared.platforms.tiktok import TikTokConnector
 from shared.platforms.types import AccountAuth, Media, PostContent, PublishAttempt
-from tests.platforms.conftest import REDIRECT_URI, auth_for, connect, consent, set_faults
+from tests.platforms.conftest import (
+    REDIRECT_URI,
+    auth_for,
+    connect,
+    consent,
+    expect,
+    set_faults,
+)
 
 P = "/tiktok"
 VIDEO = Media("https://cdn.chorus.test/clips/pizza.mp4", "video")
@@ -78,13 +85,6 @@ async def _counts(sandbox: httpx.AsyncClient) -> dict[str, int]:
     return counts
 
 
-async def _fails(kind: ErrorKind, call: Any) -> PlatformError:
-    with pytest.raises(PlatformError) as caught:
-        await call
-    assert caught.value.kind is kind, repr(caught.value)
-    return caught.value
-
-
 # --- OAuth -----------------------------------------------------------------------------------
 
 
@@ -137,7 +137,7 @@ async def test_consent_refused_comes_back_with_access_denied(tiktok: TikTokConne
 async def test_code_works_once(tiktok: TikTokConnector) -> None:
     code, verifier = await consent(tiktok)
     await tiktok.exchange_code(code, REDIRECT_URI, verifier)
-    err = await _fails(ErrorKind.AUTH, tiktok.exchange_code(code, REDIRECT_URI, verifier))
+    err = await expect(ErrorKind.AUTH, tiktok.exchange_code(code, REDIRECT_URI, verifier))
     assert err.code == "invalid_grant"
 
 
@@ -158,7 +158,7 @@ async def test_pkce_verifier_is_checked_when_a_challenge_was_sent(
         return parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
 
     wrong = await code_with_challenge()
-    err = await _fails(ErrorKind.REJECTED, tiktok.exchange_code(wrong, REDIRECT_URI, "x" * 64))
+    err = await expect(ErrorKind.REJECTED, tiktok.exchange_code(wrong, REDIRECT_URI, "x" * 64))
     assert err.code == "invalid_request"
     assert "verifier" in (err.detail or "")
     grant = await tiktok.exchange_code(await code_with_challenge(), REDIRECT_URI, verifier)
@@ -168,9 +168,9 @@ async def test_pkce_verifier_is_checked_when_a_challenge_was_sent(
 async def test_exchange_code_faults(tiktok: TikTokConnector, sandbox: httpx.AsyncClient) -> None:
     code, _ = await consent(tiktok)
     await set_faults(sandbox, "tiktok", error_rates={"server_error": 1.0})
-    await _fails(ErrorKind.TRANSIENT, tiktok.exchange_code(code, REDIRECT_URI, None))
+    await expect(ErrorKind.TRANSIENT, tiktok.exchange_code(code, REDIRECT_URI, None))
     await set_faults(sandbox, "tiktok", error_rates={"rate_limited": 1.0})
-    await _fails(ErrorKind.RATE_LIMITED, tiktok.exchange_code(code, REDIRECT_URI, None))
+    await expect(ErrorKind.RATE_LIMITED, tiktok.exchange_code(code, REDIRECT_URI, None))
 
 
 async def test_refresh_rotates_and_never_drops_the_refresh_token(
@@ -180,7 +180,7 @@ async def test_refresh_rotates_and_never_drops_the_refresh_token(
     first = grant.tokens
     await sandbox.post("/_sandbox/clock/advance", json={"seconds": 86_401})
     auth = auth_for(grant)
-    err = await _fails(ErrorKind.AUTH, tiktok.fetch_post_status(auth, _attempt("x")))
+    err = await expect(ErrorKind.AUTH, tiktok.fetch_post_status(auth, _attempt("x")))
     assert err.code == "access_token_invalid"
     second = await tiktok.refresh_token(first)
     assert second.refresh_token is not None
@@ -194,7 +194,7 @@ async def test_refresh_rotates_and_never_drops_the_refresh_token(
     # The new access token works; the rotated-out refresh token does not.
     fresh = AccountAuth(auth.external_id, second.access_token)
     assert await tiktok.fetch_post_status(fresh, _attempt("never sent")) is None
-    err = await _fails(ErrorKind.AUTH, tiktok.refresh_token(first))
+    err = await expect(ErrorKind.AUTH, tiktok.refresh_token(first))
     assert err.code == "invalid_grant"
     third = await tiktok.refresh_token(second)
     assert third.refresh_token is not None
@@ -203,11 +203,11 @@ async def test_refresh_rotates_and_never_drops_the_refresh_token(
 async def test_refresh_errors(tiktok: TikTokConnector, sandbox: httpx.AsyncClient) -> None:
     tokens = (await connect(tiktok)).tokens
     await set_faults(sandbox, "tiktok", error_rates={"server_error": 1.0})
-    await _fails(ErrorKind.TRANSIENT, tiktok.refresh_token(tokens))
+    await expect(ErrorKind.TRANSIENT, tiktok.refresh_token(tokens))
     await set_faults(sandbox, "tiktok", error_rates={"rate_limited": 1.0})
-    await _fails(ErrorKind.RATE_LIMITED, tiktok.refresh_token(tokens))
+    await expect(ErrorKind.RATE_LIMITED, tiktok.refresh_token(tokens))
     await set_faults(sandbox, "tiktok", error_rates={"auth_revoked": 1.0})
-    err = await _fails(ErrorKind.AUTH, tiktok.refresh_token(tokens))
+    err = await expect(ErrorKind.AUTH, tiktok.refresh_token(tokens))
     assert tokens.refresh_token is not None
     assert tokens.refresh_token.reveal() not in f"{err} {err!r} {err.detail}"
 
@@ -216,9 +216,9 @@ async def test_revoke_ends_access(tiktok: TikTokConnector) -> None:
     grant = await connect(tiktok)
     auth = auth_for(grant)
     assert await tiktok.revoke(auth) is True
-    err = await _fails(ErrorKind.AUTH, tiktok.publish(auth, PostContent("hi", media=(VIDEO,)), "r"))
+    err = await expect(ErrorKind.AUTH, tiktok.publish(auth, PostContent("hi", media=(VIDEO,)), "r"))
     assert err.code == "access_token_invalid"
-    await _fails(ErrorKind.AUTH, tiktok.refresh_token(grant.tokens))
+    await expect(ErrorKind.AUTH, tiktok.refresh_token(grant.tokens))
 
 
 # --- Publishing --------------------------------------------------------------------------------
@@ -262,7 +262,7 @@ async def test_publish_needs_one_video_or_photos(
     tiktok: TikTokConnector, sandbox: httpx.AsyncClient, content: PostContent, code: str
 ) -> None:
     auth = await _connected(tiktok)
-    err = await _fails(ErrorKind.REJECTED, tiktok.publish(auth, content, "ref-m"))
+    err = await expect(ErrorKind.REJECTED, tiktok.publish(auth, content, "ref-m"))
     assert err.code == code
     assert "TikTok refused this" in err.message
     assert await _counts(sandbox) == {}
@@ -276,16 +276,16 @@ async def test_publish_limits_enforced_by_tiktok(
     ok = await tiktok.publish(auth, PostContent("😀" * 1_100, media=(VIDEO,)), "ref-2200")
     assert ok.external_id
     long = PostContent("😀" * 1_100 + "a", media=(VIDEO,))
-    err = await _fails(ErrorKind.REJECTED, tiktok.publish(auth, long, "ref-long"))
+    err = await expect(ErrorKind.REJECTED, tiktok.publish(auth, long, "ref-long"))
     assert err.code == "invalid_params"
     assert "2200" in err.message
     photos = tuple(Media(f"https://cdn.chorus.test/{i}.jpg", "image") for i in range(36))
     too_many = PostContent("x", media=photos)
-    err = await _fails(ErrorKind.REJECTED, tiktok.publish(auth, too_many, "r"))
+    err = await expect(ErrorKind.REJECTED, tiktok.publish(auth, too_many, "r"))
     assert err.code == "invalid_params"
     assert "35" in err.message
     unverified = Media("https://unverified.example.com/clip.mp4", "video")
-    err = await _fails(
+    err = await expect(
         ErrorKind.REJECTED, tiktok.publish(auth, PostContent("x", media=(unverified,)), "r")
     )
     assert err.code == "url_ownership_unverified"
@@ -306,7 +306,7 @@ async def test_publish_faults(
 ) -> None:
     auth = await _connected(tiktok)
     await set_faults(sandbox, "tiktok", error_rates={fault: 1.0})
-    err = await _fails(kind, tiktok.publish(auth, PostContent("hi", media=(VIDEO,)), "ref-f"))
+    err = await expect(kind, tiktok.publish(auth, PostContent("hi", media=(VIDEO,)), "ref-f"))
     assert err.code == code
     if kind is ErrorKind.RATE_LIMITED:
         assert err.retry_after == 60
@@ -319,7 +319,7 @@ async def test_publish_with_expired_token_is_auth(
 ) -> None:
     auth = await _connected(tiktok)
     await sandbox.post("/_sandbox/clock/advance", json={"seconds": 86_400})
-    err = await _fails(ErrorKind.AUTH, tiktok.publish(auth, PostContent("hi", media=(VIDEO,)), "r"))
+    err = await expect(ErrorKind.AUTH, tiktok.publish(auth, PostContent("hi", media=(VIDEO,)), "r"))
     assert err.code == "access_token_invalid"
 
 
@@ -344,7 +344,7 @@ async def test_publish_without_the_publish_scope_is_auth(
     )
     assert r.json()["scope"] == "user.info.basic"
     auth = AccountAuth(r.json()["open_id"], Sealed(r.json()["access_token"]))
-    err = await _fails(ErrorKind.AUTH, tiktok.publish(auth, PostContent("hi", media=(VIDEO,)), "r"))
+    err = await expect(ErrorKind.AUTH, tiktok.publish(auth, PostContent("hi", media=(VIDEO,)), "r"))
     assert err.code == "scope_not_authorized"
 
 
@@ -354,7 +354,7 @@ async def test_publish_init_window_of_six_a_minute(
     auth = await _connected(tiktok)
     for i in range(6):
         assert (await _raw_init(sandbox, auth, f"post {i}", f"raw-{i}")).status_code == 200
-    err = await _fails(
+    err = await expect(
         ErrorKind.RATE_LIMITED, tiktok.publish(auth, PostContent("7th", media=(VIDEO,)), "ref-7")
     )
     assert err.code == "rate_limit_exceeded"
@@ -373,7 +373,7 @@ async def test_daily_post_cap(tiktok: TikTokConnector, sandbox: httpx.AsyncClien
             await sandbox.post("/_sandbox/clock/advance", json={"seconds": 61})
         assert (await _raw_init(sandbox, auth, f"post {i}", f"raw-{i}")).status_code == 200
     await sandbox.post("/_sandbox/clock/advance", json={"seconds": 61})
-    err = await _fails(
+    err = await expect(
         ErrorKind.RATE_LIMITED, tiktok.publish(auth, PostContent("16th", media=(VIDEO,)), "ref-16")
     )
     assert err.code == "spam_risk_too_many_posts"
@@ -396,7 +396,7 @@ async def test_publish_timeout_is_ambiguous_then_reconciled_once(
     await set_faults(
         sandbox, "tiktok", error_rates={"accept_then_timeout": 0.5}, hold_s=5, seed=seed
     )
-    err = await _fails(ErrorKind.AMBIGUOUS, slow.publish(auth, content, "ref-amb"))
+    err = await expect(ErrorKind.AMBIGUOUS, slow.publish(auth, content, "ref-amb"))
     assert auth.access_token.reveal() not in f"{err} {err!r} {err.detail}"
     await set_faults(sandbox, "tiktok")
     attempt = PublishAttempt("ref-amb", content, started)
@@ -479,8 +479,8 @@ async def test_fetch_post_status_faults(
 ) -> None:
     auth = await _connected(tiktok)
     await set_faults(sandbox, "tiktok", error_rates={fault: 1.0})
-    await _fails(kind, tiktok.fetch_post_status(auth, _attempt("x")))
-    await _fails(kind, tiktok.fetch_post_status(auth, _attempt("x", "v_pub_url~v2.1")))
+    await expect(kind, tiktok.fetch_post_status(auth, _attempt("x")))
+    await expect(kind, tiktok.fetch_post_status(auth, _attempt("x", "v_pub_url~v2.1")))
 
 
 async def test_fetch_post_status_with_expired_token_is_auth(
@@ -488,7 +488,7 @@ async def test_fetch_post_status_with_expired_token_is_auth(
 ) -> None:
     auth = await _connected(tiktok)
     await sandbox.post("/_sandbox/clock/advance", json={"seconds": 86_400})
-    await _fails(ErrorKind.AUTH, tiktok.fetch_post_status(auth, _attempt("x")))
+    await expect(ErrorKind.AUTH, tiktok.fetch_post_status(auth, _attempt("x")))
 
 
 async def test_delete_is_not_supported(tiktok: TikTokConnector) -> None:
@@ -527,13 +527,13 @@ async def test_metrics_errors(tiktok: TikTokConnector, sandbox: httpx.AsyncClien
     auth = await _connected(tiktok)
     today = datetime.now(UTC).date()
     await set_faults(sandbox, "tiktok", error_rates={"server_error": 1.0})
-    await _fails(ErrorKind.TRANSIENT, tiktok.fetch_metrics(auth, today, today))
+    await expect(ErrorKind.TRANSIENT, tiktok.fetch_metrics(auth, today, today))
     await set_faults(sandbox, "tiktok", error_rates={"rate_limited": 1.0})
-    err = await _fails(ErrorKind.RATE_LIMITED, tiktok.fetch_metrics(auth, today, today))
+    err = await expect(ErrorKind.RATE_LIMITED, tiktok.fetch_metrics(auth, today, today))
     assert err.retry_after == 60
     await set_faults(sandbox, "tiktok")
     await sandbox.post("/_sandbox/clock/advance", json={"seconds": 86_400})
-    await _fails(ErrorKind.AUTH, tiktok.fetch_metrics(auth, today, today))
+    await expect(ErrorKind.AUTH, tiktok.fetch_metrics(auth, today, today))
 
 
 async def test_post_metrics_are_the_videos_counts_from_one_query(
@@ -580,4 +580,4 @@ async def test_post_metrics_with_a_revoked_token_are_auth(
     auth = await _connected(tiktok)
     kept = (await tiktok.publish(auth, PostContent("Auth", media=(VIDEO,)), "pma")).external_id
     await set_faults(sandbox, "tiktok", error_rates={"auth_revoked": 1.0})
-    await _fails(ErrorKind.AUTH, tiktok.fetch_post_metrics(auth, [kept]))
+    await expect(ErrorKind.AUTH, tiktok.fetch_post_metrics(auth, [kept]))

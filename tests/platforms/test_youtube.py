@@ -13,10 +13,17 @@ import pytest
 from services.sandbox import activity
 from services.sandbox.state import PlatformState
 from shared.platforms._google import seconds_to_pacific_midnight
-from shared.platforms.errors import ErrorKind, NotSupported, PlatformError
+from shared.platforms.errors import ErrorKind, NotSupported
 from shared.platforms.types import AccountAuth, Media, PostContent, PublishAttempt, TokenSet
 from shared.platforms.youtube import YouTubeConnector
-from tests.platforms.conftest import REDIRECT_URI, auth_for, connect, consent, set_faults
+from tests.platforms.conftest import (
+    REDIRECT_URI,
+    auth_for,
+    connect,
+    consent,
+    expect,
+    set_faults,
+)
 
 P = "youtube"
 Make = Callable[..., Any]
@@ -36,13 +43,6 @@ def video(sandbox_url: str) -> Media:
 async def _connected(yt: YouTubeConnector) -> tuple[TokenSet, AccountAuth]:
     grant = await connect(yt)
     return grant.tokens, auth_for(grant)
-
-
-async def _fails(kind: ErrorKind, call: Any) -> PlatformError:
-    with pytest.raises(PlatformError) as caught:
-        await call
-    assert caught.value.kind is kind, repr(caught.value)
-    return caught.value
 
 
 async def _counts(sandbox: httpx.AsyncClient) -> dict[str, int]:
@@ -79,7 +79,7 @@ async def test_denied_consent_and_pkce(yt: YouTubeConnector) -> None:
     assert "code" not in back
     code, verifier = await consent(yt)
     assert verifier
-    err = await _fails(ErrorKind.AUTH, yt.exchange_code(code, REDIRECT_URI, "x" * 64))
+    err = await expect(ErrorKind.AUTH, yt.exchange_code(code, REDIRECT_URI, "x" * 64))
     assert err.code == "invalid_grant"
 
 
@@ -88,7 +88,7 @@ async def test_refresh_keeps_the_refresh_token_and_works(
 ) -> None:
     tokens, auth = await _connected(yt)
     await sandbox.post("/_sandbox/clock/advance", json={"seconds": 3600})
-    await _fails(ErrorKind.AUTH, yt.publish(auth, PostContent("Old token", media=(video,)), "r0"))
+    await expect(ErrorKind.AUTH, yt.publish(auth, PostContent("Old token", media=(video,)), "r0"))
     fresh = await yt.refresh_token(tokens)
     assert fresh.refresh_token is not None
     assert tokens.refresh_token is not None
@@ -106,8 +106,8 @@ async def test_revoke(yt: YouTubeConnector) -> None:
     tokens, auth = await _connected(yt)
     assert await yt.revoke(auth) is True
     today = datetime.now(UTC).date()
-    await _fails(ErrorKind.AUTH, yt.fetch_metrics(auth, today, today))
-    await _fails(ErrorKind.AUTH, yt.refresh_token(tokens))
+    await expect(ErrorKind.AUTH, yt.fetch_metrics(auth, today, today))
+    await expect(ErrorKind.AUTH, yt.refresh_token(tokens))
 
 
 # --- Publishing ----------------------------------------------------------------------------------
@@ -177,20 +177,20 @@ async def test_upload_rejections(
 ) -> None:
     _, auth = await _connected(yt)
     content = PostContent(text, title=title, media=(video,) if with_video else ())
-    err = await _fails(ErrorKind.REJECTED, yt.publish(auth, content, "ref-bad"))
+    err = await expect(ErrorKind.REJECTED, yt.publish(auth, content, "ref-bad"))
     assert said in err.message
     photo = PostContent("Photo", media=(Media("https://e.com/a.jpg"),))
-    await _fails(ErrorKind.REJECTED, yt.publish(auth, photo, "ref-photo"))
+    await expect(ErrorKind.REJECTED, yt.publish(auth, photo, "ref-photo"))
     assert await _counts(sandbox) == {}
 
 
 async def test_video_url_is_fetched_safely(yt: YouTubeConnector, sandbox_url: str) -> None:
     _, auth = await _connected(yt)
     blocked = PostContent("Internal", media=(Media("http://169.254.169.254/latest", "video"),))
-    err = await _fails(ErrorKind.REJECTED, yt.publish(auth, blocked, "ref-ssrf"))
+    err = await expect(ErrorKind.REJECTED, yt.publish(auth, blocked, "ref-ssrf"))
     assert "cannot be used" in err.message
     missing = PostContent("Gone", media=(Media(f"{sandbox_url}/youtube/_media/nope.mp4", "video"),))
-    err = await _fails(ErrorKind.REJECTED, yt.publish(auth, missing, "ref-404"))
+    err = await expect(ErrorKind.REJECTED, yt.publish(auth, missing, "ref-404"))
     assert "404" in err.message
 
 
@@ -207,7 +207,7 @@ async def test_upload_faults(
 ) -> None:
     _, auth = await _connected(yt)
     await set_faults(sandbox, P, error_rates={fault: 1.0})
-    err = await _fails(kind, yt.publish(auth, PostContent("Hi", media=(video,)), "ref-f"))
+    err = await expect(kind, yt.publish(auth, PostContent("Hi", media=(video,)), "ref-f"))
     if kind is ErrorKind.RATE_LIMITED:
         assert err.code == "userRateLimitExceeded"
     assert await _counts(sandbox) == {}
@@ -219,7 +219,7 @@ async def test_daily_quota_allows_six_uploads(
     tokens, auth = await _connected(yt)
     for i in range(6):
         await yt.publish(auth, PostContent(f"Clip {i}", media=(video,)), f"ref-{i}")
-    err = await _fails(
+    err = await expect(
         ErrorKind.RATE_LIMITED, yt.publish(auth, PostContent("7", media=(video,)), "ref-7")
     )
     assert err.code == "quotaExceeded"
@@ -231,7 +231,7 @@ async def test_daily_quota_allows_six_uploads(
     # cheaper calls (a delete costs 50 units) still fit in what is left.
     _, other = await _connected(yt)
     clip = PostContent("Other", media=(video,))
-    await _fails(ErrorKind.RATE_LIMITED, yt.publish(other, clip, "ref-o"))
+    await expect(ErrorKind.RATE_LIMITED, yt.publish(other, clip, "ref-o"))
     await yt.delete(other, "abcdefghijk")
     # At midnight Pacific the quota starts over.
     await sandbox.post("/_sandbox/clock/advance", json={"seconds": err.retry_after + 1})
@@ -248,7 +248,7 @@ async def test_ambiguous_upload_is_reconciled_without_repeating(
     content = PostContent("Our summer menu, in 30 seconds", media=(video,))
     started = datetime.now(UTC)
     await set_faults(sandbox, P, error_rates={"accept_then_timeout": 1.0}, hold_s=5)
-    await _fails(ErrorKind.AMBIGUOUS, slow.publish(auth, content, "ref-amb"))
+    await expect(ErrorKind.AMBIGUOUS, slow.publish(auth, content, "ref-amb"))
     await set_faults(sandbox, P)
     found = await slow.fetch_post_status(auth, PublishAttempt("ref-amb", content, started))
     assert found is not None
@@ -267,7 +267,7 @@ async def test_delete(yt: YouTubeConnector, sandbox: httpx.AsyncClient, video: M
     content = PostContent("Delete me", media=(video,))
     published = await yt.publish(auth, content, "ref-del")
     await set_faults(sandbox, P, error_rates={"server_error": 1.0})
-    await _fails(ErrorKind.TRANSIENT, yt.delete(auth, published.external_id))
+    await expect(ErrorKind.TRANSIENT, yt.delete(auth, published.external_id))
     await set_faults(sandbox, P)
     await yt.delete(auth, published.external_id)
     attempt = PublishAttempt("ref-del", content, datetime.now(UTC), published.external_id)
@@ -278,8 +278,8 @@ async def test_delete(yt: YouTubeConnector, sandbox: httpx.AsyncClient, video: M
     await yt.delete(auth, published.external_id)  # already gone
     _, other = await _connected(yt)
     mine = await yt.publish(auth, PostContent("Mine", media=(video,)), "ref-mine")
-    await _fails(ErrorKind.AUTH, yt.delete(other, mine.external_id))
-    await _fails(ErrorKind.REJECTED, yt.delete(auth, "../../channels"))
+    await expect(ErrorKind.AUTH, yt.delete(other, mine.external_id))
+    await expect(ErrorKind.REJECTED, yt.delete(auth, "../../channels"))
 
 
 # --- Metrics and reviews -------------------------------------------------------------------------
@@ -319,7 +319,7 @@ async def test_metrics_faults(
     _, auth = await _connected(yt)
     await set_faults(sandbox, P, error_rates={fault: 1.0})
     today = datetime.now(UTC).date()
-    await _fails(kind, yt.fetch_metrics(auth, today - timedelta(days=1), today))
+    await expect(kind, yt.fetch_metrics(auth, today - timedelta(days=1), today))
 
 
 async def test_no_reviews_on_youtube(yt: YouTubeConnector) -> None:
@@ -378,5 +378,5 @@ async def test_post_metrics_short_term_limit_is_rate_limited(
     _, auth = await _connected(yt)
     kept = (await yt.publish(auth, PostContent("Limited", media=(video,)), "pm-l")).external_id
     await set_faults(sandbox, P, error_rates={"rate_limited": 1.0})
-    err = await _fails(ErrorKind.RATE_LIMITED, yt.fetch_post_metrics(auth, [kept]))
+    err = await expect(ErrorKind.RATE_LIMITED, yt.fetch_post_metrics(auth, [kept]))
     assert err.code == "userRateLimitExceeded"
