@@ -293,6 +293,16 @@ async def get_review(
 # -- Replying ------------------------------------------------------------------------------------
 
 
+def _reply_text(text: str) -> str:
+    """The reply as it will be posted: trimmed, and never empty."""
+    text = text.strip()
+    if not text:
+        raise ValidationFailed(
+            "the reply is empty", errors=[FieldProblem("body.text", "write the reply's text")]
+        )
+    return text
+
+
 def _enqueue_send(session: AsyncSession, redis: ArqRedis, review: Review) -> None:
     agency_id, review_id = review.agency_id, review.id
     job_id = reply_job_id(review.id, review.reply_attempts, review.reply_due_at)
@@ -318,11 +328,7 @@ async def reply(
 ) -> Review:
     """Queue the location's reply; a job sends it through the platform."""
     review = await get_review(session, principal, review_id, "review.reply", lock=True)
-    text = text.strip()
-    if not text:
-        raise ValidationFailed(
-            "the reply is empty", errors=[FieldProblem("body.text", "write the reply's text")]
-        )
+    text = _reply_text(text)
     _check_platform_allows(review, "reply")
     _check_not_in_flight(review)
     if review.reply_status == "sent":
@@ -401,11 +407,7 @@ async def edit_reply(
     or in the draft while an auto-reply waits for approval. The same text again changes
     nothing."""
     review = await get_review(session, principal, review_id, "review.reply", lock=True)
-    text = text.strip()
-    if not text:
-        raise ValidationFailed(
-            "the reply is empty", errors=[FieldProblem("body.text", "write the reply's text")]
-        )
+    text = _reply_text(text)
     _check_platform_allows(review, "edit")
     _check_not_in_flight(review)
     if review.reply_status in ("none", "failed") or review.reply_text is None:
