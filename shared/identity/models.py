@@ -117,3 +117,20 @@ class AgencySecurity(Base):
     require_two_factor: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_by: Mapped[uuid.UUID | None]
+
+
+class WebSession(Base):
+    """A browser's session of the web app: the cookie's opaque token, kept as its SHA-256
+    digest, bound to one session family (``RefreshToken.family_id``). It lives exactly while
+    that family does (services/web/sessions.py), so every way the API ends a session ends
+    this one too. ``location_id``: the location the person is looking at (the switcher)."""
+
+    __tablename__ = "web_session"
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    family_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    location_id: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
