@@ -36,7 +36,7 @@ from tests.support.sandbox_server import SandboxServer
 ROOT = Path(__file__).resolve().parent.parent
 
 # Fixtures several test modules share (a test module never imports from another one).
-pytest_plugins = ["tests.support.publishing", "tests.support.campaigns"]
+pytest_plugins = ["tests.support.publishing", "tests.support.campaigns", "tests.support.clock"]
 
 # Property tests a failure can be replayed from: in CI (``CI`` set) Hypothesis draws the same
 # examples every run (derandomized, no example database); elsewhere it explores at random and a
