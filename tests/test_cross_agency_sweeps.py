@@ -301,7 +301,7 @@ async def test_one_agencys_failing_events_do_not_hold_the_others(
             }
 
     assert await one_pass() == 2  # the two healthy agencies' events
-    # Their follow-ups; the failing agency's event, tried again, fails again.
+    # Their follow-ups; the failing agency's event waits out its back-off.
     assert await one_pass() == 2
     assert await state() == {
         (failing.agency_id, "test.sweep", False),
@@ -310,10 +310,91 @@ async def test_one_agencys_failing_events_do_not_hold_the_others(
         (read_only.agency_id, "test.sweep", True),
         (read_only.agency_id, "test.followed", True),
     }
+    deferred = await deferred_events(admin_engine)
+    assert [(row.attempts, row.error) for row in deferred] == [
+        (1, "ValueError: this agency's data trips the consumer")
+    ]
+    assert deferred[0].wait > timedelta(seconds=4)
+
+    await back_off_elapsed(admin_engine)
+    assert await one_pass() == 0  # tried again: fails again, and waits longer
+    again = await deferred_events(admin_engine)
+    assert again[0].attempts == 2
+    assert again[0].wait > timedelta(seconds=9)
 
     broken.clear()  # the consumer is fixed
+    await back_off_elapsed(admin_engine)
     assert await one_pass() == 1
     assert (failing.agency_id, "test.followed", False) in await state()
+
+
+async def test_a_failing_agency_with_a_full_pass_of_events_does_not_starve_the_others(
+    client: httpx.AsyncClient, admin_engine: AsyncEngine, app_db: Database
+) -> None:
+    """Its events are the oldest and more than one pass takes: backed off, they leave room."""
+    failing, healthy = await open_shop(client), await open_shop(client)
+    for shop, count in ((failing, 5), (healthy, 1)):
+        async with app_db.transaction(shop.agency_id) as session:
+            for _ in range(count):
+                events.emit(
+                    session,
+                    agency_id=shop.agency_id,
+                    type="test.sweep",
+                    subject_type="brand",
+                    subject_id=shop.brand_id,
+                )
+
+    async def consumer(session: Any, agency_id: uuid.UUID, batch: list[OutboxEvent]) -> None:
+        if agency_id == failing.agency_id:
+            raise ValueError("this agency's data trips the consumer")
+
+    relay = Relay()
+    relay.on("test.sweep", consumer)
+    relayed = 0
+    for _ in range(3):
+        async with app_db.transaction() as session:
+            relayed += await relay.relay_once(session, limit=3)
+    assert relayed == 1  # the healthy agency's event, behind three of the failing one's
+    async with admin_engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT agency_id, relayed_at IS NOT NULL AS done FROM outbox_event")
+            )
+        ).all()
+    assert {(r.agency_id, r.done) for r in rows} == {
+        (failing.agency_id, False),
+        (healthy.agency_id, True),
+    }
+    assert len(await deferred_events(admin_engine)) == 5
+
+
+@dataclass(frozen=True)
+class Deferred:
+    attempts: int
+    error: str
+    wait: timedelta
+
+
+async def deferred_events(admin_engine: AsyncEngine) -> list[Deferred]:
+    async with admin_engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT relay_attempts, relay_error, relay_after - now() AS wait"
+                " FROM outbox_event WHERE relayed_at IS NULL ORDER BY id"
+            )
+        )
+        return [Deferred(r.relay_attempts, r.relay_error, r.wait) for r in rows]
+
+
+async def back_off_elapsed(admin_engine: AsyncEngine) -> None:
+    """The waiting events' time comes (their ``relay_after`` moves into the past)."""
+    async with admin_engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE outbox_event SET relay_after = now() - interval '1 second'"
+                " WHERE relayed_at IS NULL"
+            )
+        )
 
 
 # -- The mail sweep --------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, func
+from sqlalchemy import Index, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,3 +30,6 @@ class OutboxEvent(TenantMixin, Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     relayed_at: Mapped[datetime | None]
+    relay_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    relay_after: Mapped[datetime | None]
+    relay_error: Mapped[str | None] = mapped_column(Text)

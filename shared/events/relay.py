@@ -6,8 +6,11 @@ relays in several workers share the work), hands each agency's events to the con
 their type inside the same transaction, and stamps ``relayed_at``. A consumer's own writes
 (a mail queued in the mail outbox, a row) commit together with the stamp: if the pass fails,
 neither happened and the next pass does both. Each agency's batch runs in a savepoint: when
-a consumer fails on one agency's events, only those roll back and stay unrelayed (tried again
-next pass); the other agencies' events are relayed. Consumers must still tolerate seeing an event
+a consumer fails on one agency's events, only those roll back and stay unrelayed; the other
+agencies' events are relayed. The failed ones are tried again after an exponential back-off
+(``relay_after``, up to an hour), so they do not come back at the head of every pass: a failing
+agency with more events than a pass takes would otherwise hold everyone's. An event tried again
+may be relayed after younger ones of its agency. Consumers must still tolerate seeing an event
 again (a job they enqueue after commit may run twice).
 """
 
@@ -16,18 +19,23 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import structlog
-from sqlalchemy import select, text, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.backoff import wait_seconds
 from shared.db.tenancy import set_tenant
 from shared.events.models import OutboxEvent
 
 log = structlog.get_logger("chorus.events")
 
 SCAN = "outbox_event"
+BACKOFF_BASE_S = 10.0
+BACKOFF_MAX_S = 3600.0
+ERROR_CHARS = 500
 
 Consumer = Callable[[AsyncSession, uuid.UUID, list[OutboxEvent]], Awaitable[None]]
 """Called with one agency's events of one type, inside the relay's transaction (the tenant is
@@ -43,11 +51,15 @@ class Relay:
 
     async def relay_once(self, session: AsyncSession, *, limit: int = 500) -> int:
         """One pass in the caller's transaction; how many events it relayed."""
+        now = datetime.now(UTC)
         await session.execute(text("SELECT set_config('app.scan', :scan, true)"), {"scan": SCAN})
         rows = (
             await session.execute(
                 select(OutboxEvent.agency_id, OutboxEvent.id, OutboxEvent.type)
-                .where(OutboxEvent.relayed_at.is_(None))
+                .where(
+                    OutboxEvent.relayed_at.is_(None),
+                    or_(OutboxEvent.relay_after.is_(None), OutboxEvent.relay_after <= now),
+                )
                 .order_by(OutboxEvent.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -71,10 +83,12 @@ class Relay:
         grouped: dict[tuple[uuid.UUID, str], list[OutboxEvent]] = defaultdict(list)
         for event in events:
             grouped[(event.agency_id, event.type)].append(event)
-        failed: set[uuid.UUID] = set()
+        failed: list[_Failed] = []
         for (agency_id, event_type), batch in grouped.items():
             consumers = self._consumers.get(event_type, [])
             if consumers:
+                ids = [event.id for event in batch]
+                attempts = max(event.relay_attempts for event in batch) + 1
                 await set_tenant(session, agency_id, None)
                 try:
                     # One agency's events failing (a consumer's bug on its data) must not
@@ -83,25 +97,63 @@ class Relay:
                     async with session.begin_nested():
                         for consumer in consumers:
                             await consumer(session, agency_id, batch)
-                except Exception:
+                except Exception as error:
                     log.exception(
                         "relay.consumer_failed",
                         agency_id=str(agency_id),
                         type=event_type,
                         events=len(batch),
                     )
-                    failed.update(event.id for event in batch)
-        relayed = [r for r in rows if r.id not in failed]
+                    reason = f"{type(error).__name__}: {error}"[:ERROR_CHARS]
+                    failed.append(_Failed(agency_id, event_type, ids, attempts, reason))
+        failed_ids = {event_id for group in failed for event_id in group.ids}
+        relayed = [r for r in rows if r.id not in failed_ids]
         await session.execute(text("SELECT set_config('app.scan', :scan, true)"), {"scan": SCAN})
-        await session.execute(
-            update(OutboxEvent)
-            .where(
-                OutboxEvent.id.in_([r.id for r in relayed]),
-                OutboxEvent.agency_id.in_({r.agency_id for r in relayed}),
+        if relayed:
+            await session.execute(
+                update(OutboxEvent)
+                .where(
+                    OutboxEvent.id.in_([r.id for r in relayed]),
+                    OutboxEvent.agency_id.in_({r.agency_id for r in relayed}),
+                )
+                .values(relayed_at=now)
+                .execution_options(synchronize_session=False)
             )
-            .values(relayed_at=datetime.now(UTC))
-            .execution_options(synchronize_session=False)
-        )
+        for group in failed:
+            await _back_off(session, group, now)
         await session.execute(text("SELECT set_config('app.scan', '', true)"))
         await set_tenant(session, None, None)
         return len(relayed)
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """One agency's events of one type whose consumer failed: tried again together."""
+
+    agency_id: uuid.UUID
+    type: str
+    ids: list[uuid.UUID]
+    attempts: int
+    reason: str
+
+
+async def _back_off(session: AsyncSession, batch: _Failed, now: datetime) -> None:
+    wait = wait_seconds(batch.attempts, base_s=BACKOFF_BASE_S, max_s=BACKOFF_MAX_S)
+    await session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.agency_id == batch.agency_id, OutboxEvent.id.in_(batch.ids))
+        .values(
+            relay_attempts=batch.attempts,
+            relay_after=now + timedelta(seconds=wait),
+            relay_error=batch.reason,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    log.warning(
+        "relay.events_deferred",
+        agency_id=str(batch.agency_id),
+        type=batch.type,
+        events=len(batch.ids),
+        attempts=batch.attempts,
+        retry_in_s=round(wait, 1),
+    )

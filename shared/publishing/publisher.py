@@ -53,6 +53,7 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.backoff import wait_seconds
 from shared.config import Settings
 from shared.crypto import KeyRing, keyring_from_settings
 from shared.db import Database
@@ -200,9 +201,10 @@ def _deadline(row: Any) -> datetime | None:
 
 
 def backoff(attempts: int, retry_after: float | None) -> float:
-    """Full-jitter exponential backoff, never sooner than the platform asked."""
-    ceiling = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** max(attempts - 1, 0))
-    return max(random.uniform(ceiling / 2, ceiling), retry_after or 0.0)
+    """Exponential back-off with jitter, never sooner than the platform asked."""
+    return wait_seconds(
+        attempts, base_s=BACKOFF_BASE_S, max_s=BACKOFF_MAX_S, retry_after=retry_after
+    )
 
 
 def _content(row: Any) -> PostContent:

@@ -39,6 +39,7 @@ import structlog
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.backoff import wait_seconds
 from shared.config import Settings
 from shared.crypto import keyring_from_settings
 from shared.db import Database
@@ -93,8 +94,11 @@ def next_slot(now: datetime, stagger_s: int) -> datetime:
 
 
 def backoff(failures: int, retry_after: float | None = None) -> timedelta:
-    ceiling = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** max(failures - 1, 0))
-    return timedelta(seconds=max(random.uniform(ceiling / 2, ceiling), retry_after or 0.0))
+    return timedelta(
+        seconds=wait_seconds(
+            failures, base_s=BACKOFF_BASE_S, max_s=BACKOFF_MAX_S, retry_after=retry_after
+        )
+    )
 
 
 # -- The sweep --------------------------------------------------------------------------------

@@ -83,6 +83,13 @@ SCANS: tuple[Scan, ...] = (
         "test_one_agencys_failing_events_do_not_hold_the_others",
     ),
     Scan(
+        "shared/events/relay.py",
+        "relay_once",
+        "outbox_event",
+        "a failing agency's events back off, so a pass full of them leaves room for others",
+        "test_a_failing_agency_with_a_full_pass_of_events_does_not_starve_the_others",
+    ),
+    Scan(
         "shared/mail/service.py",
         "sweep",
         "mail_sweep",
