@@ -5,6 +5,7 @@
 #   make test [ARGS='-k foo -x']  the test suite (PYTEST_ARGS works too)
 #   make bench NAME=api_list      bench/api_list.py
 #   make migrate                  alembic upgrade head
+#   make mutants [MODULE=tenancy] mutation tests of the guards (slow; docs/MUTANTS.md)
 #   make lint | fmt | typecheck | check
 #   make clean                    remove caches;  make clean-data: remove .data (DBs, logins)
 #
@@ -25,10 +26,10 @@ ARGS ?=
 PYTEST_ARGS ?= $(ARGS)
 NAME ?=
 
-.PHONY: help venv run test bench migrate lint fmt typecheck check clean clean-data
+.PHONY: help venv run test bench migrate mutants lint fmt typecheck check clean clean-data
 
 help:
-	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +51,10 @@ bench: $(STAMP)
 
 migrate: $(STAMP)
 	$(DEVSTACK) migrate
+
+# Mutation testing (issue #14): a worktree of HEAD under .data/mutants, never this checkout.
+mutants: $(STAMP)
+	$(DEVSTACK) exec -- $(PY) -m tools.mutants $(if $(MODULE),--module $(MODULE)) $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,235 @@
+"""``make mutants [MODULE=name]``: mutation testing of the guard modules with mutmut.
+
+For each module of ``guards.toml`` (or the one named): refresh a git worktree of HEAD under
+``.data/mutants/tree`` (the shared checkout is never mutated), write mutmut's configuration for
+that module there, run ``mutmut run`` on its guard functions with its tests, and keep the
+outcome in ``.data/mutants/results/<module>.json``: counts, run time, and the diff of every
+mutant that survived. ``--summary`` prints the results kept so far as the table of
+docs/MUTANTS.md.
+
+Run it through the devstack (``make mutants`` does), so ``DATABASE_URL`` / ``REDIS_URL`` name
+the machine's servers or the embedded ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = Path(__file__).resolve().with_name("guards.toml")
+WORK = ROOT / ".data" / "mutants"
+TREE = WORK / "tree"
+RESULTS = WORK / "results"
+LOGS = WORK / "logs"
+
+# Lines that are nothing but a string literal (the continuation lines of a message): changing
+# the wording of a message is for review, not for a guard's tests, so mutmut leaves them be.
+MESSAGE_LINE = r'^\s*f?"[^"]*"\s*,?\s*$'
+
+STATUS_BY_EXIT_CODE = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests"}
+STATUS_BY_EXIT_CODE |= dict.fromkeys((36, -24, 24, 152, 255), "timeout")
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str
+    files: list[str]
+    functions: list[str]
+    tests: list[str]
+
+    def patterns(self) -> list[str]:
+        """mutmut's names of this module's mutants, as globs."""
+        out: list[str] = []
+        for file in self.files:
+            dotted = file.removesuffix(".py").replace("/", ".")
+            if not self.functions:
+                out.append(f"{dotted}.*")
+                continue
+            for function in self.functions:
+                mangled = (
+                    "x" + "".join(f"ǁ{p}" for p in function.split("."))
+                    if "." in function
+                    else f"x_{function}"
+                )
+                out.append(f"{dotted}.{mangled}__mutmut_*")
+        return out
+
+
+def load_modules() -> list[Module]:
+    data = tomllib.loads(CONFIG.read_text())
+    return [
+        Module(name, spec["files"], spec.get("functions", []), spec["tests"])
+        for name, spec in data["modules"].items()
+    ]
+
+
+def _git(*args: str, cwd: Path = ROOT) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def refresh_tree() -> str:
+    """A clean worktree of HEAD; returns its commit."""
+    head = _git("rev-parse", "HEAD")
+    if not (TREE / ".git").exists():
+        shutil.rmtree(TREE, ignore_errors=True)
+        _git("worktree", "prune")
+        WORK.mkdir(parents=True, exist_ok=True)
+        _git("worktree", "add", "--detach", str(TREE), head)
+    else:
+        _git("checkout", "--quiet", "--detach", "--force", head, cwd=TREE)
+    _git("clean", "-ffdxq", cwd=TREE)
+    return head
+
+
+def write_setup_cfg(module: Module) -> None:
+    def block(key: str, values: list[str]) -> str:
+        return f"{key}=\n" + "".join(f"    {v}\n" for v in values)
+
+    text = (
+        "[mutmut]\n"
+        + block("source_paths", ["shared", "services"])
+        + block("only_mutate", module.files)
+        + block("also_copy", ["migrations", "alembic.ini", "tools"])
+        + block("pytest_add_cli_args_test_selection", module.tests)
+        + block(
+            "pytest_add_cli_args", ["-p", "tools.mutants.redis_slots", "-p", "no:cacheprovider"]
+        )
+        + block("do_not_mutate_patterns", [MESSAGE_LINE])
+        + "use_git_change_detection=false\n"
+    )
+    (TREE / "setup.cfg").write_text(text)
+
+
+def mutmut(*args: str, log: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    command = [sys.executable, "-m", "mutmut", *args]
+    if log is None:
+        return subprocess.run(command, cwd=TREE, env=env, capture_output=True, text=True)
+    with log.open("w") as out:
+        return subprocess.run(
+            command, cwd=TREE, env=env, stdout=out, stderr=subprocess.STDOUT, text=True
+        )
+
+
+def outcome(module: Module) -> dict[str, object]:
+    """The statuses of this module's mutants, and the diffs of the survivors."""
+    import fnmatch
+
+    statuses: dict[str, str] = {}
+    for file in module.files:
+        meta = TREE / "mutants" / f"{file}.meta"
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        for name, code in codes.items():
+            if any(fnmatch.fnmatch(name, p) for p in module.patterns()):
+                statuses[name] = (
+                    "not checked" if code is None else STATUS_BY_EXIT_CODE.get(code, "suspicious")
+                )
+    counts: dict[str, int] = {}
+    for status in statuses.values():
+        counts[status] = counts.get(status, 0) + 1
+    survivors = {
+        name: mutmut("show", name).stdout.split("\n", 1)[1]
+        for name, status in sorted(statuses.items())
+        if status in ("survived", "no tests", "suspicious")
+    }
+    return {
+        "generated": len(statuses),
+        "counts": counts,
+        "statuses": statuses,
+        "survivors": survivors,
+    }
+
+
+def run_module(module: Module, max_children: int) -> dict[str, object]:
+    commit = refresh_tree()
+    missing = [p for p in module.files + module.tests if not (TREE / p).is_file()]
+    if missing:
+        raise SystemExit(f"guards.toml, module {module.name}: not in HEAD: {', '.join(missing)}")
+    write_setup_cfg(module)
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log = LOGS / f"{module.name}.log"
+    print(f"mutants: {module.name} at {commit[:12]} (log: {log.relative_to(ROOT)})", flush=True)
+    started = time.monotonic()
+    done = mutmut("run", "--max-children", str(max_children), *module.patterns(), log=log)
+    seconds = round(time.monotonic() - started)
+    if done.returncode != 0:
+        raise SystemExit(
+            f"mutants: mutmut failed for {module.name} (exit {done.returncode}); see {log}"
+        )
+    result = {
+        "module": module.name,
+        "commit": commit,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "seconds": seconds,
+        "max_children": max_children,
+        **outcome(module),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{module.name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    counts = result["counts"]
+    print(
+        f"mutants: {module.name}: {result['generated']} mutants, {counts}, {seconds} s", flush=True
+    )
+    survivors: dict[str, str] = result["survivors"]  # type: ignore[assignment]
+    for name, diff in survivors.items():
+        print(f"\n# {name}\n{diff}")
+    return result
+
+
+def summary(modules: list[Module]) -> str:
+    lines = [
+        "| module | mutants | killed | survived | timeout | no tests | run time | commit |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for module in modules:
+        path = RESULTS / f"{module.name}.json"
+        if not path.is_file():
+            lines.append(f"| {module.name} | not run | | | | | | |")
+            continue
+        r = json.loads(path.read_text())
+        c = r["counts"]
+        lines.append(
+            f"| {module.name} | {r['generated']} | {c.get('killed', 0)} | {c.get('survived', 0)} "
+            f"| {c.get('timeout', 0)} | {c.get('no tests', 0)} | {r['seconds'] // 60} min "
+            f"{r['seconds'] % 60} s | {r['commit'][:10]} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="make mutants", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--module", help="run this module of guards.toml only")
+    parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--summary", action="store_true", help="print the results table")
+    args = parser.parse_args(argv)
+    modules = load_modules()
+    if args.module:
+        modules = [m for m in modules if m.name == args.module]
+        if not modules:
+            names = ", ".join(m.name for m in load_modules())
+            parser.error(f"no module {args.module!r} in guards.toml; one of: {names}")
+    if args.summary:
+        print(summary(modules))
+        return 0
+    started = time.monotonic()
+    for module in modules:
+        run_module(module, args.max_children)
+    print(f"\nmutants: done in {round(time.monotonic() - started)} s\n")
+    print(summary(modules))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
