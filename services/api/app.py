@@ -36,6 +36,7 @@ from services.api.routes import (
     templates,
 )
 from services.api.validation import document_unknown_query, refuse_unstorable_input
+from services.web import app as web_app
 from shared import http as outbound_http
 from shared.config import Settings, get_settings
 from shared.db import Database
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reviews.router)
     app.include_router(analytics.router)
     app.include_router(billing.router)
+    web_app.mount(app)  # last: its error pages answer every path the API does not
     document_unknown_query(app)
     document_problems(app)
     return app
