@@ -9,6 +9,7 @@ argparse would try to interpret ``-k``, ``-x`` and friends itself.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -243,7 +244,18 @@ def cmd_test(args: list[str]) -> int:
     status = _one_shot(ChildSpec("pytest", (PY, "-m", "pytest", *args)))
     if status == PYTEST_NO_TESTS:
         say("pytest collected no tests (exit 5); that counts as a failure")
+    if not _chromium_installed():
+        say(
+            "the browser tests (tests/web, Chromium) were SKIPPED: Chromium is not installed; "
+            "install it with: apt-get install -y chromium"
+        )
     return status
+
+
+def _chromium_installed() -> bool:
+    """As tests/support/web.py looks for it (the web app's browser tests)."""
+    wanted = os.environ.get("CHORUS_CHROMIUM", "/usr/bin/chromium")
+    return os.access(wanted, os.X_OK) or shutil.which("chromium") is not None
 
 
 def cmd_bench(args: list[str]) -> int:
