@@ -210,16 +210,18 @@ def summary(modules: list[Module]) -> str:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="make mutants", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--module", help="run this module of guards.toml only")
+    parser.add_argument("--module", help="run these modules of guards.toml only (a,b,...)")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--summary", action="store_true", help="print the results table")
     args = parser.parse_args(argv)
     modules = load_modules()
     if args.module:
-        modules = [m for m in modules if m.name == args.module]
-        if not modules:
-            names = ", ".join(m.name for m in load_modules())
-            parser.error(f"no module {args.module!r} in guards.toml; one of: {names}")
+        wanted = args.module.split(",")
+        unknown = sorted(set(wanted) - {m.name for m in modules})
+        if unknown:
+            names = ", ".join(m.name for m in modules)
+            parser.error(f"no module {', '.join(unknown)} in guards.toml; one of: {names}")
+        modules = [m for m in modules if m.name in wanted]
     if args.summary:
         print(summary(modules))
         return 0
