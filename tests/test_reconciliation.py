@@ -4,7 +4,10 @@ without an answer is ``unconfirmed``; the next job asks the platform whether it 
 - found → ``published`` with the platform's id, never sent again;
 - not found → sent again, once;
 - the lookup fails transiently → still ``unconfirmed``, asked again later, nothing sent;
-- the lookup is refused (the token revoked) → still ``unconfirmed``, nothing sent;
+- the lookup is refused (the token revoked) → still ``unconfirmed``, nothing sent, the
+  account flagged for reconnection; after reconnecting, the next lookup settles it;
+- the account reconnected as another platform account meanwhile → ``failed``, naming the old
+  one, nothing sent through the new one;
 - still unknown a day past the deadline → ``failed``, saying to check, nothing sent.
 
 Each counts the sandbox's writes per post: exactly one publish reaches the platform.
@@ -155,7 +158,8 @@ async def test_a_refused_lookup_sends_nothing_and_says_why(
     shop: Shop,
 ) -> None:
     """The platform refuses the read (token revoked, 401): whether the post went out is still
-    unknown, so it is never sent again; the reason names the refusal."""
+    unknown, so it is never sent again; the reason names the refusal, and the location is
+    asked to reconnect the account. Once it has, the next check finds the post."""
     post_id = await sent_but_unanswered(
         client, sandbox, app_db, admin_engine, publisher, shop, "Refused"
     )
@@ -165,10 +169,64 @@ async def test_a_refused_lookup_sends_nothing_and_says_why(
         await cycle(app_db, publisher)
         row = await state(admin_engine, post_id)
         assert row["status"] == "unconfirmed"
-        assert "auth" in row["status_reason"]
+        assert "refused Chorus's check (auth); reconnect it" in row["status_reason"]
         assert await counts(sandbox, "x") == {post_id: 1}
     after_loss = row["history"][row["history"].index(("publishing", "unconfirmed")) :]
     assert {to for _, to in after_loss} == {"unconfirmed"}  # never queued or sent since
+
+    location_id, headers = shop.location["id"], shop.owner.headers
+    needs = await client.get(f"/v1/locations/{location_id}/needs", headers=headers)
+    assert needs.status_code == 200, needs.text
+    asks = {(item["kind"], item["platform"]) for item in needs.json()["items"]}
+    assert ("reconnect_account", "x") in asks
+
+    await faults(sandbox, NO_FAULTS)
+    same_user = await x_user(admin_engine, location_id)
+    await connect(client, headers, location_id, "x", sandbox_user=same_user)  # reconnects
+    await make_due(admin_engine, post_id)
+    await cycle(app_db, publisher)
+    row = await state(admin_engine, post_id)
+    assert row["status"] == "published"
+    assert row["status_reason"] == "found at the platform: it had gone out"
+    assert await counts(sandbox, "x") == {post_id: 1}
+
+
+async def test_a_post_is_not_sent_again_through_an_account_replaced_by_another(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    publisher: Publisher,
+    shop: Shop,
+) -> None:
+    """Its answer was lost; before the check, the location connected another X account.
+    "Not found" there says nothing about the old one: the post fails, saying where to look,
+    and nothing is sent through the new account."""
+    post_id = await sent_but_unanswered(
+        client, sandbox, app_db, admin_engine, publisher, shop, "Replaced"
+    )
+    old_user = await x_user(admin_engine, shop.location["id"])
+    await faults(sandbox, NO_FAULTS)
+    await connect(client, shop.owner.headers, shop.location["id"], "x")  # a new X user
+    assert await x_user(admin_engine, shop.location["id"]) != old_user
+    await make_due(admin_engine, post_id)
+    await cycle(app_db, publisher)
+    row = await state(admin_engine, post_id)
+    assert row["status"] == "failed"
+    assert "replaced by another" in row["status_reason"]
+    assert old_user in row["status_reason"]
+    assert await counts(sandbox, "x") == {post_id: 1}
+    assert row["history"][-1] == ("unconfirmed", "failed")
+
+
+async def x_user(admin_engine: AsyncEngine, location_id: str) -> str:
+    """The X user the location's account is connected as."""
+    async with admin_engine.connect() as conn:
+        found = await conn.execute(
+            text("SELECT external_id FROM social_account WHERE location_id = :l"),
+            {"l": location_id},
+        )
+        return str(found.scalar_one())
 
 
 async def test_lookups_that_never_answer_give_up_long_after_the_deadline_without_sending(

@@ -7,7 +7,8 @@ Shapes follow X: the token endpoint takes a form body and answers OAuth errors
 ``x-rate-limit-remaining`` and ``x-rate-limit-reset`` (epoch seconds) for that endpoint.
 
 Sandbox choices:
-- the authorize page consents at once (``sandbox_deny=1`` refuses) and creates a fresh user;
+- the authorize page consents at once (``sandbox_deny=1`` refuses) and creates a fresh user,
+  or signs in again as an existing one named by ``sandbox_user=<id>`` (a reconnect);
 - PKCE: ``S256`` and ``plain``; a refresh token comes only with the ``offline.access`` scope, as
   on X, and rotates on every refresh (the old one stops working; old access tokens live on);
 - rate windows are per user and endpoint (``SandboxConfig.x_windows``; POST /2/tweets 100 per
@@ -176,14 +177,18 @@ async def authorize(request: Request) -> Response:
     if q.get("sandbox_deny") == "1":
         back["error"] = "access_denied"
         return RedirectResponse(with_query(redirect_uri, back), status_code=302)
-    n = state.next_seq()
-    user = Account(
-        id=str(1_500_000_000_000_000_000 + n),
-        name=f"Sandbox User {n}",
-        kind="user",
-        username=f"sandbox_user_{n}",
-    )
-    state.accounts[user.id] = user
+    returning = state.accounts.get(q.get("sandbox_user", ""))
+    if returning is not None and returning.kind == "user":
+        user = returning  # signs in again as the same person (a reconnect)
+    else:
+        n = state.next_seq()
+        user = Account(
+            id=str(1_500_000_000_000_000_000 + n),
+            name=f"Sandbox User {n}",
+            kind="user",
+            username=f"sandbox_user_{n}",
+        )
+        state.accounts[user.id] = user
     return consent_redirect(
         box,
         state,

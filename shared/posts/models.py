@@ -117,6 +117,9 @@ class Post(TenantMixin, TimestampMixin, Base):
     """Why the post is where it is, for the location: a skip's reason, a failure's cause."""
     account_id: Mapped[uuid.UUID | None]
     """The social account it went (or goes) out through; set when it is published."""
+    sent_as: Mapped[str | None] = mapped_column(String(200))
+    """The platform account (its ``external_id``) the latest attempt was sent as: a lost
+    answer is looked up only through that same platform account."""
     due_at: Mapped[datetime | None]
     """When the dispatcher next looks at it: the scheduled instant, a retry's time, a lease's
     end (a job that died), a reconciliation's time."""

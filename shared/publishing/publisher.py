@@ -46,13 +46,14 @@ import random
 import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import clock
 from shared.backoff import wait_seconds
 from shared.config import Settings
 from shared.crypto import KeyRing, keyring_from_settings
@@ -80,7 +81,7 @@ _CLAIM = text(
     SELECT p.id, p.status, p.brand_id, p.location_id, p.campaign_id, p.platform, p.text,
            p.title, p.media, p.attempts, p.publish_deadline, p.publish_started_at,
            p.scheduled_at, p.due_at,
-           p.external_id, a.id AS account_id, a.status AS account_status,
+           p.external_id, p.sent_as, a.id AS account_id, a.status AS account_status,
            a.access_token AS account_token, a.external_id AS account_external_id,
            a.extra AS account_extra
     FROM post p
@@ -102,6 +103,7 @@ _APPLY = text(
         attempts = p.attempts + m.attempt,
         publish_started_at = COALESCE(m.started_at, p.publish_started_at),
         account_id = COALESCE(m.account_id, p.account_id),
+        sent_as = COALESCE(m.sent_as, p.sent_as),
         external_id = COALESCE(m.external_id, p.external_id),
         permalink = COALESCE(m.permalink, p.permalink),
         published_at = COALESCE(m.published_at, p.published_at),
@@ -112,9 +114,10 @@ _APPLY = text(
         CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:reasons AS text[]),
         CAST(:due AS timestamptz[]), CAST(:attempt AS int[]), CAST(:started AS timestamptz[]),
         CAST(:accounts AS uuid[]), CAST(:external AS text[]), CAST(:permalinks AS text[]),
-        CAST(:published AS timestamptz[]), CAST(:errors AS text[]), CAST(:keep AS bool[])
+        CAST(:published AS timestamptz[]), CAST(:errors AS text[]), CAST(:keep AS bool[]),
+        CAST(:sent_as AS text[])
     ) AS m(id, status, reason, due_at, attempt, started_at, account_id, external_id, permalink,
-           published_at, error, keep_lease)
+           published_at, error, keep_lease, sent_as)
     WHERE p.agency_id = :agency_id AND p.id = m.id AND p.lease_token = :token
     RETURNING p.id
     """
@@ -151,6 +154,7 @@ class Change:
     published_at: datetime | None = None
     error: str | None = None
     keep_lease: bool = False
+    sent_as: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +320,7 @@ class Publisher:
 
     async def _claim(self, lease: Lease, result: BatchResult) -> list[Work]:
         """Ends what cannot go out; holds the rest (nothing is sent yet)."""
-        now = datetime.now(UTC)
+        now = clock.now()
         changes: list[Change] = []
         held: list[Work] = []
         async with self.db.transaction(lease.agency_id) as session:
@@ -442,7 +446,7 @@ class Publisher:
         group = [w for w in group if w.post_id not in keeper.lost]
         if not group:
             return []
-        now = datetime.now(UTC)
+        now = clock.now()
         changes: list[Change] = []
         eligible: list[Work] = []
         for w in group:
@@ -488,6 +492,7 @@ class Publisher:
                     started_at=now,
                     account_id=w.account.id,
                     keep_lease=True,
+                    sent_as=w.account.external_id,
                 )
             )
             w.started_at = now
@@ -534,7 +539,7 @@ class Publisher:
     async def _hand_back(self, lease: Lease, works: list[Work], keeper: LeaseKeeper) -> None:
         """Posts this job will not send (the worker is stopping): due now, for anyone."""
         keeper.let_go(w.post_id for w in works)
-        now = datetime.now(UTC)
+        now = clock.now()
         changes = [
             Change(
                 w.post_id,
@@ -610,7 +615,7 @@ class Publisher:
         outcomes: list[tuple[Work, Any]],
         result: BatchResult,
     ) -> None:
-        now = datetime.now(UTC)
+        now = clock.now()
         changes: list[Change] = []
         reconnect: dict[uuid.UUID, tuple[AccountRef, PlatformError]] = {}
         pauses: dict[uuid.UUID, float] = {}
@@ -634,8 +639,11 @@ class Publisher:
                 result.published += 1
             elif isinstance(outcome, PlatformError) and before == "unconfirmed":
                 # The check itself failed: still unknown. Ask again later; never publish
-                # again before knowing.
+                # again before knowing. A refused token will not heal by itself: the
+                # location is asked to reconnect, and the next check uses the new one.
                 changes.append(self._unknown(work, now, outcome))
+                if outcome.kind is ErrorKind.AUTH:
+                    reconnect[work.account.id] = (work.account, outcome)
                 result.unconfirmed += 1
             elif outcome is None:  # reconciled: not there, so it never went out
                 changes.append(self._again(work, before, now, None, "not found at the platform"))
@@ -717,11 +725,17 @@ class Publisher:
                 error=error.detail or error.message,
             )
         wait = timedelta(seconds=backoff(work.attempts, error.retry_after))
+        reason = f"could not check with the platform yet ({error.kind.value}); asking again"
+        if error.kind is ErrorKind.AUTH:
+            reason = (
+                f"the {work.platform} account refused Chorus's check ({error.kind.value}); "
+                "reconnect it so Chorus can find out whether this post went out"
+            )
         return Change(
             work.post_id,
             "unconfirmed",
             "unconfirmed",
-            f"could not check with the platform yet ({error.kind.value}); asking again",
+            reason,
             due_at=now + wait,
             error=error.detail or error.message,
         )
@@ -770,6 +784,17 @@ def _ending(row: Any, account: AccountRef | None, now: datetime) -> Change | Non
                 "failed",
                 "the account was disconnected before Chorus could check whether the post went out",
             )
+        if row.sent_as is not None and row.sent_as != account.external_id:
+            # Looking it up through another platform account proves nothing: "not found"
+            # there would send it a second time.
+            return Change(
+                row.id,
+                row.status,
+                "failed",
+                f"the location's {row.platform} account was replaced by another before Chorus "
+                f"could check whether the post went out on the old one ({row.sent_as}); "
+                "check that account before posting it again",
+            )
         return None
     if account is None or account.status == "revoked" or account.access_token is None:
         return Change(
@@ -799,7 +824,7 @@ def _work(row: Any, account: AccountRef) -> Work:
         content=_content(row),
         attempts=row.attempts + (0 if unconfirmed else 1),
         deadline=_deadline(row),
-        started_at=row.publish_started_at if unconfirmed else datetime.now(UTC),
+        started_at=row.publish_started_at if unconfirmed else clock.now(),
         campaign_id=row.campaign_id,
         lease_ends=row.due_at,
         external_id=row.external_id,
@@ -830,6 +855,7 @@ async def _apply(session: AsyncSession, lease: Lease, changes: list[Change]) -> 
                     "published": [c.published_at for c in changes],
                     "errors": [c.error for c in changes],
                     "keep": [c.keep_lease for c in changes],
+                    "sent_as": [c.sent_as for c in changes],
                 },
             )
         ).all()

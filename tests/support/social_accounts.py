@@ -34,12 +34,14 @@ async def connect(
     location_id: str,
     platform: str,
     pick: int = 0,
+    **consent: str,
 ) -> dict[str, Any]:
-    """Connect through the whole flow; the account as the API shows it."""
+    """Connect through the whole flow; the account as the API shows it. ``consent`` goes to
+    the platform's consent page (``sandbox_user=<id>``: sign in again as that user)."""
     started = await start(client, headers, location_id, platform)
     assert started.status_code == 200, started.text
     assert started.json()["test_mode"] is True
-    came_back = await consent_and_come_back(client, started.json()["authorize_url"])
+    came_back = await consent_and_come_back(client, started.json()["authorize_url"], **consent)
     assert came_back.status_code == 200, came_back.text
     result = came_back.json()
     if result["status"] == "connected":
