@@ -16,6 +16,8 @@ import pytest
 from services.sandbox.app import create_app
 from services.sandbox.config import SandboxConfig, Window
 from shared.platforms.registry import PLATFORM_NAMES
+from tests.support.clock import advance_sandbox
+from tests.support.publish_worker import wait_for
 
 FB = "/facebook/v21.0"
 X = "/x"
@@ -587,11 +589,11 @@ async def test_fault_late_commit_stores_only_after_the_client_gave_up(
 ) -> None:
     """The hard case for exactly-once: the write lands after the client stopped waiting, so
     a lookup made too soon says it is not there, and one made later finds it. Reads are not
-    delayed."""
+    delayed. The commit comes on the sandbox's clock, which the test moves forward."""
     page = await fb_page(sandbox)
     token = (await x_tokens(sandbox))["access_token"]
     for platform in ("facebook", "x"):
-        await set_fault(sandbox, platform, "late_commit", commit_after_s=0.6)
+        await set_fault(sandbox, platform, "late_commit", commit_after_s=60)
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(fb_publish(sandbox, page, ref="fb-late"), 0.2)
     with pytest.raises(TimeoutError):
@@ -602,9 +604,13 @@ async def test_fault_late_commit_stores_only_after_the_client_gave_up(
         f"{FB}/{page[0]}/published_posts", headers={"Authorization": f"Bearer {page[1]}"}
     )
     assert read.status_code == 200  # a read rolls no late commit, and answers at once
-    await asyncio.sleep(1.0)
+    await advance_sandbox(sandbox, 60)
     for platform, ref in (("facebook", "fb-late"), ("x", "x-late")):
-        posts = (await sandbox.get(f"/_sandbox/posts/{platform}")).json()["data"]
+
+        async def stored(platform: str = platform) -> list[dict[str, Any]]:
+            return list((await sandbox.get(f"/_sandbox/posts/{platform}")).json()["data"])
+
+        posts = await wait_for(stored)  # the sandbox's handler, woken, stores it
         assert [p["client_ref"] for p in posts] == [ref]
         hit = (await sandbox.get(f"/_sandbox/fault-counts/{platform}")).json()["counts"]
         assert hit == {"late_commit": 1}

@@ -7,7 +7,9 @@ accept_then_timeout, late_commit), so the same seed and the same calls give the 
 ``late_commit`` is the hard case for exactly-once: the platform applies a write only after
 the client has given up on it (``commit_after_s`` after the request arrived, whether or not
 the client is still there) and never answers. A reader asking "did it go out?" before then
-is told no. Reads roll no late commit: only writes (POST, PUT, PATCH, DELETE) are delayed.
+is told no. The wait is on the sandbox's clock: moving it (``/_sandbox/clock/advance``) past
+the commit time applies the write at once. Reads roll no late commit: only writes (POST, PUT,
+PATCH, DELETE) are delayed.
 """
 
 import asyncio
@@ -18,6 +20,8 @@ from enum import StrEnum
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.sandbox.clock import Clock
 
 
 class FaultKind(StrEnum):
@@ -83,7 +87,8 @@ class PlatformFaults:
 
 
 class FaultBook:
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
         self._by_platform: dict[str, PlatformFaults] = {}
 
     def get(self, platform: str) -> PlatformFaults:
@@ -110,7 +115,7 @@ class FaultBook:
         if fault is not None:
             faults.counts[fault] += 1
         if fault is FaultKind.LATE_COMMIT:
-            await asyncio.sleep(faults.config.commit_after_s)
+            await self._clock.sleep_until(self._clock.now() + faults.config.commit_after_s)
         return fault
 
     async def hold(self, platform: str, request: Request) -> None:

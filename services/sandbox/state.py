@@ -165,7 +165,7 @@ class Sandbox:
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
         self.clock = Clock()
-        self.faults = FaultBook()
+        self.faults = FaultBook(self.clock)
         self.platforms: dict[str, PlatformState] = {}
 
     def platform(self, name: str) -> PlatformState:
