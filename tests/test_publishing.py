@@ -3,7 +3,6 @@ a lost answer or a dead worker never publishes twice. Against the sandbox over H
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -20,6 +19,8 @@ from shared.publishing.keeper import LeaseKeeper
 from shared.publishing.limiter import AccountLimiter
 from shared.publishing.publisher import BatchResult, Publisher
 from shared.social_accounts import sealing
+from tests.support.clock import TestClock, advance_sandbox
+from tests.support.publish_worker import wait_for
 from tests.support.publishing import (
     Shop,
     counts,
@@ -437,10 +438,13 @@ async def test_a_write_the_platform_applies_late_is_found_not_sent_again(
     redis: Redis,
     settings: Settings,
     shop: Shop,
+    clock: TestClock,
 ) -> None:
     """The platform stores the post only after Chorus gave up waiting. Asking at once would
     hear "not there" and send it again; Chorus asks only once the platform could have applied
-    it (``reconcile_delay_seconds`` after the attempt ended), and finds it."""
+    it (``reconcile_delay_seconds`` after the attempt ended), and finds it. Time passes by
+    moving Chorus's clock and the sandbox's, not by waiting."""
+    delay_s = 60.0
     patient = Publisher(
         app_db,
         AccountLimiter(redis),
@@ -448,7 +452,7 @@ async def test_a_write_the_platform_applies_late_is_found_not_sent_again(
             update={
                 "outbound_read_timeout_seconds": 0.3,
                 "outbound_total_timeout_seconds": 5.0,
-                "reconcile_delay_seconds": 1.5,
+                "reconcile_delay_seconds": delay_s,
             }
         ),
     )
@@ -456,19 +460,24 @@ async def test_a_write_the_platform_applies_late_is_found_not_sent_again(
     made = await post(client, shop, "x", "Late")
     await sandbox.put(
         "/_sandbox/faults/x",
-        json={"error_rates": {"late_commit": 1.0}, "commit_after_s": 0.7, "hold_s": 5},
+        json={"error_rates": {"late_commit": 1.0}, "commit_after_s": delay_s / 2, "hold_s": 5},
     )
     await cycle(app_db, patient)
     row = await state(admin_engine, made["id"])
     assert row["status"] == "unconfirmed"
-    assert row["due_at"] >= datetime.now(UTC) + timedelta(seconds=1)  # not asked yet
+    assert row["due_at"] >= clock.now() + timedelta(seconds=delay_s - 1)  # not asked yet
     assert await counts(sandbox, "x") == {}  # and the platform has nothing yet
     assert await cycle(app_db, patient) == 0
     await sandbox.put("/_sandbox/faults/x", json={})
-    for _ in range(50):
-        if await cycle(app_db, patient):
-            break
-        await asyncio.sleep(0.1)
+
+    clock.advance(delay_s)
+    await advance_sandbox(sandbox, delay_s)
+
+    async def applied() -> bool:  # the sandbox, woken, applies the write it held
+        return await counts(sandbox, "x") == {made["id"]: 1}
+
+    await wait_for(applied)
+    assert await cycle(app_db, patient) == 1
     row = await state(admin_engine, made["id"])
     assert row["status"] == "published"
     assert row["status_reason"] == "found at the platform: it had gone out"

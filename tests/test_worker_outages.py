@@ -20,8 +20,10 @@ from shared.config import Settings
 from shared.db import Database
 from shared.events.relay import Relay
 from shared.jobs import URGENT_QUEUE
+from tests.support.clock import TestClock
 from tests.support.outages import DedicatedRedis
 from tests.support.publish_isolation import insert_posts
+from tests.support.publish_worker import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -51,11 +53,18 @@ async def test_a_frozen_redis_never_stalls_the_dispatcher(
     frozen_redis: DedicatedRedis,
     chain: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
+    clock: TestClock,
 ) -> None:
-    monkeypatch.setattr(loops_module, "PASS_TIMEOUT_S", 1.0)
+    """The cut-off is a real timeout on the event loop's own clock (it bounds a read that
+    never ends), so it stays real, only short; the lease the hung pass took runs out on
+    Chorus's clock, which the test moves forward instead of waiting for it."""
+    monkeypatch.setattr(loops_module, "PASS_TIMEOUT_S", 0.2)
+    lease_s = 60
     redis = await create_pool(RedisSettings.from_dsn(frozen_redis.url))
     loops = Loops(
-        settings.model_copy(update={"dispatch_interval_seconds": 0.1, "queue_lease_seconds": 1}),
+        settings.model_copy(
+            update={"dispatch_interval_seconds": 0.05, "queue_lease_seconds": lease_s}
+        ),
         app_db,
         redis,
         Relay(),
@@ -68,21 +77,24 @@ async def test_a_frozen_redis_never_stalls_the_dispatcher(
         passes += 1
         return await dispatch()
 
+    async def three_passes() -> bool:
+        return passes >= 3
+
     frozen_redis.freeze()
     (post_id,) = await insert_posts(admin_engine, chain, chain["nyc"], "x", 1)
     task = asyncio.create_task(loops._forever("dispatch", counted))
     try:
-        await asyncio.sleep(3.5)
-        # Each pass leased the post and hung on Redis: cut off after a second, the next one
-        # started (a pass without the bound would still be waiting).
-        assert passes >= 3
+        # The first pass leased the post and hung on Redis: cut off, the next ones ran (a pass
+        # without the bound would still be waiting, and this would time out).
+        await wait_for(three_passes)
         frozen_redis.thaw()
-        for _ in range(100):
-            if post_id in await _queued_post_ids(redis):
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise AssertionError("the post was not handed on once Redis answered again")
+        monkeypatch.setattr(loops_module, "PASS_TIMEOUT_S", 30.0)  # a healthy pass is never cut
+        clock.advance(lease_s)  # the hung pass's lease runs out: the post is due again
+
+        async def handed_on() -> bool:
+            return post_id in await _queued_post_ids(redis)
+
+        await wait_for(handed_on)  # "the post was not handed on once Redis answered again"
         assert not task.done()
     finally:
         frozen_redis.thaw()

@@ -12,12 +12,13 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from arq.connections import ArqRedis
 from sqlalchemy import text
 
+from shared import clock
 from shared.campaigns.fanout import FAN_OUT_JOB
 from shared.config import Settings
 from shared.db import Database
@@ -98,7 +99,7 @@ class Loops:
         async with self.db.transaction() as session:
             leases = await lease_due(
                 session,
-                now=datetime.now(UTC),
+                now=clock.now(),
                 limit=s.dispatch_limit,
                 lease_for=timedelta(seconds=s.queue_lease_seconds),
                 batch_size=s.publish_batch_size,
@@ -134,7 +135,7 @@ class Loops:
         return relayed >= 500
 
     async def sweep_once(self) -> bool:
-        now = datetime.now(UTC)
+        now = clock.now()
         for sweep in self.sweeps:
             await sweep(self.db, now)
         await self.relaunch_stalled(now)

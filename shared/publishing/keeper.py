@@ -16,12 +16,13 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import clock
 from shared.db import Database
 from shared.publishing.dispatcher import Lease
 
@@ -76,7 +77,7 @@ class LeaseKeeper:
         if not ids:
             return
         async with self.db.transaction(self.lease.agency_id) as session:
-            kept = await extend(session, self.lease, ids, datetime.now(UTC) + self.extend_by)
+            kept = await extend(session, self.lease, ids, clock.now() + self.extend_by)
         gone = {i for i in ids if i not in kept and i in self.held}
         if gone:
             self.lost |= gone

@@ -3,7 +3,7 @@ and the steps of one publishing cycle. Registered as a pytest plugin in tests/co
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared import clock
 from shared.config import Settings
 from shared.db import Database
 from shared.publishing.dispatcher import Lease, lease_due
@@ -93,7 +94,7 @@ async def lease(app_db: Database, *, now: datetime | None = None) -> list[Lease]
     async with app_db.transaction() as session:
         return await lease_due(
             session,
-            now=now or datetime.now(UTC),
+            now=now or clock.now(),
             limit=1000,
             lease_for=timedelta(seconds=60),
             batch_size=50,
