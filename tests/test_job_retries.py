@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from shared.config import Settings
 from shared.db import Database
 from shared.jobs import JOB_COUNTS_KEY, URGENT_QUEUE, enqueue
 from shared.platforms.errors import ErrorKind, PlatformError
+from tests.support.clock import bring_forward
 from tests.support.sandbox_server import free_port
 
 LOCK_KEY = 912_345
@@ -135,11 +137,10 @@ async def test_a_job_hitting_a_lock_timeout_is_retried_soon_and_completes(
     admin_engine: AsyncEngine,
     app_db: Database,
     arq_redis: ArqRedis,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The first run finds a row lock held past its lock timeout; it is retried a second later
-    (not after an hour, not never) and does its work once the lock is gone."""
-    monkeypatch.setattr(registry, "BACKOFF_S", (1.0, 5.0))
+    (not after an hour, not never) and does its work once the lock is gone. arq's deferral is
+    on the system's time: the test reads how long it was and makes the job due at once."""
     failed_once = asyncio.Event()
 
     async def touch(ctx: dict[str, Any], key: int) -> str:
@@ -159,6 +160,8 @@ async def test_a_job_hitting_a_lock_timeout_is_retried_soon_and_completes(
         running = asyncio.create_task(_run_burst(arq_redis, functions))
         await asyncio.wait_for(failed_once.wait(), timeout=10)
         await holder.execute(text("SELECT pg_advisory_unlock_all()"))
+    left = await bring_forward(arq_redis, URGENT_QUEUE, "touch-1")
+    assert timedelta(0) < left <= timedelta(seconds=registry.BACKOFF_S[0] * 1.2)
     worker = await asyncio.wait_for(running, timeout=20)
 
     assert (worker.jobs_retried, worker.jobs_complete, worker.jobs_failed) == (1, 1, 0)

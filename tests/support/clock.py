@@ -10,6 +10,7 @@ saying how long it had left to wait.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -56,10 +57,17 @@ async def advance_sandbox(sandbox: httpx.AsyncClient, seconds: float) -> None:
     assert moved.status_code == 200, moved.text
 
 
-async def bring_forward(redis: Redis, queue: str, job_id: str) -> timedelta:
-    """Make a job arq deferred due now; how long it still had to wait (what arq scheduled)."""
-    score = await redis.zscore(queue, job_id)
-    assert score is not None, f"job {job_id} is not in {queue}"
-    now_ms = time.time() * 1000
+async def bring_forward(redis: Redis, queue: str, job_id: str, within_s: float = 10.0) -> timedelta:
+    """Once arq has deferred the job (its score in ``queue`` lies ahead), make it due now; how
+    long it still had to wait, as arq scheduled it. Waits (up to ``within_s``) for the worker
+    to finish the failed run and put the job back."""
+    deadline = time.monotonic() + within_s
+    while True:
+        score = await redis.zscore(queue, job_id)
+        now_ms = time.time() * 1000
+        if score is not None and score > now_ms:
+            break
+        assert time.monotonic() < deadline, f"job {job_id} was not deferred in {queue}"
+        await asyncio.sleep(0.02)
     await redis.zadd(queue, {job_id: now_ms}, xx=True)
     return timedelta(milliseconds=score - now_ms)
