@@ -27,6 +27,13 @@ class ApproveIn(BaseModel):
     comment: str | None = Field(
         default=None, max_length=COMMENT_MAX, description="Shown to the location."
     )
+    slot_values: dict[str, str] | None = Field(
+        default=None,
+        description="Fill the template's slots before approving: the post is rendered again "
+        "from its template version (with its campaign's variables) and checked like a new "
+        "post (422 listing every problem, nothing decided). Left out: the text stays.",
+        examples=[{"offer": "2 for 1 until 8pm"}],
+    )
 
     @field_validator("comment")
     @classmethod

@@ -44,6 +44,8 @@ from shared.mail import service as mail
 from shared.pagination import Slice, count_of, cursor_key, page_of
 from shared.posts import transitions
 from shared.posts.models import Post
+from shared.templates import service as template_service
+from shared.templates.schemas import PreviewIn
 
 PENDING = "needs_approval"
 APPROVED = "approved"
@@ -289,6 +291,72 @@ async def _locked(session: AsyncSession, agency_id: uuid.UUID, post_id: uuid.UUI
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def campaign_variables(session: AsyncSession, post: Post) -> dict[str, str]:
+    """The values of the ``campaign.*`` variables the post was rendered with (none for a
+    location's own post)."""
+    if post.campaign_id is None:
+        return {}
+    variables = await session.scalar(
+        select(Campaign.variables).where(
+            Campaign.agency_id == post.agency_id, Campaign.id == post.campaign_id
+        )
+    )
+    return {str(k): str(v) for k, v in (variables or {}).items()}
+
+
+async def _fill_slots(
+    session: AsyncSession, principal: Principal, post: Post, slot_values: dict[str, str]
+) -> None:
+    """The post rendered again from its template version with the decider's slot values (and
+    its campaign's variables), checked like a new post: 422 listing every problem (nothing
+    changed), else its text, title and media replaced."""
+    variables = await campaign_variables(session, post)
+    preview = await template_service.preview(
+        session,
+        principal,
+        post.template_id,
+        post.template_version,
+        PreviewIn(
+            location_id=post.location_id,
+            slot_values=slot_values,
+            campaign_variables=variables,
+            platforms=[post.platform],
+        ),
+    )
+    if not preview.ok:
+        problems = [
+            FieldProblem(p.field.replace("slot_values.", "body.slot_values."), p.message, p.code)
+            for p in preview.slot_problems
+        ] + [
+            FieldProblem(f"body.platforms.{result.platform}.{p.field}", p.message, p.code)
+            for result in preview.platforms
+            for p in result.problems
+        ]
+        raise ValidationFailed(
+            f"{len(problems)} problem(s) must be fixed before this post can be approved; "
+            "nothing was changed",
+            code="post_invalid",
+            errors=problems,
+        )
+    result = preview.platforms[0]
+    before = {"slot_values": post.slot_values, "text": post.text}
+    post.slot_values = dict(slot_values)
+    post.text = result.text
+    post.title = result.title
+    post.media = [m.model_dump(mode="json", exclude_none=True) for m in result.media]
+    audit.record_by(
+        session,
+        principal,
+        action="post.edit",
+        object_type="post",
+        object_id=post.id,
+        before=before,
+        after={"slot_values": post.slot_values, "text": post.text},
+        details={"via": "approval"},
+    )
+    await session.flush()
+
+
 async def decide(
     session: AsyncSession,
     principal: Principal,
@@ -296,10 +364,13 @@ async def decide(
     decision: Decision,
     comment: str | None,
     *,
+    slot_values: dict[str, str] | None = None,
     now: datetime | None = None,
 ) -> Post:
     """Approve or reject one post (404 out of reach, 403 without the permission its kind
-    needs, 409 when it no longer waits)."""
+    needs, 409 when it no longer waits). An approval may fill the template's slots first
+    (``slot_values``): the post is rendered again and checked like a new one (422 with every
+    problem, nothing decided)."""
     if decision == "reject" and not comment:
         raise _comment_required()
     post = await _locked(session, principal.agency_id, post_id)
@@ -308,6 +379,8 @@ async def decide(
     authorize(principal, permission_for(post.approval_kind), _target(post), object_type="post")
     if post.status != PENDING:
         raise _not_pending(post)
+    if decision == "approve" and slot_values is not None:
+        await _fill_slots(session, principal, post, slot_values)
     await _apply(session, principal, [post.id], decision, comment, now=now or datetime.now(UTC))
     await session.refresh(post)
     return post

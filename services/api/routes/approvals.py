@@ -150,7 +150,9 @@ async def location_approvals(
     description="The post is scheduled at its time; if that time has already passed it is "
     "skipped instead ('approved after its scheduled time'). A brand approval needs "
     "`post.approve` on the post's brand; a location confirmation needs `post.confirm` on its "
-    "location. 409 when the post no longer waits.",
+    "location. 409 when the post no longer waits. With `slot_values` the template's open "
+    "slots are filled first: the post is rendered again and checked like a new post (422 "
+    "listing every problem, nothing decided).",
     responses=problems(401, 403, 404, 409, 422),
     openapi_extra={"x-permission": "post.approve"},
 )
@@ -160,7 +162,9 @@ async def approve_post(
     principal: CurrentPrincipal,
     data: Annotated[ApproveIn, Body()] = _NO_COMMENT,
 ) -> DecisionOut:
-    post = await approval_service.decide(session, principal, post_id, "approve", data.comment)
+    post = await approval_service.decide(
+        session, principal, post_id, "approve", data.comment, slot_values=data.slot_values
+    )
     return DecisionOut.model_validate(post)
 
 
