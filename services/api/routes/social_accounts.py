@@ -3,7 +3,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi.responses import RedirectResponse, Response
 
 from services.api.deps import (
     DEFAULT_PAGE_SIZE,
@@ -16,6 +17,7 @@ from services.api.deps import (
 )
 from services.api.listing import Include, sort_by, wants_total
 from services.api.problems import problems
+from services.web import oauth_binding
 from shared.events import service as event_service
 from shared.locations import service as location_service
 from shared.pagination import Page
@@ -100,10 +102,17 @@ async def start_connect(
     "/social-accounts/oauth/callback",
     summary="Where the platform sends the browser back (no login needed: the state says who)",
     description="Exchanges the code. One account: connected. Several (Facebook pages, "
-    "Business Profile locations, LinkedIn organizations): answers `choose` with the choices.",
-    responses=problems(400, 404, 409, 502, 503),
+    "Business Profile locations, LinkedIn organizations): answers `choose` with the choices. "
+    "A flow started in the web app is handed to its page (`303` to `/accounts/callback`, "
+    "which finishes it for the browser session that started it).",
+    response_model=ConnectResultOut,
+    responses={
+        **problems(400, 404, 409, 502, 503),
+        303: {"description": "A flow started in the web app: on to its page."},
+    },
 )
 async def oauth_callback(
+    request: Request,
     session: Session,
     redis: Redis,
     settings: SettingsDep,
@@ -111,7 +120,9 @@ async def oauth_callback(
     code: Annotated[str | None, Query(max_length=2000)] = None,
     error: Annotated[str | None, Query(max_length=200)] = None,
     error_description: Annotated[str | None, Query(max_length=1000)] = None,
-) -> ConnectResultOut:
+) -> ConnectResultOut | Response:
+    if await oauth_binding.started_on_web(redis, state):
+        return RedirectResponse(f"/accounts/callback?{request.url.query}", status_code=303)
     outcome = await service.finish_connect(
         session,
         redis,
