@@ -104,7 +104,7 @@ def write_setup_cfg(module: Module) -> None:
         + block("also_copy", ["migrations", "alembic.ini", "tools"])
         + block("pytest_add_cli_args_test_selection", module.tests)
         + block(
-            "pytest_add_cli_args", ["-p", "tools.mutants.redis_slots", "-p", "no:cacheprovider"]
+            "pytest_add_cli_args", ["-p", "tools.mutants.pytest_plugin", "-p", "no:cacheprovider"]
         )
         + block("do_not_mutate_patterns", [MESSAGE_LINE])
         + "use_git_change_detection=false\n"
@@ -112,8 +112,12 @@ def write_setup_cfg(module: Module) -> None:
     (TREE / "setup.cfg").write_text(text)
 
 
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def mutmut(*args: str, log: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env = _env()
     command = [sys.executable, "-m", "mutmut", *args]
     if log is None:
         return subprocess.run(command, cwd=TREE, env=env, capture_output=True, text=True)
@@ -160,6 +164,10 @@ def run_module(module: Module, max_children: int) -> dict[str, object]:
     write_setup_cfg(module)
     LOGS.mkdir(parents=True, exist_ok=True)
     log = LOGS / f"{module.name}.log"
+    # The database every pytest session of the run copies (tools/mutants/pytest_plugin.py).
+    subprocess.run(
+        [sys.executable, "-m", "tools.mutants.pytest_plugin"], cwd=TREE, check=True, env=_env()
+    )
     print(f"mutants: {module.name} at {commit[:12]} (log: {log.relative_to(ROOT)})", flush=True)
     started = time.monotonic()
     done = mutmut("run", "--max-children", str(max_children), *module.patterns(), log=log)
