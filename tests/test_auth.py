@@ -8,6 +8,7 @@ import pytest
 
 from shared.config import Settings
 from tests.factories import PASSWORD, sign_up
+from tests.support.clock import TestClock
 
 
 async def test_signup_then_login_gives_working_tokens(client: httpx.AsyncClient) -> None:
@@ -81,6 +82,32 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(client: httpx.AsyncC
     # The thief's reuse also ended the legitimate holder's session.
     after = await client.post("/v1/auth/refresh", json={"refresh_token": rotated})
     assert after.status_code == 401
+
+
+async def test_tokens_stop_working_when_they_expire_even_once_checked_and_cached(
+    client: httpx.AsyncClient, settings: Settings, clock: TestClock
+) -> None:
+    """Expiry is checked on every use, not only the first (the API caches a token's verified
+    claims). Time passes by moving the clock, not by waiting the token's life out."""
+    tenant = await sign_up(client)
+    assert (await client.get("/v1/brands", headers=tenant.headers)).status_code == 200
+    clock.advance(settings.access_token_ttl_seconds - 60)
+    assert (await client.get("/v1/brands", headers=tenant.headers)).status_code == 200
+    clock.advance(60 + 6)  # past the expiry and the 5 s leeway for other servers' clocks
+    late = await client.get("/v1/brands", headers=tenant.headers)
+    assert late.status_code == 401
+    assert late.json()["code"] == "token_expired"
+
+    refreshed = await client.post("/v1/auth/refresh", json={"refresh_token": tenant.refresh_token})
+    assert refreshed.status_code == 200, refreshed.text
+    fresh = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
+    assert (await client.get("/v1/brands", headers=fresh)).status_code == 200
+    clock.advance(settings.refresh_token_ttl_days * 86_400)
+    gone = await client.post(
+        "/v1/auth/refresh", json={"refresh_token": refreshed.json()["refresh_token"]}
+    )
+    assert gone.status_code == 401
+    assert gone.json()["code"] == "token_expired"
 
 
 async def test_logout_revokes_refresh_token(client: httpx.AsyncClient) -> None:

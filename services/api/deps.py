@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterable
-from datetime import UTC, datetime
 from typing import Annotated
 
 import structlog
@@ -14,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis import exceptions as redis_errors
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import clock
 from shared.access import api_keys
 from shared.access import repository as access_repository
 from shared.access.principal import Principal
@@ -149,7 +149,7 @@ def _verified_claims(request: Request, settings: Settings, token: str) -> tokens
     if claims is None:
         claims = tokens.decode_access_token(settings, token)
         cache.put(token, claims)
-    elif claims.expires_at <= datetime.now(UTC):
+    elif claims.expires_at <= clock.now():
         cache.drop(token)
         claims = tokens.decode_access_token(settings, token)  # raises "token expired"
     return claims

@@ -11,13 +11,14 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from arq.connections import ArqRedis
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import clock
 from shared.access import repository as access_repository
 from shared.audit import service as audit
 from shared.config import Settings
@@ -66,7 +67,7 @@ async def request_reset(
     agencies = await access_repository.agencies_of_user(session, user.id)
     if not agencies:
         return
-    now = datetime.now(UTC)
+    now = clock.now()
     await session.execute(
         update(PasswordReset)
         .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
@@ -113,7 +114,7 @@ async def check_link(session: AsyncSession, token: str) -> None:
     row = (
         await session.execute(select(PasswordReset).where(PasswordReset.token_hash == digest))
     ).scalar_one_or_none()
-    _refuse_unusable(row, datetime.now(UTC))
+    _refuse_unusable(row, clock.now())
 
 
 async def reset(session: AsyncSession, token: str, new_password: str) -> list[uuid.UUID]:
@@ -125,7 +126,7 @@ async def reset(session: AsyncSession, token: str, new_password: str) -> list[uu
             .with_for_update()
         )
     ).scalar_one_or_none()
-    now = datetime.now(UTC)
+    now = clock.now()
     row = _refuse_unusable(found, now)
     user = (
         await session.execute(select(User).where(User.id == row.user_id).with_for_update())

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import clock
 from shared.access import repository as access_repository
 from shared.access.roles import Role
 from shared.agencies.models import Agency
@@ -67,7 +68,7 @@ async def issue_pair(
     family_id: uuid.UUID,
     client: ClientInfo,
 ) -> TokenPair:
-    now = datetime.now(UTC)
+    now = clock.now()
     refresh, digest = tokens.new_refresh_token()
     refresh_expires = now + timedelta(days=settings.refresh_token_ttl_days)
     session.add(
@@ -195,7 +196,7 @@ async def second_factor_challenge(
     return TwoFactorChallenge(
         enrolment_required=not enabled,
         challenge_token=two_factor.issue_challenge(settings, user_id, agency_id),
-        challenge_expires_at=datetime.now(UTC) + two_factor.CHALLENGE_TTL,
+        challenge_expires_at=clock.now() + two_factor.CHALLENGE_TTL,
     )
 
 
@@ -318,7 +319,7 @@ async def refresh(
     digest = tokens.refresh_token_digest(refresh_token)
     stmt = select(RefreshToken).where(RefreshToken.token_hash == digest).with_for_update()
     current = (await session.execute(stmt)).scalar_one_or_none()
-    now = datetime.now(UTC)
+    now = clock.now()
     if current is None or current.revoked_at is not None:
         raise Unauthorized("refresh token is not valid; log in again", code="invalid_token")
     if account_gate is not None:

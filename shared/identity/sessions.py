@@ -17,6 +17,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import clock
 from shared.errors import NotFound, Unauthorized
 from shared.identity.models import RefreshToken
 from shared.identity.schemas import SessionOut
@@ -76,7 +77,7 @@ async def list_sessions(
         .order_by(func.max(RefreshToken.created_at).desc())
     )
     rows = (await session.execute(stmt)).all()
-    now = datetime.now(UTC)
+    now = clock.now()
     return [
         SessionOut(
             id=family_id,

@@ -9,9 +9,12 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
+from jwt.types import Options
 
+from shared import clock
 from shared.config import Settings
 from shared.errors import Unauthorized
 
@@ -46,7 +49,7 @@ def issue_access_token(
     session_id: uuid.UUID,
     now: datetime | None = None,
 ) -> tuple[str, datetime]:
-    issued = now or datetime.now(UTC)
+    issued = now or clock.now()
     expires = issued + timedelta(seconds=settings.access_token_ttl_seconds)
     claims = {
         "iss": settings.jwt_issuer,
@@ -63,9 +66,37 @@ def issue_access_token(
     return token, expires
 
 
+def decode_on_clock(
+    token: str, key: bytes, *, options: Options, leeway: float = 0, **kwargs: Any
+) -> dict[str, Any]:
+    """``jwt.decode``, with ``exp``, ``iat`` and ``nbf`` checked against :mod:`shared.clock`
+    instead of PyJWT's own reading of the system clock (which nothing can move), by PyJWT's
+    rules and with its errors: expired once ``exp <= now - leeway``, not yet valid while
+    ``iat`` or ``nbf`` is after ``now + leeway``. In production the two clocks agree."""
+    ours: Options = {**options, "verify_exp": False, "verify_iat": False, "verify_nbf": False}
+    claims: dict[str, Any] = jwt.decode(token, key, options=ours, leeway=leeway, **kwargs)
+    now = clock.now().timestamp()
+    for name, error in (("iat", jwt.InvalidIssuedAtError), ("nbf", jwt.DecodeError)):
+        if name in claims:
+            try:
+                at = int(claims[name])
+            except (ValueError, TypeError, OverflowError):
+                raise error(f"the {name} claim must be an integer") from None
+            if at > now + leeway:
+                raise jwt.ImmatureSignatureError(f"The token is not yet valid ({name})")
+    if "exp" in claims:
+        try:
+            expires = int(claims["exp"])
+        except (ValueError, TypeError, OverflowError):
+            raise jwt.DecodeError("the exp claim must be an integer") from None
+        if expires <= now - leeway:
+            raise jwt.ExpiredSignatureError("Signature has expired")
+    return claims
+
+
 def decode_access_token(settings: Settings, token: str) -> AccessClaims:
     try:
-        claims = jwt.decode(
+        claims = decode_on_clock(
             token,
             _signing_key(settings),
             algorithms=[ALGORITHM],

@@ -24,6 +24,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import clock
 from shared.access import repository as access_repository
 from shared.access.principal import Principal
 from shared.access.roles import Role
@@ -34,7 +35,7 @@ from shared.db.tenancy import set_tenant
 from shared.errors import BadRequest, Conflict, Forbidden, Unauthorized
 from shared.identity import passwords, totp
 from shared.identity.models import AgencySecurity, RecoveryCode, RefreshToken, TwoFactor, User
-from shared.identity.tokens import derive_key
+from shared.identity.tokens import decode_on_clock, derive_key
 
 SECRET_PURPOSE = "user.totp_secret"
 RECOVERY_CODES = 10
@@ -70,7 +71,7 @@ def _new_recovery_code() -> str:
 
 
 def issue_challenge(settings: Settings, user_id: uuid.UUID, agency_id: uuid.UUID) -> str:
-    now = datetime.now(UTC)
+    now = clock.now()
     claims = {
         "sub": str(user_id),
         "aid": str(agency_id),
@@ -83,7 +84,7 @@ def issue_challenge(settings: Settings, user_id: uuid.UUID, agency_id: uuid.UUID
 
 def read_challenge(settings: Settings, token: str) -> Challenge:
     try:
-        claims = jwt.decode(
+        claims = decode_on_clock(
             token,
             derive_key(settings, "2fa_challenge.v1"),
             algorithms=["HS256"],
