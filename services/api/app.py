@@ -17,7 +17,6 @@ from services.api.openapi_document import document_problems
 from services.api.problems import install_problem_handlers
 from services.api.routes import (
     access,
-    account_pages,
     analytics,
     approval_page,
     approvals,
@@ -139,7 +138,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(campaigns.router)
     app.include_router(approvals.router)
     app.include_router(approval_page.router)
-    app.include_router(account_pages.router)
     app.include_router(reviews.router)
     app.include_router(analytics.router)
     app.include_router(billing.router)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 
+from services.api.validation import FREE_FORM_QUERY
 from services.web import errors, i18n
-from services.web.routes import auth, calendar, home, posts_view
+from services.web.routes import account, accounts, auth, home
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -20,6 +22,17 @@ def mount(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(auth.router)
     app.include_router(home.router)
-    app.include_router(calendar.router)
-    app.include_router(posts_view.router)
+    app.include_router(account.router)
+    app.include_router(accounts.router)
     errors.install(app)
+    _pages_take_any_query(app)
+
+
+def _pages_take_any_query(app: FastAPI) -> None:
+    """A page is opened from an address bar, a bookmark or a link someone tracked
+    (``utm_*``): it reads the parameters it knows and ignores the rest, instead of the API's
+    400 for an unknown one (``services.api.validation.FREE_FORM_QUERY``)."""
+    for context in iter_route_contexts(app.routes):
+        path = str(context.path or "")
+        if errors.is_web_path(path) and "GET" in (context.methods or ()):
+            FREE_FORM_QUERY.setdefault(("GET", path), "a page of the web app (services/web)")

@@ -17,11 +17,21 @@ from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse
 
 from services.api.deps import Redis, Session, SettingsDep
-from services.api.routes.account_pages import HEADERS as PAGE_HEADERS
 from shared.approvals import service as approval_service
 from shared.errors import AppError
 
 router = APIRouter(include_in_schema=False)
+
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+}
 
 _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;"

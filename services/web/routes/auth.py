@@ -55,7 +55,7 @@ def _login_page(
     )
 
 
-def _two_factor_page(
+def two_factor_page(
     request: Request,
     challenge: TwoFactorChallenge | str,
     next_path: str,
@@ -143,7 +143,7 @@ async def log_in(
             request, email=email, next_path=next_path, problems=problems, status_code=401
         )
     if isinstance(answer, TwoFactorChallenge):
-        return _two_factor_page(request, answer, next_path)
+        return two_factor_page(request, answer, next_path)
     return await _signed_in(request, session, settings, answer, next_path)
 
 
@@ -172,7 +172,7 @@ async def log_in_two_factor(
     code = code.strip().replace(" ", "")
     if not code:
         problems = {"code": t.gettext("Enter the code from your authenticator app.")}
-        return _two_factor_page(request, challenge_token, next_path, problems, 422)
+        return two_factor_page(request, challenge_token, next_path, problems, 422)
     recovery = "-" in code or len(code) > 8
     data = TwoFactorLoginIn(
         challenge_token=challenge_token,
@@ -184,7 +184,7 @@ async def log_in_two_factor(
     except AppError as exc:
         await (session.commit() if exc.keep_changes else session.rollback())
         problems = {"code": _refused(request, exc)}
-        return _two_factor_page(request, challenge_token, next_path, problems, 401)
+        return two_factor_page(request, challenge_token, next_path, problems, 401)
     return await _signed_in(request, session, settings, pair, next_path)
 
 
