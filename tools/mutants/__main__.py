@@ -127,40 +127,69 @@ def mutmut(*args: str, log: Path | None = None) -> subprocess.CompletedProcess[s
         )
 
 
-def outcome(module: Module) -> dict[str, object]:
-    """The statuses of this module's mutants, and the diffs of the survivors."""
+def _count(statuses: dict[str, str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for status in statuses.values():
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def outcome(module: Module, statuses: dict[str, str] | None = None) -> dict[str, object]:
+    """The statuses of this module's mutants (``statuses`` overrides the ones not run now),
+    and the diffs of the survivors."""
     import fnmatch
 
-    statuses: dict[str, str] = {}
+    fresh: dict[str, str] = {}
     for file in module.files:
         meta = TREE / "mutants" / f"{file}.meta"
         codes = json.loads(meta.read_text())["exit_code_by_key"]
         for name, code in codes.items():
             if any(fnmatch.fnmatch(name, p) for p in module.patterns()):
-                statuses[name] = (
+                fresh[name] = (
                     "not checked" if code is None else STATUS_BY_EXIT_CODE.get(code, "suspicious")
                 )
-    counts: dict[str, int] = {}
-    for status in statuses.values():
-        counts[status] = counts.get(status, 0) + 1
+    if statuses is not None:
+        fresh = statuses | {n: s for n, s in fresh.items() if s != "not checked"}
     survivors = {
         name: mutmut("show", name).stdout.split("\n", 1)[1]
-        for name, status in sorted(statuses.items())
+        for name, status in sorted(fresh.items())
         if status in ("survived", "no tests", "suspicious")
     }
     return {
-        "generated": len(statuses),
-        "counts": counts,
-        "statuses": statuses,
+        "generated": len(fresh),
+        "counts": _count(fresh),
+        "statuses": fresh,
         "survivors": survivors,
     }
 
 
-def run_module(module: Module, max_children: int) -> dict[str, object]:
+def _file_hashes(module: Module) -> dict[str, str]:
+    return {f: _git("hash-object", f, cwd=TREE) for f in module.files}
+
+
+def run_module(module: Module, max_children: int, survivors_only: bool) -> dict[str, object]:
+    """Runs the module's mutants; with ``survivors_only`` only the ones that survived the last
+    run (after new tests), which needs the mutated files unchanged since then."""
+    path = RESULTS / f"{module.name}.json"
+    previous = json.loads(path.read_text()) if survivors_only and path.is_file() else None
+    if survivors_only and previous is None:
+        raise SystemExit(f"mutants: {module.name} has no results yet; run it whole first")
     commit = refresh_tree()
     missing = [p for p in module.files + module.tests if not (TREE / p).is_file()]
     if missing:
         raise SystemExit(f"guards.toml, module {module.name}: not in HEAD: {', '.join(missing)}")
+    hashes = _file_hashes(module)
+    names = module.patterns()
+    if previous is not None:
+        then = {f: _git("rev-parse", f"{previous['commit']}:{f}") for f in module.files}
+        if then != hashes:
+            raise SystemExit(
+                f"mutants: {module.name}'s files changed since its last run; run it whole"
+            )
+        names = list(previous["survivors"])
+        if not names:
+            print(f"mutants: {module.name}: no survivors to run again")
+            return previous  # type: ignore[no-any-return]
     write_setup_cfg(module)
     LOGS.mkdir(parents=True, exist_ok=True)
     log = LOGS / f"{module.name}.log"
@@ -170,26 +199,30 @@ def run_module(module: Module, max_children: int) -> dict[str, object]:
     )
     print(f"mutants: {module.name} at {commit[:12]} (log: {log.relative_to(ROOT)})", flush=True)
     started = time.monotonic()
-    done = mutmut("run", "--max-children", str(max_children), *module.patterns(), log=log)
+    done = mutmut("run", "--max-children", str(max_children), *names, log=log)
     seconds = round(time.monotonic() - started)
     if done.returncode != 0:
         raise SystemExit(
             f"mutants: mutmut failed for {module.name} (exit {done.returncode}); see {log}"
         )
-    result = {
-        "module": module.name,
+    this_run = {
         "commit": commit,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "seconds": seconds,
         "max_children": max_children,
-        **outcome(module),
+        "mutants_run": len(names) if previous is not None else None,
     }
+    result: dict[str, object] = {"module": module.name, "files": hashes}
+    if previous is None:
+        result |= this_run | outcome(module)
+    else:
+        first = {k: previous[k] for k in ("commit", "date", "seconds", "max_children")}
+        result |= first | {"first_counts": previous.get("first_counts", previous["counts"])}
+        result |= {"reruns": [*previous.get("reruns", []), this_run]}
+        result |= outcome(module, previous["statuses"])
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{module.name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    counts = result["counts"]
-    print(
-        f"mutants: {module.name}: {result['generated']} mutants, {counts}, {seconds} s", flush=True
-    )
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    print(f"mutants: {module.name}: {result['counts']}, {seconds} s", flush=True)
     survivors: dict[str, str] = result["survivors"]  # type: ignore[assignment]
     for name, diff in survivors.items():
         print(f"\n# {name}\n{diff}")
@@ -198,20 +231,24 @@ def run_module(module: Module, max_children: int) -> dict[str, object]:
 
 def summary(modules: list[Module]) -> str:
     lines = [
-        "| module | mutants | killed | survived | timeout | no tests | run time | commit |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| module | mutants | killed | survived | no tests | timeout | first run: survived,"
+        " no tests | run time | commit |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for module in modules:
         path = RESULTS / f"{module.name}.json"
         if not path.is_file():
-            lines.append(f"| {module.name} | not run | | | | | | |")
+            lines.append(f"| {module.name} | not run | | | | | | | |")
             continue
         r = json.loads(path.read_text())
-        c = r["counts"]
+        c, first = r["counts"], r.get("first_counts", r["counts"])
+        reruns = "".join(f" + {x['seconds']} s" for x in r.get("reruns", []))
+        last = r.get("reruns", [r])[-1]["commit"]
         lines.append(
             f"| {module.name} | {r['generated']} | {c.get('killed', 0)} | {c.get('survived', 0)} "
-            f"| {c.get('timeout', 0)} | {c.get('no tests', 0)} | {r['seconds'] // 60} min "
-            f"{r['seconds'] % 60} s | {r['commit'][:10]} |"
+            f"| {c.get('no tests', 0)} | {c.get('timeout', 0)} "
+            f"| {first.get('survived', 0)}, {first.get('no tests', 0)} "
+            f"| {r['seconds']} s{reruns} | {last[:10]} |"
         )
     return "\n".join(lines)
 
@@ -221,6 +258,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--module", help="run these modules of guards.toml only (a,b,...)")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--summary", action="store_true", help="print the results table")
+    parser.add_argument(
+        "--survivors", action="store_true", help="run again only the last run's survivors"
+    )
     args = parser.parse_args(argv)
     modules = load_modules()
     if args.module:
@@ -235,7 +275,7 @@ def main(argv: list[str]) -> int:
         return 0
     started = time.monotonic()
     for module in modules:
-        run_module(module, args.max_children)
+        run_module(module, args.max_children, args.survivors)
     print(f"\nmutants: done in {round(time.monotonic() - started)} s\n")
     print(summary(modules))
     return 0
