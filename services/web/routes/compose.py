@@ -1,0 +1,318 @@
+"""Post from a template (``/posts/new``): pick a published template of the location's brand,
+fill its slots, see the post on every chosen platform with every problem, choose the
+platforms (those the brand allows, on the agency's plan) and a time in the location's time
+zone, or now; submit.
+
+The same services as the API's ``POST /v1/locations/{id}/posts``
+(``shared.posts.service.create_local_posts``, with the API's ``Idempotency-Key`` machinery
+keyed by a token of the form, so a double submit makes the posts once) and the same warnings
+about a platform without a connected account (``shared.posts.readiness``)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from fastapi import Form, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from services.api.deps import Session
+from services.web import preview as live
+from services.web.deps import SignedIn, Viewer
+from services.web.i18n import Translator
+from services.web.rendering import redirect, render, translator
+from services.web.routing import web_router
+from shared.billing import entitlements
+from shared.brand_rules import service as rules_service
+from shared.content.platforms import PLATFORMS
+from shared.errors import AppError, NotFound
+from shared.idempotency import IdempotentCall
+from shared.locations import service as location_service
+from shared.locations.models import Location
+from shared.posts import readiness
+from shared.posts import service as post_service
+from shared.posts.schemas import LocalPostCreate
+from shared.templates import service as template_service
+from shared.templates.schemas import SlotIn, TemplateOut
+
+router = web_router()
+
+TEMPLATES_SHOWN = 100
+DEFAULT_HOUR = time(9, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Chosen:
+    """A published template of the location's brand and what posting from it offers."""
+
+    template: TemplateOut
+    version: int
+    slots: dict[str, SlotIn]
+    location: Location
+    platforms: tuple[str, ...]
+    """The platforms offered: the brand's allowed ones that the agency's plan includes."""
+    warnings: dict[str, str]
+    """Platform → the account problem that would keep its post from going out."""
+
+
+async def _location(session: Session, viewer: Viewer) -> Location:
+    """The viewer's location, if they may post there (403 page otherwise)."""
+    if viewer.location is None:
+        raise NotFound("no location")
+    return await location_service.get_location(
+        session, viewer.principal, viewer.location.id, post_service.ACT
+    )
+
+
+async def _offered(session: Session, location: Location) -> tuple[str, ...]:
+    rules = await rules_service.rules_for(session, location.agency_id, location.brand_id)
+    plan = (await entitlements.standing(session, None, location.agency_id)).plan
+    allowed = rules.allowed_platforms or list(PLATFORMS)
+    return tuple(p for p in PLATFORMS if p in allowed and p in plan.channels)
+
+
+def _template_id(value: object) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound("template not found") from None
+
+
+async def load_template(session: Session, viewer: Viewer, template_id: uuid.UUID | str) -> Chosen:
+    """A published template of the viewer's brand (404 page for any other)."""
+    location = await _location(session, viewer)
+    template = await template_service.get_template(
+        session, viewer.principal, _template_id(template_id)
+    )
+    if template.brand_id != location.brand_id or template.published_version is None:
+        raise NotFound("template not found")
+    version = await template_service.get_version(
+        session, viewer.principal, template.id, template.published_version
+    )
+    platforms = await _offered(session, location)
+    found = await readiness.account_warnings(session, location, platforms)
+    return Chosen(
+        template=template,
+        version=version.version,
+        slots=dict(version.slots),
+        location=location,
+        platforms=platforms,
+        warnings={w.platform: w.code for w in found},
+    )
+
+
+def chosen_platforms(form: Any, chosen: Chosen) -> list[str]:
+    """The offered platforms ticked on the form, in the offered order."""
+    ticked = {v for v in form.getlist("platforms") if isinstance(v, str)}
+    return [p for p in chosen.platforms if p in ticked]
+
+
+async def preview_of(
+    session: Session,
+    viewer: Viewer,
+    t: Translator,
+    chosen: Chosen,
+    values: dict[str, str],
+    platforms: list[str],
+) -> live.Preview:
+    return await live.build(
+        session,
+        viewer.principal,
+        t,
+        template_id=chosen.template.id,
+        version=chosen.version,
+        location_id=chosen.location.id,
+        slots=chosen.slots,
+        slot_values=values,
+        platforms=platforms,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class When:
+    now: bool
+    day: str
+    hour: str
+
+
+def _default_when(zone: str) -> When:
+    tomorrow = datetime.now(ZoneInfo(zone)).date() + timedelta(days=1)
+    return When(now=False, day=tomorrow.isoformat(), hour=DEFAULT_HOUR.strftime("%H:%M"))
+
+
+def _instant(t: Translator, when: When, zone: str) -> tuple[datetime | None, dict[str, str]]:
+    """The chosen local date and time as an instant (None: now), or the problems."""
+    if when.now:
+        return None, {}
+    problems: dict[str, str] = {}
+    day: date | None = None
+    hour: time | None = None
+    try:
+        day = date.fromisoformat(when.day)
+    except ValueError:
+        problems["day"] = t.gettext("Give a date, like 2030-06-03.")
+    try:
+        hour = time.fromisoformat(when.hour)
+    except ValueError:
+        problems["hour"] = t.gettext("Give a time, like 09:30.")
+    if day is None or hour is None:
+        return None, problems
+    local = datetime.combine(day, hour, tzinfo=ZoneInfo(zone))
+    if local.astimezone(UTC) < datetime.now(UTC) - timedelta(minutes=1):
+        problems["day"] = t.gettext("This time has passed: choose a later one, or post now.")
+    return local, problems
+
+
+def _page(
+    request: Request,
+    *,
+    templates: list[TemplateOut],
+    chosen: Chosen | None,
+    values: dict[str, str],
+    platforms: list[str],
+    when: When,
+    preview: live.Preview | None,
+    problems: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "compose/new.html",
+        {
+            "templates": templates,
+            "chosen": chosen,
+            "fields": live.slot_fields(chosen.slots, values) if chosen else [],
+            "ticked": set(platforms),
+            "when": when,
+            "preview": preview,
+            "problems": problems or {},
+            "platform_name": live.platform_name,
+            "form_key": uuid.uuid4().hex,
+        },
+        status_code=status_code,
+    )
+
+
+async def _templates(session: Session, viewer: Viewer, location: Location) -> list[TemplateOut]:
+    page = await template_service.list_templates(
+        session, viewer.principal, brand_id=location.brand_id, limit=TEMPLATES_SHOWN, cursor=None
+    )
+    return [t for t in page.items if t.published_version is not None]
+
+
+@router.get("/posts/new")
+async def new_post(
+    request: Request,
+    viewer: SignedIn,
+    session: Session,
+    template_id: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    t = translator(request)
+    location = await _location(session, viewer)
+    templates = await _templates(session, viewer, location)
+    chosen = None
+    preview = None
+    platforms: list[str] = []
+    if template_id:
+        try:
+            wanted = uuid.UUID(template_id)
+        except ValueError:
+            raise NotFound("template not found") from None
+        chosen = await load_template(session, viewer, wanted)
+        platforms = [p for p in chosen.platforms if p not in chosen.warnings]
+        found = await preview_of(session, viewer, t, chosen, {}, platforms)
+        preview = live.Preview(platforms=found.platforms)  # problems of slots once typed
+    return _page(
+        request,
+        templates=templates,
+        chosen=chosen,
+        values={},
+        platforms=platforms,
+        when=_default_when(location.time_zone),
+        preview=preview,
+    )
+
+
+@router.post("/posts/new")
+async def create_post(
+    request: Request,
+    viewer: SignedIn,
+    session: Session,
+    template_id: Annotated[str, Form(max_length=100)] = "",
+    action: Annotated[str, Form(max_length=20)] = "create",
+    when: Annotated[str, Form(max_length=10)] = "at",
+    day: Annotated[str, Form(max_length=40)] = "",
+    hour: Annotated[str, Form(max_length=40)] = "",
+    form_key: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """``action=preview``: the page again with the preview (nothing written); else the posts
+    are made (one per platform) and the browser goes to the calendar on their day."""
+    t = translator(request)
+    try:
+        wanted = uuid.UUID(template_id)
+    except ValueError:
+        return redirect("/posts/new")
+    chosen = await load_template(session, viewer, wanted)
+    form = await request.form()
+    values = live.slot_values_of(form, chosen.slots)
+    platforms = chosen_platforms(form, chosen)
+    zone = chosen.location.time_zone
+    chosen_when = When(now=when == "now", day=day.strip(), hour=hour.strip())
+    at, problems = _instant(t, chosen_when, zone)
+    if not platforms:
+        problems["platforms"] = t.gettext("Choose at least one platform.")
+    preview = await preview_of(session, viewer, t, chosen, values, platforms)
+    problems.update(preview.slot_problems)
+    templates = await _templates(session, viewer, chosen.location)
+
+    def again(status: int, more: dict[str, str] | None = None) -> Response:
+        return _page(
+            request,
+            templates=templates,
+            chosen=chosen,
+            values=values,
+            platforms=platforms,
+            when=chosen_when,
+            preview=preview,
+            problems={**problems, **(more or {})},
+            status_code=status,
+        )
+
+    if action == "preview":
+        return again(200)
+    if problems or not preview.ok:
+        general = t.gettext("Fix the problems shown under the platforms before posting.")
+        return again(422, {} if problems else {"": general})
+    data = LocalPostCreate(
+        template_id=chosen.template.id,
+        version=chosen.version,
+        platforms=platforms,
+        slot_values=values,
+        scheduled_at=at,
+    )
+    body = orjson.dumps(data.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    key = form_key if form_key.isalnum() else None
+    call = IdempotentCall(key, "POST", f"/posts/new/{chosen.location.id}", body)
+
+    async def work() -> list[str]:
+        made = await post_service.create_local_posts(
+            session, viewer.principal, chosen.location.id, data
+        )
+        return [str(p.id) for p in made.posts]
+
+    try:
+        answer = await call.run(session, viewer.principal, work, status_code=201)
+    except (AppError, ValidationError) as exc:
+        await session.rollback()
+        message = exc.message if isinstance(exc, AppError) else str(exc)
+        return again(422, {"": t.gettext("Nothing was saved: %(why)s", why=message)})
+    made_ids: list[str] = orjson.loads(answer.body)
+    if len(made_ids) == 1:
+        return redirect(f"/posts/{made_ids[0]}")
+    local_day = (at or datetime.now(UTC)).astimezone(ZoneInfo(zone)).date()
+    return redirect(f"/calendar?date={local_day.isoformat()}")
