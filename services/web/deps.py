@@ -59,6 +59,14 @@ class Viewer:
     def time_zone(self) -> str:
         return self.location.time_zone if self.location else "UTC"
 
+    def may(self, action: str) -> bool:
+        """May the viewer do ``action`` at the current location? For links and buttons only
+        (the policy's ``allowed``); routes still ``authorize``."""
+        if self.location is None:
+            return False
+        target = Target(brand_id=self.location.brand_id, location_id=self.location.id)
+        return allowed(self.principal, action, target)
+
 
 async def _location_choices(session: Session, principal: Principal) -> tuple[LocationChoice, ...]:
     """The locations the person holds a location grant on (the switcher's list), by name.
