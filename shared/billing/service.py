@@ -11,7 +11,7 @@ import random
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -20,6 +20,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import clock
 from shared.access.policy import authorize
 from shared.access.principal import Principal
 from shared.agencies.models import Agency
@@ -267,7 +268,7 @@ async def subscribe(
         key=f"{agency_id}:{plan.code}:{data.payment_method}:{account.stripe_subscription_id}",
     )
     account.quantity_dirty_at = None
-    await _apply(session, settings, account, state, datetime.now(UTC))
+    await _apply(session, settings, account, state, clock.now())
     audit.record_by(
         session, principal, "billing.subscribe", "agency", agency_id, before, _snap(account)
     )
@@ -305,7 +306,7 @@ async def change_plan(
         account.stripe_subscription_id, plan=plan, quantity=active, key=uuid.uuid4().hex
     )
     account.quantity_dirty_at = None
-    await _apply(session, settings, account, state, datetime.now(UTC))
+    await _apply(session, settings, account, state, clock.now())
     audit.record_by(
         session,
         principal,
@@ -332,7 +333,7 @@ async def set_cancel_at_period_end(
     state = await gateway.update_subscription(
         account.stripe_subscription_id, cancel_at_period_end=cancel, key=uuid.uuid4().hex
     )
-    await _apply(session, settings, account, state, datetime.now(UTC))
+    await _apply(session, settings, account, state, clock.now())
     audit.record_by(
         session,
         principal,
@@ -368,7 +369,7 @@ async def update_payment_method(
         await gateway.pay_open_invoices(account.stripe_customer_id, key=data.payment_method)
     if account.stripe_subscription_id:
         state = await gateway.retrieve_subscription(account.stripe_subscription_id)
-        await _apply(session, settings, account, state, datetime.now(UTC))
+        await _apply(session, settings, account, state, clock.now())
     audit.record_by(
         session,
         principal,
@@ -459,7 +460,7 @@ async def _apply(
         else:
             skipped = 0
             if old_access == "read_only":
-                skipped = await _skip_late_posts(session, account.agency_id)
+                skipped = await _skip_late_posts(session, account.agency_id, now)
             _event(session, account, "billing.restored", skipped_posts=skipped)
             log.info("billing.restored", agency_id=str(account.agency_id), skipped=skipped)
 
@@ -467,7 +468,7 @@ async def _apply(
 PAST_DEADLINE = "its publish deadline passed while the agency was read-only (unpaid)"
 
 
-async def _skip_late_posts(session: AsyncSession, agency_id: uuid.UUID) -> int:
+async def _skip_late_posts(session: AsyncSession, agency_id: uuid.UUID, now: datetime) -> int:
     """On restore: the posts that waited go out, except those whose deadline passed
     meanwhile, which are skipped saying why (as a resumed campaign does)."""
     late = (
@@ -478,13 +479,13 @@ async def _skip_late_posts(session: AsyncSession, agency_id: uuid.UUID) -> int:
                                   due_at = NULL, updated_at = now()
                 FROM (SELECT id, status FROM post
                       WHERE agency_id = :agency_id AND status = 'scheduled'
-                        AND publish_deadline <= now()
+                        AND publish_deadline <= :now
                       FOR UPDATE) old
                 WHERE p.agency_id = :agency_id AND p.id = old.id
                 RETURNING p.id, old.status
                 """
             ),
-            {"agency_id": agency_id, "reason": PAST_DEADLINE},
+            {"agency_id": agency_id, "reason": PAST_DEADLINE, "now": now},
         )
     ).all()
     await transitions.record_many(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -14,6 +13,7 @@ from arq import Retry
 
 from services.worker.context import WorkerContext
 from services.worker.registry import BACKOFF_S, backoff_delay, transient_reason
+from shared import clock
 from shared.billing import service
 from shared.billing.gateway import StripeGateway
 from shared.errors import AppError, UpstreamFailed
@@ -69,12 +69,12 @@ async def process_stripe_event(ctx: dict[str, Any], event_id: str) -> str:
     try:
         async with stripe_gateway(ctx) as gateway:
             outcome = await service.process_event(
-                wctx.db, wctx.settings, gateway, event_id, now=datetime.now(UTC)
+                wctx.db, wctx.settings, gateway, event_id, now=clock.now()
             )
     except Exception as exc:
         transient = _transient(exc)
         reason = _describe(exc, transient)
-        now = datetime.now(UTC)
+        now = clock.now()
         try:
             failure = await service.record_failure(wctx.db, event_id, reason, now=now)
         except Exception:  # the database may be what failed: the sweep finds the event
@@ -104,7 +104,7 @@ async def sync_quantity(ctx: dict[str, Any], agency_id: str) -> int | None:
     try:
         async with stripe_gateway(ctx) as gateway:
             return await service.sync_quantity(
-                wctx.db, wctx.settings, gateway, uuid.UUID(agency_id), now=datetime.now(UTC)
+                wctx.db, wctx.settings, gateway, uuid.UUID(agency_id), now=clock.now()
             )
     except AppError as exc:
         # The mark was kept (rolled back), so the next sweep tries again.
@@ -114,7 +114,7 @@ async def sync_quantity(ctx: dict[str, Any], agency_id: str) -> int | None:
 
 async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     wctx = WorkerContext.of(ctx)
-    result = await service.sweep(wctx.db, wctx.settings, now=datetime.now(UTC))
+    result = await service.sweep(wctx.db, wctx.settings, now=clock.now())
     for event_id in result.unprocessed_events:
         # The webhook's own job id: while that job is queued or retrying this is a no-op;
         # once it ended (a failed job keeps no result) the event is handed on again.
