@@ -10,7 +10,16 @@ from fastapi.staticfiles import StaticFiles
 
 from services.api.validation import FREE_FORM_QUERY
 from services.web import errors, i18n
-from services.web.routes import account, accounts, approvals, auth, compose, home, preview
+from services.web.routes import (
+    account,
+    accounts,
+    approvals,
+    auth,
+    compose,
+    home,
+    preview,
+    team,
+)
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -24,6 +33,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(home.router)
     app.include_router(account.router)
     app.include_router(accounts.router)
+    app.include_router(team.router)
     app.include_router(compose.router)  # /posts/new before any /posts/{post_id}
     app.include_router(approvals.router)
     app.include_router(preview.router)
