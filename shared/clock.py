@@ -1,6 +1,6 @@
 """The time Chorus's guards read: the system clock, plus an offset only tests move.
 
-Leases, due times, back-offs, reconcile delays and cut-offs are decided by comparing an
+Leases, due times, back-offs, reconcile delays and expiries are decided by comparing an
 instant with "now". Code on those paths reads :func:`now` (and passes it to SQL as a bound
 parameter rather than calling PostgreSQL's ``now()``), so a test can move time forward with
 :func:`advance` instead of sleeping until a deadline passes. In production nothing moves
@@ -9,11 +9,14 @@ the offset: :func:`now` is ``datetime.now(UTC)``.
 The offset lives in this process only. A worker the tests run in another process keeps the
 system's time; the tests that move the clock run the loop or job they exercise in-process.
 (The platform sandbox, another process, has a clock of its own: ``POST /_sandbox/clock/advance``.)
+
+Timeouts that bound a wait on the network or a lock (``asyncio.timeout``, read timeouts,
+``lock_timeout``) stay on the event loop's and the servers' own clocks: they measure real
+waiting, which moving this clock cannot shorten.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 _offset = timedelta(0)
@@ -24,22 +27,12 @@ def now() -> datetime:
     return datetime.now(UTC) + _offset
 
 
-def monotonic() -> float:
-    """Seconds on a clock that never goes back (for intervals, never for instants)."""
-    return time.monotonic() + _offset.total_seconds()
-
-
 def advance(seconds: float) -> None:
     """Move time forward (tests only: production never calls this)."""
     global _offset
     if seconds < 0:
         raise ValueError("the clock only moves forward")
     _offset += timedelta(seconds=seconds)
-
-
-def offset() -> timedelta:
-    """How far this process's clock is ahead of the system's."""
-    return _offset
 
 
 def reset() -> None:
