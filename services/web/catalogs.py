@@ -49,9 +49,10 @@ def update() -> None:
         )
         catalog.update(extract(), no_fuzzy_matching=True)
         catalog.obsolete.clear()
-        if language == "en":
+        if language == "en":  # the source language: its text is the message itself
             for message in catalog:
-                if message.id and not message.string:
+                strings = message.string if isinstance(message.string, tuple) else (message.string,)
+                if message.id and not all(strings):
                     message.string = message.id
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as out:

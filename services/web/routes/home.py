@@ -9,8 +9,10 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 
 from services.api.deps import Session
+from services.web import home_view
 from services.web import sessions as web_sessions
 from services.web.deps import SignedIn
+from services.web.post_words import PLATFORM_NAMES, STATUS_NAMES
 from services.web.rendering import redirect, render, safe_next
 from services.web.routing import web_router
 from shared.access.policy import Target, authorize
@@ -19,8 +21,19 @@ router = web_router()
 
 
 @router.get("/")
-async def home(request: Request, viewer: SignedIn) -> Response:
-    return render(request, "home/index.html", {"location": viewer.location})
+async def home(request: Request, viewer: SignedIn, session: Session) -> Response:
+    location = viewer.location
+    data = await home_view.load(session, viewer, location) if location else None
+    return render(
+        request,
+        "home/index.html",
+        {
+            "location": location,
+            "home": data,
+            "platform_names": PLATFORM_NAMES,
+            "status_names": STATUS_NAMES,
+        },
+    )
 
 
 @router.post("/switch-location")
