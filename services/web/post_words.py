@@ -3,10 +3,9 @@ is, in the reader's language (marked here, translated where shown)."""
 
 from __future__ import annotations
 
+from services.web.i18n import N_
 from shared.content.platforms import PLATFORMS
 from shared.posts.models import POST_STATUSES
-
-from services.web.i18n import N_
 
 PLATFORM_NAMES: dict[str, str] = {
     "x": N_("X"),

@@ -109,7 +109,7 @@ async def copy_post(engine: AsyncEngine, post_id: str, copies: int, step_minutes
         columns = ", ".join(names)
         await conn.execute(
             text(
-                f"INSERT INTO post (id, scheduled_at, {columns}) "  # noqa: S608 - our columns
+                f"INSERT INTO post (id, scheduled_at, {columns}) "
                 f"SELECT gen_random_uuid(), p.scheduled_at + n * :step * interval '1 minute', "
                 f"{', '.join('p.' + c for c in columns.split(', '))} "
                 "FROM post p, generate_series(1, :copies) AS n WHERE p.id = :id"

@@ -126,9 +126,7 @@ def calendar_url(period_view: str, day: dt.date, platforms: list[str], statuses:
 def _title(period: Period, t: Translator) -> str:
     if period.view == "week":
         last = period.end - dt.timedelta(days=1)
-        return babel_dates.format_interval(
-            period.start, last, skeleton="yMMMd", locale=t.locale
-        )
+        return babel_dates.format_interval(period.start, last, skeleton="yMMMd", locale=t.locale)
     return babel_dates.format_skeleton("yMMMM", period.start, locale=t.locale)
 
 

@@ -210,7 +210,13 @@ async def cancel(
     if len(reason) > REASON_MAX:
         problem = t.gettext("Keep the reason under %(max)s characters.", max=REASON_MAX)
         return await _refused(
-            request, viewer, session, post_id, problem, field="reason", status_code=422,
+            request,
+            viewer,
+            session,
+            post_id,
+            problem,
+            field="reason",
+            status_code=422,
             form={"reason": reason[:REASON_MAX]},
         )
     try:
@@ -219,7 +225,12 @@ async def cancel(
         )
     except Conflict as error:
         return await _refused(
-            request, viewer, session, post_id, _conflict(request, error), field="cancel",
+            request,
+            viewer,
+            session,
+            post_id,
+            _conflict(request, error),
+            field="cancel",
             status_code=409,
         )
     return redirect(f"/posts/{post_id}?done=cancelled")
@@ -249,8 +260,7 @@ def _local_time(
     instant = local.astimezone(dt.UTC)
     if instant.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
         problems["time"] = t.gettext(
-            "This time does not exist on that day in %(zone)s (the clocks change); "
-            "choose another.",
+            "This time does not exist on that day in %(zone)s (the clocks change); choose another.",
             zone=str(zone),
         )
         return None, problems
@@ -286,8 +296,14 @@ async def reschedule(
         )
     except Conflict as error:
         return await _refused(
-            request, viewer, session, post_id, _conflict(request, error), field="reschedule",
-            status_code=409, form=form,
+            request,
+            viewer,
+            session,
+            post_id,
+            _conflict(request, error),
+            field="reschedule",
+            status_code=409,
+            form=form,
         )
     return redirect(f"/posts/{post_id}?done=rescheduled")
 
@@ -305,10 +321,17 @@ async def retry(
     try:
         await post_service.retry_post(session, viewer.principal, post_id, data)
     except Conflict as error:
-        field = "confirm_not_published" if error.error_code == post_service.MAY_BE_OUT_CODE else "retry"
+        field = (
+            "confirm_not_published" if error.error_code == post_service.MAY_BE_OUT_CODE else "retry"
+        )
         status_code = 422 if field == "confirm_not_published" else 409
         return await _refused(
-            request, viewer, session, post_id, _conflict(request, error), field=field,
+            request,
+            viewer,
+            session,
+            post_id,
+            _conflict(request, error),
+            field=field,
             status_code=status_code,
         )
     return redirect(f"/posts/{post_id}?done=retried")
