@@ -17,7 +17,9 @@ from services.web.routes import (
     auth,
     compose,
     home,
+    numbers,
     preview,
+    reviews,
     team,
 )
 
@@ -32,6 +34,8 @@ def mount(app: FastAPI) -> None:
     app.include_router(auth.router)
     app.include_router(home.router)
     app.include_router(account.router)
+    app.include_router(reviews.router)
+    app.include_router(numbers.router)
     app.include_router(accounts.router)
     app.include_router(team.router)
     app.include_router(compose.router)  # /posts/new before any /posts/{post_id}
