@@ -58,3 +58,10 @@ ACTOR_KINDS: dict[str, str] = {
     "user": N_("Someone no longer in the agency"),
 }
 """Who moved a post when it was not a person we can still name."""
+
+MEDIA_KINDS: dict[str, str] = {
+    "image": N_("Image"),
+    "video": N_("Video"),
+    "gif": N_("GIF"),
+    "": N_("Media file"),
+}

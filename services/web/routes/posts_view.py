@@ -17,7 +17,13 @@ from sqlalchemy import select
 from services.api.deps import Session
 from services.web.deps import SignedIn, Viewer
 from services.web.i18n import N_
-from services.web.post_words import ACTOR_KINDS, PLATFORM_NAMES, STATUS_MEANINGS, STATUS_NAMES
+from services.web.post_words import (
+    ACTOR_KINDS,
+    MEDIA_KINDS,
+    PLATFORM_NAMES,
+    STATUS_MEANINGS,
+    STATUS_NAMES,
+)
 from services.web.rendering import redirect, render, translator
 from services.web.routing import web_router
 from shared import clock
@@ -154,6 +160,7 @@ async def _page(
             "status_names": STATUS_NAMES,
             "status_meanings": STATUS_MEANINGS,
             "actor_kinds": ACTOR_KINDS,
+            "media_kinds": MEDIA_KINDS,
         },
         status_code=status_code,
     )
