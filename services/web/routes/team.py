@@ -30,6 +30,7 @@ from shared.access.policy import Target, authorize, can_grant
 from shared.access.roles import Role, ScopeType
 from shared.access.schemas import InvitationCreate, MembershipOut
 from shared.errors import AppError, Forbidden, NotFound
+from shared.identity import service as identity_service
 from shared.tenancy import scoped
 
 router = web_router()
@@ -186,12 +187,17 @@ async def invite(
         return await _page(
             request, viewer, session, target, problems={"email": problem or ""}, email=shown
         )
-    try:
-        await invitations.invite(session, settings, redis, viewer.principal, data)
-    except AppError as exc:
-        if exc.error_code != "already_member":
-            raise
-        await session.rollback()
+    on_team = {m.membership.email for m in await _members(session, viewer, target)}
+    already = identity_service.normalize_email(str(data.email)) in on_team
+    if not already:  # whatever their role here: one seat each
+        try:
+            await invitations.invite(session, settings, redis, viewer.principal, data)
+        except AppError as exc:
+            if exc.error_code != "already_member":
+                raise
+            await session.rollback()
+            already = True
+    if already:
         problem = t.gettext("%(email)s is already on this location's team.", email=typed)
         return await _page(
             request, viewer, session, target, problems={"email": problem}, email=typed
