@@ -19,9 +19,11 @@ from services.api.deps import Session, SettingsDep
 from services.web import sessions as web_sessions
 from services.web.security import SESSION_COOKIE, UNSAFE_METHODS
 from shared.access import repository as access_repository
+from shared.access.models import Membership
 from shared.access.policy import Target, allowed
 from shared.access.principal import Principal
 from shared.access.roles import ScopeType
+from shared.agencies.models import Agency
 from shared.billing import entitlements
 from shared.errors import AppError
 from shared.locations.models import Location
@@ -43,11 +45,19 @@ class LocationChoice:
 
 
 @dataclass(frozen=True, slots=True)
+class AgencyChoice:
+    id: uuid.UUID
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Viewer:
     principal: Principal
     session: web_sessions.LiveSession
     locations: tuple[LocationChoice, ...] = ()
     location: LocationChoice | None = None
+    agencies: tuple[AgencyChoice, ...] = ()
+    """Every agency the person belongs to (the header's agency switcher)."""
     read_only: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -80,6 +90,19 @@ async def _location_choices(session: Session, principal: Principal) -> tuple[Loc
         .order_by(Location.name, Location.id)
     )
     return tuple(LocationChoice(*row) for row in rows.all())
+
+
+async def _agency_choices(session: Session, user_id: uuid.UUID) -> tuple[AgencyChoice, ...]:
+    """Read through the ``own_memberships`` and ``member_agencies`` policies: the person's own
+    agencies, whatever the transaction's tenant."""
+    rows = await session.execute(
+        select(Agency.id, Agency.name)
+        .join(Membership, Membership.agency_id == Agency.id)
+        .where(Membership.user_id == user_id)
+        .group_by(Agency.id, Agency.name)
+        .order_by(Agency.name, Agency.id)
+    )
+    return tuple(AgencyChoice(*row) for row in rows.all())
 
 
 def _current(
@@ -123,6 +146,7 @@ async def signed_in(request: Request, session: Session, settings: SettingsDep) -
         locations=choices,
         location=_current(principal, choices, live.location_id),
         read_only=standing.read_only,
+        agencies=await _agency_choices(session, live.user_id),
     )
     request.state.viewer = viewer
     return viewer

@@ -7,11 +7,13 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.web.errors import is_web_path
 from services.web.security import UNSAFE_METHODS, check_csrf
 from tests.factories import sign_up
 from tests.support.access import bearer
+from tests.support.approvals import approval_world
 from tests.support.web import hidden_value, sign_in
 
 
@@ -114,3 +116,51 @@ async def test_ending_the_session_from_the_api_signs_the_browser_out_at_once(
     )
     assert ended.status_code == 204
     assert (await browser_client.get("/")).status_code == 303
+
+
+async def test_another_agencys_user_cannot_reach_this_agencys_location(
+    client: httpx.AsyncClient, browser_client: httpx.AsyncClient, admin_engine: AsyncEngine
+) -> None:
+    w = await approval_world(client, admin_engine)
+    await sign_in(browser_client, w.outsider.email)
+    home = await browser_client.get("/")
+    assert "NYC Slice" not in home.text
+    token = hidden_value(home.text, "csrf_token")
+    refused = await browser_client.post(
+        "/switch-location", data={"location_id": w.nyc["id"], "csrf_token": token}
+    )
+    assert refused.status_code == 404
+    assert "Page not found" in refused.text
+    assert "NYC Slice" not in (await browser_client.get("/")).text
+
+
+async def test_a_location_manager_cannot_switch_to_another_location(
+    client: httpx.AsyncClient, browser_client: httpx.AsyncClient, admin_engine: AsyncEngine
+) -> None:
+    w = await approval_world(client, admin_engine)
+    await sign_in(browser_client, "lm@agency.example")
+    home = await browser_client.get("/")
+    assert "NYC Slice" in home.text
+    refused = await browser_client.post(
+        "/switch-location",
+        data={"location_id": w.boston["id"], "csrf_token": hidden_value(home.text, "csrf_token")},
+    )
+    assert refused.status_code == 404
+    home = await browser_client.get("/")
+    assert "NYC Slice" in home.text
+    assert "Boston Slice" not in home.text
+
+
+async def test_removal_from_the_agency_ends_the_browser_session_at_once(
+    client: httpx.AsyncClient, browser_client: httpx.AsyncClient, admin_engine: AsyncEngine
+) -> None:
+    w = await approval_world(client, admin_engine)
+    await sign_in(browser_client, "lm@agency.example")
+    assert (await browser_client.get("/")).status_code == 200
+    members = await client.get("/v1/members", headers=w.owner.headers)
+    member = next(m for m in members.json()["items"] if m["email"] == "lm@agency.example")
+    removed = await client.delete(f"/v1/members/{member['id']}", headers=w.owner.headers)
+    assert removed.status_code in (200, 204), removed.text
+    again = await browser_client.get("/")
+    assert again.status_code == 303
+    assert again.headers["location"] == "/login"
