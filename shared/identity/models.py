@@ -32,6 +32,8 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     last_login_at: Mapped[datetime | None]
+    language: Mapped[str | None] = mapped_column(String(8))
+    """The web app's language (``en``, ``el``); None: the browser's Accept-Language."""
 
 
 class RefreshToken(Base):
