@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-WIDTH = 640
-HEIGHT = 260
-LEFT = 64
+WIDTH = 480
+HEIGHT = 240
+LEFT = 60
 RIGHT = 16
 TOP = 16
 BOTTOM = 36

@@ -4,6 +4,8 @@ brand's reply template that fills the reply box at once."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 from arq.connections import RedisSettings, create_pool
 from playwright.async_api import Page, expect
@@ -14,7 +16,7 @@ from shared.config import Settings
 from shared.db import Database
 from tests.support.reviews import open_shop, run_worker
 from tests.support.web import check_page, sign_in_browser
-from tests.web.test_reviews_pages import angry_review, member_of, write_reviews, yelp_place
+from tests.web.test_reviews_pages import BASE, angry_review, member_of, write_reviews, yelp_place
 
 
 async def test_the_reviews_list_at_both_widths(
@@ -24,7 +26,7 @@ async def test_the_reviews_list_at_both_widths(
     await write_reviews(admin_engine, place, 24)
     await write_reviews(
         admin_engine, place, 1, rating=1, author="Ένας πολύ θυμωμένος πελάτης με μακρύ όνομα",
-        text="Κρύα πίτσα 🍕 " + "πολύ " * 300,
+        text="Κρύα πίτσα 🍕 " + "πολύ " * 300, start=BASE + timedelta(days=2),
     )  # fmt: skip
     await sign_in_browser(
         page, await member_of(client, admin_engine, place.owner, place.location["id"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Form, Query, Request
@@ -194,13 +195,19 @@ def _stars(t: Translator, review: Review) -> dict[str, Any]:
     }
 
 
+def _when(t: Translator, viewer: Viewer, instant: datetime) -> str:
+    """The day (medium) and the time (short, no seconds) in the location's zone."""
+    zone = viewer.time_zone
+    return f"{t.format_date(instant, zone)}, {t.format_time(instant, zone)}"
+
+
 def _item(t: Translator, viewer: Viewer, review: Review) -> dict[str, Any]:
     return {
         "id": review.id,
         "author": review.author or t.gettext("Someone"),
         "text": review.text,
         "stars": _stars(t, review),
-        "when": t.format_datetime(review.created_at, viewer.time_zone),
+        "when": _when(t, viewer, review.created_at),
         "source": t.gettext(SOURCE_NAMES.get(review.source, review.source)),
         "status": review.reply_status,
         "status_name": t.gettext(STATUS_NAMES.get(review.reply_status, review.reply_status)),
@@ -268,9 +275,7 @@ async def _review_page(
         "can_delete": can_delete,
         "in_flight": status in IN_FLIGHT,
         "action_name": t.gettext(ACTION_NAMES.get(review.reply_action, "")),
-        "replied_at": (
-            t.format_datetime(review.replied_at, viewer.time_zone) if review.replied_at else None
-        ),
+        "replied_at": (_when(t, viewer, review.replied_at) if review.replied_at else None),
         "templates": templates,
         "chosen": chosen,
         "text": text,
