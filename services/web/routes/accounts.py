@@ -420,8 +420,8 @@ async def choose(
         return _problem_page(request, "selection_not_found", None)
     waiting, pending = found
     if not external_id or external_id not in {c.external_id for c in pending.grant.choices}:
-        message = translator(request).gettext(_PROBLEMS["unknown_choice"][1])
-        problems = {"external_id": message}
+        _, unknown = _PROBLEMS["unknown_choice"]
+        problems = {"external_id": translator(request).gettext(unknown)}
         return await _choose_page(request, viewer, session, waiting, pending, problems)
     try:
         account = await account_service.choose(
