@@ -254,9 +254,13 @@ async def test_the_list_runs_as_many_statements_for_200_reviews_as_for_10(
         assert (await browser_client.get("/reviews")).status_code == 200
     await write_reviews(admin_engine, place, 190, start=BASE + timedelta(days=30))
     with StatementCounter(app.state.db.engine) as many:
-        page = await browser_client.get("/reviews?needs_answer=1")
+        page = await browser_client.get("/reviews")
         assert len(review_ids(page.text)) == 20
     assert many.count == few.count, many.statements
+    with StatementCounter(app.state.db.engine) as filtered:
+        page = await browser_client.get("/reviews?needs_answer=1&rating=1&source=yelp")
+        assert len(review_ids(page.text)) == 20
+    assert filtered.count == few.count, filtered.statements
 
 
 async def test_another_locations_or_agencys_review_is_the_404_page(
