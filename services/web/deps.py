@@ -136,6 +136,7 @@ async def signed_in(request: Request, session: Session, settings: SettingsDep) -
         agency_id=str(principal.agency_id), actor=principal.actor
     )
     request.state.principal = principal
+    request.state.language = live.language  # the person's setting, before Accept-Language
     standing = await entitlements.standing(session, settings, principal.agency_id)
     if standing.read_only and request.method in UNSAFE_METHODS and not _always_allowed(request):
         entitlements.require_writable(standing)

@@ -35,6 +35,7 @@ class LiveSession:
     location_id: uuid.UUID | None
     full_name: str
     email: str
+    language: str | None = None
 
 
 def digest_of(token: str) -> bytes:
@@ -69,6 +70,7 @@ async def open_for_refresh_token(
 # for row-level security (transaction-local, as shared.db.tenancy.set_tenant does).
 _LOAD = text(
     "SELECT ws.family_id, ws.user_id, live.agency_id, ws.location_id, u.full_name, u.email,"
+    " u.language,"
     " set_config('app.agency_id', live.agency_id::text, true),"
     " set_config('app.user_id', ws.user_id::text, true)"
     " FROM web_session ws"
@@ -95,6 +97,7 @@ async def load(session: AsyncSession, token: str) -> LiveSession | None:
         location_id=row[3],
         full_name=row[4],
         email=row[5],
+        language=row[6],
     )
 
 

@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from services.api.deps import Client, Limiter, Redis, Session, SettingsDep, forget_sessions
 from services.api.routes import auth as api_auth
@@ -30,11 +30,11 @@ from services.web.routing import web_router
 from shared.access import invitations
 from shared.access.roles import Role
 from shared.access.schemas import InvitationAccept
-from shared.errors import AppError
+from shared.errors import AppError, BadRequest
 from shared.identity import password_reset, passwords
 from shared.identity import service as identity_service
 from shared.identity import sessions as identity_sessions
-from shared.identity.models import WebSession
+from shared.identity.models import User, WebSession
 from shared.identity.schemas import ChangePasswordIn, ForgotPasswordIn, TokenPair
 
 router = web_router()
@@ -448,3 +448,31 @@ async def end_session(
         security.clear_cookie(response, settings, security.SESSION_COOKIE)
         return response
     return redirect("/account/sessions")
+
+
+LANGUAGE_NAMES = {"en": "English", "el": "Ελληνικά"}
+"""Each language by its own name, as language pickers show them (not translated)."""
+
+
+@router.get("/account/language")
+async def language_form(request: Request, viewer: SignedIn) -> Response:
+    return render(
+        request,
+        "account/language.html",
+        {"chosen": viewer.session.language or "", "names": LANGUAGE_NAMES},
+    )
+
+
+@router.post("/account/language")
+async def choose_language(
+    viewer: SignedIn,
+    session: Session,
+    language: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """The web app's language for this person everywhere; empty: follow the browser."""
+    if language and language not in LANGUAGE_NAMES:
+        raise BadRequest("choose one of the languages listed", code="unknown_language")
+    await session.execute(
+        update(User).where(User.id == viewer.principal.user_id).values(language=language or None)
+    )
+    return redirect("/account/language")
