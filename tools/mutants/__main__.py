@@ -269,7 +269,7 @@ def main(argv: list[str]) -> int:
         if unknown:
             names = ", ".join(m.name for m in modules)
             parser.error(f"no module {', '.join(unknown)} in guards.toml; one of: {names}")
-        modules = [m for m in modules if m.name in wanted]
+        modules = [next(m for m in modules if m.name == name) for name in wanted]
     if args.summary:
         print(summary(modules))
         return 0

@@ -11,12 +11,16 @@ once, one per mutant.
   ("tuple concurrently updated"), which would fail the session and count as a kill, and the
   migration is most of a mutant's fixed cost. The runner migrates one template database per
   module (``python -m tools.mutants.pytest_plugin``); each session's database is a copy of it.
+- **Its quickest tests first.** A mutant is killed by its first failing test (``-x``), so the
+  tests run in the order of the durations mutmut measured (``mutmut-stats.json``): a mutant a
+  pure-function test kills never waits for the API tests, nor starts their servers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import fcntl
+import json
 import os
 import sys
 import tempfile
@@ -80,6 +84,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         if hasattr(plugin, "TEST_REDIS_DB") and hasattr(plugin, "create_database"):
             plugin.TEST_REDIS_DB = db  # tests/conftest.py
             _from_template(plugin)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    stats = Path("mutmut-stats.json")
+    if not stats.is_file():
+        return
+    durations: dict[str, float] = json.loads(stats.read_text()).get("duration_by_test", {})
+    items.sort(key=lambda item: durations.get(item.nodeid, float("inf")))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
