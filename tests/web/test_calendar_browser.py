@@ -35,6 +35,8 @@ async def test_month_week_and_list_at_phone_and_desktop_width(
     at = (datetime.now(UTC) + timedelta(hours=2)).replace(second=0, microsecond=0)
     day = at.date().isoformat()
     await make_posts(client, world, ["facebook", "x", "linkedin"], at=at, offer="Ψητό 🍕")
+    # Right-to-left text and a 190-character word must not push the page sideways.
+    await make_posts(client, world, ["facebook"], at=at, offer="مرحبا " + "W" * 190)
     await sign_in_browser(page, world.manager_email)
     await page.goto(f"/calendar?view=month&date={day}")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Calendar")
@@ -43,6 +45,7 @@ async def test_month_week_and_list_at_phone_and_desktop_width(
     days = page.locator(".cal-days > li.cal-day:visible")
     # On a phone the month is the list of its days with posts (and today).
     assert await days.count() <= 2
+    await expect(page.locator(".cal-post")).to_have_count(4)
     await expect(page.locator(".cal-weekdays")).to_be_hidden()
     await page.set_viewport_size({"width": 1440, "height": 900})
     assert await page.locator(".cal-days > li.cal-day:visible").count() >= 28

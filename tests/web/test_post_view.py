@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,7 +23,7 @@ from shared.publishing.publisher import Publisher
 from tests.support.post_world import ZONE, PostWorld, build, force, make_posts
 from tests.support.publishing import cycle
 from tests.support.social_accounts import connect
-from tests.support.web import hidden_value, sign_in
+from tests.support.web import StatementCounter, hidden_value, sign_in
 
 ATHENS = ZoneInfo(ZONE)
 
@@ -343,3 +344,28 @@ async def test_a_link_that_is_not_http_is_not_made_a_link(
     assert page.status_code == 200
     assert 'href="javascript:' not in page.text
     assert "javascript:alert(1)" in page.text  # shown as text
+
+
+async def test_a_long_history_runs_as_many_queries_as_a_short_one(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    world: PostWorld,
+    manager: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+) -> None:
+    (made,) = await make_posts(client, world, ["x"], at=soon())
+    with StatementCounter(app.state.db.engine) as short:
+        await manager.get(f"/posts/{made['id']}")
+    await force(
+        admin_engine,
+        "INSERT INTO post_status_change (agency_id, id, post_id, from_status, to_status, "
+        "actor_type, actor_id, reason) SELECT p.agency_id, gen_random_uuid(), p.id, "
+        "'scheduled', 'scheduled', 'user', m.user_id, 'rescheduled ' || n "
+        "FROM post p, generate_series(1, 40) AS n, membership m "
+        "WHERE p.id = :id AND m.agency_id = p.agency_id",
+        id=made["id"],
+    )
+    with StatementCounter(app.state.db.engine) as long:
+        page = await manager.get(f"/posts/{made['id']}")
+    assert page.text.count("rescheduled ") >= 40 * 3  # each of the three members, by name
+    assert long.count == short.count, long.statements

@@ -74,7 +74,10 @@ async def test_reschedule_and_cancel_from_the_page(
     client: httpx.AsyncClient, admin_engine: AsyncEngine, world: PostWorld, page: Page
 ) -> None:
     at = (datetime.now(UTC) + timedelta(days=2)).replace(second=0, microsecond=0)
-    facebook, _ = await make_posts(client, world, ["facebook", "x"], at=at)
+    # Right-to-left text and a 190-character word must not push the page sideways.
+    facebook, _ = await make_posts(
+        client, world, ["facebook", "x"], at=at, offer="مرحبا " + "W" * 190
+    )
     await sign_in_browser(page, world.manager_email)
     await page.goto(f"/posts/{facebook['id']}")
     await check_page(page, "post-scheduled")
