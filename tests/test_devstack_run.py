@@ -292,8 +292,9 @@ def test_the_box_names_what_was_started_and_the_logins(tmp_path: Path) -> None:
         "CHORUS_SMTP_PORT": "8125",
     }
     box = start_box(chosen, env, logins("pw-123"), tmp_path, demo_failed=False)
+    assert box.splitlines()[1].startswith("│ Web app       http://127.0.0.1:8100/ ")  # first
     for expected in [
-        "http://127.0.0.1:8100 ",
+        "http://127.0.0.1:8100/ ",
         "http://127.0.0.1:8100/docs",
         "http://127.0.0.1:8791",
         "http://127.0.0.1:8421",

@@ -200,7 +200,7 @@ def start_box(
     """The box of `cmd_run`, from what was actually started and pointed at."""
     api = _url(chosen.api)
     addresses = [
-        Address("Web / API", api),
+        Address("Web app", f"{api}/", "sign in with a login below"),
         Address("API docs", f"{api}/docs"),
         Address("Sandbox", _url(chosen.sandbox), "docs: /_sandbox/docs"),
         Address("Local Stripe", _url(chosen.stripe), "nothing is charged"),
