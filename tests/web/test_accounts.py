@@ -508,3 +508,37 @@ async def test_the_accounts_page_runs_as_many_queries_for_one_account_as_for_eig
     with StatementCounter(app.state.db.engine) as many:
         assert (await browser_client.get("/accounts")).status_code == 200
     assert many.count == few.count
+
+
+async def test_two_tabs_connecting_at_once_connect_only_what_the_latest_offers(
+    client: httpx.AsyncClient,
+    browser_client: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    shop: Shop,
+) -> None:
+    """Two consent pages opened from two tabs: the choice waits per browser session, so the
+    first tab's page ids are refused once the second consent came back (nothing connected
+    from a stale tab), and the latest tab's choice connects."""
+    await sign_in(browser_client, MANAGER)
+    first = await _start(browser_client)
+    second = await _start(browser_client)
+    first_back = await _consent(browser_client, first.headers["location"])
+    second_back = await _consent(browser_client, second.headers["location"])
+    assert (await browser_client.get(first_back.headers["location"])).status_code == 303
+    stale = await browser_client.get("/accounts/choose")
+    stale_ids = _choice_ids(stale.text)
+    assert (await browser_client.get(second_back.headers["location"])).status_code == 303
+    latest = await browser_client.get("/accounts/choose")
+    latest_ids = _choice_ids(latest.text)
+    assert set(stale_ids).isdisjoint(latest_ids)
+    token = hidden_value(latest.text, "csrf_token")
+    refused = await browser_client.post(
+        "/accounts/choose", data={"csrf_token": token, "external_id": stale_ids[0]}
+    )
+    assert refused.status_code == 422
+    assert await _api_accounts(client, shop) == []
+    chosen = await browser_client.post(
+        "/accounts/choose", data={"csrf_token": token, "external_id": latest_ids[0]}
+    )
+    assert chosen.status_code == 303
+    assert [a["external_id"] for a in await _api_accounts(client, shop)] == [latest_ids[0]]
