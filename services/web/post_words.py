@@ -3,7 +3,11 @@ is, in the reader's language (marked here, translated where shown)."""
 
 from __future__ import annotations
 
-from services.web.i18n import N_
+from datetime import datetime
+
+from services.web.i18n import N_, Translator
+from shared.approvals import service as approvals
+from shared.campaigns import fanout
 from shared.content.platforms import PLATFORMS
 from shared.posts.models import POST_STATUSES
 
@@ -65,3 +69,59 @@ MEDIA_KINDS: dict[str, str] = {
     "gif": N_("GIF"),
     "": N_("Media file"),
 }
+
+REASONS: dict[str, str] = {
+    "the brand does not require approval of location edits": N_(
+        "The brand does not require approval of location edits."
+    ),
+    "the brand requires approval of location edits": N_(
+        "The brand requires approval of location edits."
+    ),
+    "edited; the brand requires approval of location edits": N_(
+        "Edited; the brand requires approval of location edits."
+    ),
+    "edited": N_("Edited."),
+    "cancelled": N_("Cancelled."),
+    "retried": N_("Tried again."),
+    "retried (the caller confirmed it is not at the platform)": N_(
+        "Tried again (someone checked it was not at the platform)."
+    ),
+    "its time has come": N_("Its time came."),
+    "published": N_("Published."),
+    "found at the platform: it had gone out": N_("Found at the platform: it had gone out."),
+    approvals.APPROVED: N_("Approved."),
+    approvals.APPROVED_LATE: N_("Approved after its time."),
+    approvals.NOT_DECIDED_IN_TIME: N_("Not approved before its time."),
+    fanout.NO_ACCOUNT: N_("No account of this platform is connected here."),
+    fanout.NOT_ALLOWED: N_("The brand does not allow this platform."),
+    fanout.TOO_LATE: N_("Its time had passed when the campaign started."),
+    fanout.SCHEDULED: N_("Scheduled by the campaign."),
+    fanout.LOCATION_CONFIRM: N_("Waiting for the location to confirm."),
+}
+"""The reasons Chorus itself gives for a post's status, in the reader's language; any other
+(a platform's own words) is shown as it came."""
+
+_CANCELLED = "cancelled: "
+_REJECTED = "rejected: "
+_RESCHEDULED = "rescheduled to "
+_ATTEMPT = "attempt "
+
+
+def explain(reason: str, t: Translator, zone: str) -> str:
+    """A post's status reason for the reader: Chorus's own reasons translated (with what
+    they carry: a comment, a time in the location's zone), anything else as it is."""
+    if reason in REASONS:
+        return t.gettext(REASONS[reason])
+    if reason.startswith(_CANCELLED):
+        return t.gettext("Cancelled: %(reason)s", reason=reason.removeprefix(_CANCELLED))
+    if reason.startswith(_REJECTED):
+        return t.gettext("Rejected: %(comment)s", comment=reason.removeprefix(_REJECTED))
+    if reason.startswith(_RESCHEDULED):
+        try:
+            when = datetime.fromisoformat(reason.removeprefix(_RESCHEDULED))
+        except ValueError:
+            return reason
+        return t.gettext("Moved to %(when)s.", when=t.format_datetime(when, zone, "short"))
+    if reason.startswith(_ATTEMPT) and reason.removeprefix(_ATTEMPT).isdigit():
+        return t.gettext("Attempt %(number)s.", number=reason.removeprefix(_ATTEMPT))
+    return reason

@@ -76,7 +76,7 @@ async def test_the_page_shows_text_time_status_history_and_the_other_platforms(
     assert "9:00" in page.text
     assert "Scheduled" in page.text
     assert "It goes out at its time." in page.text
-    assert "the brand does not require approval of location edits" in page.text
+    assert "The brand does not require approval of location edits." in page.text
     assert f'href="/posts/{x["id"]}"' in page.text  # the same post on X
     history = page.text[page.text.index("<h2>History</h2>") :]
     assert "Owner" in history  # the owner made it, by name
@@ -369,3 +369,17 @@ async def test_a_long_history_runs_as_many_queries_as_a_short_one(
         page = await manager.get(f"/posts/{made['id']}")
     assert page.text.count("rescheduled ") >= 40 * 3  # each of the three members, by name
     assert long.count == short.count, long.statements
+
+
+async def test_the_post_page_speaks_greek_and_says_chorus_reasons_in_it(
+    client: httpx.AsyncClient, world: PostWorld, manager: httpx.AsyncClient
+) -> None:
+    (made,) = await make_posts(client, world, ["facebook"], at=soon())
+    moved = await act(manager, made["id"], "reschedule", date="2031-06-01", time="10:15")
+    assert moved.status_code == 303
+    page = await manager.get(f"/posts/{made['id']}", headers={"Accept-Language": "el"})
+    assert '<html lang="el">' in page.text
+    assert "Ανάρτηση στο Facebook" in page.text
+    assert "Η μάρκα δεν απαιτεί έγκριση" in page.text
+    assert "Μετακινήθηκε στις 1/6/31, 10:15\u202fπ.μ." in page.text  # in Athens time
+    assert "Κυριακή 1 Ιουνίου 2031" in page.text

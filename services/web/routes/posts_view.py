@@ -23,6 +23,7 @@ from services.web.post_words import (
     PLATFORM_NAMES,
     STATUS_MEANINGS,
     STATUS_NAMES,
+    explain,
 )
 from services.web.rendering import redirect, render, translator
 from services.web.routing import web_router
@@ -161,6 +162,7 @@ async def _page(
             "status_meanings": STATUS_MEANINGS,
             "actor_kinds": ACTOR_KINDS,
             "media_kinds": MEDIA_KINDS,
+            "explain": lambda reason: explain(reason, t, viewer.time_zone),
         },
         status_code=status_code,
     )
