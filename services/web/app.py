@@ -15,9 +15,11 @@ from services.web.routes import (
     accounts,
     approvals,
     auth,
+    calendar,
     compose,
     home,
     numbers,
+    posts_view,
     preview,
     reviews,
     team,
@@ -38,7 +40,9 @@ def mount(app: FastAPI) -> None:
     app.include_router(numbers.router)
     app.include_router(accounts.router)
     app.include_router(team.router)
+    app.include_router(calendar.router)
     app.include_router(compose.router)  # /posts/new before any /posts/{post_id}
+    app.include_router(posts_view.router)
     app.include_router(approvals.router)
     app.include_router(preview.router)
     errors.install(app)
