@@ -101,11 +101,14 @@ async def test_request_page_shows_slots_and_every_platform_then_confirms_with_th
     page = await browser_client.get(url)
     assert page.status_code == 200, page.text
     body = html.unescape(page.text)
-    assert "Today's offer" in body and "What the location offers today" in body
+    assert "Today's offer" in body
+    assert "What the location offers today" in body
     assert "At most 40 characters." in body
-    assert '<option value="small"' in body and '<option value="large" selected>' in body
+    assert '<option value="small"' in body
+    assert '<option value="large" selected>' in body
     assert "Left empty: “large”." in body
-    assert "<h3>Facebook</h3>" in body and "<h3>X</h3>" in body
+    assert "<h3>Facebook</h3>" in body
+    assert "<h3>X</h3>" in body
     assert "Pizza in Athens:  (large)  #SliceWeek" in body
 
     # Preview without script: the page again with the typed slots, nothing written.
@@ -300,7 +303,8 @@ async def test_preview_route_answers_the_fragment_and_slot_problems_without_writ
     assert answer.status_code == 200, answer.text
     found = answer.json()
     assert found["problems"] == {"offer": "Use at most 40 characters."}
-    assert "<h3>Facebook</h3>" in found["html"] and "<h3>X</h3>" in found["html"]
+    assert "<h3>Facebook</h3>" in found["html"]
+    assert "<h3>X</h3>" in found["html"]
     assert f"Pizza in Athens: {'y' * 50} (small)" in found["html"]
     escaped = await browser_client.post(
         "/preview",

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Form, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
@@ -262,8 +262,9 @@ async def approval_page(
 
 
 def _text_field(form: Any, name: str) -> str:
-    """A free-text field read from the form itself (not a declared parameter), so that odd
-    input (a NUL byte) comes back as a problem next to it rather than a 400 page."""
+    """A field read from the form itself. These routes declare no form parameters, so that
+    odd input in a typed field (a NUL byte) comes back as a problem next to it rather than
+    the app-wide 400 page (``services.api.validation`` checks declared bodies only)."""
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""
 
@@ -278,7 +279,6 @@ async def approve(
     post_id: str,
     viewer: SignedIn,
     session: Session,
-    action: Annotated[str, Form(max_length=20)] = "approve",
 ) -> Response:
     """``action=preview`` re-renders the page with the preview (nothing written); else every
     waiting post of the request is rendered with the slots, checked, and confirmed."""
@@ -287,6 +287,7 @@ async def approve(
     if not asked.waiting:
         return _gone(request, asked)
     form = await request.form()
+    action = _text_field(form, "action")
     values = live.slot_values_of(form, asked.slots)
     preview = await preview_of(session, viewer, t, asked, values)
     problems = dict(preview.slot_problems)
