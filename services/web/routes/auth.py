@@ -25,7 +25,15 @@ from shared.config import Settings
 from shared.errors import AppError
 from shared.identity import service as identity_service
 from shared.identity import two_factor
-from shared.identity.schemas import LoginIn, TokenPair, TwoFactorChallenge, TwoFactorLoginIn
+from shared.identity.schemas import (
+    ChallengeConfirmIn,
+    LoginIn,
+    TokenPair,
+    TwoFactorChallenge,
+    TwoFactorLoginIn,
+)
+from shared.identity.service import ClientInfo
+from shared.ratelimit import RateLimiter
 
 router = web_router()
 
@@ -193,4 +201,117 @@ async def log_out(viewer: SignedIn, session: Session, settings: SettingsDep) -> 
     await web_sessions.end(session, viewer.session)
     response = redirect("/login")
     security.clear_cookie(response, settings, security.SESSION_COOKIE)
+    return response
+
+
+async def _second_step_gate(
+    settings: Settings, client: ClientInfo, limiter: RateLimiter, token: str
+) -> two_factor.Challenge:
+    """The challenge, and the API's rate limits of a login's second step (one count)."""
+    challenge = two_factor.read_challenge(settings, token)
+    limits = api_auth.rate_limits(settings)
+    await limiter.hit(limits["login_address"], client.ip or "unknown")
+    await limiter.hit(limits["two_factor_account"], str(challenge.user_id))
+    return challenge
+
+
+@router.post("/login/two-factor/setup")
+async def set_up_two_factor(
+    request: Request,
+    session: Session,
+    settings: SettingsDep,
+    client: Client,
+    limiter: Limiter,
+    challenge_token: Annotated[str, Form(max_length=2000)] = "",
+    next_form: Annotated[str, Form(alias="next", max_length=2000)] = "",
+) -> Response:
+    """An agency requiring two-factor sign-in, a person without it: a new authenticator
+    secret, shown once, to confirm with a first code."""
+    next_path = safe_next(next_form, "")
+    try:
+        await _second_step_gate(settings, client, limiter, challenge_token)
+        secret, uri = await identity_service.begin_enrolment_at_login(
+            session, settings, challenge_token
+        )
+    except AppError as exc:
+        await session.rollback()
+        problems = {"": _refused(request, exc)}
+        return _login_page(request, next_path=next_path, problems=problems, status_code=401)
+    return _setup_page(request, challenge_token, next_path, secret, uri)
+
+
+def _setup_page(
+    request: Request,
+    challenge_token: str,
+    next_path: str,
+    secret: str,
+    uri: str,
+    problems: dict[str, str] | None = None,
+) -> Response:
+    grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    return render(
+        request,
+        "auth/two_factor_setup.html",
+        {
+            "challenge_token": challenge_token,
+            "next": next_path,
+            "secret": grouped,
+            "raw_secret": secret,
+            "uri": uri,
+            "problems": problems or {},
+        },
+        status_code=422 if problems else 200,
+    )
+
+
+@router.post("/login/two-factor/confirm")
+async def confirm_two_factor(
+    request: Request,
+    session: Session,
+    settings: SettingsDep,
+    client: Client,
+    limiter: Limiter,
+    challenge_token: Annotated[str, Form(max_length=2000)] = "",
+    secret: Annotated[str, Form(max_length=200)] = "",
+    uri: Annotated[str, Form(max_length=2000)] = "",
+    code: Annotated[str, Form(max_length=40)] = "",
+    next_form: Annotated[str, Form(alias="next", max_length=2000)] = "",
+) -> Response:
+    """The first code turns two-factor on and signs in; the recovery codes are shown once."""
+    t = translator(request)
+    next_path = safe_next(next_form, "")
+    code = code.strip().replace(" ", "")
+    try:
+        await _second_step_gate(settings, client, limiter, challenge_token)
+    except AppError as exc:
+        problems = {"": _refused(request, exc)}
+        return _login_page(request, next_path=next_path, problems=problems, status_code=401)
+    if not code:
+        problems = {"code": t.gettext("Enter the code from your authenticator app.")}
+        return _setup_page(request, challenge_token, next_path, secret, uri, problems)
+    try:
+        enrolled = await identity_service.confirm_enrolment_at_login(
+            session,
+            settings,
+            ChallengeConfirmIn(challenge_token=challenge_token, code=code),
+            client,
+        )
+    except (AppError, ValidationError) as exc:
+        await session.rollback()
+        message = (
+            _refused(request, exc)
+            if isinstance(exc, AppError)
+            else t.gettext("That code is wrong or was already used. Try the newest code.")
+        )
+        return _setup_page(request, challenge_token, next_path, secret, uri, {"code": message})
+    previous = request.cookies.get(security.SESSION_COOKIE)
+    if previous:
+        await web_sessions.end_by_token(session, previous)
+    token = await web_sessions.open_for_refresh_token(session, enrolled.refresh_token)
+    response = render(
+        request,
+        "auth/recovery_codes.html",
+        {"codes": enrolled.recovery_codes, "next": safe_next(next_path)},
+    )
+    security.set_cookie(response, settings, security.SESSION_COOKIE, token)
     return response
