@@ -261,6 +261,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--survivors", action="store_true", help="run again only the last run's survivors"
     )
+    parser.add_argument(
+        "--collect",
+        action="store_true",
+        help="keep the results of a run that was stopped (mutants not reached: 'not checked')",
+    )
     args = parser.parse_args(argv)
     modules = load_modules()
     if args.module:
@@ -272,6 +277,14 @@ def main(argv: list[str]) -> int:
         modules = [next(m for m in modules if m.name == name) for name in wanted]
     if args.summary:
         print(summary(modules))
+        return 0
+    if args.collect:
+        for module in modules:
+            result = {"module": module.name, "commit": _git("rev-parse", "HEAD", cwd=TREE)}
+            result |= {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "seconds": 0}
+            result |= {"stopped": True, **outcome(module)}
+            (RESULTS / f"{module.name}.json").write_text(json.dumps(result, indent=2))
+            print(f"mutants: {module.name} (stopped run): {result['counts']}")
         return 0
     started = time.monotonic()
     for module in modules:
