@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,20 +19,24 @@ from shared.events.relay import Relay
 from shared.jobs import QUEUE_NAME
 from tests.factories import Tenant
 from tests.support.campaigns import campaign_body, create_campaign
+from tests.support.clock import TestClock, advance_sandbox
+from tests.support.publish_isolation import insert_posts
 from tests.support.publish_worker import running_worker, wait_for
 
 
 async def test_a_launched_campaign_publishes_on_time_and_completes(
     client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
     sandbox: httpx.AsyncClient,
     settings: Settings,
     chain: dict[str, Any],
-    monkeypatch: pytest.MonkeyPatch,
+    clock: TestClock,
 ) -> None:
-    # Campaigns must be set a minute ahead; this one may start in three seconds.
-    monkeypatch.setattr(campaign_service, "MIN_LEAD", timedelta(0))
+    """Its posts wait for their time while the dispatcher goes on sending what is due, and go
+    out once it comes: time passes by moving Chorus's clock (and the sandbox's, whose time
+    the platforms stamp on what they publish), not by waiting for it."""
     owner: Tenant = chain["owner"]
-    at = datetime.now(UTC) + timedelta(seconds=3)
+    at = clock.now() + campaign_service.MIN_LEAD + timedelta(minutes=1)
     campaign = await create_campaign(
         client,
         owner.headers,
@@ -43,23 +46,46 @@ async def test_a_launched_campaign_publishes_on_time_and_completes(
             schedule={"kind": "absolute", "at": at.isoformat()},
         ),
     )
+
+    async def detail() -> dict[str, Any]:
+        shown = await client.get(f"/v1/campaigns/{campaign['id']}", headers=owner.headers)
+        return dict(shown.json())
+
     async with running_worker(settings):
         launched = await client.post(
             f"/v1/campaigns/{campaign['id']}/launch", headers=owner.headers
         )
         assert launched.status_code == 202
 
+        # New York: Facebook and X; Boston: Facebook; Chicago: nothing → skipped.
+        async def fanned_out() -> dict[str, int] | None:
+            by_status: dict[str, int] = (await detail())["posts_by_status"]
+            return by_status if sum(by_status.values()) == 6 else None
+
+        assert await wait_for(fanned_out) == {"scheduled": 3, "skipped": 3}
+        # A post due now goes out meanwhile: the dispatcher ran, and left the campaign's be.
+        (due_now,) = await insert_posts(admin_engine, chain, chain["nyc"], "x", 1)
+
+        async def due_now_published() -> bool:
+            return due_now in (await sandbox.get("/_sandbox/publish-counts/x")).json()["counts"]
+
+        await wait_for(due_now_published)
+        assert (await detail())["posts_by_status"] == {"scheduled": 3, "skipped": 3}
+
+        moved = (at - clock.now()).total_seconds() + 1
+        clock.advance(moved)
+        await advance_sandbox(sandbox, moved)
+
         async def completed() -> dict[str, Any] | None:
-            detail = await client.get(f"/v1/campaigns/{campaign['id']}", headers=owner.headers)
-            body: dict[str, Any] = detail.json()
+            body = await detail()
             return body if body["status"] == "completed" else None
 
-        detail = await wait_for(completed)
-    # New York: Facebook and X; Boston: Facebook; Chicago: nothing → skipped.
-    assert detail["posts_by_status"] == {"published": 3, "skipped": 3}
+        shown = await wait_for(completed)
+    assert shown["posts_by_status"] == {"published": 3, "skipped": 3}
     fb = (await sandbox.get("/_sandbox/publish-counts/facebook")).json()["counts"]
     x = (await sandbox.get("/_sandbox/publish-counts/x")).json()["counts"]
     assert sorted(fb.values()) == [1, 1]
+    assert x.pop(due_now) == 1
     assert list(x.values()) == [1]
     posts = await client.get(
         f"/v1/campaigns/{campaign['id']}/posts",

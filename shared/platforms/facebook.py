@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
+from shared import clock
 from shared.crypto import Sealed
 from shared.http import Response
 from shared.platforms.base import (
@@ -234,7 +235,7 @@ class FacebookConnector(Connector):
         return Published(
             external_id=post_id,
             permalink=_permalink(post_id),
-            published_at=datetime.now(UTC),
+            published_at=clock.now(),
         )
 
     async def _get_post(self, auth: AccountAuth, post_id: str) -> Published | None:

@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
+from shared import clock
 from shared.crypto import Sealed
 from shared.http import Response
 from shared.platforms.base import (
@@ -262,7 +263,7 @@ class InstagramConnector(Connector):
             raise self.error(ErrorKind.AMBIGUOUS, "no media id in the answer")
         post = await self._get_media(auth, media_id)
         if post is None:
-            return Published(media_id, None, datetime.now(UTC))
+            return Published(media_id, None, clock.now())
         return post_published(post)
 
     async def _container(

@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote, urlencode, urlsplit
 
+from shared import clock
 from shared.crypto import Sealed
 from shared.http import (
     Response,
@@ -325,7 +326,7 @@ class LinkedInConnector(Connector):
         urn = answer.headers.get("x-restli-id") or answer.headers.get("x-linkedin-id")
         if not urn:
             raise self.error(ErrorKind.AMBIGUOUS, "no post id in the answer")
-        return Published(urn, permalink(urn), datetime.now(UTC))
+        return Published(urn, permalink(urn), clock.now())
 
     async def _upload(self, auth: AccountAuth, media: Media) -> dict[str, str]:
         """Download one image, register it with the Images API and upload its bytes: the

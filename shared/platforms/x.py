@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
+from shared import clock
 from shared.content.xtext import MAX_WEIGHTED_LENGTH, weighted_length
 from shared.crypto import Sealed
 from shared.http import Response
@@ -249,7 +250,7 @@ class XConnector(Connector):
         if not isinstance(data, dict) or "id" not in data:
             raise self.error(ErrorKind.AMBIGUOUS, detail="the post answer carried no id")
         tweet_id = str(data["id"])
-        return Published(tweet_id, _permalink(auth, tweet_id), datetime.now(UTC))
+        return Published(tweet_id, _permalink(auth, tweet_id), clock.now())
 
     async def _upload(self, auth: AccountAuth, media: Media) -> str:
         blob, media_type = await self._download(media.url)
