@@ -78,7 +78,7 @@ async def test_queue_lists_the_campaign_request_with_its_deadline_in_local_time(
     body = page.text
     # One row per campaign (its platforms together), the soonest first, in Athens time.
     assert body.index("Summer slices") < body.index("July deals")
-    assert "Facebook, X" in body
+    assert "X, Facebook" in body
     assert "Jun 3, 2030, 7:00:00\u202fPM" in body  # 16:00 UTC is 19:00 in Athens (EEST)
     first = min(p["id"] for p in posts if p["platform"] == "facebook")
     assert f'href="/approvals/{first}"' in body or f'href="/approvals/{posts[0]["id"]}"' in body

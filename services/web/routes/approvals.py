@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from services.api.deps import Session
+from services.web import post_words
 from services.web import preview as live
 from services.web.deps import SignedIn, Viewer
 from services.web.i18n import Translator
@@ -26,6 +27,7 @@ from shared.access.policy import Target, authorize
 from shared.approvals import service as approval_service
 from shared.approvals.schemas import COMMENT_MAX
 from shared.campaigns.models import Campaign
+from shared.content.platforms import PLATFORMS
 from shared.errors import AppError, BadRequest, NotFound
 from shared.posts import service as post_service
 from shared.posts.models import Post
@@ -37,6 +39,8 @@ router = web_router()
 PAGE_SIZE = 50
 """Waiting posts per page of the list (a campaign's platforms share one row)."""
 MAX_PLATFORMS = 16
+_ORDER = {name: n for n, name in enumerate(PLATFORMS)}
+"""A request's platforms in the order the compose page lists them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +123,7 @@ async def load(session: Session, viewer: Viewer, post_id: uuid.UUID | str) -> As
                 cursor=None,
             )
             same_time = [p.post for p in queue.items if p.post.scheduled_at == post.scheduled_at]
-            posts = tuple(sorted(same_time, key=lambda p: p.platform))
+            posts = tuple(sorted(same_time, key=lambda p: _ORDER.get(p.platform, 99)))
     version = await template_service.get_version(
         session, viewer.principal, post.template_id, post.template_version
     )
@@ -198,6 +202,10 @@ async def approvals_list(
         by_key[key] = len(rows)
         named = names.get(post.campaign_id) if post.campaign_id else None
         rows.append(Row(post, named[0] if named else None, (post.platform,)))
+    rows = [
+        Row(r.first, r.campaign_name, tuple(sorted(r.platforms, key=lambda p: _ORDER.get(p, 99))))
+        for r in rows
+    ]
     flash = {
         "approved": t.gettext("Confirmed: the posts are scheduled."),
         "rejected": t.gettext("Rejected: the posts will not go out."),
@@ -229,6 +237,7 @@ def _page(
     problems: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
+    t = translator(request)
     return render(
         request,
         "approvals/detail.html",
@@ -241,6 +250,7 @@ def _page(
             "problems": problems or {},
             "comment_max": COMMENT_MAX,
             "platform_name": live.platform_name,
+            "status_name": t.gettext(post_words.STATUS_NAMES.get(asked.post.status, "")),
         },
         status_code=status_code,
     )
