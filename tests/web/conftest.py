@@ -1,4 +1,8 @@
-"""Browser tests: a real server, the system Chromium (tests/support/web.py)."""
+"""Browser tests: a real server, the system Chromium (tests/support/web.py).
+
+Without Chromium the browser tests (those using the ``page`` or ``browser`` fixture) are
+left out at collection and the run ends with one line saying so and naming the command that
+installs it; the HTTP-level tests of tests/web still run."""
 
 from __future__ import annotations
 
@@ -6,12 +10,31 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from _pytest.terminal import TerminalReporter
 from fastapi import FastAPI
 from playwright.async_api import Browser, Page, async_playwright
 
 from services.api.app import create_app
 from shared.config import Settings
 from tests.support.web import MISSING_CHROMIUM, WebServer, chromium_path
+
+_LEFT_OUT = pytest.StashKey[int]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if chromium_path() is not None:
+        return
+    browser = [i for i in items if {"page", "browser"} & set(getattr(i, "fixturenames", ()))]
+    if browser:
+        config.hook.pytest_deselected(items=browser)
+        items[:] = [i for i in items if i not in browser]
+        config.stash[_LEFT_OUT] = len(browser)
+
+
+def pytest_terminal_summary(terminalreporter: TerminalReporter, config: pytest.Config) -> None:
+    left_out = config.stash.get(_LEFT_OUT, 0)
+    if left_out:
+        terminalreporter.write_line(f"{left_out} {MISSING_CHROMIUM}", yellow=True, bold=True)
 
 
 @pytest.fixture(scope="session")
