@@ -10,6 +10,7 @@ and the same partial."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -121,8 +122,20 @@ class Preview:
         return len(self.slot_problems) + sum(len(p.problems) for p in self.platforms)
 
 
+def reading_order(slots: Mapping[str, SlotIn], bodies: Mapping[str, str]) -> dict[str, SlotIn]:
+    """The slots in the order the text uses them (stored JSON keeps no order of its own);
+    a slot no body uses comes last, by name."""
+    text = bodies.get("default") or " ".join(bodies.values())
+
+    def place(name: str) -> tuple[int, str]:
+        found = re.search(rf"slot\.{re.escape(name)}\b", text)
+        return (found.start() if found else len(text) + 1, name)
+
+    return {name: slots[name] for name in sorted(slots, key=place)}
+
+
 def slot_fields(slots: Mapping[str, SlotIn], values: Mapping[str, str]) -> list[SlotField]:
-    """The template's slots in its order, each with the value typed (or stored)."""
+    """The template's slots in the given order, each with the value typed (or stored)."""
     return [
         SlotField(
             name=name,

@@ -134,7 +134,7 @@ async def load(session: Session, viewer: Viewer, post_id: uuid.UUID | str) -> As
     return Asked(
         post=post,
         posts=posts,
-        slots=dict(version.slots),
+        slots=live.reading_order(version.slots, version.bodies),
         campaign_name=name,
         variables={str(k): str(v) for k, v in variables.items()},
     )

@@ -99,7 +99,7 @@ async def load_template(session: Session, viewer: Viewer, template_id: uuid.UUID
     return Chosen(
         template=template,
         version=version.version,
-        slots=dict(version.slots),
+        slots=live.reading_order(version.slots, version.bodies),
         location=location,
         platforms=platforms,
         warnings={w.platform: w.code for w in found},
