@@ -116,6 +116,15 @@ def _sleep_names(tree: ast.Module) -> set[str]:
     return names
 
 
+def _called(func: ast.expr) -> str | None:
+    """``name`` or ``module.name`` of a call's target, or None for anything else."""
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        return f"{func.value.id}.{func.attr}"
+    return None
+
+
 def long_sleeps(source: str) -> list[tuple[str, int, float]]:
     """Each sleep of ``LONG_SLEEP_S`` or more whose length the source fixes: (the enclosing
     function, or ``<module>``; line; seconds)."""
@@ -139,7 +148,7 @@ def long_sleeps(source: str) -> list[tuple[str, int, float]]:
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
                 visit(child, child.name)
                 continue
-            if isinstance(child, ast.Call) and ast.unparse(child.func) in sleeps and child.args:
+            if isinstance(child, ast.Call) and child.args and _called(child.func) in sleeps:
                 seconds = _number(child.args[0], constants)
                 if seconds is not None and seconds >= LONG_SLEEP_S:
                     found.append((where, child.lineno, seconds))
