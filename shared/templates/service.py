@@ -149,28 +149,49 @@ async def _version(
     return version
 
 
-async def _template_out(session: AsyncSession, template: Template) -> TemplateOut:
-    row = (
-        await session.execute(
-            select(
-                func.max(TemplateVersion.version),
-                func.max(TemplateVersion.version).filter(TemplateVersion.status == "published"),
-            ).where(
-                TemplateVersion.agency_id == template.agency_id,
-                TemplateVersion.template_id == template.id,
-            )
-        )
-    ).one()
+def _out(template: Template, latest: int | None, published: int | None) -> TemplateOut:
     return TemplateOut(
         id=template.id,
         brand_id=template.brand_id,
         name=template.name,
         description=template.description,
-        latest_version=row[0] or 0,
-        published_version=row[1],
+        latest_version=latest or 0,
+        published_version=published,
         created_at=template.created_at,
         updated_at=template.updated_at,
     )
+
+
+_LATEST = func.max(TemplateVersion.version)
+_PUBLISHED = func.max(TemplateVersion.version).filter(TemplateVersion.status == "published")
+
+
+async def _template_out(session: AsyncSession, template: Template) -> TemplateOut:
+    row = (
+        await session.execute(
+            select(_LATEST, _PUBLISHED).where(
+                TemplateVersion.agency_id == template.agency_id,
+                TemplateVersion.template_id == template.id,
+            )
+        )
+    ).one()
+    return _out(template, row[0], row[1])
+
+
+async def _template_outs(session: AsyncSession, templates: Sequence[Template]) -> list[TemplateOut]:
+    """Many templates' versions in one query (a listing must not run one per template)."""
+    if not templates:
+        return []
+    rows = await session.execute(
+        select(TemplateVersion.template_id, _LATEST, _PUBLISHED)
+        .where(
+            TemplateVersion.agency_id == templates[0].agency_id,
+            TemplateVersion.template_id.in_([t.id for t in templates]),
+        )
+        .group_by(TemplateVersion.template_id)
+    )
+    versions = {row[0]: (row[1], row[2]) for row in rows.all()}
+    return [_out(t, *versions.get(t.id, (None, None))) for t in templates]
 
 
 NAME_UNIQUE = "uq_template_agency_id_brand_id_name_key"
@@ -263,8 +284,7 @@ async def list_templates(
     page = await sorted_page(
         session, stmt, SORTING, sort=sort, cursor=cursor, limit=limit, total=total
     )
-    items = [await _template_out(session, t) for t in page.items]
-    return Slice(items, page.next_cursor, page.total)
+    return Slice(await _template_outs(session, page.items), page.next_cursor, page.total)
 
 
 async def get_version(
