@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import create_brand
-from tests.support.web import hidden_value, sign_in
+from tests.support.web import StatementCounter, hidden_value, sign_in
 from tests.support.web_approvals import ConfirmWorld, confirm_world, publish
 
 ATHENS = ZoneInfo("Europe/Athens")
@@ -293,3 +293,23 @@ async def test_refusals_csrf_other_brand_and_staff(
     ) as staff:
         await sign_in(staff, w.staff_email)
         assert (await staff.get("/posts/new")).status_code == 403
+
+
+async def test_template_choice_runs_the_same_statements_for_2_or_12_templates(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    browser_client: httpx.AsyncClient,
+    app: FastAPI,
+) -> None:
+    w = await _world(client, admin_engine)
+    await publish(client, w.owner, w.brand["id"], "Second")
+    await sign_in(browser_client, w.manager_email)
+    with StatementCounter(app.state.db.engine) as few:
+        assert (await browser_client.get("/posts/new")).status_code == 200
+    for n in range(10):
+        await publish(client, w.owner, w.brand["id"], f"More {n:02d}")
+    with StatementCounter(app.state.db.engine) as many:
+        page = await browser_client.get("/posts/new")
+    assert page.text.count("<option value=") == 12 + 1  # and "(choose a template)"
+    assert many.count == few.count, many.statements
