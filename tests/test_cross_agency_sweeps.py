@@ -44,6 +44,7 @@ from shared.reviews import collection
 from shared.social_accounts import refresh, sealing
 from shared.social_accounts.models import SocialAccount
 from tests.factories import Tenant, create_brand, create_location, sign_up
+from tests.support.clock import TestClock
 from tests.support.cross_agency import SCANS, scan_names_in_policy, scans_in_code
 
 THIS_MODULE = Path(__file__).read_text()
@@ -256,7 +257,7 @@ async def test_the_relay_delivers_every_agencys_events_a_read_only_one_included(
 
 
 async def test_one_agencys_failing_events_do_not_hold_the_others(
-    client: httpx.AsyncClient, admin_engine: AsyncEngine, app_db: Database
+    client: httpx.AsyncClient, admin_engine: AsyncEngine, app_db: Database, clock: TestClock
 ) -> None:
     failing, first, read_only = [await open_shop(client) for _ in range(3)]
     await make_read_only(admin_engine, read_only.agency_id)
@@ -310,20 +311,25 @@ async def test_one_agencys_failing_events_do_not_hold_the_others(
         (read_only.agency_id, "test.sweep", True),
         (read_only.agency_id, "test.followed", True),
     }
-    deferred = await deferred_events(admin_engine)
-    assert [(row.attempts, row.error) for row in deferred] == [
-        (1, "ValueError: this agency's data trips the consumer")
-    ]
-    assert deferred[0].wait > timedelta(seconds=4)
+    (deferred,) = await deferred_events(admin_engine)
+    assert (deferred.attempts, deferred.error) == (
+        1,
+        "ValueError: this agency's data trips the consumer",
+    )
+    wait = deferred.after - clock.now()
+    assert timedelta(seconds=4) < wait <= timedelta(seconds=10)
 
-    await back_off_elapsed(admin_engine)
+    clock.advance((wait - timedelta(seconds=1)).total_seconds())
+    assert await one_pass() == 0  # not yet
+    assert (await deferred_events(admin_engine))[0].attempts == 1
+    clock.set(deferred.after)
     assert await one_pass() == 0  # tried again: fails again, and waits longer
-    again = await deferred_events(admin_engine)
-    assert again[0].attempts == 2
-    assert again[0].wait > timedelta(seconds=9)
+    (again,) = await deferred_events(admin_engine)
+    assert again.attempts == 2
+    assert again.after - clock.now() > timedelta(seconds=9)
 
     broken.clear()  # the consumer is fixed
-    await back_off_elapsed(admin_engine)
+    clock.set(again.after)
     assert await one_pass() == 1
     assert (failing.agency_id, "test.followed", False) in await state()
 
@@ -372,29 +378,18 @@ async def test_a_failing_agency_with_a_full_pass_of_events_does_not_starve_the_o
 class Deferred:
     attempts: int
     error: str
-    wait: timedelta
+    after: datetime
 
 
 async def deferred_events(admin_engine: AsyncEngine) -> list[Deferred]:
     async with admin_engine.connect() as conn:
         rows = await conn.execute(
             text(
-                "SELECT relay_attempts, relay_error, relay_after - now() AS wait"
+                "SELECT relay_attempts, relay_error, relay_after"
                 " FROM outbox_event WHERE relayed_at IS NULL ORDER BY id"
             )
         )
-        return [Deferred(r.relay_attempts, r.relay_error, r.wait) for r in rows]
-
-
-async def back_off_elapsed(admin_engine: AsyncEngine) -> None:
-    """The waiting events' time comes (their ``relay_after`` moves into the past)."""
-    async with admin_engine.begin() as conn:
-        await conn.execute(
-            text(
-                "UPDATE outbox_event SET relay_after = now() - interval '1 second'"
-                " WHERE relayed_at IS NULL"
-            )
-        )
+        return [Deferred(r.relay_attempts, r.relay_error, r.relay_after) for r in rows]
 
 
 # -- The mail sweep --------------------------------------------------------------------------

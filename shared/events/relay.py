@@ -20,12 +20,13 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import clock
 from shared.backoff import wait_seconds
 from shared.db.tenancy import set_tenant
 from shared.events.models import OutboxEvent
@@ -51,7 +52,7 @@ class Relay:
 
     async def relay_once(self, session: AsyncSession, *, limit: int = 500) -> int:
         """One pass in the caller's transaction; how many events it relayed."""
-        now = datetime.now(UTC)
+        now = clock.now()
         await session.execute(text("SELECT set_config('app.scan', :scan, true)"), {"scan": SCAN})
         rows = (
             await session.execute(
