@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import Database
 from tests.support.web import check_page, sign_in_browser
-from tests.web.test_numbers_pages import a_place, reviews_rated, sixty_days
+from tests.support.web_numbers import a_place, reviews_rated, sixty_days
 
 
 async def test_the_numbers_page_at_both_widths(

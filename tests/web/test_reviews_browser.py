@@ -16,7 +16,7 @@ from shared.config import Settings
 from shared.db import Database
 from tests.support.reviews import open_shop, run_worker
 from tests.support.web import check_page, sign_in_browser
-from tests.web.test_reviews_pages import BASE, angry_review, member_of, write_reviews, yelp_place
+from tests.support.web_reviews import BASE, angry_review, member_of, write_reviews, yelp_place
 
 
 async def test_the_reviews_list_at_both_widths(
