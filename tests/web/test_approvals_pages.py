@@ -348,3 +348,18 @@ async def test_queue_runs_the_same_statements_for_2_or_12_campaigns(
         page = await browser_client.get("/approvals")
     assert page.text.count('class="card approval"') == 12
     assert many.count == few.count, many.statements
+
+
+async def test_a_cursor_of_another_listing_goes_back_to_the_first_page(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    browser_client: httpx.AsyncClient,
+) -> None:
+    w = await confirm_world(client, admin_engine)
+    await _signed_in(browser_client, w.manager_email)
+    odd = await browser_client.get("/approvals", params={"cursor": "not-a-cursor"})
+    assert odd.status_code == 303
+    assert odd.headers["location"] == "/approvals"
+    empty = await browser_client.get("/approvals")
+    assert "Nothing waits for you" in empty.text

@@ -313,3 +313,79 @@ async def test_template_choice_runs_the_same_statements_for_2_or_12_templates(
         page = await browser_client.get("/posts/new")
     assert page.text.count("<option value=") == 12 + 1  # and "(choose a template)"
     assert many.count == few.count, many.statements
+
+
+async def test_odd_times_brand_rules_and_a_reused_form(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    browser_client: httpx.AsyncClient,
+) -> None:
+    w = await _world(client, admin_engine)
+    rules = await client.put(
+        f"/v1/brands/{w.brand['id']}/rules",
+        json={"allowed_platforms": ["facebook", "x"], "banned_words": ["cheap"]},
+        headers=w.owner.headers,
+    )
+    assert rules.status_code == 200, rules.text
+    await sign_in(browser_client, w.manager_email)
+    token, key, _ = await _form(browser_client, w)
+    base = {"csrf_token": token, "form_key": key, "template_id": w.template_id, "when": "at"}
+    # 03:30 on the night Athens moves its clocks forward (03:00 becomes 04:00) never happens.
+    gap = await browser_client.post(
+        "/posts/new",
+        data={
+            **base,
+            "slot.offer": "ok",
+            "platforms": "facebook",
+            "day": "2030-03-31",
+            "hour": "03:30",
+        },
+    )
+    assert gap.status_code == 422
+    assert _problem(gap.text, "hour") == (
+        "This time does not exist on that day in Europe/Athens (the clocks change); choose another."
+    )
+    # A word the brand bans: the problem under each platform, not next to a slot.
+    banned = await browser_client.post(
+        "/posts/new",
+        data={
+            **base,
+            "slot.offer": "Cheap pizza",
+            "platforms": ["facebook", "x"],
+            "day": _tomorrow(),
+            "hour": "10:00",
+        },
+    )
+    assert banned.status_code == 422
+    assert html.unescape(banned.text).count("The text uses a word the brand does not allow.") == 2
+    assert 'id="slot-offer-problem" hidden' in banned.text
+    assert await _posts(admin_engine, w.athens["id"]) == []
+
+    # The form's key is spent by the first post; the same form changed afterwards (a page
+    # kept open, then edited) is refused, nothing more is made, and the page still shows.
+    made = await browser_client.post(
+        "/posts/new",
+        data={
+            **base,
+            "slot.offer": "First",
+            "platforms": "facebook",
+            "day": _tomorrow(),
+            "hour": "10:00",
+        },
+    )
+    assert made.status_code == 303
+    reused = await browser_client.post(
+        "/posts/new",
+        data={
+            **base,
+            "slot.offer": "Second",
+            "platforms": "facebook",
+            "day": _tomorrow(),
+            "hour": "10:00",
+        },
+    )
+    assert reused.status_code == 422
+    assert "Nothing was saved:" in reused.text
+    assert "When (Europe/Athens time)" in reused.text
+    assert len(await _posts(admin_engine, w.athens["id"])) == 1

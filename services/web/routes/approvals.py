@@ -23,6 +23,7 @@ from services.web.deps import SignedIn, Viewer
 from services.web.i18n import Translator
 from services.web.rendering import redirect, render, translator
 from services.web.routing import web_router
+from services.web.savepoint import all_or_nothing
 from shared.access.policy import Target, authorize
 from shared.approvals import service as approval_service
 from shared.approvals.schemas import COMMENT_MAX
@@ -322,20 +323,32 @@ async def approve(
             status_code=status,
         )
     try:
-        for post in asked.posts:
-            await approval_service.decide(
-                session,
-                viewer.principal,
-                post.id,
-                "approve",
-                comment or None,
-                slot_values=values if asked.slots else None,
-            )
+        async with all_or_nothing(session, {asked.post, *asked.posts}):
+            for post in asked.posts:
+                await approval_service.decide(
+                    session,
+                    viewer.principal,
+                    post.id,
+                    "approve",
+                    comment or None,
+                    slot_values=values if asked.slots else None,
+                )
     except AppError as exc:
-        await session.rollback()
         if exc.error_code == "not_pending":
             return redirect("/approvals?decided=gone")
-        raise
+        if exc.status_code not in (409, 422):
+            raise
+        # Changed since the preview (another tab, the brand's rules): nothing was decided.
+        problems[""] = t.gettext("Nothing was decided: %(why)s", why=exc.message)
+        return _page(
+            request,
+            asked,
+            values=values,
+            preview=preview,
+            comment=comment,
+            problems=problems,
+            status_code=exc.status_code,
+        )
     return redirect("/approvals?decided=approved")
 
 
@@ -371,10 +384,10 @@ async def reject(
             status_code=422,
         )
     try:
-        for post in asked.posts:
-            await approval_service.decide(session, viewer.principal, post.id, "reject", reason)
+        async with all_or_nothing(session, {asked.post, *asked.posts}):
+            for post in asked.posts:
+                await approval_service.decide(session, viewer.principal, post.id, "reject", reason)
     except AppError as exc:
-        await session.rollback()
         if exc.error_code == "not_pending":
             return redirect("/approvals?decided=gone")
         raise

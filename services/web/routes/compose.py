@@ -27,6 +27,7 @@ from services.web.deps import SignedIn, Viewer
 from services.web.i18n import Translator
 from services.web.rendering import redirect, render, translator
 from services.web.routing import web_router
+from services.web.savepoint import all_or_nothing
 from shared.billing import entitlements
 from shared.brand_rules import service as rules_service
 from shared.content.platforms import PLATFORMS
@@ -163,6 +164,14 @@ def _instant(t: Translator, when: When, zone: str) -> tuple[datetime | None, dic
     if day is None or hour is None:
         return None, problems
     local = datetime.combine(day, hour, tzinfo=ZoneInfo(zone))
+    if local.astimezone(UTC).astimezone(ZoneInfo(zone)).replace(tzinfo=None) != local.replace(
+        tzinfo=None
+    ):
+        problems["hour"] = t.gettext(
+            "This time does not exist on that day in %(zone)s (the clocks change); choose another.",
+            zone=zone,
+        )
+        return None, problems
     if local.astimezone(UTC) < datetime.now(UTC) - timedelta(minutes=1):
         problems["day"] = t.gettext("This time has passed: choose a later one, or post now.")
     return local, problems
@@ -302,9 +311,9 @@ async def create_post(request: Request, viewer: SignedIn, session: Session) -> R
         return [str(p.id) for p in made.posts]
 
     try:
-        answer = await call.run(session, viewer.principal, work, status_code=201)
+        async with all_or_nothing(session):
+            answer = await call.run(session, viewer.principal, work, status_code=201)
     except (AppError, ValidationError) as exc:
-        await session.rollback()
         message = exc.message if isinstance(exc, AppError) else str(exc)
         return again(422, {"": t.gettext("Nothing was saved: %(why)s", why=message)})
     made_ids: list[str] = orjson.loads(answer.body)
