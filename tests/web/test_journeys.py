@@ -145,7 +145,8 @@ async def test_from_the_invitation_mail_to_a_published_campaign_post_with_the_ke
         headers=owner.headers,
     )
     assert invited.status_code == 201, invited.text
-    await page.goto(await mailed_link(app, settings, franchisee, "/accept-invitation"))
+    invitation = await mailed_link(app, settings, franchisee, "/accept-invitation")
+    await page.goto(invitation)
     await expect(page.locator("main")).to_contain_text("Harbour Street")
     await check_page(page, "journey-invitation")
     await tab_to(page, "#full_name")
@@ -157,6 +158,12 @@ async def test_from_the_invitation_mail_to_a_published_campaign_post_with_the_ke
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("heading", level=1)).to_have_text("What needs you now")
     await check_page(page, "journey-home-new")
+    joined_again = await page.context.new_page()  # the mail's link, opened once more
+    await joined_again.goto(invitation)
+    await expect(joined_again.get_by_role("heading", level=1)).to_have_text(
+        "This invitation cannot be used"
+    )
+    await joined_again.close()
 
     # Connect Facebook through the sandbox's consent, choosing the second page.
     await tab_to(page, "nav a[href='/accounts']")
@@ -407,12 +414,15 @@ async def test_a_password_reset_ends_the_old_session_and_the_new_password_works(
         await page.fill("#email", manager)
         await page.get_by_role("button", name="Send me a link").click()
         await expect(page.locator("main")).to_contain_text("Check your mail")
-        await page.goto(await mailed_link(app, settings, manager, "/reset-password"))
+        link = await mailed_link(app, settings, manager, "/reset-password")
+        await page.goto(link)
         await check_page(page, "journey-reset")
         await page.fill("#new_password", NEW_PASSWORD)
         await page.fill("#new_password_again", NEW_PASSWORD)
         await page.get_by_role("button", name="Set the new password").click()
         await expect(page.locator("main")).to_contain_text("signed out everywhere")
+        await page.goto(link)  # the mail's link is spent
+        await expect(page.get_by_role("heading", level=1)).to_have_text("This link cannot be used")
     finally:
         await phone.close()
 
