@@ -313,6 +313,14 @@ async def test_preview_route_answers_the_fragment_and_slot_problems_without_writ
     )
     assert "<script>x" not in escaped.json()["html"]
     assert "&lt;script&gt;x" in escaped.json()["html"]
+    literal = await browser_client.post(
+        "/preview",
+        data={"post_id": ids[0], "slot.offer": "{{ brand.name }} {% if x %}"},
+        headers={"X-CSRF-Token": token},
+    )
+    assert "Pizza in Athens: {{ brand.name }} {% if x %} (large)" in html.unescape(
+        literal.json()["html"]
+    )
     nul = await browser_client.post(
         "/preview",
         data={"post_id": ids[0], "slot.offer": "a\x00b", "slot.note": "z" * 10_000},
