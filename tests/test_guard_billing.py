@@ -8,6 +8,7 @@ reads, and every change is answered 402 saying why and what to do.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -16,7 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.billing.entitlements import SUBSCRIBE_HOW
-from tests.factories import sign_up
+from shared.billing.plans import PLANS
+from tests.factories import create_brand, sign_up
 
 
 async def set_billing(engine: AsyncEngine, agency_id: uuid.UUID, **values: Any) -> None:
@@ -69,3 +71,82 @@ async def test_an_agency_in_its_grace_period_still_changes_things(
     await set_billing(admin_engine, tenant.agency_id, status="past_due", access="full")
     made = await client.post("/v1/brands", json={"name": "New"}, headers=tenant.headers)
     assert made.status_code == 201, made.text
+
+
+async def test_a_payment_failure_shows_until_when_the_agency_may_still_pay(
+    client: httpx.AsyncClient, admin_engine: AsyncEngine
+) -> None:
+    tenant = await sign_up(client)
+    grace_ends = datetime(2031, 5, 1, 12, 0, tzinfo=UTC)
+    await set_billing(
+        admin_engine,
+        tenant.agency_id,
+        status="past_due",
+        access="warning",
+        grace_ends_at=grace_ends,
+    )
+    banner = (await client.get("/v1/me", headers=tenant.headers)).json()["billing"]
+    assert (banner["show"], banner["level"], banner["access"]) == (True, "warning", "warning")
+    assert datetime.fromisoformat(banner["grace_ends_at"]) == grace_ends
+    assert grace_ends.isoformat() in banner["message"]
+
+
+async def test_a_refusal_names_the_plan_and_whether_it_is_a_trial(
+    client: httpx.AsyncClient, admin_engine: AsyncEngine
+) -> None:
+    subscribed = await sign_up(client)
+    await set_billing(
+        admin_engine, subscribed.agency_id, plan="starter", stripe_subscription_id="sub_guard"
+    )
+    trying = await sign_up(client)
+    await set_billing(admin_engine, trying.agency_id, plan="starter", status="trialing")
+    for tenant, label in ((subscribed, "Starter"), (trying, "Starter trial")):
+        refused = await client.post(
+            "/v1/api-keys", json={"name": "CRM sync", "role": "admin"}, headers=tenant.headers
+        )
+        assert refused.status_code == 402, refused.text
+        assert refused.json()["detail"].startswith(f"the {label} plan does not include api keys")
+
+
+async def test_a_plan_this_version_does_not_know_counts_as_the_trial_plan(
+    client: httpx.AsyncClient, admin_engine: AsyncEngine
+) -> None:
+    tenant = await sign_up(client)
+    await set_billing(admin_engine, tenant.agency_id, plan="legacy_gold")
+    made = await client.post(
+        "/v1/api-keys", json={"name": "CRM sync", "role": "admin"}, headers=tenant.headers
+    )
+    assert made.status_code == 201, made.text
+
+
+async def test_an_agency_over_its_limit_still_reimports_and_removes_locations(
+    client: httpx.AsyncClient, admin_engine: AsyncEngine
+) -> None:
+    """Over the limit after a downgrade: nothing that does not add an active location is
+    refused, so the agency can get back under it."""
+    owner = await sign_up(client)
+    brand_id = (await create_brand(client, owner))["id"]
+    starter_limit = PLANS["starter"].location_limit
+    assert starter_limit is not None
+    rows = "".join(
+        f"guard{i},Store {i},GB,Europe/London,active\n" for i in range(starter_limit + 2)
+    )
+    sheet = f"external_ref,name,country,time_zone,status\n{rows}".encode()
+
+    async def import_sheet() -> httpx.Response:
+        return await client.post(
+            f"/v1/brands/{brand_id}/locations/import?mode=all_or_nothing",
+            content=sheet,
+            headers={**owner.headers, "Content-Type": "text/csv"},
+        )
+
+    assert (await import_sheet()).status_code == 200
+    await set_billing(
+        admin_engine, owner.agency_id, plan="starter", stripe_subscription_id="sub_guard"
+    )
+    again = await import_sheet()
+    assert again.status_code == 200, again.text
+    listed = await client.get(f"/v1/locations?brand_id={brand_id}", headers=owner.headers)
+    first = listed.json()["items"][0]["id"]
+    removed = await client.delete(f"/v1/locations/{first}", headers=owner.headers)
+    assert removed.status_code == 204, removed.text
