@@ -78,10 +78,12 @@ DAY_SLOTS = ((9, "facebook"), (9, "instagram"), (18, "x"), (18, "facebook"))
 WAITING = 60
 OWN_REVIEWS = 300
 ENV = {
-    "CHORUS_DB_POOL_SIZE": "20",
+    "CHORUS_DB_POOL_SIZE": str(IN_FLIGHT),
     "CHORUS_DB_MAX_OVERFLOW": "0",
     "CHORUS_RATE_LIMIT_AGENCY_REQUESTS": "100000000/minute",
 }
+"""A pooled connection for each request in flight (on a busy machine a request would otherwise
+wait out the pool's 5 s and answer 503), and the agency's request limit raised for the run."""
 BODY = "Fresh pizza in {{ location.city }}! {{ slot.offer }}"
 TEXTS = (
     "Fresh pizza in Athens! Two for one on Tuesdays 🍕",
