@@ -175,7 +175,8 @@ def run_module(module: Module, max_children: int, survivors_only: bool) -> dict[
     if survivors_only and previous is None:
         raise SystemExit(f"mutants: {module.name} has no results yet; run it whole first")
     commit = refresh_tree()
-    missing = [p for p in module.files + module.tests if not (TREE / p).is_file()]
+    paths = module.files + [test.split("::")[0] for test in module.tests]
+    missing = [p for p in paths if not (TREE / p).is_file()]
     if missing:
         raise SystemExit(f"guards.toml, module {module.name}: not in HEAD: {', '.join(missing)}")
     hashes = _file_hashes(module)
