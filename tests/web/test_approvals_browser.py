@@ -51,6 +51,8 @@ async def test_confirm_a_request_with_the_keyboard_and_the_live_preview(
     problem = page.locator("#slot-offer-problem")
     await expect(problem).to_have_text("Use at most 40 characters.")
     await expect(page.locator("#slot-offer")).to_have_attribute("aria-invalid", "true")
+    # Screen readers hear the summary, not the whole preview at each key.
+    await expect(page.locator("[data-preview-status=decide]")).to_have_text("1 problem to fix.")
     await page.keyboard.press("Control+A")
     await page.keyboard.type("Δύο σε μία 🍕")
     await expect(problem).to_be_hidden()

@@ -8,6 +8,8 @@
 
   function enhance(form) {
     var target = document.querySelector('[data-preview-for="' + form.id + '"]');
+    // Only the summary ("2 problems to fix") is announced, not the whole preview per key.
+    var status = document.querySelector('[data-preview-status="' + form.id + '"]');
     var tokenField = form.querySelector('input[name="csrf_token"]');
     if (!target || !tokenField || !window.fetch) { return; }
     var timer = null;
@@ -43,6 +45,8 @@
         if (number !== sent) { return; }  // a newer preview is on its way
         target.innerHTML = answer.html;  // our own server-rendered, escaped partial
         showProblems(answer.problems || {});
+        var summary = target.querySelector(".preview-summary");
+        if (status && summary) { status.textContent = summary.textContent.trim(); }
         target.removeAttribute("aria-busy");
       }).catch(function () {
         // The page still works: the Preview button re-renders it on the server.
