@@ -71,6 +71,27 @@ async def test_home_shows_what_needs_the_location_and_links_where_to_fix_it(
     assert "NYC Slice" in html
 
 
+async def test_staff_see_what_waits_but_are_offered_only_what_they_may_do(
+    client: httpx.AsyncClient, browser_client: httpx.AsyncClient, admin_engine: AsyncEngine
+) -> None:
+    """Staff may not confirm or post: no Approvals or New post links, a waiting post opens its
+    own page, and the heading says whose approval it waits for."""
+    _, posts = await _world_with_posts(client, admin_engine)
+    confirm = posts[0]["id"]
+    await sign_in(browser_client, "staff@agency.example")
+    html = (await browser_client.get("/")).text
+    assert "1 post waits for your location manager's approval" in html
+    assert f'href="/posts/{confirm}"' in html
+    assert 'href="/approvals' not in html
+    assert 'href="/posts/new"' not in html
+    assert (await browser_client.get(f"/approvals/{confirm}")).status_code == 403
+
+    await sign_in(browser_client, "lm@agency.example")
+    html = (await browser_client.get("/")).text
+    assert 'href="/approvals"' in html  # in the header and under the list
+    assert 'href="/posts/new"' in html
+
+
 async def test_home_in_greek(
     client: httpx.AsyncClient, browser_client: httpx.AsyncClient, admin_engine: AsyncEngine
 ) -> None:
