@@ -108,6 +108,11 @@ def write_setup_cfg(module: Module) -> None:
         )
         + block("do_not_mutate_patterns", [MESSAGE_LINE])
         + "use_git_change_detection=false\n"
+        # mutmut's wall-clock limit is (the tests' measured time + constant) x multiplier; the
+        # measured time leaves out each session's start (database copy, servers), which on a
+        # loaded box is most of it: without room here, slow survivors are called timeouts.
+        + "timeout_constant=60\n"
+        + "timeout_multiplier=5\n"
     )
     (TREE / "setup.cfg").write_text(text)
 
@@ -187,7 +192,7 @@ def run_module(module: Module, max_children: int, survivors_only: bool) -> dict[
             raise SystemExit(
                 f"mutants: {module.name}'s files changed since its last run; run it whole"
             )
-        names = list(previous["survivors"])
+        names = [n for n, s in previous["statuses"].items() if s not in ("killed", "not checked")]
         if not names:
             print(f"mutants: {module.name}: no survivors to run again")
             return previous  # type: ignore[no-any-return]
@@ -260,7 +265,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--summary", action="store_true", help="print the results table")
     parser.add_argument(
-        "--survivors", action="store_true", help="run again only the last run's survivors"
+        "--survivors",
+        action="store_true",
+        help="run again only the last run's survivors (and timeouts)",
     )
     parser.add_argument(
         "--collect",
