@@ -150,3 +150,50 @@ async def test_an_agency_over_its_limit_still_reimports_and_removes_locations(
     first = listed.json()["items"][0]["id"]
     removed = await client.delete(f"/v1/locations/{first}", headers=owner.headers)
     assert removed.status_code == 204, removed.text
+
+
+async def test_a_channel_outside_the_plan_names_the_plan_that_has_it(
+    client: httpx.AsyncClient, admin_engine: AsyncEngine
+) -> None:
+    owner = await sign_up(client)
+    brand_id = (await create_brand(client, owner))["id"]
+    template = await client.post(
+        "/v1/templates",
+        json={
+            "brand_id": brand_id,
+            "name": "Hello",
+            "bodies": {"default": "Hello {{ location.city }}"},
+            "titles": {"default": "Hello"},
+            "slots": {},
+        },
+        headers=owner.headers,
+    )
+    assert template.status_code == 201, template.text
+    template_id = template.json()["template_id"]
+    published = await client.post(
+        f"/v1/templates/{template_id}/versions/1/publish", headers=owner.headers
+    )
+    assert published.status_code == 200, published.text
+    await set_billing(admin_engine, owner.agency_id, plan="starter")
+    outside = sorted(PLANS["pro"].channels - PLANS["starter"].channels)[0]
+    refused = await client.post(
+        "/v1/campaigns",
+        json={
+            "name": "Everywhere",
+            "brand_id": brand_id,
+            "template_id": template_id,
+            "version": 1,
+            "audience": {"kind": "all"},
+            "channels": [outside],
+            "schedule": {"kind": "absolute", "at": "2030-06-03T16:00:00+00:00"},
+            "variables": {},
+        },
+        headers=owner.headers,
+    )
+    assert refused.status_code == 402, refused.text
+    body = refused.json()
+    assert (body["code"], body["channels"], body["upgrade_to"]) == (
+        "plan_channel_missing",
+        [outside],
+        "pro",
+    )
