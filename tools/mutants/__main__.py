@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = Path(__file__).resolve().with_name("guards.toml")
 WORK = ROOT / ".data" / "mutants"
-TREE = WORK / "tree"
+TREE = WORK / os.environ.get("CHORUS_MUTANTS_TREE", "tree")
+"""Another name runs a second worktree beside the first (its own template database too)."""
 RESULTS = WORK / "results"
 LOGS = WORK / "logs"
 
@@ -118,7 +119,10 @@ def write_setup_cfg(module: Module) -> None:
 
 
 def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if TREE.name != "tree":
+        env["CHORUS_MUTANTS_TEMPLATE"] = f"chorus_mutants_{TREE.name}"
+    return env
 
 
 def mutmut(*args: str, log: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -32,7 +32,7 @@ from typing import IO, Any
 import pytest
 
 DEFAULT_DBS = "12,13"
-TEMPLATE = "chorus_mutants_template"
+TEMPLATE = os.environ.get("CHORUS_MUTANTS_TEMPLATE", "chorus_mutants_template")
 _LOCKS = Path(tempfile.gettempdir())
 _held: IO[str] | None = None
 
