@@ -77,7 +77,8 @@ async def test_the_page_shows_text_time_status_history_and_the_other_platforms(
     assert "Scheduled" in page.text
     assert "It goes out at its time." in page.text
     assert "The brand does not require approval of location edits." in page.text
-    assert f'href="/posts/{x["id"]}"' in page.text  # the same post on X
+    assert f'href="/posts/{x["id"]}"' in page.text  # the same post on X, its text too
+    assert page.text.count("Fresh pizza in Athens! Καλημέρα 🍕") == 2
     history = page.text[page.text.index("<h2>History</h2>") :]
     assert "Owner" in history  # the owner made it, by name
     assert 'action="/posts/' + facebook["id"] + '/reschedule"' in page.text
