@@ -22,7 +22,10 @@
 
    | page | the API's equivalent (the same rows) |
    |---|---|
-   | ``/`` home | ``GET /v1/locations/{id}/needs`` (what needs the location's people) |
+   | ``/`` home | ``GET /v1/locations/{id}/needs`` (the counts) then the three lists it shows:
+   ``…/approvals?limit=5``, ``/v1/posts`` failed in 14 days and coming, 5 each — one sample is
+   the four calls one after the other, what a client of the API needs for the same rows (the
+   needs call alone is printed beside it) |
    | ``/calendar?view=month`` | ``GET /v1/posts?location_id&from&to&limit=200`` (the month) |
    | ``/approvals`` | ``GET /v1/locations/{id}/approvals?limit=50`` (the page's 50) |
    | ``/reviews`` | ``GET /v1/reviews?location_id&limit=20`` (the page's 20) |
@@ -358,7 +361,8 @@ async def api_token(http: aiohttp.ClientSession, base: str, email: str) -> str:
 @dataclass
 class Target:
     name: str
-    path: str
+    paths: tuple[str, ...]
+    """One sample: these fetched one after the other (what a client needs for the page)."""
     headers: dict[str, str]
     latencies: list[float] = field(default_factory=list)
     cpu: float = 0.0
@@ -383,18 +387,20 @@ async def hammer(
     """``count`` requests, ``IN_FLIGHT`` at a time; latencies and the server's CPU kept when
     ``keep`` (not for a warm-up)."""
     left = count
-    url = base + target.path
 
     async def one_after_another() -> None:
         nonlocal left
         while left > 0:
             left -= 1
             started = time.perf_counter()
-            async with http.get(url, headers=target.headers, allow_redirects=False) as r:
-                body = await r.read()
+            for path in target.paths:
+                async with http.get(
+                    base + path, headers=target.headers, allow_redirects=False
+                ) as r:
+                    body = await r.read()
+                if r.status != 200 or not body:
+                    raise RuntimeError(f"{target.name}: {r.status} {body[:300]!r}")
             took = time.perf_counter() - started
-            if r.status != 200 or not body:
-                raise RuntimeError(f"{target.name}: {r.status} {body[:300]!r}")
             if keep:
                 target.latencies.append(took)
 
@@ -407,7 +413,7 @@ async def hammer(
 
 async def page_weight(http: aiohttp.ClientSession, base: str, target: Target) -> int:
     """The page's HTML and every stylesheet and script it links, in bytes."""
-    async with http.get(base + target.path, headers=target.headers) as r:
+    async with http.get(base + target.paths[0], headers=target.headers) as r:
         html = await r.read()
     total = len(html)
     text = html.decode()
@@ -458,28 +464,36 @@ async def main(requests: int, posts_elsewhere: int, reviews_elsewhere: int) -> N
                         "Authorization": f"Bearer {await api_token(http, base, w.manager_email)}"
                     }
                     month_page, month_api = await month_api_path(w)
-                    pairs = [
+                    here = f"/v1/locations/{w.location}"
+                    now = datetime.now(UTC)
+                    recent = quote((now - timedelta(days=14)).isoformat())
+                    coming = "&status=approved&status=scheduled&status=queued"
+                    home_lists = (
+                        f"{here}/needs",
+                        f"{here}/approvals?limit=5",
+                        f"/v1/posts?location_id={w.location}&status=failed&from={recent}&limit=5",
+                        f"/v1/posts?location_id={w.location}{coming}"
+                        f"&from={quote(now.isoformat())}&limit=5",
+                    )
+                    groups: list[tuple[Target, ...]] = [
                         (
-                            Target("home /", "/", cookie),
-                            Target("  API needs", f"/v1/locations/{w.location}/needs", bearer),
+                            Target("home /", ("/",), cookie),
+                            Target("  API needs + 3 lists", home_lists, bearer),
+                            Target("  (API needs alone)", (f"{here}/needs",), bearer),
                         ),
                         (
-                            Target("calendar month", month_page, cookie),
-                            Target("  API posts of the month", month_api, bearer),
+                            Target("calendar month", (month_page,), cookie),
+                            Target("  API posts of the month", (month_api,), bearer),
                         ),
                         (
-                            Target("approvals", "/approvals", cookie),
-                            Target(
-                                "  API approvals",
-                                f"/v1/locations/{w.location}/approvals?limit=50",
-                                bearer,
-                            ),
+                            Target("approvals", ("/approvals",), cookie),
+                            Target("  API approvals", (f"{here}/approvals?limit=50",), bearer),
                         ),
                         (
-                            Target("reviews", "/reviews", cookie),
+                            Target("reviews", ("/reviews",), cookie),
                             Target(
                                 "  API reviews",
-                                f"/v1/reviews?location_id={w.location}&limit=20",
+                                (f"/v1/reviews?location_id={w.location}&limit=20",),
                                 bearer,
                             ),
                         ),
@@ -488,26 +502,26 @@ async def main(requests: int, posts_elsewhere: int, reviews_elsewhere: int) -> N
                         month = await _json(r, 200)
                     assert month["next_cursor"] is None, "the month needs more than one API page"
                     print(f"the month: {len(month['items'])} posts")
-                    for page, _ in pairs:
-                        page.size = await page_weight(http, base, page)
-                    for page, api in pairs:
-                        for target in (page, api):
+                    for group in groups:
+                        group[0].size = await page_weight(http, base, group[0])
+                    for group in groups:
+                        for target in group:
                             await hammer(http, base, target, min(200, requests), process.pid, False)
                         for n in range(max(1, requests // ROUND)):
-                            for target in (page, api) if n % 2 == 0 else (api, page):
+                            for target in group if n % 2 == 0 else group[::-1]:
                                 await hammer(http, base, target, ROUND, process.pid, True)
         finally:
             await admin.close()
 
     print(f"{requests} requests per target, {IN_FLIGHT} in flight; latency as the client sees it")
     worst = 0.0
-    for page, api in pairs:
+    for page, api, *also in groups:
         ratio = page.p95 / api.p95
         worst = max(worst, ratio)
         print(page.row() + f"   {page.size / 1024:6.1f} KB (HTML+CSS+JS)")
-        print(api.row())
-        print(f"{'':<26} page p95 / API p95 = {ratio:.2f}")
-    max_kb = max(page.size for page, _ in pairs) / 1024
+        for other in (api, *also):
+            print(other.row() + f"   page p95 / this p95 = {page.p95 / other.p95:.2f}")
+    max_kb = max(group[0].size for group in groups) / 1024
     print(f"RESULT web_pages p95_ratio={worst:.2f} max_kb={max_kb:.1f}")
 
 
