@@ -255,3 +255,13 @@ def test_periods_cross_years_and_start_weeks_on_the_locales_day() -> None:
     sunday_first = calendar_route.period_of("week", datetime(2031, 1, 1).date(), 6)
     assert sunday_first.start.isoformat() == "2030-12-29"
     assert sunday_first.end - sunday_first.start == timedelta(days=7)
+
+
+async def test_someone_with_no_location_is_told_so(
+    world: PostWorld, browser_client: httpx.AsyncClient
+) -> None:
+    await sign_in(browser_client, world.owner.email)  # agency-wide: their screens are part 2
+    page = await browser_client.get("/calendar")
+    assert page.status_code == 200
+    assert "You have no location to look after yet." in page.text
+    assert "cal-days" not in page.text
