@@ -61,3 +61,21 @@ async def test_a_retry_in_time_keeps_the_platforms_error(
     # The platform's own words (the sandbox's X answer), beside Chorus's explanation.
     assert row["last_error"] == "Something went wrong. Try again later."
     assert row["status_reason"].startswith("X is having trouble right now")
+
+
+async def test_a_published_post_links_to_itself_on_the_platform(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    publisher: Publisher,
+    shop: Shop,
+) -> None:
+    await connect(client, shop.owner.headers, shop.location["id"], "x")
+    made = await post(client, shop, "x", "Look at me")
+    await cycle(app_db, publisher)
+    row = await state(admin_engine, made["id"])
+    assert row["status"] == "published"
+    assert row["external_id"]
+    assert row["permalink"].startswith("http")
+    assert row["external_id"] in row["permalink"]
