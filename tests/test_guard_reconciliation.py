@@ -97,3 +97,20 @@ async def test_giving_up_on_a_lookup_still_says_what_the_platform_said(
     assert row["status"] == "failed"
     assert row["last_error"] == PLATFORMS_WORDS
     assert await counts(sandbox, "x") == {unknown: 1}
+
+
+async def test_a_post_the_lookup_finds_keeps_the_time_it_went_out(
+    admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,
+    app_db: Database,
+    publisher: Publisher,
+    unknown: str,
+) -> None:
+    looked = datetime.now(UTC)
+    await faults(sandbox, {})
+    await make_due(admin_engine, unknown)
+    await cycle(app_db, publisher)
+    row = await state(admin_engine, unknown)
+    assert row["status"] == "published"
+    assert row["published_at"] < looked  # when X stored it, not when Chorus found it
+    assert await counts(sandbox, "x") == {unknown: 1}
