@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import clock
 from shared.access.policy import Target, allowed, authorize, reach
 from shared.access.principal import Principal
 from shared.audit import service as audit
@@ -140,7 +141,7 @@ async def create_local_posts(
             warnings, {p: f"body.platforms.{i}" for i, p in enumerate(data.platforms)}
         )
     rules = await rules_service.rules_for(session, principal.agency_id, location.brand_id)
-    now = datetime.now(UTC)
+    now = clock.now()
     when = _checked_time(data.scheduled_at, now) if data.scheduled_at else now
     if rules.location_edits_need_approval:
         status, reason = "needs_approval", "the brand requires approval of location edits"
@@ -394,7 +395,7 @@ async def reschedule_post(
 async def _retime(
     session: AsyncSession, principal: Principal, post: Post, at: datetime, action: str
 ) -> Post:
-    when = _checked_time(at, datetime.now(UTC))
+    when = _checked_time(at, clock.now())
     old = post.scheduled_at
     before = post.status
     await _set_time(session, post, when)
@@ -450,7 +451,7 @@ async def edit_post(
         data.slot_values,
         [post.platform],
     )
-    now = datetime.now(UTC)
+    now = clock.now()
     when = _checked_time(data.scheduled_at, now) if data.scheduled_at else None
     result = preview.platforms[0]
     before = {"status": post.status, "slot_values": post.slot_values, "text": post.text}
@@ -523,7 +524,7 @@ async def retry_post(
             '"confirm_not_published": true only if it is not there',
             code=MAY_BE_OUT_CODE,
         )
-    now = datetime.now(UTC)
+    now = clock.now()
     when = _checked_time(data.scheduled_at, now) if data.scheduled_at else now
     post.scheduled_at = when
     post.publish_deadline = when + PUBLISH_WINDOW
