@@ -128,24 +128,28 @@ async def test_an_agency_over_its_limit_still_reimports_and_removes_locations(
     brand_id = (await create_brand(client, owner))["id"]
     starter_limit = PLANS["starter"].location_limit
     assert starter_limit is not None
-    rows = "".join(
-        f"guard{i},Store {i},GB,Europe/London,active\n" for i in range(starter_limit + 2)
-    )
-    sheet = f"external_ref,name,country,time_zone,status\n{rows}".encode()
 
-    async def import_sheet() -> httpx.Response:
+    def sheet(name: str) -> bytes:
+        rows = "".join(
+            f"guard{i},{name} {i},GB,Europe/London,active\n" for i in range(starter_limit + 2)
+        )
+        return f"external_ref,name,country,time_zone,status\n{rows}".encode()
+
+    async def import_sheet(content: bytes) -> httpx.Response:
         return await client.post(
             f"/v1/brands/{brand_id}/locations/import?mode=all_or_nothing",
-            content=sheet,
+            content=content,
             headers={**owner.headers, "Content-Type": "text/csv"},
         )
 
-    assert (await import_sheet()).status_code == 200
+    assert (await import_sheet(sheet("Store"))).status_code == 200
     await set_billing(
         admin_engine, owner.agency_id, plan="starter", stripe_subscription_id="sub_guard"
     )
-    again = await import_sheet()
+    # The same stores renamed: as many active as before, so not refused.
+    again = await import_sheet(sheet("Shop"))
     assert again.status_code == 200, again.text
+    assert again.json()["updated"] == starter_limit + 2
     listed = await client.get(f"/v1/locations?brand_id={brand_id}", headers=owner.headers)
     first = listed.json()["items"][0]["id"]
     removed = await client.delete(f"/v1/locations/{first}", headers=owner.headers)
