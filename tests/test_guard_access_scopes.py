@@ -1,6 +1,6 @@
 """Where a role is given (shared/access/scopes.py), from mutants of it that the access-control
-tests let live (docs/MUTANTS.md): a brand or location of another agency is not found, and a
-brand manager gives roles on their own brand."""
+tests let live (docs/MUTANTS.md): a brand or location of another agency is not found, and
+managers give roles on their own brand or at their own location."""
 
 from __future__ import annotations
 
@@ -42,6 +42,32 @@ async def test_a_brand_manager_gives_roles_on_their_own_brand(
     invited = await client.post(
         "/v1/invitations",
         json={"email": "viewer@agency.example", "role": "brand_viewer", "brand_id": pizza["id"]},
+        headers=bearer(manager["access_token"]),
+    )
+    assert invited.status_code == 201, invited.text
+
+
+async def test_a_location_manager_gives_roles_at_their_own_location(
+    client: httpx.AsyncClient, admin_engine: AsyncEngine
+) -> None:
+    owner = await sign_up(client)
+    pizza = await create_brand(client, owner, "Pizza")
+    leeds = await create_location(client, owner, pizza["id"])
+    manager = await invite_and_accept(
+        client,
+        admin_engine,
+        owner,
+        "lm@agency.example",
+        "location_manager",
+        location_id=leeds["id"],
+    )
+    invited = await client.post(
+        "/v1/invitations",
+        json={
+            "email": "staff@agency.example",
+            "role": "location_staff",
+            "location_id": leeds["id"],
+        },
         headers=bearer(manager["access_token"]),
     )
     assert invited.status_code == 201, invited.text
