@@ -1,14 +1,18 @@
 """What the dispatcher writes in a post's history (shared/publishing/dispatcher.py), from mutants
 of ``lease_due`` that the publishing tests let live (docs/MUTANTS.md): each hand-over says why,
-not a generic "leased"."""
+not a generic "leased", and each due post goes to exactly one job."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared import clock
 from shared.db import Database
+from shared.publishing.dispatcher import lease_due
 from tests.support.publishing import Shop, lease, make_due, post
 from tests.support.social_accounts import connect
 
@@ -44,3 +48,17 @@ async def test_each_hand_over_says_why_in_the_posts_history(
         "queued",
         "no job took it before its lease ran out; queued again",
     )
+
+
+async def test_each_due_post_goes_to_exactly_one_job(
+    client: httpx.AsyncClient, app_db: Database, shop: Shop
+) -> None:
+    await connect(client, shop.owner.headers, shop.location["id"], "x")
+    made = [await post(client, shop, "x", f"Batch {n}") for n in range(3)]
+    async with app_db.transaction() as session:
+        leases = await lease_due(
+            session, now=clock.now(), limit=100, lease_for=timedelta(seconds=60), batch_size=2
+        )
+    assert sorted(len(leased.post_ids) for leased in leases) == [1, 2]
+    handed = [str(post_id) for leased in leases for post_id in leased.post_ids]
+    assert sorted(handed) == sorted(m["id"] for m in made)
