@@ -254,8 +254,10 @@ def summary(modules: list[Module]) -> str:
         c, first = r["counts"], r.get("first_counts", r["counts"])
         reruns = "".join(f" + {x['seconds']} s" for x in r.get("reruns", []))
         last = r.get("reruns", [r])[-1]["commit"]
+        unrun = f" ({c['not checked']} not run)" if c.get("not checked") else ""
         lines.append(
-            f"| {module.name} | {r['generated']} | {c.get('killed', 0)} | {c.get('survived', 0)} "
+            f"| {module.name} | {r['generated']}{unrun} | {c.get('killed', 0)} "
+            f"| {c.get('survived', 0)} "
             f"| {c.get('no tests', 0)} | {c.get('timeout', 0)} "
             f"| {first.get('survived', 0)}, {first.get('no tests', 0)} "
             f"| {r['seconds']} s{reruns} | {last[:10]} |"
