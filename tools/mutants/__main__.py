@@ -24,6 +24,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = Path(__file__).resolve().with_name("guards.toml")
@@ -176,12 +177,13 @@ def _file_hashes(module: Module) -> dict[str, str]:
     return {f: _git("hash-object", f, cwd=TREE) for f in module.files}
 
 
-def run_module(module: Module, max_children: int, survivors_only: bool) -> dict[str, object]:
-    """Runs the module's mutants; with ``survivors_only`` only the ones that survived the last
-    run (after new tests), which needs the mutated files unchanged since then."""
+def run_module(module: Module, max_children: int, again: str | None) -> dict[str, object]:
+    """Runs the module's mutants; with ``again="survivors"`` only the ones that survived the
+    last run (after new tests), with ``again="remaining"`` only the ones a stopped run did not
+    reach. Both need the mutated files unchanged since the kept results."""
     path = RESULTS / f"{module.name}.json"
-    previous = json.loads(path.read_text()) if survivors_only and path.is_file() else None
-    if survivors_only and previous is None:
+    previous = json.loads(path.read_text()) if again and path.is_file() else None
+    if again and previous is None:
         raise SystemExit(f"mutants: {module.name} has no results yet; run it whole first")
     commit = refresh_tree()
     paths = module.files + [test.split("::")[0] for test in module.tests]
@@ -196,9 +198,14 @@ def run_module(module: Module, max_children: int, survivors_only: bool) -> dict[
             raise SystemExit(
                 f"mutants: {module.name}'s files changed since its last run; run it whole"
             )
-        names = [n for n, s in previous["statuses"].items() if s not in ("killed", "not checked")]
+        if again == "remaining":
+            names = [n for n, s in previous["statuses"].items() if s == "not checked"]
+        else:
+            names = [
+                n for n, s in previous["statuses"].items() if s not in ("killed", "not checked")
+            ]
         if not names:
-            print(f"mutants: {module.name}: no survivors to run again")
+            print(f"mutants: {module.name}: no {again} to run")
             return previous  # type: ignore[no-any-return]
     write_setup_cfg(module)
     LOGS.mkdir(parents=True, exist_ok=True)
@@ -221,15 +228,14 @@ def run_module(module: Module, max_children: int, survivors_only: bool) -> dict[
         "seconds": seconds,
         "max_children": max_children,
         "mutants_run": len(names) if previous is not None else None,
+        "again": again,
     }
     result: dict[str, object] = {"module": module.name, "files": hashes}
     if previous is None:
         result |= this_run | outcome(module)
     else:
         first = {k: previous[k] for k in ("commit", "date", "seconds", "max_children")}
-        result |= first | {"first_counts": previous.get("first_counts", previous["counts"])}
-        result |= {"reruns": [*previous.get("reruns", []), this_run]}
-        result |= outcome(module, previous["statuses"])
+        result |= first | _merged(module, previous, this_run)
     RESULTS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     print(f"mutants: {module.name}: {result['counts']}, {seconds} s", flush=True)
@@ -237,6 +243,26 @@ def run_module(module: Module, max_children: int, survivors_only: bool) -> dict[
     for name, diff in survivors.items():
         print(f"\n# {name}\n{diff}")
     return result
+
+
+def _merged(
+    module: Module, previous: dict[str, Any], this_run: dict[str, object]
+) -> dict[str, object]:
+    """A run of some of the module's mutants on top of the kept results: their statuses replace
+    the kept ones; the first run's counts are kept (the remainder of a stopped first run adds
+    to them)."""
+    fresh = outcome(module, previous["statuses"])
+    first = previous.get("first_counts", previous["counts"])
+    if this_run.get("again") == "remaining":
+        reached = {
+            n: s
+            for n, s in fresh["statuses"].items()  # type: ignore[attr-defined]
+            if previous["statuses"].get(n) == "not checked"
+        }
+        first = {k: v for k, v in first.items() if k != "not checked"}
+        for status in reached.values():
+            first[status] = first.get(status, 0) + 1
+    return fresh | {"first_counts": first, "reruns": [*previous.get("reruns", []), this_run]}
 
 
 def summary(modules: list[Module]) -> str:
@@ -265,6 +291,23 @@ def summary(modules: list[Module]) -> str:
     return "\n".join(lines)
 
 
+def _collect(module: Module) -> dict[str, object]:
+    """What the tree's stopped run decided; on top of the kept results when it was a run of
+    some of their mutants (``--survivors`` / ``--remaining``) of the same files."""
+    commit = _git("rev-parse", "HEAD", cwd=TREE)
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    path = RESULTS / f"{module.name}.json"
+    previous = json.loads(path.read_text()) if path.is_file() else None
+    if previous is not None and previous.get("files") == _file_hashes(module):
+        this_run = {"commit": commit, "date": now, "seconds": 0, "again": "remaining"}
+        this_run |= {"stopped": True}
+        kept = {k: previous[k] for k in ("module", "files", "commit", "date", "seconds")}
+        return kept | _merged(module, previous, this_run)
+    result: dict[str, object] = {"module": module.name, "files": _file_hashes(module)}
+    result |= {"commit": commit, "date": now, "seconds": 0}
+    return result | {"stopped": True, **outcome(module)}
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="make mutants", description=__doc__.split("\n\n")[0])
     parser.add_argument("--module", help="run these modules of guards.toml only (a,b,...)")
@@ -274,6 +317,11 @@ def main(argv: list[str]) -> int:
         "--survivors",
         action="store_true",
         help="run again only the last run's survivors (and timeouts)",
+    )
+    parser.add_argument(
+        "--remaining",
+        action="store_true",
+        help="run only the mutants a stopped run did not reach, on top of its kept results",
     )
     parser.add_argument(
         "--collect",
@@ -294,15 +342,16 @@ def main(argv: list[str]) -> int:
         return 0
     if args.collect:
         for module in modules:
-            result = {"module": module.name, "commit": _git("rev-parse", "HEAD", cwd=TREE)}
-            result |= {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "seconds": 0}
-            result |= {"stopped": True, **outcome(module)}
+            result = _collect(module)
             (RESULTS / f"{module.name}.json").write_text(json.dumps(result, indent=2))
             print(f"mutants: {module.name} (stopped run): {result['counts']}")
         return 0
+    if args.survivors and args.remaining:
+        parser.error("--survivors or --remaining, not both")
+    again = "survivors" if args.survivors else "remaining" if args.remaining else None
     started = time.monotonic()
     for module in modules:
-        run_module(module, args.max_children, args.survivors)
+        run_module(module, args.max_children, again)
     print(f"\nmutants: done in {round(time.monotonic() - started)} s\n")
     print(summary(modules))
     return 0
