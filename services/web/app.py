@@ -41,7 +41,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(accounts.router)
     app.include_router(team.router)
     app.include_router(calendar.router)
-    app.include_router(compose.router)  # /posts/new before any /posts/{post_id}
+    app.include_router(compose.router)  # /posts/new before posts_view's /posts/{post_id}
     app.include_router(posts_view.router)
     app.include_router(approvals.router)
     app.include_router(preview.router)
