@@ -25,6 +25,7 @@ from shared.access.principal import Principal
 from shared.access.roles import ScopeType
 from shared.agencies.models import Agency
 from shared.billing import entitlements
+from shared.brands.models import Brand
 from shared.errors import AppError
 from shared.locations.models import Location
 
@@ -45,6 +46,12 @@ class LocationChoice:
 
 
 @dataclass(frozen=True, slots=True)
+class BrandChoice:
+    id: uuid.UUID
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class AgencyChoice:
     id: uuid.UUID
     name: str
@@ -59,6 +66,9 @@ class Viewer:
     agencies: tuple[AgencyChoice, ...] = ()
     """Every agency the person belongs to (the header's agency switcher)."""
     read_only: bool = False
+    brands: tuple[BrandChoice, ...] = ()
+    """The brands of the brand screens (part 2): those a brand or agency grant reads."""
+    brand: BrandChoice | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -76,6 +86,44 @@ class Viewer:
             return False
         target = Target(brand_id=self.location.brand_id, location_id=self.location.id)
         return allowed(self.principal, action, target)
+
+    def may_in_brand(self, action: str) -> bool:
+        """May the viewer do ``action`` on the current brand (its brand screens)? For links
+        and buttons only; routes load the brand and ``authorize``."""
+        if self.brand is None:
+            return False
+        return allowed(self.principal, action, Target(brand_id=self.brand.id))
+
+    def may_in_agency(self, action: str) -> bool:
+        """May the viewer do ``action`` agency-wide (members, API keys, audit, billing)?"""
+        return allowed(self.principal, action, Target())
+
+
+async def _brand_choices(session: Session, principal: Principal) -> tuple[BrandChoice, ...]:
+    """Brands a brand- or agency-scoped grant reads, by name. A location's people reach
+    their brand only through their location: they have no brand screens."""
+    agency_wide = any(g.scope_type is ScopeType.AGENCY for g in principal.grants)
+    brand_ids = {g.scope_id for g in principal.grants if g.scope_type is ScopeType.BRAND}
+    if not agency_wide and not brand_ids:
+        return ()
+    query = select(Brand.id, Brand.name).where(Brand.agency_id == principal.agency_id)
+    if not agency_wide:
+        query = query.where(Brand.id.in_(brand_ids))
+    rows = (await session.execute(query.order_by(Brand.name, Brand.id))).all()
+    return tuple(
+        BrandChoice(row.id, row.name)
+        for row in rows
+        if allowed(principal, "brand.read", Target(brand_id=row.id))
+    )
+
+
+def _current_brand(
+    choices: tuple[BrandChoice, ...], chosen: uuid.UUID | None
+) -> BrandChoice | None:
+    for choice in choices:
+        if choice.id == chosen:
+            return choice
+    return choices[0] if choices else None
 
 
 async def _location_choices(session: Session, principal: Principal) -> tuple[LocationChoice, ...]:
@@ -141,6 +189,7 @@ async def signed_in(request: Request, session: Session, settings: SettingsDep) -
     if standing.read_only and request.method in UNSAFE_METHODS and not _always_allowed(request):
         entitlements.require_writable(standing)
     choices = await _location_choices(session, principal)
+    brands = await _brand_choices(session, principal)
     viewer = Viewer(
         principal=principal,
         session=live,
@@ -148,6 +197,8 @@ async def signed_in(request: Request, session: Session, settings: SettingsDep) -
         location=_current(principal, choices, live.location_id),
         read_only=standing.read_only,
         agencies=await _agency_choices(session, live.user_id),
+        brands=brands,
+        brand=_current_brand(brands, live.brand_id),
     )
     request.state.viewer = viewer
     return viewer

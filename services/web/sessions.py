@@ -36,6 +36,7 @@ class LiveSession:
     full_name: str
     email: str
     language: str | None = None
+    brand_id: uuid.UUID | None = None
 
 
 def digest_of(token: str) -> bytes:
@@ -70,7 +71,7 @@ async def open_for_refresh_token(
 # for row-level security (transaction-local, as shared.db.tenancy.set_tenant does).
 _LOAD = text(
     "SELECT ws.family_id, ws.user_id, live.agency_id, ws.location_id, u.full_name, u.email,"
-    " u.language,"
+    " u.language, ws.brand_id,"
     " set_config('app.agency_id', live.agency_id::text, true),"
     " set_config('app.user_id', ws.user_id::text, true)"
     " FROM web_session ws"
@@ -98,6 +99,7 @@ async def load(session: AsyncSession, token: str) -> LiveSession | None:
         full_name=row[4],
         email=row[5],
         language=row[6],
+        brand_id=row[7],
     )
 
 
@@ -112,6 +114,12 @@ async def choose_location(session: AsyncSession, live: LiveSession, location_id:
         update(WebSession)
         .where(WebSession.token_hash == live.digest)
         .values(location_id=location_id)
+    )
+
+
+async def choose_brand(session: AsyncSession, live: LiveSession, brand_id: uuid.UUID) -> None:
+    await session.execute(
+        update(WebSession).where(WebSession.token_hash == live.digest).values(brand_id=brand_id)
     )
 
 

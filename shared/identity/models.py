@@ -125,7 +125,8 @@ class WebSession(Base):
     """A browser's session of the web app: the cookie's opaque token, kept as its SHA-256
     digest, bound to one session family (``RefreshToken.family_id``). It lives exactly while
     that family does (services/web/sessions.py), so every way the API ends a session ends
-    this one too. ``location_id``: the location the person is looking at (the switcher)."""
+    this one too. ``location_id``: the location the person is looking at (the switcher);
+    ``brand_id``: the brand of the brand screens (their switcher)."""
 
     __tablename__ = "web_session"
 
@@ -135,4 +136,5 @@ class WebSession(Base):
         ForeignKey("user_account.id", ondelete="CASCADE"), index=True
     )
     location_id: Mapped[uuid.UUID | None]
+    brand_id: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -19,6 +19,7 @@ from services.web.rendering import redirect, render, safe_next
 from services.web.routing import web_router
 from shared.access import repository as access_repository
 from shared.audit import service as audit
+from shared.brands import service as brand_service
 from shared.db.tenancy import set_tenant
 from shared.errors import NotFound
 from shared.identity import service as identity_service
@@ -56,6 +57,21 @@ async def switch_location(
     the policy): another agency's or another location's answers the 404 page."""
     await location_service.get_location(session, viewer.principal, location_id)
     await web_sessions.choose_location(session, viewer.session, location_id)
+    return redirect(safe_next(next_path))
+
+
+@router.post("/switch-brand")
+async def switch_brand(
+    viewer: SignedIn,
+    session: Session,
+    brand_id: Annotated[uuid.UUID, Form()],
+    next_path: Annotated[str, Form(alias="next", max_length=2000)] = "/",
+) -> Response:
+    """The brand of the brand screens, kept in the session. Loaded as the API loads it (in
+    the tenant, then the policy): another agency's brand, or one the person's grants do not
+    read, answers the 404 page."""
+    await brand_service.get_brand(session, viewer.principal, brand_id)
+    await web_sessions.choose_brand(session, viewer.session, brand_id)
     return redirect(safe_next(next_path))
 
 
