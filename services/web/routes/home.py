@@ -16,6 +16,7 @@ from services.web.errors import error_page
 from services.web.i18n import N_
 from services.web.post_words import PLATFORM_NAMES, STATUS_NAMES
 from services.web.rendering import redirect, render, safe_next
+from services.web.routes import brand_home
 from services.web.routing import web_router
 from shared.access import repository as access_repository
 from shared.audit import service as audit
@@ -33,6 +34,8 @@ router = web_router()
 @router.get("/")
 async def home(request: Request, viewer: SignedIn, session: Session) -> Response:
     location = viewer.location
+    if location is None and viewer.brand is not None:
+        return await brand_home.page(request, viewer, session)
     data = await home_view.load(session, viewer, location) if location else None
     return render(
         request,
