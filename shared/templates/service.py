@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +17,7 @@ from shared.access.principal import Principal
 from shared.audit import service as audit
 from shared.brand_rules import check as rules_check
 from shared.brand_rules import service as rules_service
+from shared.brand_rules.schemas import BrandRulesOut
 from shared.brands import service as brand_service
 from shared.brands.names import violates
 from shared.content import PLATFORMS, Media, MediaKind, PostContent, weighted_length
@@ -24,6 +25,7 @@ from shared.content import validate as validate_platform
 from shared.content.text import length
 from shared.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from shared.locations import service as location_service
+from shared.locations.models import Location
 from shared.pagination import Slice, Sorting, sorted_page
 from shared.templates.models import Template, TemplateVersion
 from shared.templates.schemas import (
@@ -423,6 +425,100 @@ async def preview(
 ) -> PreviewOut:
     template = await _template(session, principal, template_id, "template.read")
     version = await _version(session, principal, template, number)
+    return await _preview(session, principal, template, version.version, _stored(version), data)
+
+
+def _stored(version: TemplateVersion) -> dict[str, Any]:
+    return {
+        "bodies": version.bodies,
+        "titles": version.titles,
+        "slots": version.slots,
+        "media": version.media,
+    }
+
+
+async def preview_content(
+    session: AsyncSession,
+    principal: Principal,
+    template_id: uuid.UUID,
+    number: int,
+    content: TemplateContent,
+    data: PreviewIn,
+) -> PreviewOut:
+    """The preview of content not saved yet (the web editor's live preview, as the person
+    types): the same render and checks as ``preview``, for the draft ``number`` as it would be
+    with ``content``. Nothing is written."""
+    template = await _template(session, principal, template_id, "template.read")
+    version = await _version(session, principal, template, number)
+    return await _preview(
+        session, principal, template, version.version, _content_values(content), data
+    )
+
+
+async def preview_published(
+    session: AsyncSession,
+    principal: Principal,
+    brand_id: uuid.UUID,
+    location_id: uuid.UUID,
+    rules: BrandRulesOut | None = None,
+) -> list[tuple[TemplateOut, PreviewOut]]:
+    """Every template of the brand with a published version: its newest published version
+    rendered for the location with its slots' defaults and checked against ``rules`` (the
+    brand's own when None). What a change of the brand's rules would break."""
+    await brand_service.get_brand(session, principal, brand_id, "template.read")
+    newest = (
+        select(TemplateVersion.template_id, func.max(TemplateVersion.version).label("version"))
+        .where(
+            TemplateVersion.agency_id == principal.agency_id,
+            TemplateVersion.status == "published",
+        )
+        .group_by(TemplateVersion.template_id)
+        .subquery()
+    )
+    rows = (
+        await session.execute(
+            select(Template, TemplateVersion)
+            .join(newest, newest.c.template_id == Template.id)
+            .join(
+                TemplateVersion,
+                (TemplateVersion.agency_id == Template.agency_id)
+                & (TemplateVersion.template_id == Template.id)
+                & (TemplateVersion.version == newest.c.version),
+            )
+            .where(Template.agency_id == principal.agency_id, Template.brand_id == brand_id)
+            .order_by(Template.name, Template.id)
+        )
+    ).all()
+    if not rows:
+        return []
+    outs = {o.id: o for o in await _template_outs(session, [row[0] for row in rows])}
+    location = await location_service.get_location(session, principal, location_id)
+    brand = await brand_service.get_brand(session, principal, brand_id)
+    if rules is None:
+        rules = await rules_service.rules_for(session, principal.agency_id, brand_id)
+    results = []
+    for template, version in rows:
+        defaults = {
+            name: slot.default
+            for name, slot in _specs(version.slots).items()
+            if slot.default is not None
+        }
+        out = _render_preview(
+            template, version.version, _stored(version), location, brand.name, rules,
+            PreviewIn(location_id=location.id, slot_values=defaults),
+        )  # fmt: skip
+        results.append((outs[template.id], out))
+    return results
+
+
+async def _preview(
+    session: AsyncSession,
+    principal: Principal,
+    template: Template,
+    number: int,
+    content: dict[str, Any],
+    data: PreviewIn,
+) -> PreviewOut:
     location = await location_service.get_location(session, principal, data.location_id)
     if location.brand_id != template.brand_id:
         message = "the location belongs to another brand than the template"
@@ -431,7 +527,19 @@ async def preview(
         )
     brand = await brand_service.get_brand(session, principal, template.brand_id)
     rules = await rules_service.rules_for(session, principal.agency_id, template.brand_id)
-    compiled = compile_content(version.bodies, version.titles, version.slots)
+    return _render_preview(template, number, content, location, brand.name, rules, data)
+
+
+def _render_preview(
+    template: Template,
+    number: int,
+    content: dict[str, Any],
+    location: Location,
+    brand_name: str,
+    rules: BrandRulesOut,
+    data: PreviewIn,
+) -> PreviewOut:
+    compiled = compile_content(content["bodies"], content["titles"], content["slots"])
     slot_problems = [
         PreviewProblem(
             source="slot",
@@ -440,17 +548,18 @@ async def preview(
             field=f"slot_values.{p.slot}",
             message=p.message,
         )
-        for p in validate_slot_values(_specs(version.slots), data.slot_values)
+        for p in validate_slot_values(_specs(content["slots"]), data.slot_values)
     ]
     context = RenderContext.build(
         location={
             **{c: getattr(location, c) for c in LOCATION_FIELDS},
             "custom": location.custom_fields,
         },
-        brand={"name": brand.name},
+        brand={"name": brand_name},
         campaign=data.campaign_variables,
         slots=data.slot_values,
     )
+    media_by_key: dict[str, Any] = content["media"]
     platforms = data.platforms or list(rules.allowed_platforms or PLATFORMS)
     results = []
     for platform in platforms:
@@ -458,7 +567,7 @@ async def preview(
         text = body.render(context) if body is not None else ""
         title_template = compiled.get(f"titles.{platform}") or compiled.get("titles.default")
         title = title_template.render(context) if title_template is not None else None
-        raw_media = version.media.get(platform) or version.media.get("default") or []
+        raw_media = media_by_key.get(platform) or media_by_key.get("default") or []
         post = PostContent(text=text, title=title, media=media_of(raw_media))
         problems = [
             PreviewProblem(
@@ -501,9 +610,48 @@ async def preview(
         )
     return PreviewOut(
         template_id=template.id,
-        version=version.version,
+        version=number,
         location_id=location.id,
         ok=not slot_problems and all(r.ok for r in results),
         slot_problems=slot_problems,
         platforms=results,
     )
+
+
+async def list_versions(
+    session: AsyncSession, principal: Principal, template_id: uuid.UUID
+) -> tuple[TemplateOut, list[VersionOut]]:
+    """The template and all its versions, newest first (the web editor's version list)."""
+    template = await _template(session, principal, template_id, "template.read")
+    versions = (
+        (
+            await session.execute(
+                select(TemplateVersion)
+                .where(
+                    TemplateVersion.agency_id == principal.agency_id,
+                    TemplateVersion.template_id == template.id,
+                )
+                .order_by(TemplateVersion.version.desc())
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return await _template_out(session, template), [_version_out(v) for v in versions]
+
+
+async def own_texts(
+    session: AsyncSession, principal: Principal, versions: Sequence[tuple[uuid.UUID, int]]
+) -> dict[uuid.UUID, list[str]]:
+    """The platforms with a text of their own in each given ``(template, version)``, in one
+    query (the web list of templates). Callers list the templates through ``list_templates``
+    first, which authorizes them."""
+    if not versions:
+        return {}
+    rows = await session.execute(
+        select(TemplateVersion.template_id, TemplateVersion.bodies).where(
+            TemplateVersion.agency_id == principal.agency_id,
+            tuple_(TemplateVersion.template_id, TemplateVersion.version).in_(list(versions)),
+        )
+    )
+    return {row[0]: [k for k in PLATFORMS if k in row[1]] for row in rows.all()}
