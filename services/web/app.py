@@ -13,8 +13,12 @@ from services.web import errors, i18n
 from services.web.routes import (
     account,
     accounts,
+    agency_members,
     approvals,
     auth,
+    brand_campaigns,
+    brand_locations,
+    brand_templates,
     calendar,
     compose,
     home,
@@ -45,6 +49,10 @@ def mount(app: FastAPI) -> None:
     app.include_router(posts_view.router)
     app.include_router(approvals.router)
     app.include_router(preview.router)
+    app.include_router(agency_members.router)
+    app.include_router(brand_campaigns.router)
+    app.include_router(brand_templates.router)  # /brand/templates/reference before {id}
+    app.include_router(brand_locations.router)  # /brand/locations/import before {id}
     errors.install(app)
     _pages_take_any_query(app)
 

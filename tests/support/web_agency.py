@@ -1,0 +1,56 @@
+"""The world of the agency screens' tests (tests/web/test_agency_*.py): an owner's agency
+with two brands, locations, and a brand manager and a brand viewer of the first brand, all
+set up through the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.factories import Tenant, create_brand, create_location, sign_up
+from tests.support.access import invite_and_accept
+
+MANAGER = "brand.manager@agency.example"
+VIEWER = "brand.viewer@agency.example"
+
+
+@dataclass
+class AgencyWorld:
+    owner: Tenant
+    brand: dict[str, Any]
+    """"Alpha Pizza": the brand manager's and the brand viewer's."""
+    other_brand: dict[str, Any]
+    """"Beta Burgers": nobody's but the owner's."""
+    location: dict[str, Any]
+    other_location: dict[str, Any]
+    """At the other brand."""
+
+
+async def agency_world(
+    client: httpx.AsyncClient, engine: AsyncEngine, *, viewer: bool = True
+) -> AgencyWorld:
+    owner = await sign_up(client)
+    brand = await create_brand(client, owner, "Alpha Pizza")
+    other_brand = await create_brand(client, owner, "Beta Burgers")
+    location = await create_location(client, owner, brand["id"], name="Alpha Athens")
+    other = await create_location(client, owner, other_brand["id"], name="Beta Patras")
+    await invite_and_accept(client, engine, owner, MANAGER, "brand_manager", brand_id=brand["id"])
+    if viewer:
+        await invite_and_accept(client, engine, owner, VIEWER, "brand_viewer", brand_id=brand["id"])
+    return AgencyWorld(owner, brand, other_brand, location, other)
+
+
+async def memberships(client: httpx.AsyncClient, owner: Tenant) -> dict[str, dict[str, Any]]:
+    """Email → membership, as the API lists them (one membership each in these tests)."""
+    listed = await client.get("/v1/members?limit=200", headers=owner.headers)
+    assert listed.status_code == 200, listed.text
+    return {m["email"]: m for m in listed.json()["items"]}
+
+
+async def invitations(client: httpx.AsyncClient, owner: Tenant) -> list[dict[str, Any]]:
+    listed = await client.get("/v1/invitations?limit=200", headers=owner.headers)
+    assert listed.status_code == 200, listed.text
+    return list(listed.json()["items"])
