@@ -16,9 +16,6 @@ from services.web.routes import (
     agency_members,
     approvals,
     auth,
-    brand_campaigns,
-    brand_locations,
-    brand_templates,
     calendar,
     compose,
     home,
@@ -50,9 +47,6 @@ def mount(app: FastAPI) -> None:
     app.include_router(approvals.router)
     app.include_router(preview.router)
     app.include_router(agency_members.router)
-    app.include_router(brand_campaigns.router)
-    app.include_router(brand_templates.router)  # /brand/templates/reference before {id}
-    app.include_router(brand_locations.router)  # /brand/locations/import before {id}
     errors.install(app)
     _pages_take_any_query(app)
 
