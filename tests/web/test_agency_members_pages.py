@@ -404,8 +404,9 @@ async def test_the_members_page_in_greek(
     page = await browser_client.get("/agency/members", headers={"Accept-Language": "el"})
     assert page.status_code == 200
     assert '<html lang="el">' in page.text
-    assert "Members and invitations" not in page.text
-    assert "Invite someone" not in page.text
+    assert "<h1>Μέλη και προσκλήσεις</h1>" in page.text
+    assert "Υπεύθυνος μάρκας" in page.text
+    assert "Πρόσκληση ατόμου" in page.text
 
 
 async def test_the_members_page_runs_as_many_statements_for_few_as_for_many(
