@@ -16,6 +16,7 @@ from services.web.routes import (
     agency_members,
     approvals,
     auth,
+    brand_campaigns,
     calendar,
     compose,
     home,
@@ -47,6 +48,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(approvals.router)
     app.include_router(preview.router)
     app.include_router(agency_members.router)
+    app.include_router(brand_campaigns.router)
     errors.install(app)
     _pages_take_any_query(app)
 

@@ -1,0 +1,25 @@
+// Progressive enhancement: the campaign page's progress refreshes itself every few seconds
+// while the campaign is under way. Without this file a reload shows the same.
+"use strict";
+(function () {
+  var PERIOD_MS = 5000;
+  function refresh(box) {
+    var url = box.getAttribute("data-refresh");
+    if (!url || document.hidden) { return; }
+    var pager = new URL(window.location.href).searchParams.get("cursor");
+    if (pager) { url += "?cursor=" + encodeURIComponent(pager); }
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (answer) { return answer.ok ? answer.text() : null; })
+      .then(function (html) {
+        if (html === null) { return; }
+        var parsed = new DOMParser().parseFromString(html, "text/html");
+        box.replaceChildren.apply(box, Array.from(parsed.body.childNodes));
+      })
+      .catch(function () { /* the next round tries again */ });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var box = document.getElementById("campaign-progress");
+    if (!box || !box.hasAttribute("data-refresh")) { return; }
+    window.setInterval(function () { refresh(box); }, PERIOD_MS);
+  });
+})();
