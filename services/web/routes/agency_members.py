@@ -114,7 +114,7 @@ def require_page(viewer: Viewer) -> None:
     )
 
 
-async def _places(
+async def places_of(
     session: Session, viewer: Viewer, brand_ids: set[uuid.UUID], location_ids: set[uuid.UUID]
 ) -> Places:
     """Always both statements (an empty list matches nothing): the same count per page."""
@@ -132,7 +132,7 @@ async def _places(
     return Places(brands, locations)
 
 
-def _ids(items: list[Any]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+def scope_ids(items: list[Any]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
     brand_ids = {
         i.scope_id for i in items if str(i.scope_type) == ScopeType.BRAND.value and i.scope_id
     }
@@ -188,21 +188,22 @@ class InviteForm:
     location_id: str = ""
 
 
-async def _invite_choices(session: Session, viewer: Viewer) -> dict[str, Any]:
-    """The roles the viewer may give somewhere, the brands they may invite at, and the
-    locations of the brand they look at (the brand switcher changes it)."""
+async def scope_choices(
+    session: Session, viewer: Viewer, action: str, *, leave_out: frozenset[Role] = frozenset()
+) -> dict[str, Any]:
+    """The roles the viewer may give somewhere with ``action`` (member.invite,
+    api_key.manage), the brands where they may, and the locations of the brand they look at
+    (the brand switcher changes it)."""
     principal = viewer.principal
-    brands = [
-        b for b in viewer.brands if allowed(principal, "member.invite", Target(brand_id=b.id))
-    ]
+    brands = [b for b in viewer.brands if allowed(principal, action, Target(brand_id=b.id))]
     roles = []
     for role in ROLES:
+        if role in leave_out:
+            continue
         if ROLE_SCOPE[role] is ScopeType.AGENCY:
-            ok = can_grant(principal, role, AGENCY, "member.invite")
+            ok = can_grant(principal, role, AGENCY, action)
         else:
-            ok = any(
-                can_grant(principal, role, Target(brand_id=b.id), "member.invite") for b in brands
-            )
+            ok = any(can_grant(principal, role, Target(brand_id=b.id), action) for b in brands)
         if ok:
             roles.append(role.value)
     locations: list[tuple[uuid.UUID, str]] = []
@@ -214,7 +215,31 @@ async def _invite_choices(session: Session, viewer: Viewer) -> dict[str, Any]:
             .order_by(Location.name, Location.id)
         )
         locations = [(row.id, row.name) for row in rows]
-    return {"invite_roles": roles, "invite_brands": brands, "invite_locations": locations}
+    return {"scope_roles": roles, "scope_brands": brands, "scope_locations": locations}
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeChoice:
+    role: Role | None
+    brand_id: uuid.UUID | None
+    location_id: uuid.UUID | None
+
+
+def read_scope(
+    t: Any, role: str, brand_id: str, location_id: str, problems: dict[str, str]
+) -> ScopeChoice:
+    """The role and its place from a form; what is missing goes into ``problems``."""
+    chosen = Role(role) if role in ROLE_LABELS else None
+    if chosen is None:
+        problems["role"] = t.gettext("Choose the role they get.")
+    scope = ROLE_SCOPE[chosen] if chosen else None
+    brand = _parse_id(brand_id) if scope is ScopeType.BRAND else None
+    location = _parse_id(location_id) if scope is ScopeType.LOCATION else None
+    if scope is ScopeType.BRAND and brand is None:
+        problems["brand_id"] = t.gettext("Choose the brand for a brand role.")
+    if scope is ScopeType.LOCATION and location is None:
+        problems["location_id"] = t.gettext("Choose the location for a location role.")
+    return ScopeChoice(chosen, brand, location)
 
 
 async def _page(
@@ -237,8 +262,8 @@ async def _page(
         cursor=cursor,
     )
     pending = await _pending(session, viewer)
-    brand_ids, location_ids = _ids([*listed.items, *pending])
-    places = await _places(session, viewer, brand_ids, location_ids)
+    brand_ids, location_ids = scope_ids([*listed.items, *pending])
+    places = await places_of(session, viewer, brand_ids, location_ids)
     rows = [_row(viewer, places, m) for m in listed.items]
     waiting = [
         Waiting(
@@ -265,7 +290,7 @@ async def _page(
             "problems": problems or {},
             "form": form or InviteForm(),
             "flash": flash,
-            **await _invite_choices(session, viewer),
+            **await scope_choices(session, viewer, "member.invite"),
         },
         status_code=422 if problems and status_code == 200 else status_code,
     )
@@ -320,20 +345,16 @@ async def invite(
         problems["email"] = t.gettext("Enter the email address of the person to invite.")
     elif len(typed) > MAX_EMAIL:
         problems["email"] = t.gettext("An email address is at most %(n)s characters.", n=MAX_EMAIL)
-    chosen = Role(role) if role in ROLE_LABELS else None
-    if chosen is None:
-        problems["role"] = t.gettext("Choose the role they get.")
-    scope = ROLE_SCOPE[chosen] if chosen else None
-    brand = _parse_id(brand_id) if scope is ScopeType.BRAND else None
-    location = _parse_id(location_id) if scope is ScopeType.LOCATION else None
-    if scope is ScopeType.BRAND and brand is None:
-        problems["brand_id"] = t.gettext("Choose the brand for a brand role.")
-    if scope is ScopeType.LOCATION and location is None:
-        problems["location_id"] = t.gettext("Choose the location for a location role.")
+    scope = read_scope(t, role, brand_id, location_id, problems)
     data = None
-    if not problems and chosen is not None:
+    if not problems and scope.role is not None:
         try:
-            data = InvitationCreate(email=typed, role=chosen, brand_id=brand, location_id=location)
+            data = InvitationCreate(
+                email=typed,
+                role=scope.role,
+                brand_id=scope.brand_id,
+                location_id=scope.location_id,
+            )
         except ValidationError:
             problems["email"] = t.gettext("Enter an email address like name@example.com.")
     if data is None:
@@ -448,7 +469,7 @@ async def _visible_member(
     )
     for m in listed.items:
         if m.id == membership_id:
-            places = await _places(session, viewer, *_ids([m]))
+            places = await places_of(session, viewer, *scope_ids([m]))
             return m, scope.target, places.name(m.scope_type.value, m.scope_id)
     raise NotFound("member not found")
 
