@@ -17,6 +17,7 @@ from services.web.routes import (
     approvals,
     auth,
     brand_campaigns,
+    brand_locations,
     calendar,
     compose,
     home,
@@ -49,6 +50,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(preview.router)
     app.include_router(agency_members.router)
     app.include_router(brand_campaigns.router)
+    app.include_router(brand_locations.router)  # /brand/locations/import before {id}
     errors.install(app)
     _pages_take_any_query(app)
 
