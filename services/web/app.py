@@ -13,6 +13,7 @@ from services.web import errors, i18n
 from services.web.routes import (
     account,
     accounts,
+    agency_api_keys,
     agency_members,
     approvals,
     auth,
@@ -51,6 +52,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(agency_members.router)
     app.include_router(brand_campaigns.router)
     app.include_router(brand_locations.router)  # /brand/locations/import before {id}
+    app.include_router(agency_api_keys.router)
     errors.install(app)
     _pages_take_any_query(app)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import Tenant, create_brand, create_location, sign_up
@@ -54,3 +55,20 @@ async def invitations(client: httpx.AsyncClient, owner: Tenant) -> list[dict[str
     listed = await client.get("/v1/invitations?limit=200", headers=owner.headers)
     assert listed.status_code == 200, listed.text
     return list(listed.json()["items"])
+
+
+async def set_billing(engine: AsyncEngine, agency_id: Any, **values: Any) -> None:
+    """Puts the agency on a plan and status directly (as tests/test_guard_billing.py does)."""
+    assignments = ", ".join(f"{name} = :{name}" for name in values)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO billing_account (agency_id, id, plan, status) "
+                "VALUES (:a, gen_random_uuid(), 'pro', 'active') ON CONFLICT DO NOTHING"
+            ),
+            {"a": agency_id},
+        )
+        await conn.execute(
+            text(f"UPDATE billing_account SET {assignments} WHERE agency_id = :a"),
+            {"a": agency_id, **values},
+        )
