@@ -57,7 +57,7 @@ async def campaign(
         "INSERT INTO campaign (agency_id, id, brand_id, name, template_id, template_version, "
         "audience, channels, schedule, status, created_at, updated_at) VALUES (:a, :id, :b, "
         ":name, :t, 1, '{\"kind\": \"all\"}', ARRAY['facebook'], "
-        "'{\"kind\": \"absolute\", \"at\": \"2030-06-03T16:00:00+00:00\"}', :status, now(), "
+        '\'{"kind": "absolute", "at": "2030-06-03T16:00:00+00:00"}\', :status, now(), '
         "now())",
         a=office.world.owner.agency_id,
         id=campaign_id,
@@ -139,3 +139,27 @@ async def reviewed_place(
         ext=f"yelp-{source_id.hex[:8]}",
     )
     return Place(office.world.owner, office.world.brand, location, source_id)
+
+
+async def on_plan(engine: AsyncEngine, agency_id: uuid.UUID, plan: str) -> None:
+    """The agency's plan, set as a subscription change would leave it."""
+    await execute(
+        engine,
+        "INSERT INTO billing_account (agency_id, id, plan, status) "
+        "VALUES (:a, gen_random_uuid(), :p, 'active') ON CONFLICT DO NOTHING",
+        a=agency_id,
+        p=plan,
+    )
+    await execute(
+        engine, "UPDATE billing_account SET plan = :p WHERE agency_id = :a", a=agency_id, p=plan
+    )
+
+
+async def from_google(engine: AsyncEngine, place: Place) -> None:
+    """The place's reviews become Google's (a platform that takes replies; where they were
+    collected does not matter to the pages)."""
+    await execute(
+        engine,
+        "UPDATE review SET source = 'google_business' WHERE source_id = :id",
+        id=place.source_id,
+    )

@@ -116,7 +116,7 @@ async def test_a_quiet_brand_says_nothing_needs_head_office(
 async def test_a_location_manager_keeps_the_location_home(
     client: httpx.AsyncClient, browser_client: httpx.AsyncClient, admin_engine: AsyncEngine
 ) -> None:
-    office = await head_office(client, admin_engine)
+    await head_office(client, admin_engine)
     await sign_in(browser_client, "lm@agency.example")
 
     home = await browser_client.get("/")

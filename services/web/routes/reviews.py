@@ -112,7 +112,7 @@ class Filters:
         return "?" + "&".join(parts) if parts else ""
 
 
-def _read_filters(
+def read_filters(
     t: Translator, rating: str, source: str, needs_answer: str
 ) -> tuple[Filters, dict[str, str]]:
     """The query as typed: anything unknown is a problem shown next to its filter."""
@@ -144,7 +144,7 @@ async def reviews(
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> Response:
     t = translator(request)
-    filters, problems = _read_filters(t, rating, source, needs_answer)
+    filters, problems = read_filters(t, rating, source, needs_answer)
     context: dict[str, Any] = {
         "filters": filters,
         "problems": problems,
@@ -171,7 +171,7 @@ async def reviews(
         limit=PAGE_SIZE,
         cursor=cursor or None,
     )
-    context["items"] = [_item(t, viewer, r) for r in page.items]
+    context["items"] = [review_item(t, viewer.time_zone, r) for r in page.items]
     if page.next_cursor:
         context["next_url"] = "/reviews" + filters.query(page.next_cursor)
     if cursor:
@@ -195,19 +195,19 @@ def _stars(t: Translator, review: Review) -> dict[str, Any]:
     }
 
 
-def _when(t: Translator, viewer: Viewer, instant: datetime) -> str:
+def _when(t: Translator, zone: str, instant: datetime) -> str:
     """The day (medium) and the time (short, no seconds) in the location's zone."""
-    zone = viewer.time_zone
     return f"{t.format_date(instant, zone)}, {t.format_time(instant, zone)}"
 
 
-def _item(t: Translator, viewer: Viewer, review: Review) -> dict[str, Any]:
+def review_item(t: Translator, zone: str, review: Review) -> dict[str, Any]:
+    """A review as a list or page shows it, its date in ``zone`` (its location's)."""
     return {
         "id": review.id,
         "author": review.author or t.gettext("Someone"),
         "text": review.text,
         "stars": _stars(t, review),
-        "when": _when(t, viewer, review.created_at),
+        "when": _when(t, zone, review.created_at),
         "source": t.gettext(SOURCE_NAMES.get(review.source, review.source)),
         "status": review.reply_status,
         "status_name": t.gettext(STATUS_NAMES.get(review.reply_status, review.reply_status)),
@@ -225,7 +225,7 @@ async def _review_of(
     (every page is the current location's: another's is the 404 page). Before a change it is
     read locked, so two tabs (or a double click) are answered one after the other, each
     seeing what the other did."""
-    found = _uuid_or_none(review_id)
+    found = uuid_or_none(review_id)
     if found is None:
         raise NotFound("review not found")
     review = await service.get_review(session, viewer.principal, found, lock=lock)
@@ -234,17 +234,30 @@ async def _review_of(
     return review
 
 
-async def _review_page(
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where a review page lives: its address (``/reviews`` for the location's people,
+    ``/brand/reviews`` for head office), its time zone and, across locations, whose it is."""
+
+    base: str = "/reviews"
+    zone: str = "UTC"
+    location_name: str | None = None
+
+
+async def review_page(
     request: Request,
     viewer: Viewer,
     session: Session,
     review: Review,
+    where: Where,
     *,
     text: str | None = None,
     chosen: uuid.UUID | None = None,
     problems: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
+    """One review and its reply box: what the viewer may do with it (the policy at the
+    review's location), and the platform allows."""
     t = translator(request)
     connector = _connector(review.source)
     may_reply = allowed(
@@ -265,7 +278,9 @@ async def _review_page(
         text = picked.text if picked is not None else review.reply_text or ""
     context = {
         "review": review,
-        "item": _item(t, viewer, review),
+        "item": review_item(t, where.zone, review),
+        "base": where.base,
+        "location_name": where.location_name,
         "connector_name": connector.display_name,
         "may_reply": may_reply,
         "platform_replies": connector.can_reply,
@@ -275,7 +290,7 @@ async def _review_page(
         "can_delete": can_delete,
         "in_flight": status in IN_FLIGHT,
         "action_name": t.gettext(ACTION_NAMES.get(review.reply_action, "")),
-        "replied_at": (_when(t, viewer, review.replied_at) if review.replied_at else None),
+        "replied_at": (_when(t, where.zone, review.replied_at) if review.replied_at else None),
         "templates": templates,
         "chosen": chosen,
         "text": text,
@@ -286,7 +301,7 @@ async def _review_page(
 
 
 @router.get("/reviews/{review_id}")
-async def review_page(
+async def review_detail(
     request: Request,
     review_id: str,
     viewer: SignedIn,
@@ -296,11 +311,15 @@ async def review_page(
     """``?template=<id>``: the reply box starts from that template (the chooser's submit
     without JavaScript; with it, choosing fills the box at once)."""
     review = await _review_of(viewer, session, review_id)
-    chosen = _uuid_or_none(template)
-    return await _review_page(request, viewer, session, review, chosen=chosen)
+    chosen = uuid_or_none(template)
+    return await review_page(request, viewer, session, review, _here(viewer), chosen=chosen)
 
 
-def _uuid_or_none(value: str) -> uuid.UUID | None:
+def _here(viewer: Viewer) -> Where:
+    return Where("/reviews", viewer.time_zone)
+
+
+def uuid_or_none(value: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(value.strip()) if value.strip() else None
     except ValueError:
@@ -323,6 +342,40 @@ def _text_problem(t: Translator, text: str) -> str | None:
     return None
 
 
+async def answer(
+    request: Request,
+    viewer: Viewer,
+    session: Session,
+    review: Review,
+    where: Where,
+    text: str | None,
+    act: Any,
+) -> Response:
+    """Check the text, run the service on the review (read locked), answer the review
+    again: a redirect when done, the page with the problem when not. A second identical
+    submission (a double click, another tab) whose change is already on its way is done, not
+    a problem."""
+    t = translator(request)
+    if text is not None:
+        problem = _text_problem(t, text)
+        if problem is not None:
+            return await review_page(
+                request, viewer, session, review, where, text=text,
+                problems={"text": problem}, status_code=422,
+            )  # fmt: skip
+    try:
+        await act(review)
+    except Conflict as exc:
+        if _already_done(review, exc.error_code, text):
+            return redirect(f"{where.base}/{review.id}")
+        message = CONFLICTS.get(exc.error_code, N_("This change cannot be made now."))
+        return await review_page(
+            request, viewer, session, review, where, text=text,
+            problems={"": t.gettext(message)}, status_code=409,
+        )  # fmt: skip
+    return redirect(f"{where.base}/{review.id}")
+
+
 async def _act(
     request: Request,
     viewer: Viewer,
@@ -331,29 +384,8 @@ async def _act(
     text: str | None,
     act: Any,
 ) -> Response:
-    """Check the text, run the service, answer the review again: a redirect when done, the
-    page with the problem when not. A second identical submission (a double click, another
-    tab) whose change is already on its way is done, not a problem."""
-    t = translator(request)
     review = await _review_of(viewer, session, review_id, lock=True)
-    if text is not None:
-        problem = _text_problem(t, text)
-        if problem is not None:
-            return await _review_page(
-                request, viewer, session, review, text=text,
-                problems={"text": problem}, status_code=422,
-            )  # fmt: skip
-    try:
-        await act(review)
-    except Conflict as exc:
-        if _already_done(review, exc.error_code, text):
-            return redirect(f"/reviews/{review.id}")
-        message = CONFLICTS.get(exc.error_code, N_("This change cannot be made now."))
-        return await _review_page(
-            request, viewer, session, review, text=text,
-            problems={"": t.gettext(message)}, status_code=409,
-        )  # fmt: skip
-    return redirect(f"/reviews/{review.id}")
+    return await answer(request, viewer, session, review, _here(viewer), text, act)
 
 
 def _already_done(review: Review, code: str, text: str | None) -> bool:
