@@ -19,6 +19,7 @@ from services.web.routes import (
     auth,
     brand_campaigns,
     brand_locations,
+    brand_reviews,
     calendar,
     compose,
     home,
@@ -53,6 +54,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(brand_campaigns.router)
     app.include_router(brand_locations.router)  # /brand/locations/import before {id}
     app.include_router(agency_api_keys.router)
+    app.include_router(brand_reviews.router)  # /brand/reviews/rules before {id}
     errors.install(app)
     _pages_take_any_query(app)
 
