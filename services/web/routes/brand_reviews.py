@@ -214,11 +214,9 @@ async def _places(
 # The auto-reply rules ---------------------------------------------------------------------------
 
 RULE_FIELDS = ("name", "template", "min_rating", "max_rating", "sources", "group_id", "position")
-RULE_PROBLEMS = {
-    "name": N_("Give the rule a name."),
-    "template": N_("Write the reply the rule sends."),
-    "position": N_("Give a number from 0 to 10,000."),
-}
+NO_NAME = N_("Give the rule a name.")
+NO_REPLY = N_("Write the reply the rule sends.")
+BAD_POSITION = N_("Give a number from 0 to 10,000.")
 
 
 @dataclass(slots=True)
@@ -282,13 +280,13 @@ def _read_rule(
     if position.strip().isdigit() and int(position) <= 10_000:
         form.position = int(position)
     elif position.strip():
-        problems["position"] = t.gettext(RULE_PROBLEMS["position"])
+        problems["position"] = t.gettext(BAD_POSITION)
     if not form.name:
-        problems["name"] = t.gettext(RULE_PROBLEMS["name"])
+        problems["name"] = t.gettext(NO_NAME)
     elif len(form.name) > 200:
         problems["name"] = t.gettext("Keep the name to 200 characters.")
     if not template.strip():
-        problems["template"] = t.gettext(RULE_PROBLEMS["template"])
+        problems["template"] = t.gettext(NO_REPLY)
     elif len(template) > 4000:
         problems["template"] = t.gettext("Keep the reply to 4,000 characters.")
     return form, problems
