@@ -57,7 +57,7 @@ async def test_a_key_is_created_shown_once_used_and_revoked(
     listed = await browser_client.get("/agency/api-keys")
     assert secret not in listed.text
     assert secret[:12] in listed.text  # the visible prefix only
-    for expected in ("CRM sync", "Brand manager", "Brand: Alpha Pizza", "Never", "Active"):
+    for expected in ("CRM sync", "Brand manager", "Brand: Alpha Pizza", "Never", "In force"):
         assert expected in listed.text, expected
 
     used = await client.get("/v1/locations", headers={"Authorization": f"Bearer {secret}"})
