@@ -708,6 +708,15 @@ async def _editor_page(
         "max_text": MAX_TEXT,
         "flash": flash,
         "open_keys": _open_keys(editor, problems),
+        "open_media": {
+            key
+            for key in KEYS
+            if any(not r.blank for r in editor.media.get(key, ()))
+            or any(name.startswith(f"media-{key}-") for name in problems)
+        },
+        "media_counts": {
+            key: sum(1 for r in rows if not r.blank) for key, rows in editor.media.items()
+        },
     }
     return render(request, "brand_templates/editor.html", context, status_code=status_code)
 
