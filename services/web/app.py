@@ -17,6 +17,7 @@ from services.web.routes import (
     agency_members,
     approvals,
     auth,
+    brand_calendar,
     brand_campaigns,
     brand_locations,
     brand_reviews,
@@ -55,6 +56,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(brand_locations.router)  # /brand/locations/import before {id}
     app.include_router(agency_api_keys.router)
     app.include_router(brand_reviews.router)  # /brand/reviews/rules before {id}
+    app.include_router(brand_calendar.router)
     errors.install(app)
     _pages_take_any_query(app)
 

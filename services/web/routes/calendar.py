@@ -5,134 +5,38 @@ posts of the period, one for the totals by status, whatever the number of posts)
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from typing import Annotated
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from babel import dates as babel_dates
 from fastapi import Query, Request
 from fastapi.responses import Response
 
 from services.api.deps import Session
+from services.web import calendar_period as cal
 from services.web.deps import SignedIn, Viewer
-from services.web.i18n import Translator
 from services.web.post_words import PLATFORM_NAMES, STATUS_NAMES
 from services.web.rendering import render, translator
 from services.web.routing import web_router
 from shared import clock
 from shared.access.policy import Target, authorize
 from shared.posts import service as post_service
-from shared.posts.models import Post
 
 router = web_router()
-
-VIEWS = ("month", "week", "list")
-"""``month`` is the default: a grid of the month on a wide screen, and on a phone the same
-markup read as a list of the days that have posts (chorus.css). ``list`` is the agenda of
-the month, with each post's first words."""
-DEFAULT_VIEW = "month"
 
 PERIOD_LIMIT = 2000
 """Posts shown for one period, fetched in one query; beyond it the page says so."""
 
-EARLIEST = dt.date(2000, 1, 1)
-LATEST = dt.date(9000, 12, 31)
-"""Dates the calendar opens at; anything else (or no date) opens at today."""
-
-EXCERPT = 120
-
-
-@dataclass
-class Day:
-    date: dt.date
-    in_period: bool
-    is_today: bool
-    posts: list[Post] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    view: str
-    anchor: dt.date
-    start: dt.date
-    end: dt.date
-    """Exclusive."""
-    previous: dt.date
-    following: dt.date
-
-
-def _anchor(value: str, today: dt.date) -> dt.date:
-    try:
-        chosen = dt.date.fromisoformat(value.strip())
-    except ValueError:
-        return today
-    return chosen if EARLIEST <= chosen <= LATEST else today
-
-
-def _month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def _week_start(day: dt.date, first_week_day: int) -> dt.date:
-    return day - dt.timedelta(days=(day.weekday() - first_week_day) % 7)
-
-
-def period_of(view: str, anchor: dt.date, first_week_day: int) -> Period:
-    if view == "week":
-        start = _week_start(anchor, first_week_day)
-        week = dt.timedelta(days=7)
-        return Period(view, anchor, start, start + week, start - week, start + week)
-    start = _month_start(anchor)
-    return Period(
-        view, anchor, start, _add_months(start, 1), _add_months(start, -1), _add_months(start, 1)
-    )
-
-
-def local_midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
-    """The instant the day begins in the zone (as UTC)."""
-    return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
-
-
-def _grid(period: Period, first_week_day: int, today: dt.date) -> list[Day]:
-    """The period's days; a month starts on its first week's first day (blank days before
-    the 1st, never shown as the other month's)."""
-    first = period.start if period.view == "week" else _week_start(period.start, first_week_day)
-    days = []
-    day = first
-    while day < period.end:
-        days.append(Day(day, day >= period.start, day == today))
-        day += dt.timedelta(days=1)
-    return days
-
-
-def _choices(values: list[str], known: dict[str, str]) -> list[str]:
-    """The known values asked for, once each (unknown ones are ignored, as a typo in the
-    address bar should not break the page)."""
-    return list(dict.fromkeys(v for v in values if v in known))
+VIEWS = cal.VIEWS
+DEFAULT_VIEW = cal.DEFAULT_VIEW
+period_of = cal.period_of
+local_midnight = cal.local_midnight
 
 
 def calendar_url(period_view: str, day: dt.date, platforms: list[str], statuses: list[str]) -> str:
     query = [("view", period_view), ("date", day.isoformat())]
     query += [("platform", p) for p in platforms] + [("status", s) for s in statuses]
     return "/calendar?" + urlencode(query)
-
-
-def _title(period: Period, t: Translator) -> str:
-    if period.view == "week":
-        last = period.end - dt.timedelta(days=1)
-        return babel_dates.format_interval(period.start, last, skeleton="yMMMd", locale=t.locale)
-    return babel_dates.format_skeleton("yMMMM", period.start, locale=t.locale)
-
-
-def _excerpt(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= EXCERPT else flat[: EXCERPT - 1].rstrip() + "…"
 
 
 @router.get("/calendar")
@@ -153,28 +57,21 @@ async def calendar_page(
     today = clock.now().astimezone(zone).date()
     view = view if view in VIEWS else DEFAULT_VIEW
     first_week_day = t.locale.first_week_day
-    period = period_of(view, _anchor(day, today), first_week_day)
-    platforms = _choices(platform or [], PLATFORM_NAMES)
-    statuses = _choices(status or [], STATUS_NAMES)
+    period = period_of(view, cal.anchor_of(day, today), first_week_day)
+    platforms = cal.choices(platform or [], PLATFORM_NAMES)
+    statuses = cal.choices(status or [], STATUS_NAMES)
     found = await _period_posts(session, viewer, period, zone, platforms, statuses)
-    days = _grid(period, first_week_day, today)
-    by_date = {d.date: d for d in days}
-    for post in found.page.items:
-        assert post.scheduled_at is not None  # the calendar lists timed posts only
-        by_date[post.scheduled_at.astimezone(zone).date()].posts.append(post)
-    weekdays = [
-        babel_dates.get_day_names("abbreviated", locale=t.locale)[(first_week_day + i) % 7]
-        for i in range(7)
-    ]
+    days = cal.grid(period, first_week_day, today)
+    cal.place(days, found.page.items, zone)
     return render(
         request,
         "calendar/calendar.html",
         {
             "location": location,
             "period": period,
-            "title": _title(period, t),
+            "title": cal.title(period, t),
             "days": days,
-            "weekdays": weekdays,
+            "weekdays": cal.weekdays(t),
             "today": today,
             "total": sum(found.totals.values()),
             "totals": found.totals,
@@ -185,9 +82,9 @@ async def calendar_page(
             "platform_names": PLATFORM_NAMES,
             "status_names": STATUS_NAMES,
             "url": lambda v, d: calendar_url(v, d, platforms, statuses),
-            "excerpt": _excerpt,
-            "day_label": lambda d: babel_dates.format_skeleton("MMMEd", d, locale=t.locale),
-            "day_long": lambda d: babel_dates.format_date(d, "full", locale=t.locale),
+            "excerpt": cal.excerpt,
+            "location_names": {},
+            **cal.day_formats(t),
         },
     )
 
@@ -195,7 +92,7 @@ async def calendar_page(
 async def _period_posts(
     session: Session,
     viewer: Viewer,
-    period: Period,
+    period: cal.Period,
     zone: ZoneInfo,
     platforms: list[str],
     statuses: list[str],

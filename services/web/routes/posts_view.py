@@ -70,9 +70,12 @@ def _target(post: Post) -> Target:
 
 async def _my_post(session: Session, viewer: Viewer, post_id: uuid.UUID) -> Post:
     """The post, through the API's service and policy; a post of a location other than
-    the one I am looking at is the 404 page as well."""
+    the one I am looking at (or, on the brand screens, of a brand other than the one I look
+    at) is the 404 page as well."""
     post = await post_service.get_post(session, viewer.principal, post_id)
-    if viewer.location is None or post.location_id != viewer.location.id:
+    here = viewer.location is not None and post.location_id == viewer.location.id
+    in_brand = viewer.brand is not None and post.brand_id == viewer.brand.id
+    if not (here or in_brand):
         raise NotFound("post not found")
     return post
 
