@@ -10,6 +10,8 @@ everything and is offered nothing that writes."""
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import httpx
@@ -17,6 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import create_group, create_location, sign_up
+from tests.support import post_world
 from tests.support.web import StatementCounter, hidden_value, sign_in
 from tests.support.web_brand_locations import (
     add_account,
@@ -27,6 +30,7 @@ from tests.support.web_brand_locations import (
     member,
     store_lines,
 )
+from tests.support.web_reviews import write_reviews, yelp_place
 
 
 def row_names(html: str) -> list[str]:
@@ -559,3 +563,66 @@ async def test_import_skipping_the_bad_lines_and_unreadable_files(
     assert "1 location will be created" in " ".join(json_file.text.split())
     greek = await browser_client.get("/brand/locations/import", headers={"Accept-Language": "el"})
     assert "Εισαγωγή" in greek.text
+
+
+async def test_a_location_page_shows_next_and_last_posts_reviews_and_rating(
+    client: httpx.AsyncClient, browser_client: httpx.AsyncClient, admin_engine: AsyncEngine
+) -> None:
+    world = await post_world.build(client, admin_engine, uuid.uuid4().hex[:8])
+    soon = datetime.now(UTC) + timedelta(days=3)
+    made = await post_world.make_posts(client, world, ["facebook", "google_business"], at=soon)
+    await post_world.force(
+        admin_engine,
+        "UPDATE post SET status = 'published', published_at = now() - interval '1 day' "
+        "WHERE id = :id",
+        id=made[1]["id"],
+    )
+    place = await yelp_place(client, admin_engine, world.owner, world.brand)
+    await write_reviews(admin_engine, place, 4, rating=4)
+    await write_reviews(admin_engine, place, 1, rating=2, author="Angry Ann")
+    await sign_in(browser_client, world.owner.email)
+
+    page = await browser_client.get(f"/brand/locations/{world.here['id']}")
+    text = " ".join(unescape(page.text).split())
+    assert page.status_code == 200
+    assert f'<a href="/posts/{made[0]["id"]}">' in page.text  # next: the Facebook post
+    assert f'<a href="/posts/{made[1]["id"]}">' in page.text  # last: the published one
+    assert "Facebook · Scheduled" in text
+    post = await browser_client.get(f"/posts/{made[0]['id']}")
+    assert post.status_code == 200  # the brand's post opens from the brand screens
+
+    reviewed = await browser_client.get(f"/brand/locations/{place.location['id']}")
+    text = " ".join(unescape(reviewed.text).split())
+    assert "Rated 3.6 out of 5 on average, 5 reviews" in text
+    assert "Angry Ann" in text
+
+
+async def test_groups_and_a_groups_members_read_the_same_statements_for_few_or_many(
+    app: FastAPI, client: httpx.AsyncClient, browser_client: httpx.AsyncClient
+) -> None:
+    world = await brand_world(client)
+    await import_csv(client, world.owner, world.brand["id"], csv_of(store_lines(2, groups="A;B")))
+    await sign_in(browser_client, world.owner.email)
+    listing = await browser_client.get("/brand/groups")
+    group_id = re.search(r'<a href="/brand/groups/([0-9a-f-]{36})">A</a>', listing.text)
+    assert group_id
+    members = f"/brand/groups/{group_id.group(1)}"
+    await browser_client.get(members)
+
+    with StatementCounter(app.state.db.engine) as few_groups:
+        await browser_client.get("/brand/groups")
+    with StatementCounter(app.state.db.engine) as few_members:
+        await browser_client.get(members)
+
+    names = ";".join(["A", *(f"G{i:02d}" for i in range(30))])
+    await import_csv(
+        client, world.owner, world.brand["id"], csv_of(store_lines(80, start=3, groups=names))
+    )
+    with StatementCounter(app.state.db.engine) as many_groups:
+        groups_page = await browser_client.get("/brand/groups")
+    with StatementCounter(app.state.db.engine) as many_members:
+        members_page = await browser_client.get(members)
+    assert "G29" in groups_page.text
+    assert len(row_names(members_page.text)) == 50
+    assert many_groups.count == few_groups.count
+    assert many_members.count == few_members.count
