@@ -1,7 +1,8 @@
 """The brand's location pages in Chromium: every page checked at phone and desktop widths
 (screenshots, no sideways scroll, axe-core), a location found with the filters, opened and
-edited with the keyboard alone, and a file with three bad lines previewed (each line shown
-with its field), fixed, previewed again and imported."""
+edited with the keyboard alone, a whole page of locations added to a group by keyboard, and
+a file with three bad lines previewed (each line shown with its field), fixed, previewed
+again and imported."""
 
 from __future__ import annotations
 
@@ -94,6 +95,23 @@ async def test_groups_pages_at_both_widths(
     await page.get_by_role("link", name="North").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Group North")
     await check_page(page, "brand-group")
+
+    await page.goto("/brand/locations")
+    await page.get_by_role("checkbox", name="Choose all on this page").focus()
+    await page.keyboard.press("Space")
+    await expect(page.locator("input[name=location_id]:checked")).to_have_count(5)
+    await page.focus("#group_id")
+    await page.keyboard.press("ArrowDown")
+    await page.keyboard.press("ArrowDown")  # South
+    await page.get_by_role("button", name="Add to the group").focus()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status").first).to_have_text(
+        "The chosen locations are in the group."
+    )
+    await page.goto("/brand/groups")
+    await expect(page.get_by_role("listitem").filter(has_text="South")).to_contain_text(
+        "5 locations"
+    )
 
     viewer = await member(client, admin_engine, world, "brand_viewer")
     await page.context.clear_cookies()
