@@ -21,6 +21,8 @@ from services.web.routes import (
     brand_campaigns,
     brand_locations,
     brand_reviews,
+    brand_rules,
+    brand_templates,
     calendar,
     compose,
     home,
@@ -57,6 +59,8 @@ def mount(app: FastAPI) -> None:
     app.include_router(agency_api_keys.router)
     app.include_router(brand_reviews.router)  # /brand/reviews/rules before {id}
     app.include_router(brand_calendar.router)
+    app.include_router(brand_templates.router)  # /brand/templates/reference before {id}
+    app.include_router(brand_rules.router)
     errors.install(app)
     _pages_take_any_query(app)
 
