@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, and_, func, select, tuple_
+from sqlalchemy import ColumnElement, Float, Select, and_, func, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.access.policy import authorize
@@ -30,7 +30,7 @@ from shared.db import Database
 from shared.db.tenancy import set_tenant
 from shared.errors import FieldProblem, ValidationFailed
 from shared.locations import service as location_service
-from shared.locations.models import Location, LocationGroupMember
+from shared.locations.models import Location, LocationGroup, LocationGroupMember
 from shared.metrics.models import METRIC_FIELDS, DailyMetric, MetricRollup
 from shared.platforms.registry import PLATFORM_NAMES
 from shared.reviews.models import PLATFORM_SOURCE, Review
@@ -457,6 +457,78 @@ async def leaderboard(
         platforms=platforms,
         entries=entries,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class GroupLine:
+    """A location group's totals over a range, as its own summary counts them."""
+
+    group_id: uuid.UUID
+    name: str
+    reach: int | None
+    impressions: int | None
+    engagements: int | None
+    engagement_rate: float | None
+
+
+async def group_board(
+    session: AsyncSession,
+    principal: Principal,
+    scope: Scope,
+    span: DateRange,
+    *,
+    limit: int = 10,
+    platforms: list[str] | None = None,
+) -> list[GroupLine]:
+    """The brand's location groups by engagement rate over the range (the best first; a
+    group without impressions last, by name), read in one query from the groups' rollups,
+    the rows each group's ``summary`` folds, so each line is what that summary says."""
+    assert scope.kind == "brand"
+    agency_id = principal.agency_id
+    where: list[ColumnElement[bool]] = [
+        MetricRollup.agency_id == agency_id,
+        MetricRollup.scope == "group",
+        MetricRollup.scope_id == LocationGroup.id,
+        MetricRollup.metric_on.between(span.start, span.end),
+    ]
+    if platforms:
+        where.append(MetricRollup.platform.in_(platforms))
+    sums = [
+        func.sum(getattr(MetricRollup, f)).label(f) for f in ("reach", "impressions", "engagements")
+    ] + [
+        func.sum(getattr(MetricRollup, f"{f}_n")).label(f"{f}_n")
+        for f in ("reach", "impressions", "engagements")
+    ]
+    totals_of = select(*sums).where(*where).correlate(LocationGroup).lateral("totals")
+    rate = totals_of.c.engagements.cast(Float) / func.nullif(totals_of.c.impressions, 0)
+    stmt = (
+        select(LocationGroup.id, LocationGroup.name, totals_of, rate.label("rate"))
+        .join(totals_of, true())
+        .where(LocationGroup.agency_id == agency_id, LocationGroup.brand_id == scope.id)
+        .order_by(rate.desc().nulls_last(), LocationGroup.name, LocationGroup.id)
+        .limit(limit)
+    )
+    out = []
+    for row in (await session.execute(stmt)).all():
+        known = {f: bool(getattr(row, f"{f}_n")) for f in ("reach", "impressions", "engagements")}
+        values = {
+            f: int(getattr(row, f)) if known[f] else None
+            for f in ("reach", "impressions", "engagements")
+        }
+        impressions, engagements = values["impressions"], values["engagements"]
+        out.append(
+            GroupLine(
+                row.id,
+                row.name,
+                values["reach"],
+                impressions,
+                engagements,
+                round(engagements / impressions, 6)
+                if impressions and engagements is not None
+                else None,
+            )
+        )
+    return out
 
 
 # Export ------------------------------------------------------------------------------------------

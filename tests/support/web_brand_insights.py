@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.db import Database
+from shared.platforms.types import DailyMetrics
+from tests.factories import create_group
 from tests.support.access import invite_and_accept
 from tests.support.approvals import World, approval_world, pending_posts
-from tests.support.web_reviews import Place
+from tests.support.metrics import store_metrics
+from tests.support.social_accounts import connect
+from tests.support.web_reviews import Place, write_reviews
 
 
 @dataclass
@@ -163,3 +168,46 @@ async def from_google(engine: AsyncEngine, place: Place) -> None:
         "UPDATE review SET source = 'google_business' WHERE source_id = :id",
         id=place.source_id,
     )
+
+
+@dataclass
+class Numbers:
+    office: HeadOffice
+    groups: dict[str, str]
+    """Group name → id: "East" holds NYC, "Everywhere" both locations, "Empty" none."""
+
+
+async def brand_numbers(client: httpx.AsyncClient, engine: AsyncEngine, db: Database) -> Numbers:
+    """Both locations with a Facebook account and 60 days of numbers (NYC engages more),
+    reviews written in the last days (NYC rated higher), and three groups."""
+    office = await head_office(client, engine)
+    w = office.world
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    for location, engagements, stars in ((w.nyc, 40, 5), (w.boston, 10, 2)):
+        account = await connect(client, w.owner.headers, location["id"], "facebook")
+        rows = [
+            DailyMetrics(
+                day=yesterday - timedelta(days=n),
+                followers=2000 - n,
+                impressions=1000,
+                reach=300 if n < 30 else 200,
+                engagements=engagements if n < 30 else engagements // 2,
+            )
+            for n in range(60)
+        ]
+        assert await store_metrics(db, w.owner.agency_id, account["id"], rows) == 60
+        place = await reviewed_place(engine, office, location)
+        written = datetime.combine(yesterday - timedelta(days=3), time(9), UTC)
+        await write_reviews(engine, place, 3, start=written, rating=stars)
+    groups: dict[str, str] = {}
+    for name, members in (("East", [w.nyc]), ("Everywhere", [w.nyc, w.boston]), ("Empty", [])):
+        group = await create_group(client, w.owner, office.brand_id, name)
+        groups[name] = str(group["id"])
+        if members:
+            added = await client.post(
+                f"/v1/location-groups/{group['id']}/members",
+                json={"location_ids": [m["id"] for m in members]},
+                headers=w.owner.headers,
+            )
+            assert added.status_code == 200, added.text
+    return Numbers(office, groups)

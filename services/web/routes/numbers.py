@@ -112,7 +112,7 @@ def _change(
     return absolute, (f.percent(pct) if pct is not None else None)
 
 
-def _metric(
+def metric_card(
     t: Translator,
     f: Formats,
     key: str,
@@ -121,6 +121,8 @@ def _metric(
     summary: schemas.SummaryOut,
     series: schemas.TimeseriesOut,
 ) -> Metric:
+    """One number of the summary beside the period before, with its chart and table (the
+    brand's analytics page draws its cards the same way)."""
     now = getattr(summary.totals, key)
     before = getattr(summary.previous, key)
     change, pct = _change(f, now, before, summary.change_pct.get(key))
@@ -244,7 +246,8 @@ async def numbers(
     )
     context["collected"] = bool(summary.totals.days_with_data or summary.previous.days_with_data)
     context["metrics"] = [
-        _metric(t, f, key, name, explanation, summary, series) for key, name, explanation in METRICS
+        metric_card(t, f, key, name, explanation, summary, series)
+        for key, name, explanation in METRICS
     ]
     rate = summary.totals.engagement_rate
     if rate is not None:
