@@ -19,6 +19,7 @@ from services.web.routes import (
     auth,
     brand_calendar,
     brand_campaigns,
+    brand_analytics,
     brand_locations,
     brand_reviews,
     brand_rules,
@@ -61,6 +62,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(brand_calendar.router)
     app.include_router(brand_templates.router)  # /brand/templates/reference before {id}
     app.include_router(brand_rules.router)
+    app.include_router(brand_analytics.router)
     errors.install(app)
     _pages_take_any_query(app)
 
