@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 from typing import Any
 
@@ -21,6 +22,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from services.api.deps import Redis, Session
 from services.web.deps import Viewer
+from services.web.i18n import N_, Translator
 from services.web.rendering import redirect, render, translator
 from services.web.savepoint import all_or_nothing
 from shared.brands.models import Brand
@@ -36,6 +38,48 @@ MAX_BYTES = 20 * 1024 * 1024
 CSV_TYPES = frozenset(
     {"text/csv", "application/csv", "text/comma-separated-values", "application/vnd.ms-excel"}
 )
+
+
+FIELD_MESSAGES = {
+    "name": N_("Give the location a name of at most 200 characters."),
+    "external_ref": N_("Keep the code to 100 characters."),
+    "country": N_("Write a two-letter country code, such as US, DE or GR."),
+    "time_zone": N_("Write a time zone name, such as Europe/Athens or America/New_York."),
+    "phone": N_("Write a phone number of the location's country, such as +30 21 0123 4567."),
+    "website": N_("Write a web address, such as https://example.com/store."),
+    "status": N_("Choose active, paused or archived."),
+}
+TOO_LONG = N_("Keep this to %(max)s characters.")
+"""What to write in each field, said the same way on the edit form and for an imported line."""
+REASONS = {
+    "missing": N_("This field is required."),
+    "literal_error": N_("Choose active, paused or archived."),
+    "extra_forbidden": N_("This field is not one of a location's: leave it out."),
+}
+
+
+def reason(t: Translator, problem: FieldProblem) -> str:
+    """A refused line's reason in the reader's language where Chorus knows the rule; the
+    importer's own words (English, as the API says them) for the rest."""
+    field = problem.field.rsplit(".", 1)[-1]
+    if problem.code == "string_too_long":
+        limit = re.search(r"(\d+)", problem.message)
+        if limit:
+            return t.gettext(TOO_LONG, max=t.format_number(int(limit.group(1))))
+    if problem.code == "duplicate":
+        line = re.search(r"line (\d+)", problem.message)
+        if line:
+            return t.gettext(
+                "This code is already on line %(line)s: a file names each location once.",
+                line=t.format_number(int(line.group(1))),
+            )
+    if field == "name" and problem.code in ("missing", "string_too_short"):
+        return t.gettext(FIELD_MESSAGES["name"])
+    if problem.code in REASONS and (problem.code != "literal_error" or field == "status"):
+        return t.gettext(REASONS[problem.code])
+    if problem.code in ("value_error", "string_too_short") and field in FIELD_MESSAGES:
+        return t.gettext(FIELD_MESSAGES[field])
+    return problem.message
 
 
 class _DryRun(Exception):
@@ -203,7 +247,7 @@ async def _preview_of(
             brand,
             status_code=422,
             filename=filename,
-            file_problems=_problems(exc.errors) or [_problem_of_message(exc.message)],
+            file_problems=_problems(t, exc.errors) or [_problem_of_message(exc.message)],
             problems={"file": problem},
         )
     token = await _keep(redis, viewer, brand, filename, source)
@@ -212,7 +256,7 @@ async def _preview_of(
         brand,
         status_code=status_code,
         result=result,
-        file_problems=_problems(result.errors),
+        file_problems=_problems(t, result.errors),
         token=token,
         filename=filename,
     )
@@ -222,8 +266,8 @@ def _problem_of_message(message: str) -> dict[str, Any]:
     return {"line": None, "field": "", "message": message}
 
 
-def _problems(errors: list[FieldProblem]) -> list[dict[str, Any]]:
-    return [{"line": e.line, "field": e.field, "message": e.message} for e in errors]
+def _problems(t: Translator, errors: list[FieldProblem]) -> list[dict[str, Any]]:
+    return [{"line": e.line, "field": e.field, "message": reason(t, e)} for e in errors]
 
 
 async def apply(

@@ -433,13 +433,19 @@ async def test_another_agencys_group_is_the_404_page(
 
 
 async def upload(
-    web: httpx.AsyncClient, name: str, data: bytes, content_type: str = "text/csv"
+    web: httpx.AsyncClient,
+    name: str,
+    data: bytes,
+    content_type: str = "text/csv",
+    *,
+    greek: bool = False,
 ) -> httpx.Response:
     token = hidden_value((await web.get("/brand/locations/import")).text, "csrf_token")
     return await web.post(
         "/brand/locations/import",
         data={"csrf_token": token},
         files={"file": (name, data, content_type)},
+        headers={"Accept-Language": "el"} if greek else {},
     )
 
 
@@ -478,7 +484,13 @@ async def test_import_previews_every_bad_line_then_imports_and_exports(
     assert [(line, field) for line, field, _ in problem_rows(preview.text)] == [
         ("4", "country"), ("6", "name"), ("8", "time_zone"),
     ]  # fmt: skip
-    assert "not an ISO 3166-1 alpha-2 country code" in problem_rows(preview.text)[0][2]
+    assert [message for _, _, message in problem_rows(preview.text)] == [
+        "Write a two-letter country code, such as US, DE or GR.",
+        "Give the location a name of at most 200 characters.",
+        "Write a time zone name, such as Europe/Athens or America/New_York.",
+    ]
+    greek = await upload(browser_client, "stores.csv", csv_of(lines), greek=True)
+    assert "Γράψτε κωδικό χώρας δύο γραμμάτων" in problem_rows(greek.text)[0][2]
     assert len(await locations_of(client, world)) == 2  # nothing written yet
     assert "Import 5 good lines, skip 3" in text
 

@@ -511,16 +511,8 @@ async def edit_form(
     return _edit_page(request, location, _edit_values(location))
 
 
-FIELD_MESSAGES = {
-    "name": N_("Give the location a name of at most 200 characters."),
-    "external_ref": N_("Keep the code to 100 characters."),
-    "country": N_("Write a two-letter country code, such as US, DE or GR."),
-    "time_zone": N_("Write a time zone name, such as Europe/Athens or America/New_York."),
-    "phone": N_("Write a phone number of the location's country, such as +30 21 0123 4567."),
-    "website": N_("Write a web address, such as https://example.com/store."),
-    "status": N_("Choose active, paused or archived."),
-}
-TOO_LONG = N_("Keep this to %(max)s characters.")
+FIELD_MESSAGES = imports.FIELD_MESSAGES
+TOO_LONG = imports.TOO_LONG
 
 
 def _edit_problems(t: Translator, exc: ValidationError) -> dict[str, str]:
