@@ -14,6 +14,7 @@ from services.web.routes import (
     account,
     accounts,
     agency_api_keys,
+    agency_audit,
     agency_members,
     approvals,
     auth,
@@ -63,6 +64,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(brand_templates.router)  # /brand/templates/reference before {id}
     app.include_router(brand_rules.router)
     app.include_router(brand_analytics.router)
+    app.include_router(agency_audit.router)
     errors.install(app)
     _pages_take_any_query(app)
 
