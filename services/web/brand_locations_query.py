@@ -58,6 +58,8 @@ class Listing:
     rows: list[Row]
     matching: int
     active: int
+    page: int
+    """The page shown: the one asked for, or the last one when it asked past the end."""
 
 
 def _like(text: str) -> str:
@@ -113,6 +115,7 @@ async def listing(
 ) -> Listing:
     """Page ``page`` (from 1) by name; the totals; each row's groups and accounts."""
     matching, active = await totals(session, principal, f)
+    page = max(1, min(page, -(-matching // size)))
     stmt = (
         _matching(principal, f)
         .with_only_columns(
@@ -145,7 +148,7 @@ async def listing(
         )
         for r in found
     ]
-    return Listing(rows, matching, active)
+    return Listing(rows, matching, active, page)
 
 
 async def group_names(

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import create_group, create_location, sign_up
 from tests.support import post_world
+from tests.support.access import invite_and_accept
 from tests.support.web import StatementCounter, hidden_value, sign_in
 from tests.support.web_brand_locations import (
     add_account,
@@ -100,6 +101,8 @@ async def test_the_list_searches_filters_counts_and_pages(
     assert "Page 1 of 2" in first.text
     second = await browser_client.get("/brand/locations?page=2")
     assert len(row_names(second.text)) == 8
+    past_the_end = await browser_client.get("/brand/locations?page=9")
+    assert row_names(past_the_end.text) == row_names(second.text)  # the last page
     assert row_names(second.text)[-1] == "Syntagma"
 
     by_code = await browser_client.get("/brand/locations?q=skg1")
@@ -638,3 +641,20 @@ async def test_groups_and_a_groups_members_read_the_same_statements_for_few_or_m
     assert len(row_names(members_page.text)) == 50
     assert many_groups.count == few_groups.count
     assert many_members.count == few_members.count
+
+
+async def test_a_location_manager_has_no_brand_locations_pages(
+    client: httpx.AsyncClient, browser_client: httpx.AsyncClient, admin_engine: AsyncEngine
+) -> None:
+    world = await brand_world(client)
+    location = await create_location(client, world.owner, world.brand["id"], name="Main Street")
+    email = f"lm-{uuid.uuid4().hex[:8]}@example.com"
+    await invite_and_accept(
+        client, admin_engine, world.owner, email, "location_manager", location_id=location["id"]
+    )
+    await sign_in(browser_client, email)
+    home = await browser_client.get("/")
+    assert 'href="/brand/locations"' not in home.text
+    for path in ("/brand/locations", f"/brand/locations/{location['id']}", "/brand/groups"):
+        refused = await browser_client.get(path)
+        assert refused.status_code == 404, path

@@ -220,8 +220,11 @@ async def _list_page(
     if filter_problems:
         return render(request, "brand_locations/list.html", context, status_code=422)
     found = await query.listing(session, viewer.principal, filters, page=page)
+    page = found.page
     pages = max(1, -(-found.matching // query.PAGE_SIZE))
     context.update(
+        page=page,
+        here="/brand/locations" + _query_string(filters, page),
         rows=found.rows,
         matching=found.matching,
         active=found.active,
@@ -230,7 +233,7 @@ async def _list_page(
         last_shown=(page - 1) * query.PAGE_SIZE + len(found.rows),
     )
     if page > 1:
-        context["prev_url"] = "/brand/locations" + _query_string(filters, min(page - 1, pages))
+        context["prev_url"] = "/brand/locations" + _query_string(filters, page - 1)
     if page < pages:
         context["next_url"] = "/brand/locations" + _query_string(filters, page + 1)
     return render(request, "brand_locations/list.html", context, status_code=status_code)
@@ -663,6 +666,7 @@ async def _group_page(
 ) -> Response:
     filters = query.ListFilter(group.brand_id, group_id=group.id)
     found = await query.listing(session, viewer.principal, filters, page=page)
+    page = found.page
     pages = max(1, -(-found.matching // query.PAGE_SIZE))
     target = Target(brand_id=group.brand_id)
     context = {
