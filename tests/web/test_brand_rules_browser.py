@@ -42,7 +42,10 @@ async def test_ban_a_word_by_keyboard_and_see_the_template_it_breaks(
     breaks = page.locator(".rules-breaks")
     await expect(breaks).to_contain_text("1 published template breaks these rules:")
     await expect(breaks.locator("a")).to_have_text("Friday offer")
-    await expect(breaks).to_contain_text("X: The text uses a word the brand does not allow.")
+    await expect(breaks).to_contain_text(
+        "X, Instagram, Facebook, LinkedIn, Google Business Profile, Pinterest, TikTok, YouTube: "
+        "The text uses a word the brand does not allow."
+    )
     await check_page(page, "brand-rules-saved")
     rules = await client.get(f"/v1/brands/{w.brand['id']}/rules", headers=w.owner.headers)
     assert rules.json()["banned_words"] == ["pizza"]

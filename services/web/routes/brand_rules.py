@@ -225,7 +225,8 @@ class Break:
     name: str
     version: int
     reasons: tuple[tuple[str, tuple[str, ...]], ...]
-    """Each platform the template breaks on, with the reasons in the reader's words."""
+    """The platforms the template breaks on (those with the same reasons together), with
+    the reasons in the reader's words."""
 
 
 def _brand_only(out: PreviewOut) -> PreviewOut:
@@ -276,8 +277,12 @@ async def breaks(
     found = []
     for template, out in checked:
         shown = live.translate(t, _brand_only(out), {})
-        reasons = tuple((p.name, p.problems) for p in shown.platforms if p.problems)
-        if reasons:
+        grouped: dict[tuple[str, ...], list[str]] = {}
+        for p in shown.platforms:
+            if p.problems:
+                grouped.setdefault(p.problems, []).append(p.name)
+        if grouped:
+            reasons = tuple((", ".join(names), why) for why, names in grouped.items())
             found.append(Break(template.id, template.name, out.version, reasons))
     return found, location_name, len(checked)
 
