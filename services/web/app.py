@@ -19,6 +19,7 @@ from services.web.routes import (
     approvals,
     auth,
     brand_analytics,
+    brand_approvals,
     brand_calendar,
     brand_campaigns,
     brand_locations,
@@ -65,6 +66,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(brand_rules.router)
     app.include_router(brand_analytics.router)
     app.include_router(agency_audit.router)
+    app.include_router(brand_approvals.router)
     errors.install(app)
     _pages_take_any_query(app)
 

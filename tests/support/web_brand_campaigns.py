@@ -14,7 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import Tenant, create_brand, create_group, create_location, sign_up
 from tests.support.access import invite_and_accept
-from tests.support.campaigns import campaign_body, create_campaign, publish_template
+from tests.support.campaigns import (
+    campaign_body,
+    create_campaign,
+    launch_and_fan_out,
+    publish_template,
+)
 from tests.support.social_accounts import connect
 
 BODY = "Pizza week in {{ location.city }}: {{ campaign.offer }} #SliceAndCo"
@@ -99,7 +104,8 @@ async def draft(client: httpx.AsyncClient, w: HeadOffice, **fields: Any) -> dict
         "channels": ["facebook"],
         **fields,
     }
-    body = campaign_body(w.brand["id"], w.template_id, **given)
+    template_id = str(given.pop("template_id", w.template_id))
+    body = campaign_body(w.brand["id"], template_id, **given)
     return await create_campaign(client, w.owner.headers, body)
 
 
@@ -118,3 +124,25 @@ async def import_locations(
     )
     assert imported.status_code == 200, imported.text
     assert imported.json()["created"] == count, imported.text
+
+
+async def waiting_for_head_office(
+    client: httpx.AsyncClient,
+    w: HeadOffice,
+    worker_ctx: dict[str, Any],
+    *,
+    name: str = "Local offers",
+) -> list[dict[str, Any]]:
+    """A campaign whose template leaves a slot to the locations, under the brand's approval:
+    its posts (Athens, Berlin) wait for head office."""
+    template_id = await publish_template(client, w.owner, w.brand["id"], SLOT_BODY, slots=SLOTS)
+    campaign = await draft(
+        client, w, name=name, approval_policy="brand_approval", template_id=template_id
+    )
+    await launch_and_fan_out(client, w.owner.headers, campaign, worker_ctx, w.owner.agency_id)
+    listed = await client.get(
+        f"/v1/campaigns/{campaign['id']}/posts", params={"limit": "200"}, headers=w.owner.headers
+    )
+    posts: list[dict[str, Any]] = listed.json()["items"]
+    assert {(p["status"], p["approval_kind"]) for p in posts} == {("needs_approval", "brand")}
+    return posts
