@@ -52,6 +52,10 @@ async def test_write_a_too_long_x_text_see_it_live_fix_it_and_publish_by_keyboar
         "The text is 308 characters long; X takes 280."
     )
     await expect(page.locator(".preview-summary")).to_have_text("1 problem to fix.")
+    await expect(page.locator("#body-x-problem")).to_have_text(
+        "The text is 308 characters long; X takes 280."
+    )
+    await expect(page.locator("#body-x")).to_have_attribute("aria-invalid", "true")
 
     await page.keyboard.press("Control+A")
     await page.keyboard.type("Pizza in {{ location.city }} tonight: {{ slot.offer }}")
@@ -59,6 +63,7 @@ async def test_write_a_too_long_x_text_see_it_live_fix_it_and_publish_by_keyboar
         "Pizza in Shelbyville tonight: Two for one"
     )
     await expect(x_preview.locator(".problem")).to_have_count(0)
+    await expect(page.locator("#body-x-problem")).to_be_hidden()
     await expect(page.locator(".preview-summary")).to_have_text("Ready on every platform.")
 
     await tab_to(page, "button[value=publish]")

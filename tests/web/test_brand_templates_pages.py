@@ -145,6 +145,7 @@ async def test_the_editor_previews_every_platform_for_a_location_and_saves_and_p
     assert shown.status_code == 200
     assert "Fresh pizza in Springfield!" in shown.text
     assert re.search(r"The text is \d+ characters long; X takes 280\.", shown.text)
+    assert "X takes 280." in problem_next_to(shown.text, "body-x")  # next to X's own text
     assert "x" not in (await version(client, w, tid, 1))["bodies"]
 
     # Save with a bad slot and a bad media row: each problem next to its field, nothing saved.
@@ -236,7 +237,11 @@ async def test_the_live_preview_answers_what_was_typed_with_each_problem_where_i
     assert answer.status_code == 200
     body = answer.json()
     assert re.search(r"The text is \d+ characters long; X takes 280\.", body["html"])
-    assert body["problems"] == {"offer": "Use at most 40 characters."}
+    assert body["problems"]["offer"] == "Use at most 40 characters."
+    assert re.fullmatch(
+        r"The text is \d+ characters long; X takes 280\.", body["problems"]["body.x"]
+    )
+    assert set(body["problems"]) == {"offer", "body.x"}  # also next to X's own text
 
     form = editor_form(page.text, **{"body.default": "{% if %}"})
     answer = await browser_client.post(

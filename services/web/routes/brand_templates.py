@@ -28,7 +28,7 @@ from services.web.deps import SignedIn, Viewer
 from services.web.i18n import N_, Translator
 from services.web.rendering import environment, redirect, render, translator
 from services.web.routing import web_router
-from shared.access.policy import Target, allowed
+from shared.access.policy import Target, allowed, authorize
 from shared.content.platforms import PLATFORMS
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.locations import service as location_service
@@ -702,7 +702,11 @@ async def _editor_page(
         "location": location,
         "preview": preview,
         "fields": sample_fields,
-        "problems": {**problems, **(preview.slot_problems if preview else {})},
+        "problems": {
+            **_at_own_texts(content, preview),
+            **problems,
+            **(preview.slot_problems if preview else {}),
+        },
         "status_name": {"draft": t.gettext("Draft"), "published": t.gettext("Published")},
         "when": lambda instant: t.format_datetime(instant, viewer.time_zone),
         "max_text": MAX_TEXT,
@@ -811,6 +815,8 @@ async def save(
         return await _editor_page(
             request, viewer, session, template_id, asked=str(number), form=form
         )
+    # Someone who may not change the template is refused before being told what was wrong.
+    authorize(viewer.principal, "template.update", Target(brand_id=template.brand_id))
     if version.status != "draft":
         problems = {
             "": t.gettext("This version is published and cannot change: start a new draft.")
@@ -825,9 +831,18 @@ async def save(
             request, viewer, session, template_id, asked=str(number), form=form,
             problems=problems, status_code=422,
         )  # fmt: skip
-    await template_service.update_version(
-        session, viewer.principal, template.id, version.version, content
-    )
+    try:
+        await template_service.update_version(
+            session, viewer.principal, template.id, version.version, content
+        )
+    except Conflict:  # published meanwhile (another tab, another person)
+        problems = {
+            "": t.gettext("This version is published and cannot change: start a new draft.")
+        }
+        return await _editor_page(
+            request, viewer, session, template_id, asked=str(number), form=form,
+            problems=problems, status_code=409,
+        )  # fmt: skip
     if action == "publish":
         await template_service.publish_version(
             session, viewer.principal, template.id, version.version
@@ -860,12 +875,28 @@ async def live_preview(
     response = JSONResponse(
         {
             "html": _fragment(request, preview, problems),
-            "problems": {**problems, **shown.slot_problems},
+            "problems": {
+                **_at_own_texts(content, preview),
+                **problems,
+                **shown.slot_problems,
+            },
             "count": shown.count + len(problems),
         }
     )
     security.add_headers(response)
     return response
+
+
+def _at_own_texts(content: TemplateContent | None, preview: live.Preview | None) -> dict[str, str]:
+    """A platform's problems also next to its own text, when it has one (the shared text's
+    are under each platform in the preview)."""
+    if content is None or preview is None:
+        return {}
+    return {
+        f"body.{result.platform}": " ".join(result.problems)
+        for result in preview.platforms
+        if result.problems and result.platform in content.bodies
+    }
 
 
 def _fragment(request: Request, preview: live.Preview | None, problems: dict[str, str]) -> str:
