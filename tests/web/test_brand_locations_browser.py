@@ -7,7 +7,7 @@ again and imported."""
 from __future__ import annotations
 
 import httpx
-from playwright.async_api import Page, expect
+from playwright.async_api import FilePayload, Page, expect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import create_group
@@ -21,6 +21,10 @@ from tests.support.web_brand_locations import (
     member,
     store_lines,
 )
+
+
+def csv_file(lines: list[str]) -> FilePayload:
+    return FilePayload(name="stores.csv", mimeType="text/csv", buffer=csv_of(lines))
 
 
 async def test_find_open_and_edit_a_location_with_the_keyboard(
@@ -136,9 +140,7 @@ async def test_import_shows_the_three_bad_lines_then_imports_the_fixed_file(
     await page.goto("/brand/locations")
     await page.get_by_role("link", name="Import locations").click()
     await check_page(page, "brand-locations-import")
-    await page.set_input_files(
-        "#file", files=[{"name": "stores.csv", "mimeType": "text/csv", "buffer": csv_of(lines)}]
-    )
+    await page.set_input_files("#file", files=[csv_file(lines)])
     await page.get_by_role("button", name="Check the file").click()
     await expect(page.get_by_text("3 lines are refused")).to_be_visible()
     rows = page.locator("table.imp-problems tbody tr")
@@ -150,9 +152,7 @@ async def test_import_shows_the_three_bad_lines_then_imports_the_fixed_file(
     await check_page(page, "brand-locations-import-preview")
     assert await locations_of(client, world) == []  # nothing written yet
 
-    await page.set_input_files(
-        "#file", files=[{"name": "stores.csv", "mimeType": "text/csv", "buffer": csv_of(good)}]
-    )
+    await page.set_input_files("#file", files=[csv_file(good)])
     await page.get_by_role("button", name="Check the file").click()
     await expect(page.get_by_text("40 locations will be created")).to_be_visible()
     await page.get_by_role("button", name="Import 40 locations").focus()
