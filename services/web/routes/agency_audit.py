@@ -134,7 +134,10 @@ def _changes(event: AuditEvent) -> list[tuple[str, str, str]]:
     found = []
     for name, change in sorted((event.changes or {}).items()):
         if isinstance(change, dict) and ("before" in change or "after" in change):
-            found.append((name, _shown(change.get("before")), _shown(change.get("after"))))
+            if change.get("before") is None:  # set for the first time: its value alone
+                found.append((name, "", _shown(change.get("after"))))
+            else:
+                found.append((name, _shown(change.get("before")), _shown(change.get("after"))))
         else:
             found.append((name, "", _shown(change)))
     return found
