@@ -27,6 +27,8 @@ from shared.tenancy import scoped
 
 PAGE_SIZE = 50
 NEEDS_RECONNECT = "needs_reconnect"
+NO_ACCOUNT = "no_account"
+HEALTHS = (NEEDS_RECONNECT, NO_ACCOUNT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,14 @@ def _matching(principal: Principal, f: ListFilter) -> Select[Any]:
                 SocialAccount.agency_id == Location.agency_id,
                 SocialAccount.location_id == Location.id,
                 SocialAccount.status == NEEDS_RECONNECT,
+            )
+        )
+    if f.health == NO_ACCOUNT:
+        stmt = stmt.where(
+            ~exists().where(
+                SocialAccount.agency_id == Location.agency_id,
+                SocialAccount.location_id == Location.id,
+                SocialAccount.status != "revoked",
             )
         )
     return stmt

@@ -123,6 +123,8 @@ async def test_the_list_searches_filters_counts_and_pages(
     assert row_names(health.text) == ["Kifisia"]
     assert "1 needs reconnecting" in health.text
     assert "1 connected" in health.text
+    unconnected = await browser_client.get("/brand/locations?health=no_account&country=GR")
+    assert row_names(unconnected.text) == ["Ladadika", "Syntagma"]
 
     wrong = await browser_client.get("/brand/locations?status=closed&health=sometimes")
     assert wrong.status_code == 422

@@ -141,7 +141,7 @@ def _read_filters(
         problems["country"] = t.gettext("Choose a country from the list.")
         country = None
     health = values.get("health", "").strip() or None
-    if health is not None and health != query.NEEDS_RECONNECT:
+    if health is not None and health not in query.HEALTHS:
         problems["health"] = t.gettext("Choose an account health from the list.")
         health = None
     city = values.get("city", "").strip() or None
