@@ -286,18 +286,33 @@ FILTER_EXAMPLES = {
 }
 assert set(LOCATION_FIELD_NAMES) == set(LOCATION_FIELDS)
 assert set(FILTER_NAMES) == set(FILTERS) == set(FILTER_EXAMPLES)
+SAMPLE_LOCATION = {
+    "name": "Luigi's Springfield",
+    "city": "Springfield",
+    "country": "US",
+    "phone": "",
+}
+SAMPLE_CUSTOM = {"manager": "Ana"}
+SAMPLE_BRAND = {"name": "Luigi's"}
+SAMPLE_CAMPAIGN = {"discount": "20%"}
+SAMPLE_SLOTS = {"dish": "  margherita pizza  ", "offer": ""}
 SAMPLE = RenderContext.build(
-    location={
-        "name": "Luigi's Springfield",
-        "city": "Springfield",
-        "country": "US",
-        "phone": "",
-        "custom": {"manager": "Ana"},
-    },
-    brand={"name": "Luigi's"},
-    campaign={"discount": "20%"},
-    slots={"dish": "  margherita pizza  ", "offer": ""},
+    location={**SAMPLE_LOCATION, "custom": SAMPLE_CUSTOM},
+    brand=SAMPLE_BRAND,
+    campaign=SAMPLE_CAMPAIGN,
+    slots=SAMPLE_SLOTS,
 )
+
+
+def _sample_values() -> list[tuple[str, str]]:
+    """The sample's values as a template writes them."""
+    return [
+        *((f"location.{k}", v) for k, v in SAMPLE_LOCATION.items()),
+        *((f"location.custom.{k}", v) for k, v in SAMPLE_CUSTOM.items()),
+        *((f"brand.{k}", v) for k, v in SAMPLE_BRAND.items()),
+        *((f"campaign.{k}", v) for k, v in SAMPLE_CAMPAIGN.items()),
+        *((f"slot.{k}", v) for k, v in SAMPLE_SLOTS.items()),
+    ]
 
 
 def _example(source: str) -> str:
@@ -336,7 +351,7 @@ async def reference(request: Request, viewer: SignedIn) -> Response:
         ],
         "examples": [(source, _example(source)) for source in examples],
         "max_length": MAX_SOURCE_LENGTH,
-        "slot_name": SLOT_NAME,
+        "sample": _sample_values(),
     }
     return render(request, "brand_templates/reference.html", context)
 
