@@ -153,6 +153,8 @@ async def test_the_home_reads_the_same_statements_for_a_busy_brand(
         page = await browser_client.get("/")
 
     assert "7 campaigns under way in all." in page.text
+    assert "7 posts failed in the last 14 days" in page.text
+    assert page.text.count('href="/brand/campaigns/') == 5 + 5  # five of each list
     assert many.count == few.count
 
 

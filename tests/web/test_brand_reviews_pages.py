@@ -178,9 +178,19 @@ async def test_a_brand_viewer_reads_reviews_but_cannot_answer_them(
 
     refused = await post_form(browser_client, page_path, f"{page_path}/reply", {"text": "Hi"})
     assert refused.status_code == 403
+    rule = await client.post(
+        f"/v1/brands/{office.brand_id}/auto-reply-rules",
+        json={"name": "Apology", "max_rating": 2, "template": "Sorry."},
+        headers=office.world.owner.headers,
+    )
     rules = await browser_client.get("/brand/reviews/rules")
     assert rules.status_code == 200
+    assert "Apology" in rules.text
     assert 'action="/brand/reviews/rules"' not in rules.text
+    assert f'href="/brand/reviews/rules/{rule.json()["id"]}"' not in rules.text
+    assert (
+        await browser_client.get(f"/brand/reviews/rules/{rule.json()['id']}")
+    ).status_code == 403
     async with admin_engine.connect() as conn:
         status = await conn.scalar(
             text("SELECT reply_status FROM review WHERE id = :id"), {"id": review["id"]}
@@ -199,6 +209,14 @@ async def test_another_brands_or_agencys_review_is_the_404_page(
     (foreign,) = await write_reviews(admin_engine, outside, 1, rating=1)
     await sign_in(browser_client, office.manager_email)
 
+    their_rule = await client.post(
+        f"/v1/brands/{other_brand['id']}/auto-reply-rules",
+        json={"name": "Theirs", "max_rating": 2, "template": "Sorry."},
+        headers=office.world.owner.headers,
+    )
+    assert (
+        await browser_client.get(f"/brand/reviews/rules/{their_rule.json()['id']}")
+    ).status_code == 404
     for review in (theirs, foreign):
         page = await browser_client.get(f"/brand/reviews/{review['id']}")
         assert page.status_code == 404

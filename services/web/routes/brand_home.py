@@ -77,16 +77,13 @@ class BrandHome:
     waiting_total: int = 0
     can_approve: bool = False
     failed: list[Failed] = field(default_factory=list)
+    failed_total: int = 0
     reconnect_accounts: int = 0
     reconnect_locations: int = 0
     reviews_to_answer: int = 0
     campaigns: list[Running] = field(default_factory=list)
     campaigns_total: int = 0
     reads_campaigns: bool = False
-
-    @property
-    def failed_total(self) -> int:
-        return sum(f.count for f in self.failed)
 
     @property
     def nothing_needed(self) -> bool:
@@ -99,9 +96,7 @@ async def load(session: AsyncSession, viewer: Viewer, brand_id: uuid.UUID) -> Br
     principal = viewer.principal
     brand = await brand_service.get_brand(session, principal, brand_id)
     target = Target(brand_id=brand.id)
-    home = BrandHome(
-        brand.id, brand.name, can_approve=allowed(principal, "post.approve", target)
-    )
+    home = BrandHome(brand.id, brand.name, can_approve=allowed(principal, "post.approve", target))
     agency_id = principal.agency_id
     if allowed(principal, "post.read", target):
         await _waiting(session, agency_id, brand.id, home)
@@ -166,9 +161,16 @@ async def _waiting(
 async def _failed(
     session: AsyncSession, agency_id: uuid.UUID, brand_id: uuid.UUID, home: BrandHome
 ) -> None:
-    """Recently failed posts counted by campaign (a location's own posts: no campaign)."""
+    """Recently failed posts counted by campaign (a location's own posts: no campaign), the
+    campaigns with the most first, and how many failed in all."""
+    failed = func.count()
     rows = await session.execute(
-        select(Post.campaign_id, Campaign.name, func.count())
+        select(
+            Post.campaign_id,
+            Campaign.name,
+            failed,
+            func.sum(failed).over().label("total"),
+        )
         .select_from(Post)
         .outerjoin(
             Campaign, and_(Campaign.agency_id == Post.agency_id, Campaign.id == Post.campaign_id)
@@ -180,9 +182,12 @@ async def _failed(
             Post.updated_at >= clock.now() - FAILED_WITHIN,
         )
         .group_by(Post.campaign_id, Campaign.name)
-        .order_by(func.count().desc(), Campaign.name, Post.campaign_id)
+        .order_by(failed.desc(), Campaign.name, Post.campaign_id)
+        .limit(PER_LIST)
     )
-    home.failed = [Failed(row[0], row[1], int(row[2])) for row in rows.all()]
+    for row in rows.all():
+        home.failed.append(Failed(row[0], row[1], int(row[2])))
+        home.failed_total = int(row.total)
 
 
 async def _campaigns(
@@ -242,7 +247,9 @@ async def page(request: Request, viewer: Viewer, session: AsyncSession) -> Respo
     assert viewer.brand is not None
     home = await load(session, viewer, viewer.brand.id)
     return render(
-        request, "brand_home/index.html", {
+        request,
+        "brand_home/index.html",
+        {
             "home": home,
             "platform_names": PLATFORM_NAMES,
             "campaign_status_names": CAMPAIGN_STATUS_NAMES,
