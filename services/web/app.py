@@ -13,6 +13,7 @@ from services.web import errors, i18n
 from services.web.routes import (
     account,
     accounts,
+    agency_accounts,
     agency_api_keys,
     agency_audit,
     agency_members,
@@ -67,6 +68,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(brand_analytics.router)
     app.include_router(agency_audit.router)
     app.include_router(brand_approvals.router)
+    app.include_router(agency_accounts.router)
     errors.install(app)
     _pages_take_any_query(app)
 

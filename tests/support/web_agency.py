@@ -4,6 +4,7 @@ set up through the API."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,4 +72,35 @@ async def set_billing(engine: AsyncEngine, agency_id: Any, **values: Any) -> Non
         await conn.execute(
             text(f"UPDATE billing_account SET {assignments} WHERE agency_id = :a"),
             {"a": agency_id, **values},
+        )
+
+
+async def add_account(
+    engine: AsyncEngine,
+    agency_id: Any,
+    location: dict[str, Any],
+    platform: str = "facebook",
+    status: str = "connected",
+    last_error: str | None = None,
+) -> None:
+    """A social account of the location, with a made-up sealed token (never used here)."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO social_account (agency_id, id, brand_id, location_id, platform, "
+                "external_id, name, kind, status, access_token, last_error, connected_at) "
+                "VALUES (:a, gen_random_uuid(), :b, :l, :p, :ext, :name, 'page', :s, "
+                ":token, :e, now())"
+            ),
+            {
+                "a": agency_id,
+                "b": location["brand_id"],
+                "l": location["id"],
+                "p": platform,
+                "ext": f"ext-{uuid.uuid4().hex[:10]}",
+                "name": f"{location['name']} on {platform}",
+                "s": status,
+                "e": last_error,
+                "token": None if status == "revoked" else "made-up",
+            },
         )
