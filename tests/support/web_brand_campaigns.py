@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from playwright.async_api import Page
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import Tenant, create_brand, create_group, create_location, sign_up
@@ -146,3 +147,12 @@ async def waiting_for_head_office(
     posts: list[dict[str, Any]] = listed.json()["items"]
     assert {(p["status"], p["approval_kind"]) for p in posts} == {("needs_approval", "brand")}
     return posts
+
+
+async def tab_to(page: Page, selector: str, limit: int = 120) -> None:
+    """Presses Tab until the element matching ``selector`` has the focus."""
+    for _ in range(limit):
+        await page.keyboard.press("Tab")
+        if await page.evaluate(f"document.activeElement.matches({selector!r})"):
+            return
+    raise AssertionError(f"{selector} never got the focus")

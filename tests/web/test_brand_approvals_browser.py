@@ -11,15 +11,7 @@ from playwright.async_api import Page, expect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.support.web import check_page, sign_in_browser
-from tests.support.web_brand_campaigns import head_office, waiting_for_head_office
-
-
-async def tab_to(page: Page, selector: str, limit: int = 120) -> None:
-    for _ in range(limit):
-        await page.keyboard.press("Tab")
-        if await page.evaluate(f"document.activeElement.matches({selector!r})"):
-            return
-    raise AssertionError(f"{selector} never got the focus")
+from tests.support.web_brand_campaigns import head_office, tab_to, waiting_for_head_office
 
 
 async def test_approve_the_selected_with_the_keyboard(

@@ -11,15 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.support.campaigns import launch_and_fan_out
 from tests.support.web import check_page, sign_in_browser
-from tests.support.web_brand_campaigns import draft, head_office
-
-
-async def tab_to(page: Page, selector: str, limit: int = 120) -> None:
-    for _ in range(limit):
-        await page.keyboard.press("Tab")
-        if await page.evaluate(f"document.activeElement.matches({selector!r})"):
-            return
-    raise AssertionError(f"{selector} never got the focus")
+from tests.support.web_brand_campaigns import draft, head_office, tab_to
 
 
 async def test_brand_calendar_filtered_by_group_with_the_keyboard(

@@ -13,16 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.worker.jobs import campaigns as campaign_jobs
 from tests.support.web import check_page, sign_in_browser
-from tests.support.web_brand_campaigns import head_office
-
-
-async def tab_to(page: Page, selector: str, limit: int = 120) -> None:
-    """Presses Tab until the element matching ``selector`` has the focus."""
-    for _ in range(limit):
-        await page.keyboard.press("Tab")
-        if await page.evaluate(f"document.activeElement.matches({selector!r})"):
-            return
-    raise AssertionError(f"{selector} never got the focus")
+from tests.support.web_brand_campaigns import head_office, tab_to
 
 
 async def test_build_a_local_time_campaign_for_a_group_and_launch_it(

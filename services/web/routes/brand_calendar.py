@@ -14,20 +14,18 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Query, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from services.api.deps import Session
 from services.web import calendar_period as cal
 from services.web.deps import SignedIn
 from services.web.post_words import PLATFORM_NAMES, STATUS_NAMES
 from services.web.rendering import redirect, render, translator
-from services.web.routes.brand_campaigns import brand_of
+from services.web.routes.brand_campaigns import brand_of, location_names
 from services.web.routing import web_router
 from shared import clock
 from shared.campaigns import service as campaign_service
 from shared.errors import BadRequest
 from shared.locations import service as location_service
-from shared.locations.models import Location
 from shared.locations.repository import LocationFilter
 from shared.posts import service as post_service
 
@@ -137,7 +135,9 @@ async def brand_calendar(
         return redirect(url(period.view, period.anchor))
     days = cal.grid(period, first_week_day, today)
     cal.place(days, found.page.items, zone)
-    names = await _names(session, viewer.principal.agency_id, found.page.items)
+    names = await location_names(
+        session, viewer.principal.agency_id, {p.location_id for p in found.page.items}
+    )
     return render(
         request,
         "brand_calendar/calendar.html",
@@ -156,6 +156,8 @@ async def brand_calendar(
             else None,
             "first_page": url(period.view, period.anchor) if cursor else None,
             "filters": filters,
+            "platforms": platforms,
+            "statuses": statuses,
             "groups": groups.items,
             "locations": locations.items,
             "campaigns": campaigns.items,
@@ -167,16 +169,3 @@ async def brand_calendar(
             **cal.day_formats(t),
         },
     )
-
-
-async def _names(session: Session, agency_id: uuid.UUID, posts: list[Any]) -> dict[uuid.UUID, str]:
-    """The page's locations by id (one query, whatever the number of posts)."""
-    ids = {p.location_id for p in posts}
-    if not ids:
-        return {}
-    rows = await session.execute(
-        select(Location.id, Location.name).where(
-            Location.agency_id == agency_id, Location.id.in_(ids)
-        )
-    )
-    return {row.id: row.name for row in rows.all()}

@@ -562,7 +562,7 @@ async def _progress(
         cursor=None,
     )
     waiting = await _waiting(session, viewer, detail.id)
-    names = await _location_names(
+    names = await location_names(
         session,
         agency_id,
         {p.location_id for p in page.items} | {p.location_id for p in failures.items},
@@ -604,7 +604,7 @@ async def _waiting(session: Session, viewer: Viewer, campaign_id: uuid.UUID) -> 
     return [Waiting(location_id, name, int(n)) for location_id, name, n in rows.all()]
 
 
-async def _location_names(
+async def location_names(
     session: Session, agency_id: uuid.UUID, ids: set[uuid.UUID]
 ) -> dict[uuid.UUID, str]:
     if not ids:
@@ -725,34 +725,6 @@ async def launch(
     return await _act(request, viewer, session, campaign_id, "launched", call)
 
 
-@router.post("/brand/campaigns/{campaign_id}/pause")
-async def pause(request: Request, viewer: SignedIn, session: Session, campaign_id: str) -> Response:
-    async def call(ident: uuid.UUID) -> None:
-        await campaign_service.pause(session, viewer.principal, ident)
-
-    return await _act(request, viewer, session, campaign_id, "paused", call)
-
-
-@router.post("/brand/campaigns/{campaign_id}/resume")
-async def resume(
-    request: Request, viewer: SignedIn, session: Session, campaign_id: str
-) -> Response:
-    async def call(ident: uuid.UUID) -> None:
-        await campaign_service.resume(session, viewer.principal, ident)
-
-    return await _act(request, viewer, session, campaign_id, "resumed", call)
-
-
-@router.post("/brand/campaigns/{campaign_id}/cancel")
-async def cancel(
-    request: Request, viewer: SignedIn, session: Session, campaign_id: str
-) -> Response:
-    async def call(ident: uuid.UUID) -> None:
-        await campaign_service.cancel(session, viewer.principal, ident)
-
-    return await _act(request, viewer, session, campaign_id, "cancelled", call)
-
-
 @router.post("/brand/campaigns/{campaign_id}/reschedule")
 async def reschedule(
     request: Request, viewer: SignedIn, session: Session, campaign_id: str
@@ -794,4 +766,29 @@ async def reschedule(
 
 _SCHEDULE_FIELDS = ("schedule_kind", "local_date", "local_time", "at_date", "at_time")
 
-__all__ = ["brand_of", "reach_of", "router", "schedule_text"]
+_STEPS: dict[str, tuple[Any, str]] = {
+    "pause": (campaign_service.pause, "paused"),
+    "resume": (campaign_service.resume, "resumed"),
+    "cancel": (campaign_service.cancel, "cancelled"),
+}
+"""The actions that take nothing but the campaign: the service's function, what is done."""
+
+
+@router.post("/brand/campaigns/{campaign_id}/{step}")
+async def campaign_step(
+    request: Request, viewer: SignedIn, session: Session, campaign_id: str, step: str
+) -> Response:
+    """Pause, resume or cancel (registered after launch and reschedule, which it would
+    otherwise shadow); any other word is the 404 page."""
+    found = _STEPS.get(step)
+    if found is None:
+        raise NotFound("no such action")
+    act, done = found
+
+    async def call(ident: uuid.UUID) -> None:
+        await act(session, viewer.principal, ident)
+
+    return await _act(request, viewer, session, campaign_id, done, call)
+
+
+__all__ = ["brand_of", "location_names", "reach_of", "router", "schedule_text"]
