@@ -74,7 +74,8 @@ def reason(t: Translator, problem: FieldProblem) -> str:
                 line=t.format_number(int(line.group(1))),
             )
     if field == "name" and problem.code in ("missing", "string_too_short"):
-        return t.gettext(FIELD_MESSAGES["name"])
+        name_message = FIELD_MESSAGES["name"]  # a variable: Babel would extract the key
+        return t.gettext(name_message)
     if problem.code in REASONS and (problem.code != "literal_error" or field == "status"):
         return t.gettext(REASONS[problem.code])
     if problem.code in ("value_error", "string_too_short") and field in FIELD_MESSAGES:
