@@ -11,9 +11,12 @@ from html import unescape
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.web.routes import brand_templates
+from tests.factories import create_brand, create_location
 from tests.support.web import StatementCounter, hidden_value, sign_in
 from tests.support.web_brand_templates import BODY, Office, create_template, head_office
 
@@ -354,3 +357,33 @@ async def test_the_list_runs_the_same_statements_for_few_templates_as_for_many(
         page = await browser_client.get("/brand/templates")
     assert "Many 11" in page.text
     assert many.count == few.count
+
+
+async def test_any_location_of_the_brand_can_be_previewed_and_no_other(
+    client: httpx.AsyncClient,
+    browser_client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(brand_templates, "LOCATION_CHOICES", 1)  # the chooser lists one
+    w = await head_office(client, admin_engine)
+    tid = await create_template(client, w.owner, w.brand["id"], "Friday offer")
+    other_brand = await create_brand(client, w.owner, "Other brand")
+    elsewhere = await create_location(client, w.owner, other_brand["id"], city="Capital City")
+    theirs = await create_location(
+        client,
+        w.other,
+        (await client.get("/v1/brands", headers=w.other.headers)).json()["items"][0]["id"],
+        city="Ogdenville",
+    )
+    await sign_in(browser_client, w.manager_email)
+    path = f"/brand/templates/{tid}"
+
+    page = await browser_client.get(f"{path}?location_id={w.springfield['id']}")
+    assert "Fresh pizza in Springfield!" in page.text  # not in the chooser's first one
+    assert f'<option value="{w.springfield["id"]}" selected>' in page.text
+    for foreign in (elsewhere, theirs):
+        page = await browser_client.get(f"{path}?location_id={foreign['id']}")
+        assert page.status_code == 200
+        assert "Fresh pizza in Shelbyville!" in page.text  # the first, not theirs
+        assert foreign["city"] not in page.text

@@ -30,7 +30,7 @@ from services.web.rendering import environment, redirect, render, translator
 from services.web.routing import web_router
 from shared.access.policy import Target, allowed, authorize
 from shared.content.platforms import PLATFORMS
-from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.locations import service as location_service
 from shared.locations.repository import LocationFilter
 from shared.templates import service as template_service
@@ -618,11 +618,33 @@ async def _locations(viewer: Viewer, session: Session, brand_id: uuid.UUID) -> l
     return [Choice(str(row[0]), str(row[1])) for row in page.items]
 
 
-def _chosen_location(form: Mapping[str, Any], choices: list[Choice]) -> Choice | None:
+async def _chosen_location(
+    viewer: Viewer,
+    session: Session,
+    brand_id: uuid.UUID,
+    form: Mapping[str, Any],
+    choices: list[Choice],
+) -> Choice | None:
+    """The location asked for: one of the chooser's, or any other of the brand (a brand has
+    more locations than the chooser lists; the address keeps the one chosen), else the first."""
     wanted = form.get("location_id")
     for choice in choices:
         if choice.id == wanted:
             return choice
+    if isinstance(wanted, str) and wanted.strip():
+        try:
+            found = uuid.UUID(wanted.strip())
+        except ValueError:
+            found = None
+        if found is not None:
+            try:
+                location = await location_service.get_location(session, viewer.principal, found)
+            except (NotFound, Forbidden):
+                location = None
+            if location is not None and location.brand_id == brand_id:
+                choice = Choice(str(location.id), location.name)
+                choices.append(choice)
+                return choice
     return choices[0] if choices else None
 
 
@@ -685,7 +707,7 @@ async def _editor_page(
     may_update = _may(viewer, template.brand_id, "template.update")
     editable = version.status == "draft" and may_update
     locations = await _locations(viewer, session, template.brand_id)
-    location = _chosen_location(form or {}, locations)
+    location = await _chosen_location(viewer, session, template.brand_id, form or {}, locations)
     editor = editor_from_form(form) if form is not None else editor_of(version)
     problems = dict(problems or {})
     content: TemplateContent | None
@@ -884,7 +906,14 @@ async def live_preview(
     if content is not None:
         locations = await _locations(viewer, session, template.brand_id)
         preview, _fields = await _preview(
-            viewer, session, t, template, version, content, _chosen_location(form, locations), form
+            viewer,
+            session,
+            t,
+            template,
+            version,
+            content,
+            await _chosen_location(viewer, session, template.brand_id, form, locations),
+            form,
         )
     shown = preview or live.Preview()
     response = JSONResponse(
