@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.web.routes import brand_templates
 from tests.factories import create_brand, create_location
+from tests.support.access import invite_and_accept
 from tests.support.web import StatementCounter, hidden_value, sign_in
 from tests.support.web_brand_templates import BODY, Office, create_template, head_office
 
@@ -387,3 +388,20 @@ async def test_any_location_of_the_brand_can_be_previewed_and_no_other(
         assert page.status_code == 200
         assert "Fresh pizza in Shelbyville!" in page.text  # the first, not theirs
         assert foreign["city"] not in page.text
+
+
+async def test_a_location_manager_has_no_brand_screens_and_their_urls_are_the_404_page(
+    client: httpx.AsyncClient, browser_client: httpx.AsyncClient, admin_engine: AsyncEngine
+) -> None:
+    w = await head_office(client, admin_engine)
+    tid = await create_template(client, w.owner, w.brand["id"], "Friday offer")
+    email = f"lm-{w.manager_email}"
+    await invite_and_accept(
+        client, admin_engine, w.owner, email, "location_manager", location_id=w.springfield["id"]
+    )
+    await sign_in(browser_client, email)
+    home = await browser_client.get("/")
+    assert 'href="/brand/templates"' not in home.text
+    assert 'href="/brand/rules"' not in home.text
+    for path in ("/brand/templates", f"/brand/templates/{tid}", "/brand/rules"):
+        assert (await browser_client.get(path)).status_code == 404, path

@@ -301,7 +301,7 @@ async def _page(
     t = translator(request)
     brand = viewer.brand
     if brand is None:
-        return render(request, "brand_rules/rules.html", {"rules": None}, status_code=status_code)
+        raise NotFound("brand not found")
     stored = await rules_service.get_rules(session, viewer.principal, brand.id)
     against = None
     if checked is not None:

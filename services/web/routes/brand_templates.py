@@ -29,6 +29,7 @@ from services.web.i18n import N_, Translator
 from services.web.rendering import environment, redirect, render, translator
 from services.web.routing import web_router
 from shared.access.policy import Target, allowed, authorize
+from shared.brands import service as brand_service
 from shared.content.platforms import PLATFORMS
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.locations import service as location_service
@@ -159,32 +160,34 @@ async def _list_page(
         "form": form or {"name": "", "description": "", "body": ""},
         "problems": problems or {},
     }
-    if brand is not None:
-        page = await template_service.list_templates(
-            session,
-            viewer.principal,
-            brand_id=brand.id,
-            limit=PAGE_SIZE,
-            cursor=cursor or None,
+    if brand is None:
+        raise NotFound("brand not found")
+    await brand_service.get_brand(session, viewer.principal, brand.id, "template.read")
+    page = await template_service.list_templates(
+        session,
+        viewer.principal,
+        brand_id=brand.id,
+        limit=PAGE_SIZE,
+        cursor=cursor or None,
+    )
+    own = await template_service.own_texts(
+        session, viewer.principal, [(i.id, i.latest_version) for i in page.items]
+    )
+    context["items"] = [
+        ListItem(
+            id=i.id,
+            name=i.name,
+            description=i.description,
+            latest=i.latest_version,
+            published=i.published_version,
+            status=_status(t, i),
+            own_texts=tuple(live.platform_name(p) for p in own.get(i.id, ())),
         )
-        own = await template_service.own_texts(
-            session, viewer.principal, [(i.id, i.latest_version) for i in page.items]
-        )
-        context["items"] = [
-            ListItem(
-                id=i.id,
-                name=i.name,
-                description=i.description,
-                latest=i.latest_version,
-                published=i.published_version,
-                status=_status(t, i),
-                own_texts=tuple(live.platform_name(p) for p in own.get(i.id, ())),
-            )
-            for i in page.items
-        ]
-        if page.next_cursor:
-            context["next_url"] = f"/brand/templates?cursor={page.next_cursor}"
-        context["may_create"] = _may(viewer, brand.id, "template.create")
+        for i in page.items
+    ]
+    if page.next_cursor:
+        context["next_url"] = f"/brand/templates?cursor={page.next_cursor}"
+    context["may_create"] = _may(viewer, brand.id, "template.create")
     return render(request, "brand_templates/list.html", context, status_code=status_code)
 
 
