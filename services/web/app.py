@@ -16,6 +16,7 @@ from services.web.routes import (
     agency_accounts,
     agency_api_keys,
     agency_audit,
+    agency_billing,
     agency_members,
     approvals,
     auth,
@@ -69,6 +70,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(agency_audit.router)
     app.include_router(brand_approvals.router)
     app.include_router(agency_accounts.router)
+    app.include_router(agency_billing.router)
     errors.install(app)
     _pages_take_any_query(app)
 

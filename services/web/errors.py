@@ -17,6 +17,7 @@ from services.api.problems import outage_of
 from services.web.deps import SignInRequired
 from services.web.i18n import N_
 from services.web.rendering import redirect, render
+from services.web.routes.agency_billing import upgrade_page
 from services.web.security import CsrfFailed
 from shared.errors import AppError
 
@@ -83,6 +84,8 @@ async def _web_error(request: Request, exc: Exception) -> Response:
         return redirect("/login?next=" + quote(target, safe="/"))
     if isinstance(exc, CsrfFailed):
         return error_page(request, 403, CSRF_PAGE)
+    if isinstance(exc, AppError) and exc.status_code == 402:
+        return upgrade_page(request, exc)  # what the plan lacks, and the way up (issue #16)
     if isinstance(exc, AppError):
         response = error_page(request, exc.status_code)
         if "Retry-After" in exc.headers:
