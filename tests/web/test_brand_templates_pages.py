@@ -405,3 +405,25 @@ async def test_a_location_manager_has_no_brand_screens_and_their_urls_are_the_40
     assert 'href="/brand/rules"' not in home.text
     for path in ("/brand/templates", f"/brand/templates/{tid}", "/brand/rules"):
         assert (await browser_client.get(path)).status_code == 404, path
+
+
+async def test_the_editor_runs_the_same_statements_for_few_versions_as_for_many(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    browser_client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+) -> None:
+    w = await head_office(client, admin_engine)
+    tid = await create_template(client, w.owner, w.brand["id"], "Friday offer", publish=True)
+    await sign_in(browser_client, w.manager_email)
+    path = f"/brand/templates/{tid}?version=1"
+    await browser_client.get(path)
+    with StatementCounter(app.state.db.engine) as few:
+        assert (await browser_client.get(path)).status_code == 200
+    for _ in range(10):
+        made = await client.post(f"/v1/templates/{tid}/versions", headers=w.owner.headers)
+        assert made.status_code == 201, made.text
+    with StatementCounter(app.state.db.engine) as many:
+        page = await browser_client.get(path)
+    assert "Version 11" in page.text
+    assert many.count == few.count
