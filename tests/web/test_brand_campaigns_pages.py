@@ -154,7 +154,7 @@ async def test_progress_page_counts_and_pages_and_offers_what_the_state_allows(
     assert re.search(r'metric-value">1</span> <span class="metric-label">Skipped', text)
     assert "Athens Slice: 1 post waiting" in text
     assert "Berlin Slice: 1 post waiting" in text
-    assert "A reminder you send by hand is not available yet." in text
+    assert "A reminder you send by hand is not available yet" in text
     assert "/pause" in text
     assert "/launch" not in text
     assert "/resume" not in text
@@ -168,6 +168,18 @@ async def test_progress_page_counts_and_pages_and_offers_what_the_state_allows(
     assert "Paused" in again.text
     assert "/resume" in again.text
     assert "/pause" not in again.text
+
+    # Each location with its post on every channel; a count narrows it to its status.
+    assert re.search(
+        r'<th scope="row">Chicago Slice</th>\s*<td><a href="/posts/[^"]+" '
+        r'class="cell-status status-skipped">Skipped</a>',
+        text,
+    )
+    skipped = await browser_client.get(f"/brand/campaigns/{campaign['id']}?status=skipped")
+    grid = skipped.text.split('id="posts-title"')[1]
+    assert "Chicago Slice" in grid
+    assert "Athens Slice" not in grid
+    assert "Show every location" in grid
 
     fragment = await browser_client.get(f"/brand/campaigns/{campaign['id']}/progress")
     assert fragment.status_code == 200
@@ -311,5 +323,13 @@ async def test_progress_runs_the_same_statements_for_10_or_300_posts(
     with StatementCounter(app.state.db.engine) as many:
         shown = await browser_client.get(f"/brand/campaigns/{large['id']}")
     assert "300 posts" in shown.text
-    assert "Next posts" in shown.text  # paged
+    assert "Next locations" in shown.text  # paged
+    following = re.search(r'<a href="([^"]+)">Next locations</a>', shown.text)
+    assert following is not None
+    second = await browser_client.get(following.group(1).replace("&amp;", "&"))
+    assert second.status_code == 200
+    first_names = set(re.findall(r'<th scope="row">([^<]+)</th>', shown.text))
+    second_names = set(re.findall(r'<th scope="row">([^<]+)</th>', second.text))
+    assert len(first_names) == len(second_names) == 50
+    assert not first_names & second_names
     assert many.count == few.count

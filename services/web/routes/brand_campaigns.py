@@ -13,11 +13,12 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, literal, select, tuple_
 
 from services.api.deps import Redis, Session
 from services.web.deps import SignedIn, Viewer
@@ -26,7 +27,7 @@ from services.web.post_words import PLATFORM_NAMES, STATUS_NAMES
 from services.web.rendering import redirect, render, translator
 from services.web.routing import web_router
 from services.web.savepoint import all_or_nothing
-from shared.access.policy import Target, allowed
+from shared.access.policy import Target, allowed, authorize
 from shared.brands import service as brand_service
 from shared.campaigns import audience as audience_sql
 from shared.campaigns import service as campaign_service
@@ -36,6 +37,7 @@ from shared.content.platforms import PLATFORMS
 from shared.errors import AppError, BadRequest, NotFound
 from shared.locations import service as location_service
 from shared.locations.models import Location
+from shared.pagination import Slice, cursor_key, page_of
 from shared.posts.models import Post
 from shared.templates import service as template_service
 
@@ -530,25 +532,77 @@ class Waiting:
     posts: int
 
 
-async def _progress(
-    request: Request, viewer: Viewer, session: Session, detail: CampaignDetail, cursor: str
-) -> dict[str, Any]:
-    """What the live part shows: counts from the database, one page of the posts, the
-    failures with their reasons, the locations that have not decided yet."""
-    t = translator(request)
+@dataclass(frozen=True, slots=True)
+class GridRow:
+    """One location of the campaign and its post on each channel."""
+
+    location_id: uuid.UUID
+    name: str
+    cells: dict[str, Post]
+
+
+GRID_SORT = "location"
+
+
+async def _grid(
+    session: Session, viewer: Viewer, detail: CampaignDetail, status: str, cursor: str
+) -> Slice[GridRow]:
+    """A page of the campaign's locations by name (those with a post in ``status``, when
+    given) and their posts on every channel: two queries, whatever the campaign's size."""
     agency_id = viewer.principal.agency_id
-    try:
-        page = await campaign_service.list_posts(
-            session,
-            viewer.principal,
-            detail.id,
-            status=None,
-            platform=None,
-            location_id=None,
-            limit=PAGE_SIZE,
-            cursor=cursor[:500] or None,
+    has_post = select(Post.id).where(
+        Post.agency_id == Location.agency_id,
+        Post.campaign_id == detail.id,
+        Post.location_id == Location.id,
+    )
+    if status:
+        has_post = has_post.where(Post.status == status)
+    stmt = select(Location.id, Location.name).where(
+        Location.agency_id == agency_id, has_post.exists()
+    )
+    if cursor:
+        name, after = cursor_key(cursor, GRID_SORT, 2, lambda v: [str(v[0]), uuid.UUID(str(v[1]))])
+        stmt = stmt.where(
+            tuple_(Location.name, Location.id) > tuple_(literal(name), literal(after))
         )
-    except BadRequest:
+    found = await session.execute(stmt.order_by(Location.name, Location.id).limit(PAGE_SIZE + 1))
+    rows: list[Any] = list(found.all())
+    page: Slice[Any] = page_of(
+        rows, sort=GRID_SORT, limit=PAGE_SIZE, key=lambda r: [r.name, str(r.id)]
+    )
+    cells: dict[uuid.UUID, dict[str, Post]] = {r.id: {} for r in page.items}
+    if cells:
+        posts = await session.execute(
+            select(Post).where(
+                Post.agency_id == agency_id,
+                Post.campaign_id == detail.id,
+                Post.location_id.in_(list(cells)),
+            )
+        )
+        for post in posts.scalars():
+            cells[post.location_id][post.platform] = post
+    return Slice([GridRow(r.id, r.name, cells[r.id]) for r in page.items], page.next_cursor, None)
+
+
+async def _progress(
+    request: Request,
+    viewer: Viewer,
+    session: Session,
+    detail: CampaignDetail,
+    *,
+    status: str = "",
+    cursor: str = "",
+) -> dict[str, Any]:
+    """What the live part shows: counts from the database, a page of locations with their
+    post on each channel, the failures with their reasons, the locations that have not
+    decided yet."""
+    t = translator(request)
+    assert viewer.brand is not None
+    authorize(viewer.principal, "post.read", Target(brand_id=viewer.brand.id))
+    status = status if status in STATUS_NAMES else ""
+    try:
+        grid = await _grid(session, viewer, detail, status, cursor[:500])
+    except BadRequest:  # a cursor of another listing, or cut short
         await session.rollback()
         raise NotFound("no such page") from None
     failures = await campaign_service.list_posts(
@@ -563,15 +617,18 @@ async def _progress(
     )
     waiting = await _waiting(session, viewer, detail.id)
     names = await location_names(
-        session,
-        agency_id,
-        {p.location_id for p in page.items} | {p.location_id for p in failures.items},
+        session, viewer.principal.agency_id, {p.location_id for p in failures.items}
     )
     total = sum(detail.posts_by_status.values())
+    base = f"/brand/campaigns/{detail.id}"
     return {
         "campaign": detail,
-        "posts": page.items,
-        "next_cursor": page.next_cursor,
+        "grid": grid.items,
+        "next_page": base + "?" + urlencode({"status": status, "cursor": grid.next_cursor})
+        if grid.next_cursor
+        else None,
+        "status": status,
+        "status_url": lambda value: base + ("?" + urlencode({"status": value}) if value else ""),
         "failures": failures.items,
         "waiting": waiting,
         "names": names,
@@ -636,13 +693,14 @@ async def _campaign_page(
     detail: CampaignDetail,
     *,
     cursor: str = "",
+    status: str = "",
     done: str = "",
     problems: dict[str, str] | None = None,
     form: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
     t = translator(request)
-    context = await _progress(request, viewer, session, detail, cursor)
+    context = await _progress(request, viewer, session, detail, status=status, cursor=cursor)
     values = _default_form()
     values["schedule_kind"] = detail.schedule.get("kind", "local")
     if detail.schedule.get("kind") == "local":
@@ -667,21 +725,29 @@ async def campaign_page(
     session: Session,
     campaign_id: str,
     cursor: str = "",
+    status: str = "",
     done: str = "",
 ) -> Response:
     await brand_of(session, viewer, "campaign.read")
     detail = await _campaign(session, viewer, campaign_id)
-    return await _campaign_page(request, viewer, session, detail, cursor=cursor, done=done)
+    return await _campaign_page(
+        request, viewer, session, detail, cursor=cursor, status=status, done=done
+    )
 
 
 @router.get("/brand/campaigns/{campaign_id}/progress")
 async def campaign_progress(
-    request: Request, viewer: SignedIn, session: Session, campaign_id: str, cursor: str = ""
+    request: Request,
+    viewer: SignedIn,
+    session: Session,
+    campaign_id: str,
+    cursor: str = "",
+    status: str = "",
 ) -> Response:
     """The live part of the campaign's page alone (what the page's script swaps in)."""
     await brand_of(session, viewer, "campaign.read")
     detail = await _campaign(session, viewer, campaign_id)
-    context = await _progress(request, viewer, session, detail, cursor)
+    context = await _progress(request, viewer, session, detail, status=status, cursor=cursor)
     return render(request, "brand_campaigns/_progress.html", context)
 
 

@@ -6,8 +6,7 @@
   function refresh(box) {
     var url = box.getAttribute("data-refresh");
     if (!url || document.hidden) { return; }
-    var pager = new URL(window.location.href).searchParams.get("cursor");
-    if (pager) { url += "?cursor=" + encodeURIComponent(pager); }
+    url += window.location.search;  // the same page of locations, the same status
     fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (answer) { return answer.ok ? answer.text() : null; })
       .then(function (html) {
