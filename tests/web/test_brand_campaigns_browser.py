@@ -68,9 +68,11 @@ async def test_build_a_local_time_campaign_for_a_group_and_launch_it(
     campaign_id = page.url.split("/brand/campaigns/")[1].split("?")[0]
     await campaign_jobs.fan_out(worker_ctx, str(w.owner.agency_id), campaign_id)
 
-    # The page refreshes its progress by itself (no reload here).
+    # The page follows the fan-out by itself (no reload here), and offers what the campaign
+    # now running allows.
     counts = page.locator(".campaign-statuses")
     await expect(counts).to_contain_text("Waiting for approval", timeout=15_000)
+    await expect(page.locator("form[action$='/pause'] button")).to_be_visible()
     await expect(page.locator(".campaign-waiting")).to_contain_text("Athens Slice")
     await expect(page.locator(".campaign-waiting")).to_contain_text("Berlin Slice")
     await check_page(page, "brand-campaign-progress")
