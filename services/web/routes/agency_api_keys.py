@@ -106,7 +106,7 @@ async def _page(
                 await scope_choices(
                     session, viewer, "api_key.manage", leave_out=frozenset({Role.OWNER})
                 )
-                if may_manage and in_plan
+                if may_manage
                 else {"scope_roles": [], "scope_brands": [], "scope_locations": []}
             ),
         },

@@ -40,7 +40,7 @@ router = web_router()
 
 STATUS_NAMES: dict[str, str] = {
     "trialing": N_("Trial"),
-    "active": N_("Active"),
+    "active": N_("Subscribed and paid"),
     "past_due": N_("Payment failed"),
     "unpaid": N_("Unpaid"),
     "incomplete": N_("Waiting for the first payment"),
