@@ -35,8 +35,9 @@ async def test_build_a_local_time_campaign_for_a_group_and_launch_it(
     await page.keyboard.type("Pizza week")
     await tab_to(page, "#template")
     await page.select_option("#template", f"{w.template_id}:1")
-    await tab_to(page, "button[value=check]")
-    await page.keyboard.press("Enter")
+    # The script checks the form as it changes: the template's value appears (without it,
+    # the Check button brings it: tests/web/test_brand_campaigns_pages.py).
+    await expect(page.locator("#var-offer")).to_be_visible()
     await expect(page.locator(".reach")).to_have_text("Reaches 3 active locations now.")
 
     await tab_to(page, "#var-offer")
@@ -46,6 +47,8 @@ async def test_build_a_local_time_campaign_for_a_group_and_launch_it(
     await expect(page.locator("#audience-groups")).to_be_checked()
     await tab_to(page, f"[id='group-{w.group['id']}']")
     await page.keyboard.press("Space")
+    await expect(page.locator(".reach")).to_have_text("Reaches 2 active locations now.")
+    await expect(page.locator("#var-offer")).to_have_value("2 for 1")  # kept as typed
     await tab_to(page, "#channel-facebook")
     await page.keyboard.press("Space")
     await tab_to(page, "#local_time")  # 09:00 on each location's clock, the default
