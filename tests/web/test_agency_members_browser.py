@@ -1,7 +1,8 @@
 """The agency members page in Chromium: an owner invites a brand viewer with the keyboard
-alone (a wrong form first: the problem next to its field); the brand viewer accepts, signs in
-and finds no agency screen and no control that writes on them. Each page at 375 and 1440 px
-with axe-core."""
+alone (a wrong form first: the problem next to its field); the brand viewer accepts, signs
+in and finds no agency screen that writes: the 403 page for members, API keys, audit and
+billing, and their brand's account health read only. Each page at 375 and 1440 px with
+axe-core."""
 
 from __future__ import annotations
 
@@ -59,3 +60,15 @@ async def test_an_owner_invites_a_brand_viewer_who_sees_no_write_control(
     assert answer.status == 403
     await expect(page.get_by_role("heading", level=1)).to_have_text("You may not do this")
     await expect(page.locator("main form")).to_have_count(0)
+    for path in ("/agency/api-keys", "/agency/audit", "/agency/billing"):
+        refused = await page.goto(path)
+        assert refused is not None
+        assert refused.status == 403, path
+        await expect(page.locator("main form")).to_have_count(0)
+    health = await page.goto("/agency/accounts")  # their brand's accounts: read only
+    assert health is not None
+    assert health.status == 200
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Social account health")
+    await expect(page.locator("main form[method='post']")).to_have_count(0)
+    await expect(page.locator("main button:not([type='submit'])")).to_have_count(0)
+    await check_page(page, "agency-accounts-brand-viewer")
