@@ -32,8 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.app import create_app
 from shared.config import Settings
-from tests.factories import PASSWORD, create_brand, sign_up
+from tests.factories import PASSWORD, create_brand, create_group, create_location, sign_up
 from tests.support.access import invite_and_accept
+from tests.support.campaigns import campaign_body, create_campaign, publish_template
 from tests.support.clock import TestClock
 from tests.support.publish_worker import running_worker, wait_for
 from tests.support.publishing import counts, state
@@ -43,10 +44,12 @@ from tests.support.web_brand_journeys import (
     deliver_mail,
     follow,
     keep_timings,
+    link_in,
     new_context,
     sign_in_with_keyboard,
     stores_csv,
     tab_to,
+    write_controls,
 )
 
 NEW_PASSWORD = "a long passphrase for the viewer"
@@ -300,3 +303,116 @@ async def test_a_brand_manager_imports_writes_and_runs_a_campaign_the_locations_
 
 async def _published(engine: AsyncEngine, post_id: str) -> bool:
     return bool((await state(engine, post_id))["status"] == "published")
+
+
+# 2. A brand viewer, invited by the owner, finds nothing that writes -------------------------
+
+VIEWER = "viewer.of.alpha@agency.example"
+
+
+async def test_an_invited_brand_viewer_finds_no_control_that_writes_on_the_brand_pages(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    browser: Browser,
+    journey_server: WebServer,
+    journey_page: Page,
+) -> None:
+    owner = await sign_up(client, agency_name="Alpha Franchising")
+    brand = await create_brand(client, owner, "Alpha Pizza")
+    location = await create_location(client, owner, brand["id"], name="Alpha Athens")
+    group = await create_group(client, owner, brand["id"], "North")
+    added = await client.post(
+        f"/v1/location-groups/{group['id']}/members",
+        json={"location_ids": [location["id"]]},
+        headers=owner.headers,
+    )
+    assert added.status_code == 200, added.text
+    rules = await client.put(
+        f"/v1/brands/{brand['id']}/rules",
+        json={"banned_words": ["cheap"], "allowed_platforms": ["facebook", "x"]},
+        headers=owner.headers,
+    )
+    assert rules.status_code == 200, rules.text
+    template_id = await publish_template(client, owner, brand["id"])
+    campaign = await create_campaign(
+        client, owner.headers, campaign_body(brand["id"], template_id, name="Summer slices")
+    )
+    pages = [
+        "/",
+        "/brand/locations",
+        f"/brand/locations/{location['id']}",
+        "/brand/groups",
+        f"/brand/groups/{group['id']}",
+        "/brand/templates",
+        f"/brand/templates/{template_id}",
+        "/brand/rules",
+        "/brand/campaigns",
+        f"/brand/campaigns/{campaign['id']}",
+        "/brand/calendar",
+        "/brand/reviews",
+        "/brand/reviews/rules",
+        "/brand/analytics",
+    ]
+
+    # The owner: the same pages offer them what changes things (the check below can fail).
+    page = journey_page
+    await sign_in_with_keyboard(page, owner.email, PASSWORD)
+    await page.wait_for_url("**/")
+    for path in ("/brand/templates", f"/brand/campaigns/{campaign['id']}", "/brand/rules"):
+        await page.goto(path)
+        assert await write_controls(page), f"the owner has nothing to change on {path}"
+
+    # The invitation, from the members page with the keyboard.
+    await follow(page, "/agency/members")
+    await tab_to(page, "#email")
+    await page.keyboard.type(VIEWER)
+    await tab_to(page, "#role")
+    await page.select_option("#role", "brand_viewer")
+    await tab_to(page, "#brand_id")
+    await page.select_option("#brand_id", label="Alpha Pizza")
+    await tab_to(page, "form[action='/agency/invitations'] button[type=submit]")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url("**/agency/members?done=invited")
+    await expect(page.locator("main")).to_contain_text(VIEWER)
+
+    # The mail, delivered over SMTP; its link on the viewer's own device.
+    link = link_in(await deliver_mail(app, settings), VIEWER, "/accept-invitation")
+    context = await new_context(browser, journey_server)
+    try:
+        viewer = await context.new_page()
+        await viewer.goto(link)
+        await expect(viewer.locator("main")).to_contain_text("Alpha Pizza")
+        await tab_to(viewer, "#full_name")
+        await viewer.keyboard.type("Βιβή Θεατή")
+        await viewer.keyboard.press("Tab")
+        await viewer.keyboard.type(NEW_PASSWORD)
+        await viewer.keyboard.press("Tab")
+        await viewer.keyboard.type(NEW_PASSWORD)
+        await viewer.keyboard.press("Enter")
+        await viewer.wait_for_url("**/")
+        await context.clear_cookies()  # signs in again, as on another day
+        await sign_in_with_keyboard(viewer, VIEWER, NEW_PASSWORD)
+        await viewer.wait_for_url("**/")
+        await expect(viewer.get_by_role("navigation", name="Brand: Alpha Pizza")).to_be_visible()
+        await expect(viewer.get_by_role("navigation", name="Agency")).to_have_count(0)
+
+        # Every brand page reads, and nothing on it writes (the header's forms aside).
+        seen = []
+        for path in pages:
+            answer = await viewer.goto(path)
+            assert answer is not None
+            assert answer.status == 200, f"{path} answered {answer.status}"
+            assert await write_controls(viewer) == [], path
+            seen.append(path)
+        await check_page(viewer, "journey-brand-viewer-analytics")
+        assert len(seen) == len(pages)
+
+        # Head office's approval queue is for those who approve: not offered, and refused.
+        await expect(viewer.locator("header a[href='/brand/approvals']")).to_have_count(0)
+        refused = await viewer.goto("/brand/approvals")
+        assert refused is not None
+        assert refused.status == 403
+        assert await write_controls(viewer) == []
+    finally:
+        await context.close()
