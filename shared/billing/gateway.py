@@ -55,6 +55,21 @@ class CardInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class InvoiceRecord:
+    """A past invoice as Stripe keeps it (the billing page's list)."""
+
+    id: str
+    number: str | None
+    created: datetime | None
+    amount_due: int
+    amount_paid: int
+    currency: str
+    status: str | None
+    url: str | None
+    """Stripe's hosted page of the invoice (to read or pay it), when it has one."""
+
+
+@dataclass(frozen=True, slots=True)
 class InvoicePreview:
     amount_due: int
     currency: str
@@ -364,6 +379,24 @@ class StripeGateway:
             period_end=_instant(_get(invoice, "period_end")),
             lines=lines,
         )
+
+    async def list_invoices(self, customer: str, limit: int = 12) -> list[InvoiceRecord]:
+        """The customer's invoices, newest first."""
+        async with self._calling("the invoices"):
+            found = await self.client.v1.invoices.list_async({"customer": customer, "limit": limit})
+        return [
+            InvoiceRecord(
+                id=str(_get(invoice, "id")),
+                number=_get(invoice, "number"),
+                created=_instant(_get(invoice, "created") or _get(invoice, "date")),
+                amount_due=int(_get(invoice, "amount_due", 0) or 0),
+                amount_paid=int(_get(invoice, "amount_paid", 0) or 0),
+                currency=str(_get(invoice, "currency") or "usd"),
+                status=_get(invoice, "status"),
+                url=_get(invoice, "hosted_invoice_url"),
+            )
+            for invoice in _get(found, "data", [])
+        ]
 
     def _state(self, sub: Any) -> SubscriptionState:
         items = _get(_get(sub, "items", {}), "data", [])

@@ -27,7 +27,7 @@ from shared.agencies.models import Agency
 from shared.audit import service as audit
 from shared.billing import entitlements
 from shared.billing.errors import PaymentRequired
-from shared.billing.gateway import StripeGateway, SubscriptionState
+from shared.billing.gateway import InvoiceRecord, StripeGateway, SubscriptionState
 from shared.billing.models import BillingAccount, StripeEvent
 from shared.billing.plans import Plan, get_plan
 from shared.billing.schemas import (
@@ -204,6 +204,17 @@ async def upcoming_invoice(
         period_end=preview.period_end,
         lines=[InvoiceLineOut(**line) for line in preview.lines],
     )
+
+
+async def invoices(
+    session: AsyncSession, gateway: StripeGateway, principal: Principal, limit: int = 12
+) -> list[InvoiceRecord]:
+    """The agency's past invoices from Stripe, newest first (none before it subscribes)."""
+    authorize(principal, "billing.read")
+    account = await _account(session, principal.agency_id)
+    if account is None or not account.stripe_customer_id:
+        return []
+    return await gateway.list_invoices(account.stripe_customer_id, limit)
 
 
 # Changing ----------------------------------------------------------------------------------

@@ -75,6 +75,9 @@ async def test_the_owner_subscribes_changes_plan_cancels_and_resumes(
     assert "Next invoice" in page
     assert re.search(r"\$\d+\.\d\d on ", page), page
     assert 'action="/agency/billing/subscribe"' not in page
+    invoices = page.split('id="invoices"', 1)[1].split("</table>", 1)[0]
+    assert "Paid" in invoices  # the first month, charged at once
+    assert re.search(r"\$\d+\.\d\d", invoices), invoices
     shown = await _billing(client, world)
     assert (shown["status"], shown["subscribed"]) == ("active", True)
     assert shown["plan"]["code"] == "pro"  # type: ignore[index]

@@ -30,7 +30,7 @@ from services.web.savepoint import all_or_nothing
 from shared.access.policy import allowed, authorize
 from shared.access.principal import Principal
 from shared.billing import service as billing_service
-from shared.billing.gateway import StripeGateway
+from shared.billing.gateway import InvoiceRecord, StripeGateway
 from shared.billing.plans import PLAN_ORDER, PLANS, Feature, Plan
 from shared.billing.schemas import ChangePlanIn, PaymentMethodIn, SubscribeIn
 from shared.config import Settings
@@ -58,6 +58,13 @@ FEATURE_NAMES: dict[str, str] = {
 TEST_CARDS: dict[str, str] = {
     "4242424242424242": N_("Test card that pays (Visa ending 4242)"),
     "4000000000000341": N_("Test card that is declined (ending 0341)"),
+}
+INVOICE_STATES: dict[str, str] = {
+    "paid": N_("Paid"),
+    "open": N_("Due"),
+    "draft": N_("Being prepared"),
+    "void": N_("Void"),
+    "uncollectible": N_("Not collected"),
 }
 DONE = {
     "subscribed": N_("You are subscribed. Thank you!"),
@@ -105,6 +112,14 @@ async def _page(
                 )
         except AppError:
             upcoming_failed = True
+    invoices: list[InvoiceRecord] = []
+    invoices_failed = False
+    if billing.subscribed:
+        try:
+            async with all_or_nothing(session):
+                invoices = await billing_service.invoices(session, gateway, viewer.principal)
+        except AppError:
+            invoices_failed = True
     plans = [
         PlanRow(
             PLANS[code],
@@ -121,6 +136,9 @@ async def _page(
             "live": billing.subscribed and billing.status not in ("canceled", "incomplete_expired"),
             "upcoming": upcoming,
             "upcoming_failed": upcoming_failed,
+            "invoices": invoices,
+            "invoices_failed": invoices_failed,
+            "invoice_states": INVOICE_STATES,
             "plans": plans,
             "status_names": STATUS_NAMES,
             "feature_names": FEATURE_NAMES,
