@@ -416,3 +416,59 @@ async def test_an_invited_brand_viewer_finds_no_control_that_writes_on_the_brand
         assert await write_controls(viewer) == []
     finally:
         await context.close()
+
+
+# 3. A plan without automatic replies: the 402 page, a plan change, and it works --------------
+
+
+async def test_an_owner_meets_the_upgrade_page_changes_plan_and_adds_the_auto_reply_rule(
+    client: httpx.AsyncClient, journey_page: Page
+) -> None:
+    owner = await sign_up(client, agency_name="Gamma Franchising")
+    brand = await create_brand(client, owner, "Gamma Gyros")
+    await create_location(client, owner, brand["id"], name="Gamma Patras")
+    page = journey_page
+    await sign_in_with_keyboard(page, owner.email, PASSWORD)
+    await page.wait_for_url("**/")
+
+    # On Starter, paid with Stripe's test card (the local Stripe).
+    await follow(page, "/agency/billing")
+    await tab_to(page, "#plan")
+    await page.select_option("#plan", "starter")
+    await tab_to(page, "form[action='/agency/billing/subscribe'] button[type=submit]")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url("**/agency/billing?done=subscribed", timeout=30_000)
+    await expect(page.locator("main")).to_contain_text("Starter")
+
+    async def add_rule() -> None:
+        await page.goto("/brand/reviews/rules")
+        await tab_to(page, "#name")
+        await page.keyboard.type("Thank the happy ones")
+        await tab_to(page, "#template")
+        await page.keyboard.type("Thank you, {{ reviewer.first_name }}!")
+        await tab_to(page, "form[action='/brand/reviews/rules'] button[type=submit]")
+        await page.keyboard.press("Enter")
+
+    # Starter has no automatic replies: the app's 402 is a page saying so, and the way up.
+    await add_rule()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Your plan does not include this"
+    )
+    await expect(page.locator("main")).to_contain_text("The Starter plan does not include")
+    await expect(page.locator("main")).to_contain_text("It is included from the Pro plan.")
+    await check_page(page, "journey-brand-upgrade")
+    await follow(page, "/agency/billing#plans")
+    change = page.get_by_role("button", name="Change to Pro")
+    await tab_to(page, "form[action='/agency/billing/plan']:has(input[value=pro]) button")
+    await expect(change).to_be_focused()
+    await page.keyboard.press("Enter")
+    await page.wait_for_url("**/agency/billing?done=plan", timeout=30_000)
+    await expect(page.get_by_role("status")).to_contain_text("The plan was changed.")
+
+    # The same form now adds the rule; no upgrade page is left on the way.
+    await add_rule()
+    await page.wait_for_url("**/brand/reviews/rules")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Auto-reply rules")
+    await expect(page.locator("main .card")).to_contain_text("Thank the happy ones")
+    rules = await client.get(f"/v1/brands/{brand['id']}/auto-reply-rules", headers=owner.headers)
+    assert [r["name"] for r in rules.json()] == ["Thank the happy ones"]
