@@ -18,12 +18,12 @@ from fastapi.responses import Response
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.deps import Redis, Session
+from services.api.deps import Session
 from services.web.deps import SignedIn, Viewer
 from services.web.i18n import N_, Translator
 from services.web.rendering import redirect, render, translator
 from services.web.routes import reviews as location_reviews
-from services.web.routes.reviews import SOURCE_NAMES, ReplyText, Where, review_item
+from services.web.routes.reviews import SOURCE_NAMES, Where, review_item
 from services.web.routing import web_router
 from shared.access.policy import Target, allowed
 from shared.brands import service as brand_service
@@ -538,60 +538,4 @@ async def _answer(
     return await location_reviews.answer(request, viewer, session, review, where, text, act)
 
 
-@router.post("/brand/reviews/{review_id}/reply")
-async def reply(
-    request: Request,
-    review_id: str,
-    viewer: SignedIn,
-    session: Session,
-    redis: Redis,
-    text: ReplyText = "",
-) -> Response:
-    async def act(review: Review) -> None:
-        await service.reply(session, redis, viewer.principal, review.id, text)
-
-    return await _answer(request, viewer, session, review_id, text, act)
-
-
-@router.post("/brand/reviews/{review_id}/reply/edit")
-async def edit_reply(
-    request: Request,
-    review_id: str,
-    viewer: SignedIn,
-    session: Session,
-    redis: Redis,
-    text: ReplyText = "",
-) -> Response:
-    async def act(review: Review) -> None:
-        await service.edit_reply(session, redis, viewer.principal, review.id, text)
-
-    return await _answer(request, viewer, session, review_id, text, act)
-
-
-@router.post("/brand/reviews/{review_id}/reply/approve")
-async def approve_reply(
-    request: Request,
-    review_id: str,
-    viewer: SignedIn,
-    session: Session,
-    redis: Redis,
-    text: ReplyText = "",
-) -> Response:
-    async def act(review: Review) -> None:
-        await service.approve_reply(session, redis, viewer.principal, review.id, text)
-
-    return await _answer(request, viewer, session, review_id, text, act)
-
-
-@router.post("/brand/reviews/{review_id}/reply/delete")
-async def delete_reply(
-    request: Request,
-    review_id: str,
-    viewer: SignedIn,
-    session: Session,
-    redis: Redis,
-) -> Response:
-    async def act(review: Review) -> None:
-        await service.delete_reply(session, redis, viewer.principal, review.id)
-
-    return await _answer(request, viewer, session, review_id, None, act)
+location_reviews.add_reply_routes(router, "/brand/reviews", _answer)

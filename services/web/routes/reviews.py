@@ -9,11 +9,12 @@ review (post/redirect/get); a problem re-renders the review with it next to the 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -401,60 +402,67 @@ def _already_done(review: Review, code: str, text: str | None) -> bool:
 ReplyText = Annotated[str, Form(max_length=100_000)]
 
 
-@router.post("/reviews/{review_id}/reply")
-async def reply(
-    request: Request,
-    review_id: str,
-    viewer: SignedIn,
-    session: Session,
-    redis: Redis,
-    text: ReplyText = "",
-) -> Response:
-    async def act(review: Review) -> None:
-        await service.reply(session, redis, viewer.principal, review.id, text)
-
-    return await _act(request, viewer, session, review_id, text, act)
+Answer = Callable[
+    [Request, Viewer, Session, str, "str | None", Callable[[Review], Awaitable[None]]],
+    Awaitable[Response],
+]
 
 
-@router.post("/reviews/{review_id}/reply/edit")
-async def edit_reply(
-    request: Request,
-    review_id: str,
-    viewer: SignedIn,
-    session: Session,
-    redis: Redis,
-    text: ReplyText = "",
-) -> Response:
-    async def act(review: Review) -> None:
-        await service.edit_reply(session, redis, viewer.principal, review.id, text)
+def add_reply_routes(router: APIRouter, prefix: str, answer_by_id: Answer) -> None:
+    """The four ways of answering a review (reply, edit, approve, delete) at
+    ``{prefix}/{review_id}/reply…``: the location's reviews and the brand's share them, each
+    loading the review its own way (``answer_by_id``)."""
 
-    return await _act(request, viewer, session, review_id, text, act)
+    @router.post(prefix + "/{review_id}/reply")
+    async def reply(
+        request: Request,
+        review_id: str,
+        viewer: SignedIn,
+        session: Session,
+        redis: Redis,
+        text: ReplyText = "",
+    ) -> Response:
+        async def act(review: Review) -> None:
+            await service.reply(session, redis, viewer.principal, review.id, text)
+
+        return await answer_by_id(request, viewer, session, review_id, text, act)
+
+    @router.post(prefix + "/{review_id}/reply/edit")
+    async def edit_reply(
+        request: Request,
+        review_id: str,
+        viewer: SignedIn,
+        session: Session,
+        redis: Redis,
+        text: ReplyText = "",
+    ) -> Response:
+        async def act(review: Review) -> None:
+            await service.edit_reply(session, redis, viewer.principal, review.id, text)
+
+        return await answer_by_id(request, viewer, session, review_id, text, act)
+
+    @router.post(prefix + "/{review_id}/reply/approve")
+    async def approve_reply(
+        request: Request,
+        review_id: str,
+        viewer: SignedIn,
+        session: Session,
+        redis: Redis,
+        text: ReplyText = "",
+    ) -> Response:
+        async def act(review: Review) -> None:
+            await service.approve_reply(session, redis, viewer.principal, review.id, text)
+
+        return await answer_by_id(request, viewer, session, review_id, text, act)
+
+    @router.post(prefix + "/{review_id}/reply/delete")
+    async def delete_reply(
+        request: Request, review_id: str, viewer: SignedIn, session: Session, redis: Redis
+    ) -> Response:
+        async def act(review: Review) -> None:
+            await service.delete_reply(session, redis, viewer.principal, review.id)
+
+        return await answer_by_id(request, viewer, session, review_id, None, act)
 
 
-@router.post("/reviews/{review_id}/reply/approve")
-async def approve_reply(
-    request: Request,
-    review_id: str,
-    viewer: SignedIn,
-    session: Session,
-    redis: Redis,
-    text: ReplyText = "",
-) -> Response:
-    async def act(review: Review) -> None:
-        await service.approve_reply(session, redis, viewer.principal, review.id, text)
-
-    return await _act(request, viewer, session, review_id, text, act)
-
-
-@router.post("/reviews/{review_id}/reply/delete")
-async def delete_reply(
-    request: Request,
-    review_id: str,
-    viewer: SignedIn,
-    session: Session,
-    redis: Redis,
-) -> Response:
-    async def act(review: Review) -> None:
-        await service.delete_reply(session, redis, viewer.principal, review.id)
-
-    return await _act(request, viewer, session, review_id, None, act)
+add_reply_routes(router, "/reviews", _act)
