@@ -36,21 +36,19 @@ from tests.factories import PASSWORD, create_brand, create_group, create_locatio
 from tests.support.access import invite_and_accept
 from tests.support.campaigns import campaign_body, create_campaign, publish_template
 from tests.support.clock import TestClock
+from tests.support.journeys import (
+    deliver_mail,
+    follow,
+    link_in,
+    new_context,
+    sign_in_with_keyboard,
+    tab_to,
+)
 from tests.support.publish_worker import running_worker, wait_for
 from tests.support.publishing import counts, state
 from tests.support.social_accounts import connect
 from tests.support.web import WebServer, check_page
-from tests.support.web_brand_journeys import (
-    deliver_mail,
-    follow,
-    keep_timings,
-    link_in,
-    new_context,
-    sign_in_with_keyboard,
-    stores_csv,
-    tab_to,
-    write_controls,
-)
+from tests.support.web_brand_journeys import keep_timings, stores_csv, write_controls
 
 NEW_PASSWORD = "a long passphrase for the viewer"
 

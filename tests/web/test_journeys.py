@@ -26,7 +26,7 @@ import httpx
 import pytest
 from arq.connections import RedisSettings, create_pool
 from fastapi import FastAPI
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, Page, expect
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -37,12 +37,13 @@ from tests.factories import PASSWORD, create_brand, create_location, sign_up
 from tests.support.access import bearer, invite_and_accept
 from tests.support.campaigns import campaign_body, create_campaign, publish_template
 from tests.support.clock import TestClock
+from tests.support.journeys import mailed_link, new_context, sign_in_with_keyboard, tab_to
 from tests.support.publish_worker import running_worker, wait_for
 from tests.support.publishing import counts, state
 from tests.support.review_collection import sandbox_id
 from tests.support.reviews import open_shop
 from tests.support.reviews import run_worker as run_review_worker
-from tests.support.smtp_server import Handler, SmtpServer, run_worker, smtp_settings
+from tests.support.smtp_server import run_worker
 from tests.support.social_accounts import connect
 from tests.support.web import WebServer, check_page, sign_in_browser
 from tests.support.web_approvals import publish
@@ -60,56 +61,11 @@ def journey_server(settings: Settings) -> Iterator[WebServer]:
     server.stop()
 
 
-async def new_context(browser: Browser, server: WebServer, width: int = 1440) -> BrowserContext:
-    context = await browser.new_context(
-        base_url=server.url, viewport={"width": width, "height": 900}, locale="en-US"
-    )
-    context.set_default_timeout(15_000)
-    return context
-
-
 @pytest.fixture
 async def journey_page(browser: Browser, journey_server: WebServer) -> AsyncIterator[Page]:
     context = await new_context(browser, journey_server)
     yield await context.new_page()
     await context.close()
-
-
-async def tab_to(page: Page, selector: str, limit: int = 120) -> None:
-    """Presses Tab until the element matching ``selector`` has the focus (no mouse)."""
-    for _ in range(limit):
-        await page.keyboard.press("Tab")
-        if await page.evaluate(f"document.activeElement.matches({selector!r})"):
-            return
-    raise AssertionError(f"{selector} never got the focus")
-
-
-async def mailed_link(app: FastAPI, settings: Settings, address: str, path: str) -> str:
-    """Runs the worker that delivers queued mail over SMTP to a mail server of the test's own,
-    then reads the mail that reached ``address`` with a link to ``path``: that link, as the
-    path and query to open on this server."""
-    handler = Handler()
-    async with SmtpServer(handler) as smtp:
-        await run_worker(app, smtp_settings(settings, smtp.port))
-    links = []
-    for received in handler.received:
-        body = received.message.get_body(("plain",))
-        if address in received.rcpt_tos and body is not None:
-            found = re.search(
-                rf"https?://[^/\s]+({re.escape(path)}\?token=\S+)", body.get_content()
-            )
-            links += [found.group(1)] if found else []
-    assert len(links) == 1, f"{len(links)} mails to {address} with a link to {path}"
-    return links[0]
-
-
-async def sign_in_with_keyboard(page: Page, email: str, password: str) -> None:
-    await page.goto("/login")
-    await tab_to(page, "#email")
-    await page.keyboard.type(email)
-    await page.keyboard.press("Tab")
-    await page.keyboard.type(password)
-    await page.keyboard.press("Enter")
 
 
 # a. Invited, connected, asked, approved, published --------------------------------------
