@@ -49,6 +49,7 @@ from tests.support.publishing import counts, state
 from tests.support.social_accounts import connect
 from tests.support.web import WebServer, check_page
 from tests.support.web_brand_journeys import keep_timings, stores_csv, write_controls
+from tests.support.web_reviews import write_reviews, yelp_place
 
 NEW_PASSWORD = "a long passphrase for the viewer"
 
@@ -311,6 +312,7 @@ VIEWER = "viewer.of.alpha@agency.example"
 async def test_an_invited_brand_viewer_finds_no_control_that_writes_on_the_brand_pages(
     app: FastAPI,
     client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
     settings: Settings,
     browser: Browser,
     journey_server: WebServer,
@@ -318,7 +320,9 @@ async def test_an_invited_brand_viewer_finds_no_control_that_writes_on_the_brand
 ) -> None:
     owner = await sign_up(client, agency_name="Alpha Franchising")
     brand = await create_brand(client, owner, "Alpha Pizza")
-    location = await create_location(client, owner, brand["id"], name="Alpha Athens")
+    place = await yelp_place(client, admin_engine, owner, brand)
+    location = place.location
+    [review, _] = await write_reviews(admin_engine, place, 2, rating=2)
     group = await create_group(client, owner, brand["id"], "North")
     added = await client.post(
         f"/v1/location-groups/{group['id']}/members",
@@ -349,6 +353,7 @@ async def test_an_invited_brand_viewer_finds_no_control_that_writes_on_the_brand
         f"/brand/campaigns/{campaign['id']}",
         "/brand/calendar",
         "/brand/reviews",
+        f"/brand/reviews/{review['id']}",
         "/brand/reviews/rules",
         "/brand/analytics",
     ]
