@@ -270,6 +270,7 @@ async def test_a_brand_manager_imports_writes_and_runs_a_campaign_the_locations_
             await theirs.keyboard.press("Enter")
             await theirs.wait_for_url("**/approvals/*")
             await expect(theirs.get_by_role("heading", level=1)).to_have_text("Pizza week")
+            await check_page(theirs, f"journey-brand-location-confirms-{city.lower()}")
             await tab_to(theirs, "button[value=approve]")
             await theirs.keyboard.press("Enter")
             await theirs.wait_for_url("**/approvals?decided=approved")
