@@ -295,7 +295,8 @@ async def test_a_brand_manager_works_at_their_brand_only(
     people = await memberships(client, world.owner)
     await sign_in(browser_client, MANAGER)
     home = await browser_client.get("/")
-    assert 'href="/agency/members"' not in home.text  # no agency screens
+    assert 'aria-label="Agency"' not in home.text  # no agency screens
+    assert 'href="/agency/members"' in home.text  # their brand's members, from its navigation
     page = await browser_client.get("/agency/members")
     assert page.status_code == 200
     assert VIEWER in page.text

@@ -75,6 +75,10 @@ async def test_a_brand_manager_sees_only_their_brand_and_no_agency_screens(
     assert switcher_brands(home.text) == []  # one brand: nothing to switch
     assert 'aria-label="Agency"' not in home.text
     assert 'aria-label="Main"' not in home.text  # no location of their own to look after
+    # their brand's members and account health, from the brand's navigation
+    assert 'href="/agency/members"' in home.text
+    assert 'href="/agency/accounts"' in home.text
+    assert 'href="/agency/audit"' not in home.text
 
 
 async def test_another_agencys_brand_is_the_404_page_and_nothing_changes(
