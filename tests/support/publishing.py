@@ -16,8 +16,9 @@ from shared import clock
 from shared.config import Settings
 from shared.db import Database
 from shared.publishing.dispatcher import Lease, lease_due
+from shared.publishing.keeper import LeaseKeeper
 from shared.publishing.limiter import AccountLimiter
-from shared.publishing.publisher import Publisher
+from shared.publishing.publisher import BatchResult, Publisher, Work
 from tests.factories import Tenant, create_brand, create_location, sign_up
 
 BODY = 'Fresh pizza in {{ location.city }}! {{ slot.offer | default("Come by") }}'
@@ -138,3 +139,17 @@ async def make_due(engine: AsyncEngine, post_id: str) -> None:
             text("UPDATE post SET due_at = now() - interval '1 second' WHERE id = :id"),
             {"id": post_id},
         )
+
+
+async def started(app_db: Database, publisher: Publisher) -> tuple[Lease, list[Work]]:
+    """One dispatcher pass, claimed and started by hand: its posts are ``publishing`` (an
+    attempt spent, the lease of a request in flight) and nothing has been sent. The caller
+    decides what the platform answered (``Publisher._settle``), or that the worker died."""
+    (leased,) = await lease(app_db)
+    works = await publisher._claim(leased, BatchResult())
+    keeper = LeaseKeeper(
+        app_db, leased, [w.post_id for w in works], every=60, extend_by=timedelta(seconds=60)
+    )
+    going = await publisher._start(leased, works, keeper, BatchResult())
+    assert len(going) == len(works)
+    return leased, going
