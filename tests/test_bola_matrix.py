@@ -234,6 +234,16 @@ PREPARE: dict[str, list[tuple[str, str]]] = {
     "POST /v1/campaigns/{campaign_id}/resume": [
         ("SQL", "UPDATE campaign SET status = 'paused' WHERE id = :campaign_id"),
     ],
+    # A reminder needs a post of the campaign still waiting for its location's decision.
+    "POST /v1/campaigns/{campaign_id}/remind": [
+        (
+            "SQL",
+            "UPDATE post SET campaign_id = :campaign_id, status = 'needs_approval', "
+            "approval_kind = 'location', scheduled_at = now() + interval '1 day', due_at = NULL "
+            "WHERE id = (SELECT p.id FROM post p JOIN campaign c ON c.agency_id = p.agency_id "
+            "AND c.brand_id = p.brand_id WHERE c.id = :campaign_id ORDER BY p.id LIMIT 1)",
+        ),
+    ],
     "POST /v1/posts/{post_id}/retry": [
         ("SQL", "UPDATE post SET status = 'failed' WHERE id = :post_id"),
     ],

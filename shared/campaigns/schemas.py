@@ -236,3 +236,11 @@ class ActionOut(BaseModel):
         default=0, description="Posts already handed to a platform, left to finish."
     )
     detail: str
+
+
+class RemindOut(BaseModel):
+    """What a reminder did."""
+
+    mails: int = Field(description="Mails queued: one digest per person who decides.")
+    posts: int = Field(description="The campaign's posts still waiting, listed in them.")
+    next_reminder_at: dt.datetime = Field(description="When the next reminder is allowed.")

@@ -15,11 +15,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from arq.connections import ArqRedis
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.access.policy import Target, authorize, reach
 from shared.access.principal import Principal
+from shared.approvals import service as approval_service
 from shared.audit import service as audit
 from shared.billing import entitlements
 from shared.billing.plans import Feature
@@ -37,11 +38,14 @@ from shared.campaigns.schemas import (
     LaunchIn,
     LaunchOut,
     Progress,
+    RemindOut,
     RescheduleIn,
     schedule_json,
 )
+from shared.config import Settings
 from shared.db import hooks
-from shared.errors import Conflict, FieldProblem, NotFound, ValidationFailed
+from shared.db.tenancy import set_tenant
+from shared.errors import Conflict, FieldProblem, NotFound, RateLimited, ValidationFailed
 from shared.jobs import enqueue
 from shared.locations.models import Location, LocationGroup
 from shared.pagination import Slice, Sorting, sorted_page
@@ -887,3 +891,92 @@ async def reschedule(
     return ActionOut(
         campaign=out(campaign), changed=changed, left_to_finish=in_flight, detail=detail
     )
+
+
+# Reminders ---------------------------------------------------------------------------------
+
+REMIND_EVERY = timedelta(hours=1)
+"""At most one reminder per campaign in this time."""
+_REMINDED_KEY = "campaign:reminded:{agency_id}:{campaign_id}"
+
+
+class ReminderTooSoon(RateLimited):
+    code = "reminder_too_soon"
+
+    def __init__(self, next_at: datetime, now: datetime) -> None:
+        super().__init__(
+            "the people who decide were reminded less than an hour ago; the next reminder "
+            f"is allowed at {next_at.isoformat(timespec='seconds')}",
+            retry_after_seconds=int((next_at - now).total_seconds()) + 1,
+        )
+        self.extra = {"next_reminder_at": next_at.isoformat(timespec="seconds")}
+
+
+async def remind(
+    session: AsyncSession,
+    principal: Principal,
+    campaign_id: uuid.UUID,
+    redis: ArqRedis,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+) -> RemindOut:
+    """Mails once more everyone who can decide the campaign's posts still waiting (status
+    pending approval, time not passed): one digest per person, the nearest deciders, as
+    when the posts began to wait (``approvals.notify_pending``). 409 when nothing waits;
+    429 within an hour of the last reminder.
+
+    The hour is kept in Redis (``SET NX EX``), not in a column: it is a throttle that ends
+    by itself, the claim is atomic between two managers pressing at once without holding the
+    campaign's row lock (which fan-out, pause and cancel take) while the digests are written,
+    and losing it (a Redis flush) costs at most one reminder too many. Any failure before
+    the answer releases it, so a reminder that sent nothing does not block the next."""
+    now = now or datetime.now(UTC)
+    campaign = await _campaign(session, principal, campaign_id, "campaign.update")
+    waiting = list(
+        (
+            await session.execute(
+                select(Post.id)
+                .where(
+                    Post.agency_id == principal.agency_id,
+                    Post.campaign_id == campaign.id,
+                    Post.status == approval_service.PENDING,
+                    or_(Post.scheduled_at.is_(None), Post.scheduled_at > now),
+                )
+                .order_by(Post.id)
+            )
+        ).scalars()
+    )
+    if not waiting:
+        raise Conflict(
+            "none of the campaign's posts waits for a decision; there is nobody to remind",
+            code="nothing_waiting",
+        )
+    key = _REMINDED_KEY.format(agency_id=principal.agency_id, campaign_id=campaign.id)
+    next_at = now + REMIND_EVERY
+    if not await redis.set(key, next_at.isoformat(), nx=True, ex=REMIND_EVERY):
+        held = await redis.get(key)
+        raise ReminderTooSoon(
+            datetime.fromisoformat(held.decode()) if held else now + timedelta(seconds=1), now
+        )
+    try:
+        mails = await approval_service.notify_pending(
+            session, settings, principal.agency_id, waiting, redis=redis, now=now
+        )
+        await set_tenant(session, principal.agency_id, principal.user_id)
+        if mails == 0:  # nobody may decide them: nothing sent, nothing to wait for
+            await redis.delete(key)
+            next_at = now
+        audit.record_by(
+            session,
+            principal,
+            action="campaign.remind",
+            object_type="campaign",
+            object_id=campaign.id,
+            details={"mails": mails, "posts": len(waiting)},
+        )
+        await session.flush()
+    except BaseException:
+        await redis.delete(key)
+        raise
+    return RemindOut(mails=mails, posts=len(waiting), next_reminder_at=next_at)

@@ -6,7 +6,15 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, status
 from fastapi.responses import JSONResponse
 
-from services.api.deps import DEFAULT_PAGE_SIZE, CurrentPrincipal, Cursor, Limit, Redis, Session
+from services.api.deps import (
+    DEFAULT_PAGE_SIZE,
+    CurrentPrincipal,
+    Cursor,
+    Limit,
+    Redis,
+    Session,
+    SettingsDep,
+)
 from services.api.listing import Include, sort_by, wants_total
 from services.api.problems import problems
 from shared.campaigns import service as campaign_service
@@ -19,6 +27,7 @@ from shared.campaigns.schemas import (
     CampaignUpdate,
     LaunchIn,
     LaunchOut,
+    RemindOut,
     RescheduleIn,
 )
 from shared.content.platforms import PLATFORMS
@@ -281,3 +290,25 @@ async def reschedule_campaign(
         lambda: campaign_service.reschedule(session, principal, campaign_id, data),
         status_code=status.HTTP_200_OK,
     )
+
+
+@router.post(
+    "/campaigns/{campaign_id}/remind",
+    summary="Remind the people who have not decided the campaign's waiting posts",
+    description="Mails everyone who can decide the campaign's posts still waiting for approval "
+    "(their time not passed): one digest per person, with approve and reject links, sent to "
+    "the nearest deciders (a location's managers for its confirmations). At most one reminder "
+    "per campaign per hour: a second within the hour → 429 `reminder_too_soon` with "
+    "`next_reminder_at` and `Retry-After`. Nothing waiting → 409 `nothing_waiting`.",
+    response_model=RemindOut,
+    responses=problems(401, 403, 404, 409, 429),
+    openapi_extra={"x-permission": "campaign.update"},
+)
+async def remind_campaign(
+    campaign_id: uuid.UUID,
+    session: Session,
+    principal: CurrentPrincipal,
+    redis: Redis,
+    settings: SettingsDep,
+) -> RemindOut:
+    return await campaign_service.remind(session, principal, campaign_id, redis, settings)
