@@ -154,7 +154,7 @@ async def test_progress_page_counts_and_pages_and_offers_what_the_state_allows(
     assert re.search(r'metric-value">1</span> <span class="metric-label">Skipped', text)
     assert "Athens Slice: 1 post waiting" in text
     assert "Berlin Slice: 1 post waiting" in text
-    assert "A reminder you send by hand is not available yet" in text
+    assert "Remind them" in text
     assert "/pause" in text
     assert "/launch" not in text
     assert "/resume" not in text

@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import and_, func, literal, select, tuple_
 
-from services.api.deps import Redis, Session
+from services.api.deps import Redis, Session, SettingsDep
 from services.web.deps import SignedIn, Viewer
 from services.web.i18n import N_, Translator
 from services.web.post_words import PLATFORM_NAMES, STATUS_NAMES
@@ -75,6 +75,9 @@ DONE = {
     "resumed": N_("The campaign is running again."),
     "cancelled": N_("The campaign is cancelled: its posts that had not gone out will not."),
     "rescheduled": N_("The campaign's posts that had not gone out have their new time."),
+    "nobody": N_(
+        "Nobody may decide the waiting posts: give their locations a manager, then remind them."
+    ),
 }
 CONFLICTS = {
     "campaign_not_launchable": N_("Only a draft can be launched."),
@@ -638,6 +641,8 @@ async def _progress(
         "platform_names": PLATFORM_NAMES,
         "schedule_text": schedule_text(detail.schedule, t),
         "refreshes": detail.status in ("launching", "running", "paused"),
+        "may_remind": bool(waiting)
+        and allowed(viewer.principal, "campaign.update", Target(brand_id=viewer.brand.id)),
     }
 
 
@@ -695,12 +700,18 @@ async def _campaign_page(
     cursor: str = "",
     status: str = "",
     done: str = "",
+    people: int = 0,
     problems: dict[str, str] | None = None,
     form: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
     t = translator(request)
     context = await _progress(request, viewer, session, detail, status=status, cursor=cursor)
+    flash = t.gettext(DONE[done]) if done in DONE else None
+    if done == "reminded" and people > 0:
+        flash = t.ngettext(
+            "%(num)s person was reminded by mail.", "%(num)s people were reminded by mail.", people
+        )
     values = _default_form()
     values["schedule_kind"] = detail.schedule.get("kind", "local")
     if detail.schedule.get("kind") == "local":
@@ -711,7 +722,7 @@ async def _campaign_page(
             "actions": _actions(viewer, detail.status),
             "problems": problems or {},
             "form": {**values, **(form or {})},
-            "flash": t.gettext(DONE[done]) if done in DONE else None,
+            "flash": flash,
             "policy_names": POLICY_NAMES,
         }
     )
@@ -727,11 +738,12 @@ async def campaign_page(
     cursor: str = "",
     status: str = "",
     done: str = "",
+    people: int = 0,
 ) -> Response:
     await brand_of(session, viewer, "campaign.read")
     detail = await _campaign(session, viewer, campaign_id)
     return await _campaign_page(
-        request, viewer, session, detail, cursor=cursor, status=status, done=done
+        request, viewer, session, detail, cursor=cursor, status=status, done=done, people=people
     )
 
 
@@ -828,6 +840,58 @@ async def reschedule(
             status_code=error.status_code,
         )
     return redirect(f"/brand/campaigns/{detail.id}?done=rescheduled")
+
+
+@router.post("/brand/campaigns/{campaign_id}/remind")
+async def remind(
+    request: Request,
+    viewer: SignedIn,
+    session: Session,
+    redis: Redis,
+    settings: SettingsDep,
+    campaign_id: str,
+) -> Response:
+    """Mails the people who have not decided the waiting posts (the API's ``remind``); too
+    soon or nothing waiting: the page again, saying so next to the button."""
+    await brand_of(session, viewer, "campaign.read")
+    detail = await _campaign(session, viewer, campaign_id)
+    t = translator(request)
+    try:
+        async with all_or_nothing(session):
+            sent = await campaign_service.remind(
+                session, viewer.principal, detail.id, redis, settings
+            )
+    except campaign_service.ReminderTooSoon as error:
+        when = dt.datetime.fromisoformat(str(error.extra["next_reminder_at"]))
+        problem = t.gettext(
+            "They were reminded less than an hour ago. The next reminder can be sent at %(when)s.",
+            when=t.format_datetime(when, viewer.time_zone),
+        )
+        return await _remind_refused(request, viewer, session, campaign_id, "remind", problem, 429)
+    except AppError as error:
+        if error.status_code != 409:
+            raise
+        problem = t.gettext("No post waits for a decision any more: there is nobody to remind.")
+        # No waiting list (and no button) to show it beside: above the actions.
+        return await _remind_refused(request, viewer, session, campaign_id, "actions", problem, 409)
+    if sent.mails == 0:
+        return redirect(f"/brand/campaigns/{detail.id}?done=nobody")
+    return redirect(f"/brand/campaigns/{detail.id}?done=reminded&people={sent.mails}")
+
+
+async def _remind_refused(
+    request: Request,
+    viewer: Viewer,
+    session: Session,
+    campaign_id: str,
+    where: str,
+    problem: str,
+    status_code: int,
+) -> Response:
+    detail = await _campaign(session, viewer, campaign_id)
+    return await _campaign_page(
+        request, viewer, session, detail, problems={where: problem}, status_code=status_code
+    )
 
 
 _SCHEDULE_FIELDS = ("schedule_kind", "local_date", "local_time", "at_date", "at_time")

@@ -17,6 +17,8 @@
   function refresh(box) {
     var url = box.getAttribute("data-refresh");
     if (!url || document.hidden) { return; }
+    // Not under the keyboard's feet: a focused link or button (Remind them) would be lost.
+    if (box.contains(document.activeElement)) { return; }
     url += window.location.search;  // the same page of locations, the same status
     fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (answer) { return answer.ok ? answer.text() : null; })
