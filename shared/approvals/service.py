@@ -20,7 +20,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
-from sqlalchemy import and_, bindparam, case, func, literal, select, text, tuple_, update
+from sqlalchemy import and_, any_, bindparam, case, func, literal, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.access import repository as access_repository
@@ -58,6 +60,7 @@ DIGEST_MAX_POSTS = 100
 MAIL_KIND = "approval_digest"
 
 _QUEUE_SORT = "scheduled"
+_UUIDS = ARRAY(PG_UUID(as_uuid=True))
 _NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 """Sort key of a pending post without a time (none should exist): last in the queue."""
 
@@ -586,6 +589,40 @@ class _Decider:
         return min(levels) if levels else None
 
 
+_Scope = tuple[ScopeType, uuid.UUID | None]
+
+
+def _by_scope(deciders: list[_Decider]) -> dict[_Scope, list[_Decider]]:
+    """The people holding a grant at each scope (the agency's: ``(AGENCY, None)``)."""
+    index: dict[_Scope, list[_Decider]] = {}
+    for decider in deciders:
+        scopes = {
+            (g.scope_type, None if g.scope_type is ScopeType.AGENCY else g.scope_id)
+            for g in decider.grants
+        }
+        for scope in scopes:
+            index.setdefault(scope, []).append(decider)
+    return index
+
+
+def _nearest(index: dict[_Scope, list[_Decider]], action: str, target: Target) -> list[uuid.UUID]:
+    """Who decides a post at ``target``: of the people whose grants can reach it (the
+    agency's, its brand's, its location's: no other grant covers a post), those nearest."""
+    seen: dict[uuid.UUID, _Decider] = {}
+    for scope in (
+        (ScopeType.LOCATION, target.location_id),
+        (ScopeType.BRAND, target.brand_id),
+        (ScopeType.AGENCY, None),
+    ):
+        for decider in index.get(scope, ()):
+            seen.setdefault(decider.user_id, decider)
+    levels = {user_id: d.level(action, target) for user_id, d in seen.items()}
+    nearest = min((lv for lv in levels.values() if lv is not None), default=None)
+    if nearest is None:
+        return []
+    return [user_id for user_id, lv in levels.items() if lv == nearest]
+
+
 async def _deciders(session: AsyncSession, agency_id: uuid.UUID) -> list[_Decider]:
     rows = (
         await session.execute(
@@ -713,7 +750,7 @@ async def notify_pending(
             )
             .where(
                 Post.agency_id == agency_id,
-                Post.id.in_(list(post_ids)),
+                Post.id == any_(bindparam("post_ids", list(post_ids), _UUIDS)),
                 Post.status == PENDING,
             )
             .order_by(func.coalesce(Post.scheduled_at, literal(_NEVER)), Post.id)
@@ -727,16 +764,19 @@ async def notify_pending(
     if not pending:
         return 0
     deciders = await _deciders(session, agency_id)
+    index = _by_scope(deciders)
+    order = {d.user_id: n for n, d in enumerate(deciders)}
+    chosen: dict[tuple[str, Target], list[uuid.UUID]] = {}
     digests: dict[uuid.UUID, list[tuple[Post, Location]]] = {}
     for post, location in pending:
-        action, target = permission_for(post.approval_kind), _target(post)
-        levels = {d.user_id: d.level(action, target) for d in deciders}
-        nearest = min((lv for lv in levels.values() if lv is not None), default=None)
-        for decider in deciders:
-            if nearest is not None and levels[decider.user_id] == nearest:
-                digests.setdefault(decider.user_id, []).append((post, location))
+        key = (permission_for(post.approval_kind), _target(post))
+        if key not in chosen:  # a location's channels share their deciders
+            chosen[key] = _nearest(index, *key)
+        for user_id in chosen[key]:
+            digests.setdefault(user_id, []).append((post, location))
     by_id = {d.user_id: d for d in deciders}
-    for user_id, items in digests.items():
+    for user_id in sorted(digests, key=order.__getitem__):
+        items = digests[user_id]
         decider = by_id[user_id]
         subject, body = _digest(settings, decider, items, now=now)
         mail.queue(
