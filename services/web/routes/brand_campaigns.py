@@ -865,7 +865,7 @@ async def remind(
         when = dt.datetime.fromisoformat(str(error.extra["next_reminder_at"]))
         problem = t.gettext(
             "They were reminded less than an hour ago. The next reminder can be sent at %(when)s.",
-            when=t.format_datetime(when, viewer.time_zone),
+            when=f"{t.format_datetime(when, viewer.time_zone)} ({viewer.time_zone})",
         )
         return await _remind_refused(request, viewer, session, campaign_id, "remind", problem, 429)
     except AppError as error:
