@@ -561,6 +561,13 @@ async def main(
                         print(f"{group[0].name}: {group[0].size / 1024:.1f} KB", flush=True)
                     for n_group, group in enumerate(groups):
                         count = requests if n_group < part_two else brand_requests
+                        # A fresh access token for each group (one lives 15 minutes).
+                        if n_group < part_two:
+                            token = await api_token(http, base, w.manager_email)
+                            bearer["Authorization"] = f"Bearer {token}"
+                        else:
+                            token = await api_token(http, base, w.brand_manager_email)
+                            head_bearer["Authorization"] = f"Bearer {token}"
                         began = time.perf_counter()
                         for target in group:
                             await hammer(http, base, target, min(200, count), process.pid, False)
@@ -570,6 +577,8 @@ async def main(
                                     http, base, target, min(ROUND, count), process.pid, True
                                 )
                         print(f"{group[0].name}: {time.perf_counter() - began:.0f} s", flush=True)
+                        for target in group:
+                            print(target.row(), flush=True)
         finally:
             await admin.close()
 
