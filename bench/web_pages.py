@@ -31,11 +31,17 @@
    | ``/reviews`` | ``GET /v1/reviews?location_id&limit=20`` (the page's 20) |
 
    Every answer must be 200 and non-empty; the calendar's API answer must hold the whole month.
-4. Each page's weight: its HTML plus every stylesheet and script it links (uncompressed).
+4. Part 2 (issue #16, ``bench/_web_pages_brand.py``): the brand's accounts, groups, a 30,000-post
+   campaign and 60 days of numbers; the brand's manager signs in the same two ways; the brand
+   locations list, brand calendar, campaign progress and analytics pages against the API calls
+   for the same rows, ``--brand-requests`` times each, the same way. Every API token is fetched
+   again before each page's run (a token lives 15 minutes).
+5. Each page's weight: its HTML plus every stylesheet and script it links (uncompressed).
 
 Prints per page and per API call p50/p95 latency (as the client sees it, 32 in flight) and
 the server's CPU per request, the page's size; then
-``RESULT web_pages p95_ratio=<worst page p95 / its API's p95> max_kb=<largest page>``.
+``RESULT web_pages p95_ratio=<worst page p95 / its API's p95> max_kb=<largest page>`` over
+the pages of parts 1 and 2.
 Targets: each page's p95 ≤ 2× its API's, every page ≤ 100 KB.
 """
 
