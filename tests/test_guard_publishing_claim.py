@@ -195,6 +195,7 @@ async def test_the_publish_job_counts_what_its_claim_ended_and_the_rest_still_go
 async def test_a_published_x_post_links_to_it_under_the_accounts_handle(
     client: httpx.AsyncClient,
     admin_engine: AsyncEngine,
+    sandbox: httpx.AsyncClient,  # reset after the test: the next one counts X's writes
     app_db: Database,
     publisher: Publisher,
     shop: Shop,
@@ -208,6 +209,7 @@ async def test_a_published_x_post_links_to_it_under_the_accounts_handle(
     row = await state(admin_engine, made["id"])
     assert row["status"] == "published"
     assert row["permalink"] == f"https://x.com/{account['username']}/status/{row['external_id']}"
+    assert await counts(sandbox, "x") == {made["id"]: 1}
 
 
 async def test_a_job_that_waited_in_the_queue_renews_its_posts_lease_when_it_claims_them(
