@@ -219,3 +219,38 @@ async def test_the_same_statements_for_10_or_300_posts(
         shown = await browser_client.get(url)
     assert "310 posts" in shown.text
     assert many.count == few.count
+
+
+async def test_a_big_brand_finds_a_location_by_search_instead_of_a_list(
+    client: httpx.AsyncClient,
+    browser_client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    worker_ctx: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past ``LOCATION_CHOICES`` locations the filter is a search field (a list of thousands
+    of names would outweigh the page); a link naming a location by id still filters by it."""
+    monkeypatch.setattr(brand_calendar, "LOCATION_CHOICES", 2)
+    w = await head_office(client, admin_engine)
+    week = await launched(client, w, worker_ctx, name="Pizza week", audience={"kind": "all"})
+    posts = await posts_of(client, w, week["id"])
+    await sign_in(browser_client, w.manager_email)
+
+    page = await browser_client.get(JUNE)
+    assert 'name="location_q"' in page.text
+    assert 'id="filter-location" name="location"' not in page.text
+
+    found = await browser_client.get(JUNE + "&location_q=chicago")
+    assert post_links(found.text) == {p["id"] for p in posts if p["location_id"] == w.chicago["id"]}
+    assert "Showing Chicago Slice." in found.text
+    # the location last by name, beyond the first two listed, named by a link
+    linked = await browser_client.get(JUNE + f"&location={w.chicago['id']}")
+    assert post_links(linked.text) == post_links(found.text)
+    nothing = await browser_client.get(JUNE + "&location_q=nowhere")
+    assert post_links(nothing.text) == {p["id"] for p in posts}  # no match: no filter,
+    assert "No location of the brand matches “nowhere”" in nothing.text  # and it says so
+
+    other = await sign_up(client)
+    theirs = await create_location(client, other, (await create_brand(client, other))["id"])
+    foreign = await browser_client.get(JUNE + f"&location={theirs['id']}")
+    assert post_links(foreign.text) == {p["id"] for p in posts}  # another agency's: ignored

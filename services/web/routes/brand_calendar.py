@@ -8,33 +8,40 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+import asyncpg
 from fastapi import Query, Request
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.deps import Session
 from services.web import calendar_period as cal
-from services.web.deps import SignedIn
+from services.web.deps import SignedIn, Viewer
 from services.web.post_words import PLATFORM_NAMES, STATUS_NAMES
 from services.web.rendering import redirect, render, translator
 from services.web.routes.brand_campaigns import brand_of, location_names
 from services.web.routing import web_router
 from shared import clock
 from shared.campaigns import service as campaign_service
-from shared.errors import BadRequest
+from shared.errors import BadRequest, NotFound
 from shared.locations import service as location_service
 from shared.locations.repository import LocationFilter
 from shared.posts import service as post_service
 
 router = web_router()
 
-PAGE_SIZE = 500
-"""Posts per page of a period (a month of a big brand holds tens of thousands)."""
+PAGE_SIZE = 150
+"""Posts per page of a period (a month of a big brand holds tens of thousands): about 50 KB of
+grid, so the page stays under 100 KB (bench/RESULTS.md, web_pages of issue #16)."""
 CHOICES_MAX = 500
-"""Locations, groups and campaigns offered by the filters."""
+"""Groups and campaigns offered by the filters."""
+LOCATION_CHOICES = 100
+"""Up to this many locations the filter is a list; a bigger brand's is a search field (a list
+of 10,000 names would weigh more than the page)."""
 ZONE = "UTC"
 
 
@@ -47,6 +54,33 @@ def _chosen(value: str, known: set[uuid.UUID]) -> uuid.UUID | None:
     return ident if ident in known else None
 
 
+async def _location_chosen(
+    session: AsyncSession,
+    viewer: Viewer,
+    brand_id: uuid.UUID,
+    location: str,
+    listed: Sequence[asyncpg.Record],
+    searched: str,
+) -> tuple[uuid.UUID | None, str]:
+    """The location of the filter: the first the search finds by name, code or city, else the
+    one the address names — loaded through the policy when it is not among those listed (a
+    link from a location's page of a big brand), and only if it is of this brand."""
+    if searched:
+        return (listed[0]["id"], listed[0]["name"]) if listed else (None, "")
+    try:
+        ident = uuid.UUID(location.strip())
+    except ValueError:
+        return None, ""
+    for row in listed:
+        if row["id"] == ident:
+            return ident, str(row["name"])
+    try:
+        found = await location_service.get_location(session, viewer.principal, ident)
+    except NotFound:
+        return None, ""
+    return (found.id, found.name) if found.brand_id == brand_id else (None, "")
+
+
 @router.get("/brand/calendar")
 async def brand_calendar(
     request: Request,
@@ -56,6 +90,7 @@ async def brand_calendar(
     day: Annotated[str, Query(alias="date")] = "",
     group: str = "",
     location: str = "",
+    location_q: Annotated[str, Query(max_length=200)] = "",
     campaign: str = "",
     platform: Annotated[list[str] | None, Query()] = None,
     status: Annotated[list[str] | None, Query()] = None,
@@ -74,15 +109,17 @@ async def brand_calendar(
     groups = await location_service.list_groups(
         session, viewer.principal, brand_id=brand.id, limit=CHOICES_MAX, cursor=None
     )
+    searched = location_q.strip()
     locations = await location_service.list_locations(
         session,
         viewer.principal,
-        LocationFilter(brand_id=brand.id),
+        LocationFilter(brand_id=brand.id, q=searched or None),
         fields=("id", "name"),
         sort="name",
-        limit=CHOICES_MAX,
+        limit=LOCATION_CHOICES + 1,
         cursor=None,
     )
+    many_locations = bool(searched) or len(locations.items) > LOCATION_CHOICES
     campaigns = await campaign_service.list_campaigns(
         session,
         viewer.principal,
@@ -93,7 +130,9 @@ async def brand_calendar(
         cursor=None,
     )
     group_id = _chosen(group, {g.id for g in groups.items})
-    location_id = _chosen(location, {r["id"] for r in locations.items})
+    location_id, location_name = await _location_chosen(
+        session, viewer, brand.id, location, locations.items, searched
+    )
     campaign_id = _chosen(campaign, {c.id for c in campaigns.items})
     filters: dict[str, Any] = {
         "group": str(group_id or ""),
@@ -159,7 +198,10 @@ async def brand_calendar(
             "platforms": platforms,
             "statuses": statuses,
             "groups": groups.items,
-            "locations": locations.items,
+            "locations": locations.items[:LOCATION_CHOICES],
+            "many_locations": many_locations,
+            "location_name": location_name,
+            "location_q": searched,
             "campaigns": campaigns.items,
             "platform_names": PLATFORM_NAMES,
             "status_names": STATUS_NAMES,
