@@ -225,3 +225,10 @@ async def test_the_billing_and_upgrade_pages_in_greek(
     )
     assert refused.status_code == 402
     assert "Το πρόγραμμά σας δεν περιλαμβάνει αυτό" in refused.text
+
+
+def test_every_feature_of_the_plans_has_a_name_on_the_billing_page() -> None:
+    from services.web.routes.agency_billing import FEATURE_NAMES
+    from shared.billing.plans import Feature
+
+    assert set(FEATURE_NAMES) == {feature.value for feature in Feature}

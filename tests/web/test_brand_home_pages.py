@@ -67,7 +67,9 @@ async def test_head_office_sees_what_needs_it_and_where_each_is_fixed(
     assert 'href="/brand/locations?health=needs_reconnect"' in home.text
     assert 'href="/brand/reviews?needs_answer=1"' in home.text
     assert "1 of 4 posts published" in home.text
-    assert 'href="/agency/accounts"' not in home.text  # a brand manager has no agency screens
+    # a brand manager has no agency screens (their brand's account health is in its navigation)
+    assert "Account health across the agency" not in home.text
+    assert 'aria-label="Agency"' not in home.text
 
 
 async def test_a_brand_viewer_sees_the_counts_but_not_the_queue_and_nothing_of_another_brand(
