@@ -9,11 +9,11 @@ number of statements whatever the number of rows (tests/web/test_brand_locations
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select, text, true
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.access.principal import Principal
@@ -123,12 +123,15 @@ async def totals(session: AsyncSession, principal: Principal, f: ListFilter) -> 
 async def listing(
     session: AsyncSession, principal: Principal, f: ListFilter, *, page: int, size: int = PAGE_SIZE
 ) -> Listing:
-    """Page ``page`` (from 1) by name; the totals; each row's groups and accounts."""
+    """Page ``page`` (from 1) by name, each row with its groups and its accounts' health (one
+    statement: the page's rows are chosen first, by the name index, then each joined to its
+    group names and account counts), and the totals (a second one)."""
     matching, active = await totals(session, principal, f)
     page = max(1, min(page, -(-matching // size)))
-    stmt = (
+    chosen = (
         _matching(principal, f)
         .with_only_columns(
+            Location.agency_id,
             Location.id,
             Location.name,
             Location.external_ref,
@@ -139,11 +142,47 @@ async def listing(
         .order_by(Location.name, Location.id)
         .offset((page - 1) * size)
         .limit(size)
+        .subquery("chosen")
     )
-    found = (await session.execute(stmt)).all()
-    ids = [r.id for r in found]
-    groups = await group_names(session, principal, ids)
-    health = await account_health(session, principal, ids)
+    groups = (
+        scoped(LocationGroup, principal)
+        .with_only_columns(
+            func.coalesce(
+                func.array_agg(aggregate_order_by(LocationGroup.name, LocationGroup.name)),
+                text("'{}'::text[]"),
+            ).label("names")
+        )
+        .select_from(LocationGroup)
+        .join(
+            LocationGroupMember,
+            (LocationGroupMember.agency_id == LocationGroup.agency_id)
+            & (LocationGroupMember.group_id == LocationGroup.id),
+        )
+        .where(
+            LocationGroupMember.agency_id == chosen.c.agency_id,
+            LocationGroupMember.location_id == chosen.c.id,
+        )
+        .lateral("groups")
+    )
+    health = (
+        scoped(SocialAccount, principal)
+        .with_only_columns(
+            func.count().filter(SocialAccount.status == "connected").label("connected"),
+            func.count().filter(SocialAccount.status == NEEDS_RECONNECT).label("reconnect"),
+        )
+        .where(
+            SocialAccount.agency_id == chosen.c.agency_id,
+            SocialAccount.location_id == chosen.c.id,
+        )
+        .lateral("health")
+    )
+    stmt = (
+        select(chosen, groups.c.names, health.c.connected, health.c.reconnect)
+        .select_from(chosen)
+        .join(groups, true())
+        .join(health, true())
+        .order_by(chosen.c.name, chosen.c.id)
+    )
     rows = [
         Row(
             id=r.id,
@@ -152,57 +191,13 @@ async def listing(
             city=r.city,
             country=r.country,
             status=r.status,
-            groups=groups.get(r.id, []),
-            connected=health.get(r.id, {}).get("connected", 0),
-            needs_reconnect=health.get(r.id, {}).get(NEEDS_RECONNECT, 0),
+            groups=list(r.names),
+            connected=int(r.connected),
+            needs_reconnect=int(r.reconnect),
         )
-        for r in found
+        for r in (await session.execute(stmt)).all()
     ]
     return Listing(rows, matching, active, page)
-
-
-async def group_names(
-    session: AsyncSession, principal: Principal, location_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, list[str]]:
-    """Each location's group names, by name."""
-    if not location_ids:
-        return {}
-    stmt = (
-        scoped(LocationGroup, principal)
-        .with_only_columns(LocationGroupMember.location_id, LocationGroup.name)
-        .join(
-            LocationGroupMember,
-            (LocationGroupMember.agency_id == LocationGroup.agency_id)
-            & (LocationGroupMember.group_id == LocationGroup.id),
-        )
-        .where(LocationGroupMember.location_id.in_(location_ids))
-        .order_by(LocationGroup.name)
-    )
-    out: dict[uuid.UUID, list[str]] = defaultdict(list)
-    for location_id, name in (await session.execute(stmt)).all():
-        out[location_id].append(name)
-    return out
-
-
-async def account_health(
-    session: AsyncSession, principal: Principal, location_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, dict[str, int]]:
-    """How many accounts of each location are connected, and how many need reconnecting."""
-    if not location_ids:
-        return {}
-    stmt = (
-        scoped(SocialAccount, principal)
-        .with_only_columns(SocialAccount.location_id, SocialAccount.status, func.count())
-        .where(
-            SocialAccount.location_id.in_(location_ids),
-            SocialAccount.status != "revoked",
-        )
-        .group_by(SocialAccount.location_id, SocialAccount.status)
-    )
-    out: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
-    for location_id, status, n in (await session.execute(stmt)).all():
-        out[location_id][status] = int(n)
-    return out
 
 
 async def countries(session: AsyncSession, principal: Principal, brand_id: uuid.UUID) -> list[str]:
