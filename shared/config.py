@@ -210,6 +210,26 @@ class Settings(BaseSettings):
     billing_quantity_debounce_seconds: float = 30.0
     """Location changes are gathered this long before Stripe's quantity is updated."""
 
+    # Media storage (issue #17): shared.media.storage, served by signed URLs ---------------
+    media_storage: Literal["filesystem", "s3"] = "filesystem"
+    media_root: str = ""
+    """Filesystem storage's folder. Empty: ``media`` in the dev stack's data folder
+    (``$CHORUS_DATA_DIR`` or the git-ignored ``.data/`` of the checkout)."""
+    media_s3_bucket: str = ""
+    media_s3_endpoint_url: str = ""
+    """Empty: AWS S3. Otherwise MinIO, R2, GCS interop... (``https://host:port``)."""
+    media_s3_region: str = "us-east-1"
+    media_s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    """``path`` for most self-hosted S3-compatible servers (MinIO, moto)."""
+    media_s3_access_key_id: str = ""
+    """Empty (with the secret): the default AWS credential chain (environment, role)."""
+    media_s3_secret_access_key: SecretStr = SecretStr("")
+    media_url_ttl_seconds: int = 900
+    """How long a signed media URL works (platforms fetch the file within minutes)."""
+    media_public_base_url: str = ""
+    """Where signed media URLs point (a CDN in front of the API, say). Empty:
+    ``public_base_url``."""
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.env != "production":
