@@ -1,0 +1,1 @@
+"""Media library: uploads, processing and per-platform derivatives (issue #17)."""

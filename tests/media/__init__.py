@@ -1,0 +1,1 @@
+"""Tests of the media library (issue #17)."""
