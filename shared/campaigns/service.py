@@ -18,6 +18,7 @@ from arq.connections import ArqRedis
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import clock
 from shared.access.policy import Target, authorize, reach
 from shared.access.principal import Principal
 from shared.approvals import service as approval_service
@@ -931,7 +932,7 @@ async def remind(
     campaign's row lock (which fan-out, pause and cancel take) while the digests are written,
     and losing it (a Redis flush) costs at most one reminder too many. Any failure before
     the answer releases it, so a reminder that sent nothing does not block the next."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     campaign = await _campaign(session, principal, campaign_id, "campaign.update")
     waiting = list(
         (

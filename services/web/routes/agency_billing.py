@@ -10,6 +10,7 @@ itself; live, the PaymentMethod id comes from Stripe.js, never a card number thr
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -213,6 +214,35 @@ def _billing_problem(t: Any, exc: AppError) -> dict[str, str]:
     raise exc
 
 
+async def _change(
+    request: Request,
+    viewer: Viewer,
+    session: Session,
+    settings: Settings,
+    gateway: StripeGateway,
+    change: Callable[[], Awaitable[object]],
+    done: str,
+    *,
+    refused_status: Callable[[AppError], int] = lambda exc: exc.status_code,
+) -> Response:
+    """Runs one change of the subscription (nothing of it kept when Stripe or a check refuses
+    it): back to the billing page saying it is done, or the page again with the refusal."""
+    try:
+        async with all_or_nothing(session):
+            await change()
+    except AppError as exc:
+        return await _page(
+            request,
+            viewer,
+            session,
+            settings,
+            gateway,
+            problems=_billing_problem(translator(request), exc),
+            status_code=refused_status(exc),
+        )
+    return redirect(f"/agency/billing?done={done}")
+
+
 @router.post("/agency/billing/subscribe")
 async def subscribe(
     request: Request,
@@ -233,27 +263,22 @@ async def subscribe(
     problems.update(more)
     if problems or method is None:
         return await _page(request, viewer, session, settings, gateway, problems=problems)
-    try:
-        async with all_or_nothing(session):
-            await billing_service.subscribe(
-                session,
-                settings,
-                gateway,
-                viewer.principal,
-                SubscribeIn(plan=plan, payment_method=method),
-            )
-    except AppError as exc:
-        problems = _billing_problem(t, exc)
-        return await _page(
-            request,
-            viewer,
+    return await _change(
+        request,
+        viewer,
+        session,
+        settings,
+        gateway,
+        lambda: billing_service.subscribe(
             session,
             settings,
             gateway,
-            problems=problems,
-            status_code=402 if exc.status_code == 402 else 422,
-        )
-    return redirect("/agency/billing?done=subscribed")
+            viewer.principal,
+            SubscribeIn(plan=plan, payment_method=method),
+        ),
+        "subscribed",
+        refused_status=lambda exc: 402 if exc.status_code == 402 else 422,
+    )
 
 
 @router.post("/agency/billing/plan")
@@ -271,27 +296,17 @@ async def change_plan(
         return await _page(
             request, viewer, session, settings, gateway, problems={"": t.gettext("Choose a plan.")}
         )
-    try:
-        async with all_or_nothing(session):
-            await billing_service.change_plan(
-                session,
-                settings,
-                gateway,
-                viewer.principal,
-                ChangePlanIn(plan=plan),
-            )
-    except AppError as exc:
-        problems = _billing_problem(t, exc)
-        return await _page(
-            request,
-            viewer,
-            session,
-            settings,
-            gateway,
-            problems=problems,
-            status_code=exc.status_code,
-        )
-    return redirect("/agency/billing?done=plan")
+    return await _change(
+        request,
+        viewer,
+        session,
+        settings,
+        gateway,
+        lambda: billing_service.change_plan(
+            session, settings, gateway, viewer.principal, ChangePlanIn(plan=plan)
+        ),
+        "plan",
+    )
 
 
 async def _cancel_or_resume(
@@ -303,23 +318,17 @@ async def _cancel_or_resume(
     cancel: bool,
 ) -> Response:
     authorize(viewer.principal, "billing.manage")
-    try:
-        async with all_or_nothing(session):
-            await billing_service.set_cancel_at_period_end(
-                session, settings, gateway, viewer.principal, cancel
-            )
-    except AppError as exc:
-        problems = _billing_problem(translator(request), exc)
-        return await _page(
-            request,
-            viewer,
-            session,
-            settings,
-            gateway,
-            problems=problems,
-            status_code=exc.status_code,
-        )
-    return redirect("/agency/billing?done=" + ("canceled" if cancel else "resumed"))
+    return await _change(
+        request,
+        viewer,
+        session,
+        settings,
+        gateway,
+        lambda: billing_service.set_cancel_at_period_end(
+            session, settings, gateway, viewer.principal, cancel
+        ),
+        "canceled" if cancel else "resumed",
+    )
 
 
 @router.post("/agency/billing/cancel")
@@ -351,23 +360,17 @@ async def payment_method(
     method, problems = await _payment_method(t, settings, gateway, card, payment_method)
     if problems or method is None:
         return await _page(request, viewer, session, settings, gateway, problems=problems)
-    try:
-        async with all_or_nothing(session):
-            await billing_service.update_payment_method(
-                session, settings, gateway, viewer.principal, PaymentMethodIn(payment_method=method)
-            )
-    except AppError as exc:
-        problems = _billing_problem(t, exc)
-        return await _page(
-            request,
-            viewer,
-            session,
-            settings,
-            gateway,
-            problems=problems,
-            status_code=exc.status_code,
-        )
-    return redirect("/agency/billing?done=card")
+    return await _change(
+        request,
+        viewer,
+        session,
+        settings,
+        gateway,
+        lambda: billing_service.update_payment_method(
+            session, settings, gateway, viewer.principal, PaymentMethodIn(payment_method=method)
+        ),
+        "card",
+    )
 
 
 # The app's 402 ------------------------------------------------------------------------------
