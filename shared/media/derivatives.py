@@ -150,6 +150,26 @@ def plan(width: int, height: int, spec: DerivativeSpec, focal: FocalPoint = CENT
     return Plan(box=box, size=_output_size(crop_width, crop_height, spec))
 
 
+def write_derivative(
+    source: Path,
+    spec: DerivativeSpec,
+    out_path: Path,
+    focal: FocalPoint = CENTRE,
+    *,
+    max_pixels: int = images.DEFAULT_MAX_PIXELS,
+) -> MediaFacts:
+    """Write a derivative for a spec outside ``PLACEMENTS`` (a one-off size, a preview)."""
+    width, height, is_jpeg = _source_geometry(source, max_pixels)
+    the_plan = plan(width, height, spec, focal)
+    scale = _draft_scale(the_plan, is_jpeg)
+    with images.clean_image(source, max_pixels=max_pixels, draft_scale=scale) as picture:
+        ratio = picture.width / width
+        resized = _resize(picture, ratio, the_plan.box, the_plan.size)
+        data, facts = _render(picture, ratio, the_plan, spec, resized)
+    out_path.write_bytes(data)
+    return facts
+
+
 def make_derivative(
     source: Path,
     target: Target,
@@ -184,14 +204,18 @@ def make_derivatives(
         by_scale.setdefault(scale, []).append(target)
     made: dict[Target, Derivative] = {}
     for scale, group in sorted(by_scale.items(), reverse=True):
-        picture = images.open_clean(source, max_pixels=max_pixels, draft_scale=scale)
-        ratio = picture.width / width
-        for target in group:
-            key = derivative_key(target, focal)
-            data, facts = _render(picture, ratio, plans[target], target.spec)
-            out_path = (names or {}).get(target) or out_dir / f"{key}.{_SUFFIX[facts.type]}"
-            out_path.write_bytes(data)
-            made[target] = Derivative(target, key, out_path, facts, plans[target])
+        with images.clean_image(source, max_pixels=max_pixels, draft_scale=scale) as picture:
+            ratio = picture.width / width
+            resized: dict[Plan, Image.Image] = {}  # placements of the same shape share one
+            for target in group:
+                the_plan = plans[target]
+                if the_plan not in resized:
+                    resized[the_plan] = _resize(picture, ratio, the_plan.box, the_plan.size)
+                data, facts = _render(picture, ratio, the_plan, target.spec, resized[the_plan])
+                key = derivative_key(target, focal)
+                out_path = (names or {}).get(target) or out_dir / f"{key}.{_SUFFIX[facts.type]}"
+                out_path.write_bytes(data)
+                made[target] = Derivative(target, key, out_path, facts, the_plan)
     return [made[target] for target in wanted]
 
 
@@ -213,20 +237,27 @@ def _draft_scale(the_plan: Plan, is_jpeg: bool) -> int:
     return 1
 
 
+def _resize(
+    picture: Image.Image, ratio: float, box: tuple[int, int, int, int], size: tuple[int, int]
+) -> Image.Image:
+    scaled = (box[0] * ratio, box[1] * ratio, box[2] * ratio, box[3] * ratio)
+    return picture.resize(size, Image.Resampling.BICUBIC, box=scaled, reducing_gap=2.0)
+
+
 def _render(
-    picture: Image.Image, ratio: float, the_plan: Plan, spec: DerivativeSpec
+    picture: Image.Image,
+    ratio: float,
+    the_plan: Plan,
+    spec: DerivativeSpec,
+    resized: Image.Image,
 ) -> tuple[bytes, MediaFacts]:
-    box = tuple(edge * ratio for edge in the_plan.box)
-    size = the_plan.size
-    transparent = picture.mode == "RGBA"
+    """Encode ``resized`` under the spec's byte ceiling: PNG when it is transparent and the
+    placement takes PNG, else JPEG at falling quality; smaller and smaller if even the
+    lowest quality is too big."""
+    transparent = resized.mode == "RGBA"
     media_type = MediaType.PNG if transparent and MediaType.PNG in spec.types else MediaType.JPEG
+    size = the_plan.size
     while True:
-        resized = picture.resize(
-            size,
-            Image.Resampling.LANCZOS,
-            box=(box[0], box[1], box[2], box[3]),
-            reducing_gap=3.0,
-        )
         data = _encode_under(resized, media_type, spec)
         if data is None and media_type is MediaType.PNG:
             media_type = MediaType.JPEG
@@ -234,6 +265,7 @@ def _render(
         if data is not None or size[0] <= 16 or size[1] <= 16:
             break
         size = _shrink(size, spec.aspect)
+        resized = _resize(picture, ratio, the_plan.box, size)
     if data is None:  # even tiny and at the lowest quality: send the smallest we can make
         data = images.encode_clean(resized, media_type, _MIN_JPEG_QUALITY)
     return data, MediaFacts(
@@ -241,7 +273,7 @@ def _render(
         width=resized.width,
         height=resized.height,
         size_bytes=len(data),
-        has_alpha=media_type is MediaType.PNG and resized.mode == "RGBA",
+        has_alpha=media_type is MediaType.PNG,
     )
 
 

@@ -139,29 +139,31 @@ def inspect_header(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Media
         )
 
 
-def open_clean(
+@contextmanager
+def clean_image(
     path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, draft_scale: int = 1
-) -> Image.Image:
+) -> Iterator[Image.Image]:
     """The first frame of an image, fully decoded, upright, in sRGB, as RGB or RGBA, with no
-    metadata attached: what derivatives are cut from. ``draft_scale`` (2, 4 or 8) lets a
-    JPEG decode at that fraction of its size, much faster; other formats ignore it."""
+    metadata attached: what derivatives are cut from (valid inside the ``with``).
+    ``draft_scale`` (2, 4 or 8) lets a JPEG decode at that fraction of its size, several
+    times faster; other formats decode whole."""
     with _open(path, max_pixels) as image:
         if draft_scale > 1 and image.format == "JPEG":
             image.draft("RGB", (image.width // draft_scale, image.height // draft_scale))
-        _load(image)
-        return clean_pixels(image)
+        yield clean_pixels(image)
 
 
 def clean_pixels(image: Image.Image) -> Image.Image:
-    """A detached copy of the current frame: orientation applied, converted to sRGB, RGB or
-    RGBA (RGBA only when some pixel is transparent), ``info`` empty."""
+    """The current frame with orientation applied, converted to sRGB, as RGB or RGBA (RGBA
+    only when some pixel is transparent), ``info`` empty. Copies only when something has to
+    change, so the result may be ``image`` itself."""
     _load(image)
-    upright = ImageOps.exif_transpose(image)
-    srgb = _to_srgb(upright, image.info.get("icc_profile"))
-    transparent = has_transparency(srgb)
-    clean = srgb.convert("RGBA" if transparent else "RGB")
-    if clean is image:
-        clean = clean.copy()
+    icc = image.info.get("icc_profile")
+    orientation = image.getexif().get(0x0112, 1)  # EXIF Orientation
+    upright = ImageOps.exif_transpose(image) if orientation != 1 else image
+    srgb = _to_srgb(upright, icc)
+    wanted = "RGBA" if has_transparency(srgb) else "RGB"
+    clean = srgb if srgb.mode == wanted else srgb.convert(wanted)
     clean.info = {}
     return clean
 

@@ -6,6 +6,9 @@ it scales to, a ratio it displays best), the recommendation goes into the placem
 ``derivative`` (what Chorus makes and sends) and not into its rule (what is refused), so
 ``check`` never reports a file the platform would take.
 
+Derivative ceilings of 1920 px (Facebook, X, LinkedIn) are ours: what those feeds show at
+most, and small enough that a 12 MP photo decodes at half size (see ``derivatives``).
+
 Aspect ratios are width ÷ height, as the platforms write them (Instagram's 1.91:1 is 1.91,
 4:5 is 0.8). ``check`` allows a rounding slack of 0.5% on them.
 """
@@ -168,7 +171,7 @@ PLACEMENTS: tuple[Placement, ...] = (
         image=MediaRule(types=_STILLS, max_bytes=10 * MB),
         gif=MediaRule(types=_GIF, max_bytes=10 * MB),
         video=MediaRule(types=_MP4_MOV, max_bytes=10 * GB, min_seconds=1, max_seconds=240 * 60),
-        derivative=DerivativeSpec(max_width=2048, max_height=2048, max_bytes=8 * MB),
+        derivative=DerivativeSpec(max_width=1920, max_height=1920, max_bytes=8 * MB),
     ),
     Placement(
         platform="facebook",
@@ -212,8 +215,9 @@ PLACEMENTS: tuple[Placement, ...] = (
             min_fps=23,
             max_fps=60,
         ),
+        # 1080 wide: what Instagram shows (and scales anything wider down to).
         derivative=DerivativeSpec(
-            max_width=1440, max_height=1800, max_bytes=8 * MB, aspect=AspectRange(0.8, 1.91)
+            max_width=1080, max_height=1350, max_bytes=8 * MB, aspect=AspectRange(0.8, 1.91)
         ),
     ),
     Placement(
@@ -286,8 +290,8 @@ PLACEMENTS: tuple[Placement, ...] = (
             video_codecs=frozenset({"h264"}),
         ),
         derivative=DerivativeSpec(
-            max_width=2048,
-            max_height=2048,
+            max_width=1920,
+            max_height=1920,
             max_bytes=5 * MB,
             types=(MediaType.JPEG, MediaType.PNG),
         ),
@@ -312,8 +316,8 @@ PLACEMENTS: tuple[Placement, ...] = (
             max_seconds=30 * 60,
         ),
         derivative=DerivativeSpec(
-            max_width=2048,
-            max_height=2048,
+            max_width=1920,
+            max_height=1920,
             max_bytes=5 * MB,
             types=(MediaType.JPEG, MediaType.PNG),
         ),

@@ -28,7 +28,12 @@ SECRET_XMP_TEXT = "secret-xmp-creator"
 # 37°58'12" N, 23°43'36" E (Athens), as EXIF rationals.
 GPS_LATITUDE = (37.0, 58.0, 12.0)
 GPS_LONGITUDE = (23.0, 43.0, 36.0)
-GPS_IFD_TAG = struct.pack(">H", 0x8825)  # how the GPS IFD pointer appears in big-endian EXIF
+# The GPS IFD pointer entry (tag 0x8825, type LONG, count 1) as EXIF writes it, in either
+# byte order: eight bytes no JPEG or PNG data contains by chance.
+GPS_IFD_ENTRIES = (
+    struct.pack("<HHI", 0x8825, 4, 1),
+    struct.pack(">HHI", 0x8825, 4, 1),
+)
 MARKER = (255, 0, 0)
 """A red square drawn at the top-left corner of the stored pixels of oriented photos."""
 
@@ -94,10 +99,51 @@ def write_phone_jpeg(
     return path
 
 
-def write_heic(path: Path, size: tuple[int, int] = (1600, 1200)) -> Path:
+def metadata_found(data: bytes) -> list[str]:
+    """Which of the planted metadata ``data`` still carries (empty: none)."""
+    needles = {
+        "EXIF": b"Exif\x00\x00",
+        "camera make": CAMERA_MAKE.encode(),
+        "camera model": CAMERA_MODEL.encode(),
+        "GPS IFD": GPS_IFD_ENTRIES[0],
+        "GPS IFD (big-endian)": GPS_IFD_ENTRIES[1],
+        "comment": SECRET_COMMENT.encode(),
+        "XMP": SECRET_XMP_TEXT.encode(),
+        "XMP namespace": b"adobe:ns:meta",
+        "ICC profile": b"ICC_PROFILE",
+    }
+    return [name for name, needle in needles.items() if needle in data]
+
+
+def write_heic(path: Path, size: tuple[int, int] = (640, 480)) -> Path:
     """A HEIC photo (as iPhones take them) with camera make and GPS in its EXIF."""
     image = _photo_like(size)
     image.save(path, "HEIF", quality=80, exif=_exif(1).tobytes())
+    return path
+
+
+def write_webp(path: Path, size: tuple[int, int] = (800, 600)) -> Path:
+    _photo_like(size).save(path, "WEBP", quality=80, exif=_exif(1).tobytes())
+    return path
+
+
+def write_marked_photo(
+    path: Path, size: tuple[int, int], focal: tuple[float, float], radius: int = 12
+) -> Path:
+    """A plain grey JPEG with one red disc at ``focal`` (fractions of width and height): a
+    crop that keeps the focal point keeps the disc."""
+    image = Image.new("RGB", size, (128, 128, 128))
+    x, y = focal[0] * size[0], focal[1] * size[1]
+    ImageDraw.Draw(image).ellipse((x - radius, y - radius, x + radius, y + radius), fill=MARKER)
+    image.save(path, "JPEG", quality=95)
+    return path
+
+
+def write_noisy_jpeg(path: Path, size: tuple[int, int] = (2000, 2000)) -> Path:
+    """Pure noise: the worst case for JPEG sizes (megabytes even when small)."""
+    Image.merge("RGB", [Image.effect_noise(size, 90) for _ in range(3)]).save(
+        path, "JPEG", quality=95
+    )
     return path
 
 
