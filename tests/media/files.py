@@ -105,14 +105,15 @@ def metadata_found(data: bytes) -> list[str]:
         "EXIF": b"Exif\x00\x00",
         "camera make": CAMERA_MAKE.encode(),
         "camera model": CAMERA_MODEL.encode(),
-        "GPS IFD": GPS_IFD_ENTRIES[0],
-        "GPS IFD (big-endian)": GPS_IFD_ENTRIES[1],
         "comment": SECRET_COMMENT.encode(),
         "XMP": SECRET_XMP_TEXT.encode(),
         "XMP namespace": b"adobe:ns:meta",
         "ICC profile": b"ICC_PROFILE",
     }
-    return [name for name, needle in needles.items() if needle in data]
+    found = [name for name, needle in needles.items() if needle in data]
+    if any(entry in data for entry in GPS_IFD_ENTRIES):
+        found.append("GPS IFD")
+    return found
 
 
 def write_heic(path: Path, size: tuple[int, int] = (640, 480)) -> Path:
@@ -171,8 +172,10 @@ def write_animated_gif(path: Path, frames: int = 8, size: tuple[int, int] = (320
     for index in range(frames):
         frame = Image.new("P", size, 0)
         frame.putpalette([value for i in range(256) for value in (i, 255 - i, (i * 7) % 256)])
-        x = index * (size[0] - 40) // max(frames - 1, 1)
-        ImageDraw.Draw(frame).rectangle((x, 80, x + 40, 160), fill=200)
+        block = max(size[0] // 8, 2)
+        x = index * (size[0] - block) // max(frames - 1, 1)
+        top, bottom = size[1] // 3, 2 * size[1] // 3
+        ImageDraw.Draw(frame).rectangle((x, top, x + block, bottom), fill=200)
         images.append(frame)
     images[0].save(
         path,
