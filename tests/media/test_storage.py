@@ -8,6 +8,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterable
+from datetime import UTC
 from pathlib import Path
 
 import psutil
@@ -63,6 +64,7 @@ async def test_round_trip(storage: Storage) -> None:
     assert info is not None
     assert info.size == len(data)
     assert info.etag
+    assert info.modified_at.tzinfo is UTC
 
 
 async def test_a_put_replaces_the_object_and_its_etag(storage: Storage) -> None:
@@ -381,6 +383,7 @@ async def test_filesystem_keys_never_leave_the_root(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     storage = FilesystemStorage(tmp_path / "media")
+    (storage.root / "objects").mkdir(parents=True)
     (storage.root / "objects" / "agencies").symlink_to(outside)
 
     with pytest.raises(InvalidKey):

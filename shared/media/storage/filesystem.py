@@ -43,8 +43,14 @@ class FilesystemStorage(Storage):
         self._objects = self.root / "objects"
         self._tmp = self.root / "tmp"
         self._uploads = self.root / "uploads"
-        for folder in (self._objects, self._tmp, self._uploads):
-            folder.mkdir(parents=True, exist_ok=True)
+        self._ready = False
+
+    def _prepare(self) -> None:
+        """Make the folders at the first write (starting the API creates nothing)."""
+        if not self._ready:
+            for folder in (self._objects, self._tmp, self._uploads):
+                folder.mkdir(parents=True, exist_ok=True)
+            self._ready = True
 
     def path_of(self, key: str) -> Path:
         """Where ``key`` lives; never outside the objects folder, whatever the key."""
@@ -117,6 +123,7 @@ class FilesystemStorage(Storage):
 
     async def create_multipart(self, key: str) -> str:
         validate_key(key)
+        self._prepare()
         upload_id = uuid.uuid4().hex
         folder = self._uploads / upload_id
         await asyncio.to_thread(folder.mkdir)
@@ -184,6 +191,7 @@ class FilesystemStorage(Storage):
         return (await asyncio.to_thread(path.stat)).st_size
 
     def _temporary(self) -> Path:
+        self._prepare()
         return self._tmp / uuid.uuid4().hex
 
     async def _upload(self, key: str, upload_id: str) -> Path:

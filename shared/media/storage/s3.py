@@ -13,6 +13,7 @@ import asyncio
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from contextlib import AsyncExitStack
+from datetime import UTC
 from typing import IO, TYPE_CHECKING, Literal
 
 from aiobotocore.config import AioConfig
@@ -177,7 +178,7 @@ class S3Storage(Storage):
             key=key,
             size=response["ContentLength"],
             etag=response["ETag"].strip('"'),
-            modified_at=response["LastModified"],
+            modified_at=response["LastModified"].astimezone(UTC),
         )
 
     async def delete(self, key: str) -> None:
