@@ -92,6 +92,8 @@ REASONS: dict[str, str] = {
     approvals.APPROVED: N_("Approved."),
     approvals.APPROVED_LATE: N_("Approved after its time."),
     approvals.NOT_DECIDED_IN_TIME: N_("Not approved before its time."),
+    approvals.APPROVED_AFTER_DEADLINE: N_("Approved after the campaign's deadline."),
+    approvals.NOT_DECIDED_BY_DEADLINE: N_("Not approved by the campaign's deadline."),
     fanout.NO_ACCOUNT: N_("No account of this platform is connected here."),
     fanout.NOT_ALLOWED: N_("The brand does not allow this platform."),
     fanout.TOO_LATE: N_("Its time had passed when the campaign started."),

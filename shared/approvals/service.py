@@ -20,11 +20,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
-from sqlalchemy import and_, any_, bindparam, case, func, literal, select, text, tuple_, update
+from sqlalchemy import (
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import clock
 from shared.access import repository as access_repository
 from shared.access.models import Membership
 from shared.access.policy import Target, allowed, authorize
@@ -53,6 +66,8 @@ PENDING = "needs_approval"
 APPROVED = "approved"
 APPROVED_LATE = "approved after its scheduled time"
 NOT_DECIDED_IN_TIME = "not approved before its scheduled time"
+APPROVED_AFTER_DEADLINE = "approved after its campaign's deadline"
+NOT_DECIDED_BY_DEADLINE = "not approved by its campaign's deadline"
 LINK_LIFETIME_MAX = timedelta(days=7)
 """A mailed link lives until the post's time, and never longer than this."""
 DIGEST_MAX_POSTS = 100
@@ -217,12 +232,18 @@ async def _apply(
     history, events and audit entries of what it changed."""
     if not post_ids:
         return {}
-    late = and_(Post.scheduled_at.is_not(None), Post.scheduled_at <= now)
+    too_late = and_(Post.scheduled_at.is_not(None), Post.scheduled_at <= now)
+    past_deadline = and_(Post.decide_by.is_not(None), Post.decide_by <= now)
+    late = or_(too_late, past_deadline)
     values: dict[str, Any]
     if decision == "approve":
         values = {
             "status": case((late, "skipped"), else_="scheduled"),
-            "status_reason": case((late, APPROVED_LATE), else_=APPROVED),
+            "status_reason": case(
+                (too_late, APPROVED_LATE),
+                (past_deadline, APPROVED_AFTER_DEADLINE),
+                else_=APPROVED,
+            ),
             "scheduled_at": func.coalesce(Post.scheduled_at, now),
             # A paused campaign's posts wait (due_at empty) until it is resumed.
             "due_at": case(
@@ -384,7 +405,7 @@ async def decide(
         raise _not_pending(post)
     if decision == "approve" and slot_values is not None:
         await _fill_slots(session, principal, post, slot_values)
-    await _apply(session, principal, [post.id], decision, comment, now=now or datetime.now(UTC))
+    await _apply(session, principal, [post.id], decision, comment, now=now or clock.now())
     await session.refresh(post)
     return post
 
@@ -444,7 +465,7 @@ async def decide_many(
         else:
             decidable.append(post_id)
     applied = await _apply(
-        session, principal, decidable, data.decision, data.comment, now=now or datetime.now(UTC)
+        session, principal, decidable, data.decision, data.comment, now=now or clock.now()
     )
     for post_id, a in applied.items():
         verdicts[post_id] = ("decided", a.status, a.reason)
@@ -532,7 +553,7 @@ async def use_link(
 ) -> Post:
     """Makes the link's decision as its recipient, once: 400 forged or expired, 403 when the
     recipient lost the permission, 409 when already used or the post no longer waits."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     claims = links.read(settings, token, now=now)
     comment = (comment or "").strip() or None
     if claims.decision == "reject" and comment is None:
@@ -660,6 +681,11 @@ async def _deciders(session: AsyncSession, agency_id: uuid.UUID) -> list[_Decide
     return list(people.values())
 
 
+def deadline_of(post: Post) -> datetime | None:
+    """When the post's decision is due: its campaign's deadline, or else its time."""
+    return post.decide_by or post.scheduled_at
+
+
 def _local(when: datetime | None, time_zone: str) -> str:
     if when is None:
         return "as soon as approved"
@@ -689,19 +715,25 @@ def _digest(
     lines = [
         f"Hello {decider.name},",
         "",
-        f"{subject} in Chorus. A post not decided before its scheduled time is skipped.",
-        "Each link below works once, only for you, until the post's time. Opening it shows",
-        "what it will do; nothing changes until you confirm there.",
+        f"{subject} in Chorus. A post not decided by its deadline is skipped.",
+        "Each link below works once, only for you, until the post's deadline. Opening it",
+        "shows what it will do; nothing changes until you confirm there.",
         "",
     ]
     for number, (post, location) in enumerate(shown, start=1):
-        expires_in = min((post.scheduled_at or now + LINK_LIFETIME_MAX) - now, LINK_LIFETIME_MAX)
+        due = deadline_of(post)
+        expires_in = min((due or now + LINK_LIFETIME_MAX) - now, LINK_LIFETIME_MAX)
         approve = links.mint(settings, post, "approve", decider.user_id, expires_in, now=now)
         reject = links.mint(settings, post, "reject", decider.user_id, expires_in, now=now)
         kind = "confirm" if post.approval_kind == "location" else "approve"
         lines += [
             f"{number}. {location.name} · {post.platform} · "
             f"{_local(post.scheduled_at, location.time_zone)}",
+            *(
+                [f"   Decide by {_local(due, location.time_zone)}"]
+                if due is not None and due != post.scheduled_at
+                else []
+            ),
             *(f"   | {line}" for line in post.text.splitlines() or [""]),
             f"   {kind.capitalize()}: {_link(settings, approve)}",
             f"   Reject:  {_link(settings, reject)}",
@@ -739,7 +771,7 @@ async def notify_pending(
     are left out. Sets the tenant of ``agency_id`` on the session."""
     if not post_ids:
         return 0
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     await set_tenant(session, agency_id, None)
     rows = (
         await session.execute(
@@ -797,22 +829,30 @@ async def notify_pending(
 _SKIP_OVERDUE = text(
     """
     UPDATE post AS p
-    SET status = 'skipped', status_reason = :reason, due_at = NULL, updated_at = now()
+    SET status = 'skipped',
+        status_reason = CASE WHEN p.scheduled_at <= :now THEN :reason ELSE :deadline_reason END,
+        due_at = NULL,
+        updated_at = now()
     FROM (
         SELECT agency_id, id FROM post
-        WHERE status = 'needs_approval' AND scheduled_at <= :now
-        ORDER BY scheduled_at
+        WHERE status = 'needs_approval' AND (scheduled_at <= :now OR decide_by <= :now)
+        ORDER BY coalesce(decide_by, scheduled_at)
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
     ) AS due
     WHERE p.agency_id = due.agency_id AND p.id = due.id
-    RETURNING p.agency_id, p.id
+    RETURNING p.agency_id, p.id, p.status_reason
     """
-).bindparams(bindparam("now"), bindparam("limit"), bindparam("reason"))
+).bindparams(
+    bindparam("now"), bindparam("limit"), bindparam("reason"), bindparam("deadline_reason")
+)
+"""Two partial indexes answer it (``ix_post_approval_deadline`` on the time,
+``ix_post_decide_by`` on a campaign's deadline), combined by a bitmap OR."""
 
 
 async def skip_overdue(session: AsyncSession, now: datetime, *, limit: int = 1000) -> int:
-    """Posts still waiting for a decision when their time came are skipped, across agencies;
+    """Posts still waiting for a decision when their deadline (their campaign's, or else
+    their time) came are skipped, across agencies;
     returns how many (call again while it returns ``limit``).
 
     The session must have ``app.scan = 'post_dispatch'`` set (the ``named_scan`` policy on
@@ -820,13 +860,19 @@ async def skip_overdue(session: AsyncSession, now: datetime, *, limit: int = 100
     session's tenant is cleared afterwards."""
     rows = (
         await session.execute(
-            _SKIP_OVERDUE, {"now": now, "limit": limit, "reason": NOT_DECIDED_IN_TIME}
+            _SKIP_OVERDUE,
+            {
+                "now": now,
+                "limit": limit,
+                "reason": NOT_DECIDED_IN_TIME,
+                "deadline_reason": NOT_DECIDED_BY_DEADLINE,
+            },
         )
     ).all()
     by_agency: dict[uuid.UUID, list[transitions.Moved]] = {}
-    for agency_id, post_id in rows:
+    for agency_id, post_id, reason in rows:
         by_agency.setdefault(agency_id, []).append(
-            transitions.Moved(post_id, PENDING, "skipped", NOT_DECIDED_IN_TIME)
+            transitions.Moved(post_id, PENDING, "skipped", reason)
         )
     try:
         for agency_id, moves in by_agency.items():

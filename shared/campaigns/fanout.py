@@ -57,7 +57,8 @@ BRAND_APPROVAL = "waiting for the location's edits and the brand's approval"
 
 _CAMPAIGN = """
     SELECT c.status, c.brand_id, c.template_id, c.template_version, c.audience, c.channels,
-           c.schedule, c.variables, c.approval_policy, c.launched_by, b.name AS brand_name
+           c.schedule, c.variables, c.approval_policy, c.approval_deadline_hours,
+           c.launched_by, b.name AS brand_name
     FROM campaign c JOIN brand b ON b.agency_id = c.agency_id AND b.id = c.brand_id
     WHERE c.agency_id = $1 AND c.id = $2
     FOR UPDATE OF c
@@ -72,10 +73,12 @@ _WRITE = """
         INSERT INTO post (agency_id, id, brand_id, location_id, campaign_id, template_id,
                           template_version, platform, text, title, media, status, status_reason,
                           scheduled_at, due_at, publish_deadline, approval_kind, account_id,
-                          created_by)
+                          created_by, decide_by)
         SELECT $1, u.id, $2, u.location_id, $3, $4, $5, u.platform, u.text, u.title,
                u.media::jsonb, u.status, u.reason, u.scheduled_at, u.due_at, u.deadline,
-               u.approval_kind, u.account_id, $6
+               u.approval_kind, u.account_id, $6,
+               CASE WHEN u.status = 'needs_approval' AND $23::int > 0
+                    THEN u.scheduled_at - make_interval(hours => $23::int) END
         FROM unnest($7::uuid[], $8::uuid[], $9::text[], $10::text[], $11::text[], $12::text[],
                     $13::text[], $14::text[], $15::timestamptz[], $16::timestamptz[],
                     $17::timestamptz[], $18::text[], $19::uuid[])
@@ -145,6 +148,8 @@ class Plan:
     variables: dict[str, object]
     waiting: tuple[str, str, str] | None
     """(status, approval_kind, reason) when posts wait for someone; None: scheduled."""
+    deadline_hours: int
+    """How long before its time a waiting post's decision is due (``post.decide_by``)."""
     instants: InstantCache
 
 
@@ -214,6 +219,7 @@ async def _plan(
         brand={"name": row["brand_name"]},
         variables=dict(row["variables"]),
         waiting=waiting_for(row["approval_policy"], bool(version["slots"])),
+        deadline_hours=row["approval_deadline_hours"],
         instants=InstantCache(row["schedule"]),
     )
     return "launching", plan
@@ -377,6 +383,7 @@ async def _write_batch(
         _EVENT_STATUSES,
         _EVENT_TYPES,
         transitions.SYSTEM.kind,
+        plan.deadline_hours,
     )
     assert record is not None
     if not record["live"]:

@@ -50,6 +50,9 @@ class Campaign(TenantMixin, TimestampMixin, Base):
             "approval_policy IN (" + ", ".join(f"'{s}'" for s in APPROVAL_POLICIES) + ")",
             name="approval_policy_known",
         ),
+        CheckConstraint(
+            "approval_deadline_hours BETWEEN 0 AND 336", name="approval_deadline_hours_range"
+        ),
     )
 
     brand_id: Mapped[uuid.UUID]
@@ -61,6 +64,8 @@ class Campaign(TenantMixin, TimestampMixin, Base):
     schedule: Mapped[dict[str, Any]] = mapped_column(JSONB)
     variables: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
     approval_policy: Mapped[str] = mapped_column(String(30), default="none", server_default="none")
+    approval_deadline_hours: Mapped[int] = mapped_column(default=0, server_default="0")
+    """How many hours before each post's time its decision is due (0: at its time)."""
     status: Mapped[str] = mapped_column(String(20), default="draft", server_default="draft")
     status_reason: Mapped[str | None] = mapped_column(Text)
     # Fan-out progress: locations done of total, posts written, skipped (by reason in posts).

@@ -121,6 +121,10 @@ Variables = Annotated[
 ]
 
 
+MAX_DEADLINE_HOURS = 336
+"""Two weeks: a decision due longer before a post's time is a planning problem, not a deadline."""
+
+
 class CampaignCreate(_Strict):
     name: Name = Field(examples=["Pizza week"])
     brand_id: uuid.UUID
@@ -138,6 +142,14 @@ class CampaignCreate(_Strict):
         default_factory=dict, description="Values of the template's `campaign.*` variables."
     )
     approval_policy: ApprovalPolicy = "none"
+    approval_deadline_hours: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_DEADLINE_HOURS,
+        description="How many hours before each post's time its decision is due (0: at the "
+        "post's time). A post still waiting then is skipped. Only with an approval policy.",
+        examples=[24],
+    )
 
     @field_validator("channels")
     @classmethod
@@ -161,6 +173,7 @@ class CampaignUpdate(_Strict):
     schedule: Schedule | None = None
     variables: Variables | None = None
     approval_policy: ApprovalPolicy | None = None
+    approval_deadline_hours: int | None = Field(default=None, ge=0, le=MAX_DEADLINE_HOURS)
 
     @field_validator("channels")
     @classmethod
@@ -188,6 +201,7 @@ class CampaignOut(BaseModel):
     schedule: dict[str, Any]
     variables: dict[str, Any]
     approval_policy: str
+    approval_deadline_hours: int
     status: str
     status_reason: str | None
     progress: Progress

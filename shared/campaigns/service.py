@@ -84,6 +84,7 @@ def out(campaign: Campaign, audience: dict[str, Any] | None = None) -> CampaignO
         schedule=campaign.schedule,
         variables=campaign.variables,
         approval_policy=campaign.approval_policy,
+        approval_deadline_hours=campaign.approval_deadline_hours,
         status=campaign.status,
         status_reason=campaign.status_reason,
         progress=Progress(done=campaign.fanout_done, total=campaign.fanout_total),
@@ -221,6 +222,10 @@ async def _check(
                 )
     problems += await _check_audience(session, agency_id, brand_id, values["audience"])
     problems += _check_schedule(values["schedule"])
+    if not problems:
+        problems += _check_deadline(
+            values["schedule"], values["approval_policy"], values["approval_deadline_hours"]
+        )
     return problems
 
 
@@ -311,6 +316,36 @@ def _check_schedule(schedule: dict[str, Any]) -> list[FieldProblem]:
     ]
 
 
+def _check_deadline(
+    schedule: dict[str, Any],
+    policy: str,
+    hours: int,
+    field: str = "body.approval_deadline_hours",
+) -> list[FieldProblem]:
+    """A deadline needs someone to decide, and a time still ahead somewhere."""
+    if not hours:
+        return []
+    if policy == "none":
+        return [
+            FieldProblem(
+                field,
+                "a deadline is for posts waiting for a decision; choose an approval policy "
+                "or set 0",
+                "deadline_without_approval",
+            )
+        ]
+    if latest_instant(schedule) - timedelta(hours=hours) >= clock.now() + MIN_LEAD:
+        return []
+    return [
+        FieldProblem(
+            field,
+            f"{hours} hours before the posts' time has passed everywhere; give fewer hours "
+            "or a later time",
+            "deadline_passed",
+        )
+    ]
+
+
 def _invalid(problems: list[FieldProblem]) -> ValidationFailed:
     return ValidationFailed(
         f"{len(problems)} problem(s) with this campaign; first: {problems[0].message}",
@@ -329,6 +364,7 @@ def _values(data: CampaignCreate) -> dict[str, Any]:
         "schedule": schedule_json(data.schedule),
         "variables": dict(data.variables),
         "approval_policy": data.approval_policy,
+        "approval_deadline_hours": data.approval_deadline_hours,
     }
 
 
@@ -341,6 +377,7 @@ _AUDITED = (
     "schedule",
     "variables",
     "approval_policy",
+    "approval_deadline_hours",
     "status",
 )
 
@@ -497,6 +534,8 @@ async def update_campaign(
         values["variables"] = dict(data.variables)
     if data.approval_policy is not None:
         values["approval_policy"] = data.approval_policy
+    if data.approval_deadline_hours is not None:
+        values["approval_deadline_hours"] = data.approval_deadline_hours
     problems = await _check(session, principal, campaign.brand_id, values)
     if problems:
         raise _invalid(problems)
@@ -817,6 +856,8 @@ _RESCHEDULE = text(
     UPDATE post p
     SET scheduled_at = z.at,
         publish_deadline = z.at + CAST(:window AS interval),
+        decide_by = CASE WHEN p.decide_by IS NULL THEN NULL
+                         ELSE z.at - make_interval(hours => :deadline_hours) END,
         due_at = CASE WHEN p.status = 'scheduled' AND NOT :paused THEN z.at ELSE p.due_at END,
         updated_at = now()
     FROM location l,
@@ -840,7 +881,9 @@ async def reschedule(
             f"the campaign is {campaign.status}; {hint}", code="campaign_not_reschedulable"
         )
     schedule = schedule_json(data.schedule)
-    problems = _check_schedule(schedule)
+    problems = _check_schedule(schedule) or _check_deadline(
+        schedule, campaign.approval_policy, campaign.approval_deadline_hours, "body.schedule"
+    )
     if problems:
         raise _invalid(problems)
     before = campaign.schedule
@@ -869,6 +912,7 @@ async def reschedule(
                 "instants": [instant_for(schedule, z) for z in zones],
                 "window": PUBLISH_WINDOW,
                 "paused": campaign.status == "paused",
+                "deadline_hours": campaign.approval_deadline_hours,
             },
         )
         changed = int(getattr(result, "rowcount", 0) or 0)

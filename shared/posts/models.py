@@ -67,6 +67,12 @@ class Post(TenantMixin, TimestampMixin, Base):
             "scheduled_at",
             postgresql_where="status = 'needs_approval'",
         ),
+        # The approval deadlines a campaign set before its posts' times.
+        Index(
+            "ix_post_decide_by",
+            "decide_by",
+            postgresql_where="status = 'needs_approval' AND decide_by IS NOT NULL",
+        ),
         Index(
             "ix_post_due",
             "due_at",
@@ -133,6 +139,9 @@ class Post(TenantMixin, TimestampMixin, Base):
     """Who must say yes: ``location`` (confirm) or ``brand`` (approve local edits)."""
     decided_by: Mapped[uuid.UUID | None]
     decided_at: Mapped[datetime | None]
+    decide_by: Mapped[datetime | None]
+    """When a post waiting for a decision is skipped if still undecided (its campaign's
+    deadline); empty: at its ``scheduled_at``."""
     decision_comment: Mapped[str | None] = mapped_column(Text)
 
 

@@ -75,6 +75,11 @@ class PostOut(BaseModel):
     approval_kind: str | None
     decided_by: uuid.UUID | None
     decided_at: datetime | None
+    decide_by: datetime | None = Field(
+        default=None,
+        description="Waiting for a decision: skipped if still undecided at this instant (its "
+        "campaign's approval deadline); empty: at `scheduled_at`.",
+    )
     decision_comment: str | None
     created_at: datetime
     updated_at: datetime

@@ -68,7 +68,7 @@ def _page(page: Slice[approval_service.Pending]) -> Page[ApprovalItemOut]:
                 media=p.post.media,
                 approval_kind=p.post.approval_kind,
                 scheduled_at=p.post.scheduled_at,
-                deadline=p.post.scheduled_at,
+                deadline=approval_service.deadline_of(p.post),
                 status_reason=p.post.status_reason,
                 created_by=p.post.created_by,
                 created_at=p.post.created_at,

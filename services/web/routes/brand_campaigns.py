@@ -32,7 +32,12 @@ from shared.brands import service as brand_service
 from shared.campaigns import audience as audience_sql
 from shared.campaigns import service as campaign_service
 from shared.campaigns.schedule import PUBLISH_WINDOW, instant_for
-from shared.campaigns.schemas import CampaignCreate, CampaignDetail, RescheduleIn
+from shared.campaigns.schemas import (
+    MAX_DEADLINE_HOURS,
+    CampaignCreate,
+    CampaignDetail,
+    RescheduleIn,
+)
 from shared.content.platforms import PLATFORMS
 from shared.errors import AppError, BadRequest, NotFound
 from shared.locations import service as location_service
@@ -99,6 +104,13 @@ PROBLEMS = {
     ),
     "in_past": N_("This time has passed; choose a later one."),
     "not_found": N_("Not found in this brand; choose again."),
+    "deadline_without_approval": N_(
+        "A deadline is for posts waiting for a decision: choose an approval, or set 0."
+    ),
+    "deadline_passed": N_(
+        "That many hours before the posts' time has already passed; give fewer hours or a "
+        "later date."
+    ),
 }
 
 
@@ -276,6 +288,7 @@ def _default_form() -> dict[str, Any]:
         "at_date": tomorrow,
         "at_time": "09:00",
         "approval_policy": "none",
+        "approval_deadline_hours": "0",
     }
 
 
@@ -298,6 +311,7 @@ def _read_form(form: Any, needed: list[str]) -> dict[str, Any]:
         "at_date": _text(form, "at_date", 40),
         "at_time": _text(form, "at_time", 40),
         "approval_policy": _text(form, "approval_policy", 40),
+        "approval_deadline_hours": _text(form, "approval_deadline_hours", 40),
     }
 
 
@@ -351,7 +365,17 @@ _PYDANTIC_FIELDS = {
     "schedule": "schedule",
     "variables": "variables",
     "approval_policy": "approval_policy",
+    "approval_deadline_hours": "approval_deadline_hours",
 }
+
+
+def _deadline_hours(value: str) -> int | None:
+    """The form's hours (empty: 0), or None when not a whole number in range."""
+    text = value.strip() or "0"
+    if not text.isascii() or not text.isdigit() or len(text) > 3:
+        return None
+    hours = int(text)
+    return hours if hours <= MAX_DEADLINE_HOURS else None
 
 
 def _payload(
@@ -368,9 +392,14 @@ def _payload(
         problems["channels"] = t.gettext("Choose at least one platform.")
     if values["approval_policy"] not in POLICY_NAMES:
         problems["approval_policy"] = t.gettext("Choose how posts are approved.")
+    hours = _deadline_hours(values["approval_deadline_hours"])
+    if hours is None:
+        problems["approval_deadline_hours"] = t.gettext(
+            "Give a whole number of hours from 0 to %(most)s.", most=MAX_DEADLINE_HOURS
+        )
     audience = _audience(values, problems, t)
     schedule = _schedule(values, problems, t)
-    if problems or split is None:
+    if problems or split is None or hours is None:
         return None, audience, schedule, problems
     try:
         data = CampaignCreate.model_validate(
@@ -384,6 +413,7 @@ def _payload(
                 "schedule": schedule,
                 "variables": values["variables"],
                 "approval_policy": values["approval_policy"],
+                "approval_deadline_hours": hours,
             }
         )
     except ValidationError as exc:
@@ -451,6 +481,7 @@ async def _builder(
             "policy_names": POLICY_NAMES,
             "audience_kinds": AUDIENCE_KINDS,
             "window_minutes": int(PUBLISH_WINDOW.total_seconds() // 60),
+            "max_deadline_hours": MAX_DEADLINE_HOURS,
         },
         status_code=status_code,
     )
