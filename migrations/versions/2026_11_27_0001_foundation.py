@@ -39,6 +39,8 @@ def _create_app_role() -> None:
             IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
                 CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
             END IF;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL;  -- another database of this server created it at the same moment
         END
         $$
         """
@@ -54,9 +56,26 @@ def _create_app_role() -> None:
                 pw=password
             )
         )
+        # Roles belong to the server, not to one database: two databases of one server
+        # migrated at once (two test runs) can update the role's row at the same instant,
+        # which PostgreSQL refuses with "tuple concurrently updated" (XX000). Try again.
         op.execute(
-            f"DO $$ BEGIN EXECUTE format('ALTER ROLE {APP_ROLE} PASSWORD %L', "
-            "current_setting('chorus.app_role_password')); END $$"
+            f"""
+            DO $$
+            BEGIN
+                FOR attempt IN 1..20 LOOP
+                    BEGIN
+                        EXECUTE format('ALTER ROLE {APP_ROLE} PASSWORD %L',
+                                       current_setting('chorus.app_role_password'));
+                        RETURN;
+                    EXCEPTION WHEN internal_error THEN
+                        IF attempt = 20 THEN RAISE; END IF;
+                        PERFORM pg_sleep(0.05 * attempt);
+                    END;
+                END LOOP;
+            END
+            $$
+            """
         )
     op.execute(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}")
     op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}")
