@@ -40,6 +40,8 @@ _QUALITY_STEP = 6
 _SHRINK_STEP = 0.85
 _EPSILON = 1e-9
 _DRAFT_SCALES = (8, 4, 2, 1)
+_MAX_WIDEN = 64
+_FINER_QUALITIES = (95, 100)
 _SUFFIX = {MediaType.JPEG: "jpg", MediaType.PNG: "png"}
 
 
@@ -136,6 +138,7 @@ def derivative_key(target: Target, focal: FocalPoint = CENTRE) -> str:
         spec.max_pixels,
         ",".join(t.value for t in spec.types),
         spec.quality,
+        spec.min_bytes,
     )
     digest = hashlib.sha256(repr(fields).encode()).hexdigest()[:12]
     return f"{target.name}.v{DERIVATIVE_VERSION}.{digest}.f{focal.x:.3f}-{focal.y:.3f}"
@@ -285,9 +288,19 @@ def _encode_under(image: Image.Image, media_type: MediaType, spec: DerivativeSpe
     while quality >= _MIN_JPEG_QUALITY:
         data = images.encode_clean(image, MediaType.JPEG, quality)
         if len(data) <= spec.max_bytes:
-            return data
+            return _finer_if_too_small(image, data, spec)
         quality -= _QUALITY_STEP
     return None
+
+
+def _finer_if_too_small(image: Image.Image, data: bytes, spec: DerivativeSpec) -> bytes:
+    for quality in _FINER_QUALITIES:
+        if len(data) >= spec.min_bytes:
+            break
+        finer = images.encode_clean(image, MediaType.JPEG, quality)
+        if len(finer) <= spec.max_bytes:
+            data = finer
+    return data
 
 
 def _crop_size(width: int, height: int, aspect: AspectRange | None) -> tuple[int, int]:
@@ -315,22 +328,36 @@ def _output_size(crop_width: int, crop_height: int, spec: DerivativeSpec) -> tup
         scale = min(grow, spec.max_width / crop_width, spec.max_height / crop_height)
     width = max(1, math.floor(crop_width * scale + _EPSILON))
     height = max(1, math.floor(crop_height * scale + _EPSILON))
-    return _exact_aspect((width, height), spec.aspect)
+    return _exact_aspect((width, height), spec.aspect, (spec.min_width, spec.min_height))
 
 
-def _exact_aspect(size: tuple[int, int], aspect: AspectRange | None) -> tuple[int, int]:
-    """Adjust the height (then the width) so width ÷ height lands inside ``aspect`` exactly,
-    not just within rounding: 1000×1500 for 2:3, never 1001×1501."""
+def _exact_aspect(
+    size: tuple[int, int], aspect: AspectRange | None, minimum: tuple[int, int] = (0, 0)
+) -> tuple[int, int]:
+    """Adjust the size so width ÷ height lands inside ``aspect`` exactly, not just within
+    rounding (1000×1500 for 2:3, never 1001×1501), without going under ``minimum``: the
+    nearest smaller width that works, else the nearest larger one."""
     width, height = size
     if aspect is None:
         return size
-    while width > 1:
-        shortest = math.ceil(width / aspect.high - _EPSILON)
-        tallest = math.floor(width / aspect.low + _EPSILON)
-        if shortest <= tallest:
-            return width, min(max(height, shortest), tallest)
-        width -= 1
-    return width, height
+
+    def height_for(candidate: int) -> int | None:
+        shortest = math.ceil(candidate / aspect.high - _EPSILON)
+        tallest = math.floor(candidate / aspect.low + _EPSILON)
+        if shortest > tallest:
+            return None
+        fitted = min(max(height, shortest), tallest)
+        return fitted if fitted >= minimum[1] else None
+
+    for candidate in range(width, max(minimum[0], 1) - 1, -1):
+        fitted = height_for(candidate)
+        if fitted is not None:
+            return candidate, fitted
+    for candidate in range(width + 1, width + 1 + _MAX_WIDEN):
+        fitted = height_for(candidate)
+        if fitted is not None:
+            return candidate, fitted
+    return size
 
 
 def _shrink(size: tuple[int, int], aspect: AspectRange | None) -> tuple[int, int]:

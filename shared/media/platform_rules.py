@@ -92,6 +92,9 @@ class DerivativeSpec:
     max_pixels: int | None = None
     types: tuple[MediaType, ...] = (MediaType.JPEG,)
     quality: int = 88
+    min_bytes: int = 0
+    """A floor some platforms set (Google: 10 KB); a small JPEG is re-encoded finer to reach
+    it. A flat graphic may stay under it: ``check`` says so."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +344,7 @@ PLACEMENTS: tuple[Placement, ...] = (
             min_width=250,
             min_height=250,
             aspect=AspectRange(4 / 3, 4 / 3),
+            min_bytes=10 * 1024,
         ),
     ),
     # Pinterest API v5 pins: images BMP/JPEG/PNG/TIFF/GIF/WEBP up to 20 MB, 2:3 advised
