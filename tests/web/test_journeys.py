@@ -28,6 +28,7 @@ from arq.connections import RedisSettings, create_pool
 from fastapi import FastAPI
 from playwright.async_api import Browser, Page, expect
 from redis.asyncio import Redis
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.api.app import create_app
@@ -280,11 +281,38 @@ async def test_a_post_the_platform_refused_is_retried_from_its_page_and_goes_out
             )
         )
 
-        await wait_for(lambda: _status_is(admin_engine, post["id"], "published"))
+        try:
+            await wait_for(lambda: _status_is(admin_engine, post["id"], "published"), 60)
+        except AssertionError:
+            # Once seen under a full suite's load (not alone): say where the post stopped.
+            raise AssertionError(await _where_it_stopped(admin_engine, post["id"])) from None
     await page.goto(f"/posts/{post['id']}")
     await expect(page.locator(".post-status")).to_have_text("Published")
     await expect(page.get_by_role("link", name="See it on Facebook")).to_be_visible()
     assert (await counts(sandbox, "facebook")).get(post["id"]) == 1  # out once, not twice
+
+
+async def _where_it_stopped(engine: AsyncEngine, post_id: str) -> str:
+    async with engine.connect() as conn:
+        post = (
+            await conn.execute(
+                text(
+                    "SELECT status, status_reason, due_at, lease_token, attempts, last_error, "
+                    "now() FROM post WHERE id = :p"
+                ),
+                {"p": post_id},
+            )
+        ).one()
+        history = (
+            await conn.execute(
+                text(
+                    "SELECT changed_at, from_status, to_status, reason FROM post_status_change "
+                    "WHERE post_id = :p ORDER BY changed_at"
+                ),
+                {"p": post_id},
+            )
+        ).all()
+    return f"not published: {tuple(post)}; history: {[tuple(h) for h in history]}"
 
 
 async def _status_is(engine: AsyncEngine, post_id: str, status: str) -> bool:
