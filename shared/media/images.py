@@ -10,8 +10,10 @@ photo held upright stays upright.
 
 Decompression bombs: ``max_pixels`` (50 megapixels by default) is checked from the header
 before any pixel is decoded; Pillow's own guard (its warning and error) is turned into the
-same refusal. A file that does not decode to the end is refused (``load()`` forces the
-decode), never half-processed.
+same refusal. Pillow warns above its ``MAX_IMAGE_PIXELS`` (about 89 megapixels) and refuses
+above twice that, so a ``max_pixels`` set higher than 89 megapixels logs Pillow's warning
+and one higher than 178 megapixels is capped by Pillow. A file that does not decode to the
+end is refused (``load()`` forces the decode), never half-processed.
 """
 
 from __future__ import annotations
@@ -317,6 +319,10 @@ def _to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
             pass
     if image.mode in ("RGB", "RGBA"):
         return image
+    if image.mode.startswith("I") or image.mode == "F":
+        # 16-bit greyscale (a PNG from a scanner or a medical export): scale to 8 bits, where
+        # a plain convert would clip everything above 255 to white.
+        return image.convert("I").point(lambda value: value / 256).convert("L").convert("RGB")
     keeps_alpha = image.mode in ("LA", "PA", "RGBa", "La") or "transparency" in image.info
     return image.convert("RGBA" if keeps_alpha else "RGB")
 

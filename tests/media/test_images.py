@@ -174,3 +174,14 @@ def test_too_many_frames_are_refused(folder: Path) -> None:
     with pytest.raises(MediaRefused) as refused:
         images.inspect_image(gif, max_frames=10)
     assert refused.value.code is RefusalCode.TOO_MANY_FRAMES
+
+
+def test_16_bit_greyscale_keeps_its_tones(folder: Path) -> None:
+    path = folder / "scan.png"
+    Image.new("I;16", (64, 64), 32768).save(path)  # mid grey in 16 bits
+    out = folder / "scan-clean.png"
+    images.normalise_image(path, out)
+    with Image.open(out) as clean:
+        red, green, blue = clean.convert("RGB").getpixel((10, 10))  # type: ignore[misc]
+        assert 120 <= red <= 135
+        assert red == green == blue
