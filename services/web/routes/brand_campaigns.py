@@ -17,10 +17,19 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 from sqlalchemy import and_, func, literal, select, tuple_
 
 from services.api.deps import Redis, Session, SettingsDep
+from services.web.campaign_builder_form import (
+    POLICY_NAMES,
+    default_form,
+    field_text,
+    payload_of,
+    read_form,
+    schedule_of,
+    service_problems,
+    split_template,
+)
 from services.web.deps import SignedIn, Viewer
 from services.web.i18n import N_, Translator
 from services.web.post_words import PLATFORM_NAMES, STATUS_NAMES
@@ -34,11 +43,9 @@ from shared.campaigns import service as campaign_service
 from shared.campaigns.schedule import PUBLISH_WINDOW, instant_for
 from shared.campaigns.schemas import (
     MAX_DEADLINE_HOURS,
-    CampaignCreate,
     CampaignDetail,
     RescheduleIn,
 )
-from shared.content.platforms import PLATFORMS
 from shared.errors import AppError, BadRequest, NotFound
 from shared.locations import service as location_service
 from shared.locations.models import Location
@@ -63,11 +70,6 @@ CAMPAIGN_STATUS_NAMES: dict[str, str] = {
     "completed": N_("Completed"),
     "cancelled": N_("Cancelled"),
 }
-POLICY_NAMES: dict[str, str] = {
-    "none": N_("No approval: posts go out at their time"),
-    "location_confirm": N_("Each location confirms its posts"),
-    "brand_approval": N_("Head office approves what locations fill in"),
-}
 AUDIENCE_KINDS: dict[str, str] = {
     "all": N_("All active locations"),
     "groups": N_("Locations in these groups"),
@@ -91,25 +93,6 @@ CONFLICTS = {
     "campaign_completed": N_("The campaign is completed: every post reached an ending."),
     "campaign_not_reschedulable": N_(
         "The campaign cannot be rescheduled now (it is launching, completed or cancelled)."
-    ),
-}
-PROBLEMS = {
-    "version_not_published": N_("This version is a draft; publish it before a campaign uses it."),
-    "platform_not_allowed": N_("The brand's rules do not allow this platform."),
-    "body_missing": N_("The template has no text for this platform."),
-    "variable_missing": N_("The template uses this value; fill it in."),
-    "slots_need_locations": N_(
-        "The template has slots locations must fill: choose an approval by the locations or "
-        "by head office."
-    ),
-    "in_past": N_("This time has passed; choose a later one."),
-    "not_found": N_("Not found in this brand; choose again."),
-    "deadline_without_approval": N_(
-        "A deadline is for posts waiting for a decision: choose an approval, or set 0."
-    ),
-    "deadline_passed": N_(
-        "That many hours before the posts' time has already passed; give fewer hours or a "
-        "later date."
     ),
 }
 
@@ -240,16 +223,8 @@ async def reach_of(
     return Reach(total, min(instants), max(instants), len(rows))
 
 
-def _split_template(value: str) -> tuple[uuid.UUID, int] | None:
-    ident, _, version = value.partition(":")
-    try:
-        return uuid.UUID(ident), int(version)
-    except ValueError:
-        return None
-
-
 async def _variables_needed(session: Session, viewer: Viewer, chosen: str) -> list[str]:
-    split = _split_template(chosen)
+    split = split_template(chosen)
     if split is None:
         return []
     try:
@@ -257,197 +232,6 @@ async def _variables_needed(session: Session, viewer: Viewer, chosen: str) -> li
     except AppError:
         return []
     return sorted(v.split(".", 1)[1] for v in version.variables if v.startswith("campaign."))
-
-
-def _text(form: Any, name: str, limit: int = 2000) -> str:
-    value = form.get(name)
-    return value.replace("\x00", "").strip()[:limit] if isinstance(value, str) else ""
-
-
-def _texts(form: Any, name: str) -> list[str]:
-    return [v.strip() for v in form.getlist(name) if isinstance(v, str) and v.strip()]
-
-
-def _default_form() -> dict[str, Any]:
-    tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).date().isoformat()
-    return {
-        "name": "",
-        "template": "",
-        "variables": {},
-        "audience_kind": "all",
-        "group_ids": [],
-        "filter_country": "",
-        "filter_region": "",
-        "filter_city": "",
-        "filter_q": "",
-        "filter_group_id": "",
-        "channels": [],
-        "schedule_kind": "local",
-        "local_date": tomorrow,
-        "local_time": "09:00",
-        "at_date": tomorrow,
-        "at_time": "09:00",
-        "approval_policy": "none",
-        "approval_deadline_hours": "0",
-    }
-
-
-def _read_form(form: Any, needed: list[str]) -> dict[str, Any]:
-    return {
-        "name": _text(form, "name", 300),
-        "template": _text(form, "template", 100),
-        "variables": {n: _text(form, f"var-{n}") for n in needed},
-        "audience_kind": _text(form, "audience_kind", 20),
-        "group_ids": _texts(form, "group_ids"),
-        "filter_country": _text(form, "filter_country", 10),
-        "filter_region": _text(form, "filter_region", 200),
-        "filter_city": _text(form, "filter_city", 200),
-        "filter_q": _text(form, "filter_q", 300),
-        "filter_group_id": _text(form, "filter_group_id", 100),
-        "channels": [c for c in _texts(form, "channels") if c in PLATFORMS],
-        "schedule_kind": _text(form, "schedule_kind", 20),
-        "local_date": _text(form, "local_date", 40),
-        "local_time": _text(form, "local_time", 40),
-        "at_date": _text(form, "at_date", 40),
-        "at_time": _text(form, "at_time", 40),
-        "approval_policy": _text(form, "approval_policy", 40),
-        "approval_deadline_hours": _text(form, "approval_deadline_hours", 40),
-    }
-
-
-def _audience(values: dict[str, Any], problems: dict[str, str], t: Translator) -> dict[str, Any]:
-    kind = values["audience_kind"]
-    if kind == "groups":
-        if not values["group_ids"]:
-            problems["audience"] = t.gettext("Choose at least one group.")
-        return {"kind": "groups", "group_ids": values["group_ids"]}
-    if kind == "filter":
-        f = {
-            "country": values["filter_country"].upper() or None,
-            "region": values["filter_region"] or None,
-            "city": values["filter_city"] or None,
-            "q": values["filter_q"] or None,
-            "group_id": values["filter_group_id"] or None,
-        }
-        if not any(f.values()):
-            problems["audience"] = t.gettext("Give at least one condition of the filter.")
-        return {"kind": "filter", "filter": f}
-    return {"kind": "all"}
-
-
-def _schedule(values: dict[str, Any], problems: dict[str, str], t: Translator) -> dict[str, Any]:
-    local = values["schedule_kind"] != "absolute"
-    prefix = "local" if local else "at"
-    try:
-        day = dt.date.fromisoformat(values[f"{prefix}_date"])
-    except ValueError:
-        problems[f"{prefix}_date"] = t.gettext("Give a date, such as 2030-12-24.")
-        day = None
-    try:
-        clock = dt.time.fromisoformat(values[f"{prefix}_time"]).replace(microsecond=0)
-    except ValueError:
-        problems[f"{prefix}_time"] = t.gettext("Give a time, such as 09:30.")
-        clock = None
-    if day is None or clock is None:
-        return {}
-    if local:
-        return {"kind": "local", "date": day.isoformat(), "time": clock.strftime("%H:%M")}
-    at = dt.datetime.combine(day, clock, tzinfo=dt.UTC)
-    return {"kind": "absolute", "at": at.isoformat()}
-
-
-_PYDANTIC_FIELDS = {
-    "name": "name",
-    "template_id": "template",
-    "version": "template",
-    "audience": "audience",
-    "channels": "channels",
-    "schedule": "schedule",
-    "variables": "variables",
-    "approval_policy": "approval_policy",
-    "approval_deadline_hours": "approval_deadline_hours",
-}
-
-
-def _deadline_hours(value: str) -> int | None:
-    """The form's hours (empty: 0), or None when not a whole number in range."""
-    text = value.strip() or "0"
-    if not text.isascii() or not text.isdigit() or len(text) > 3:
-        return None
-    hours = int(text)
-    return hours if hours <= MAX_DEADLINE_HOURS else None
-
-
-def _payload(
-    values: dict[str, Any], brand_id: uuid.UUID, t: Translator
-) -> tuple[CampaignCreate | None, dict[str, Any], dict[str, Any], dict[str, str]]:
-    """The API's payload from the form, or the problems of each field."""
-    problems: dict[str, str] = {}
-    if not values["name"]:
-        problems["name"] = t.gettext("Give the campaign a name.")
-    split = _split_template(values["template"])
-    if split is None:
-        problems["template"] = t.gettext("Choose a published template.")
-    if not values["channels"]:
-        problems["channels"] = t.gettext("Choose at least one platform.")
-    if values["approval_policy"] not in POLICY_NAMES:
-        problems["approval_policy"] = t.gettext("Choose how posts are approved.")
-    hours = _deadline_hours(values["approval_deadline_hours"])
-    if hours is None:
-        problems["approval_deadline_hours"] = t.gettext(
-            "Give a whole number of hours from 0 to %(most)s.", most=MAX_DEADLINE_HOURS
-        )
-    audience = _audience(values, problems, t)
-    schedule = _schedule(values, problems, t)
-    if problems or split is None or hours is None:
-        return None, audience, schedule, problems
-    try:
-        data = CampaignCreate.model_validate(
-            {
-                "name": values["name"],
-                "brand_id": brand_id,
-                "template_id": split[0],
-                "version": split[1],
-                "audience": audience,
-                "channels": values["channels"],
-                "schedule": schedule,
-                "variables": values["variables"],
-                "approval_policy": values["approval_policy"],
-                "approval_deadline_hours": hours,
-            }
-        )
-    except ValidationError as exc:
-        for error in exc.errors():
-            field = _PYDANTIC_FIELDS.get(str(error["loc"][0]) if error["loc"] else "", "")
-            if field == "schedule":
-                field = "local_date" if values["schedule_kind"] != "absolute" else "at_date"
-            problems.setdefault(field, t.gettext("Check this value: %(why)s", why=error["msg"]))
-        return None, audience, schedule, problems
-    return data, audience, schedule, problems
-
-
-def _field_of(path: str, values: dict[str, Any]) -> str:
-    parts = path.split(".")[1:] if path.startswith("body.") else path.split(".")
-    head = parts[0] if parts else ""
-    if head in ("template_id", "version"):
-        return "template"
-    if head == "variables" and len(parts) > 1:
-        return f"var-{parts[1]}"
-    if head == "schedule":
-        return "local_date" if values["schedule_kind"] != "absolute" else "at_date"
-    return {"channels": "channels", "audience": "audience"}.get(head, head)
-
-
-def service_problems(error: AppError, values: dict[str, Any], t: Translator) -> dict[str, str]:
-    problems: dict[str, str] = {}
-    for p in error.errors:
-        message = PROBLEMS.get(p.code)
-        problems.setdefault(
-            _field_of(p.field, values), t.gettext(message) if message else p.message
-        )
-    if not problems:
-        problems[""] = error.message
-    return problems
 
 
 async def _builder(
@@ -508,7 +292,7 @@ async def _templates_for(
 @router.get("/brand/campaigns/new")
 async def builder_page(request: Request, viewer: SignedIn, session: Session) -> Response:
     brand = await brand_of(session, viewer, "campaign.create")
-    values = _default_form()
+    values = default_form()
     reach = await reach_of(session, viewer.principal.agency_id, brand.id, {"kind": "all"}, None)
     return await _builder(request, viewer, session, brand, values, reach=reach)
 
@@ -520,9 +304,9 @@ async def builder_post(request: Request, viewer: SignedIn, session: Session) -> 
     brand = await brand_of(session, viewer, "campaign.create")
     t = translator(request)
     form = await request.form()
-    chosen = _text(form, "template", 100)
-    values = _read_form(form, await _variables_needed(session, viewer, chosen))
-    data, audience, schedule, problems = _payload(values, brand.id, t)
+    chosen = field_text(form, "template", 100)
+    values = read_form(form, await _variables_needed(session, viewer, chosen))
+    data, audience, schedule, problems = payload_of(values, brand.id, t)
     reach = None
     if "audience" not in problems:
         try:
@@ -531,7 +315,7 @@ async def builder_post(request: Request, viewer: SignedIn, session: Session) -> 
             )
         except ValueError:
             problems["audience"] = t.gettext("Choose groups of this brand.")
-    if _text(form, "action", 20) == "check":
+    if field_text(form, "action", 20) == "check":
         return await _builder(request, viewer, session, brand, values, reach=reach)
     if data is None:
         return await _builder(
@@ -743,7 +527,7 @@ async def _campaign_page(
         flash = t.ngettext(
             "%(num)s person was reminded by mail.", "%(num)s people were reminded by mail.", people
         )
-    values = _default_form()
+    values = default_form()
     values["schedule_kind"] = detail.schedule.get("kind", "local")
     if detail.schedule.get("kind") == "local":
         values["local_date"] = detail.schedule["date"]
@@ -842,9 +626,9 @@ async def reschedule(
     detail = await _campaign(session, viewer, campaign_id)
     t = translator(request)
     form = await request.form()
-    values = {**_default_form(), **{k: _text(form, k, 40) for k in _SCHEDULE_FIELDS}}
+    values = {**default_form(), **{k: field_text(form, k, 40) for k in _SCHEDULE_FIELDS}}
     problems: dict[str, str] = {}
-    schedule = _schedule(values, problems, t)
+    schedule = schedule_of(values, problems, t)
     if problems:
         return await _campaign_page(
             request, viewer, session, detail, problems=problems, form=values, status_code=422
