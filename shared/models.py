@@ -11,6 +11,7 @@ from shared.events.models import OutboxEvent
 from shared.identity.models import RefreshToken, User
 from shared.locations.models import Location, LocationGroup, LocationGroupMember
 from shared.mail.models import OutboundEmail
+from shared.media.models import Media, MediaBlob, MediaDerivative, MediaUpload
 from shared.metrics.models import DailyMetric, MetricRollup, PostMetric
 from shared.posts.models import Post, PostStatusChange
 from shared.reviews.models import AutoReplyRule, Review, ReviewSettings, ReviewSource
@@ -31,6 +32,10 @@ __all__ = [
     "Location",
     "LocationGroup",
     "LocationGroupMember",
+    "Media",
+    "MediaBlob",
+    "MediaDerivative",
+    "MediaUpload",
     "Membership",
     "DailyMetric",
     "MetricRollup",

@@ -67,6 +67,15 @@ class Post(TenantMixin, TimestampMixin, Base):
             "scheduled_at",
             postgresql_where="status = 'needs_approval'",
         ),
+        # The media library's "used by a post not yet ended?" (issue #17).
+        Index(
+            "ix_post_media_in_use",
+            "media",
+            postgresql_using="gin",
+            postgresql_ops={"media": "jsonb_path_ops"},
+            postgresql_where="status IN ('draft', 'needs_approval', 'approved', 'scheduled', "
+            "'queued', 'publishing', 'unconfirmed')",
+        ),
         # The approval deadlines a campaign set before its posts' times.
         Index(
             "ix_post_decide_by",
