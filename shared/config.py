@@ -229,6 +229,13 @@ class Settings(BaseSettings):
     media_public_base_url: str = ""
     """Where signed media URLs point (a CDN in front of the API, say). Empty:
     ``public_base_url``."""
+    media_resumable_max_bytes: int = 10 * 1024 * 1024 * 1024
+    """The largest file a resumable (tus) upload takes (``Tus-Max-Size``)."""
+    media_resumable_part_bytes: int = Field(8 * 1024 * 1024, ge=5 * 1024 * 1024)
+    """A resumable upload is stored in parts of this size (S3: at least 5 MiB but the last);
+    one part is the most a request holds in memory."""
+    media_resumable_expiry_seconds: int = Field(24 * 3600, ge=60)
+    """An unfinished resumable upload is dropped this long after its last bytes arrived."""
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
