@@ -126,6 +126,18 @@ async def test_the_whole_file(media_app: FastAPI, platform: httpx.AsyncClient) -
     assert 890 <= int(cache.rsplit("=", 1)[1]) <= 900
 
 
+async def test_a_parameter_a_fetcher_appends_is_ignored(
+    media_app: FastAPI, platform: httpx.AsyncClient
+) -> None:
+    agency = uuid.uuid4()
+    url = link(media_app, agency, await stored(media_app, agency))
+
+    response = await platform.get(url + "&utm_source=crawler&_nc=1")
+
+    assert response.status_code == 200
+    assert response.content == DATA
+
+
 async def test_head(media_app: FastAPI, platform: httpx.AsyncClient) -> None:
     agency = uuid.uuid4()
     url = link(media_app, agency, await stored(media_app, agency))
