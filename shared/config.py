@@ -236,6 +236,10 @@ class Settings(BaseSettings):
     one part is the most a request holds in memory."""
     media_resumable_expiry_seconds: int = Field(24 * 3600, ge=60)
     """An unfinished resumable upload is dropped this long after its last bytes arrived."""
+    media_max_upload_bytes: int = 200 * 1024 * 1024
+    """The largest file ``POST /v1/media`` takes in one request (larger: a resumable upload)."""
+    media_delete_grace_seconds: int = 7 * 24 * 3600
+    """A deleted media is removed from storage this long after (it can be restored until)."""
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

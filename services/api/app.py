@@ -29,6 +29,7 @@ from services.api.routes import (
     location_groups,
     location_import,
     locations,
+    media,
     media_files,
     posts,
     reviews,
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analytics.router)
     app.include_router(billing.router)
     app.include_router(media_files.router)
+    app.include_router(media.router)
     web_app.mount(app)  # last: its error pages answer every path the API does not
     document_unknown_query(app)
     document_problems(app)

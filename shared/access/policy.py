@@ -25,7 +25,7 @@ class Target:
 AGENCY = Target()
 
 BRAND_CONTENT_READS = frozenset(
-    {"brand.read", "template.read", "brand_rules.read", "campaign.read"}
+    {"brand.read", "template.read", "brand_rules.read", "campaign.read", "media.read"}
 )
 """Brand-level reads a location grant covers for its own brand."""
 

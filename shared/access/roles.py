@@ -56,6 +56,7 @@ _BRAND_READ = {
     "social_account.read",
     "review.read",
     "metric.read",
+    "media.read",
 }
 _BRAND_WORK = {
     "brand.update",
@@ -81,6 +82,9 @@ _BRAND_WORK = {
     "member.invite",
     "member.update",
     "member.remove",
+    "media.create",
+    "media.update",
+    "media.delete",
 }
 _AGENCY_ADMIN = {
     "agency.read",
@@ -101,6 +105,7 @@ _LOCATION_READ = {
     "social_account.read",
     "review.read",
     "metric.read",
+    "media.read",
 }
 _LOCATION_MANAGE = {
     "location.update",
@@ -112,6 +117,9 @@ _LOCATION_MANAGE = {
     "member.invite",
     "member.update",
     "member.remove",
+    "media.create",
+    "media.update",
+    "media.delete",
 }
 
 PERMISSIONS: dict[Role, frozenset[str]] = {

@@ -30,6 +30,8 @@ class Plan:
     api_rate: str
     """Requests per agency over every API route, e.g. ``"600/minute"``."""
     trial_days: int
+    storage_bytes: int | None
+    """Media library storage at most (each distinct file counted once); None: no limit."""
     stripe_price_ids: dict[str, str] = field(default_factory=dict)
     """Stripe's id of this plan's monthly per-unit price, per Stripe environment (``live``,
     ``test``, ``local``: localstripe, where it is a legacy plan id Chorus creates itself)."""
@@ -43,6 +45,7 @@ class Plan:
 
 
 ALL_CHANNELS = frozenset(PLATFORMS)
+GIB = 1024**3
 
 PLANS: dict[str, Plan] = {
     plan.code: plan
@@ -56,6 +59,7 @@ PLANS: dict[str, Plan] = {
             features=frozenset({Feature.APPROVALS}),
             api_rate="300/minute",
             trial_days=14,
+            storage_bytes=10 * GIB,
             stripe_price_ids={
                 "live": "price_chorus_starter_live",
                 "test": "price_chorus_starter_test",
@@ -78,6 +82,7 @@ PLANS: dict[str, Plan] = {
             ),
             api_rate="1200/minute",
             trial_days=14,
+            storage_bytes=200 * GIB,
             stripe_price_ids={
                 "live": "price_chorus_pro_live",
                 "test": "price_chorus_pro_test",
@@ -93,6 +98,7 @@ PLANS: dict[str, Plan] = {
             features=frozenset(Feature),
             api_rate="6000/minute",
             trial_days=30,
+            storage_bytes=None,
             stripe_price_ids={
                 "live": "price_chorus_enterprise_live",
                 "test": "price_chorus_enterprise_test",
@@ -109,13 +115,18 @@ def get_plan(code: str) -> Plan:
     return PLANS[code]
 
 
-def plan_with(feature: Feature | None = None, locations: int | None = None) -> Plan | None:
-    """The cheapest plan that has ``feature`` and room for ``locations``: what to upgrade to."""
+def plan_with(
+    feature: Feature | None = None, locations: int | None = None, storage: int | None = None
+) -> Plan | None:
+    """The cheapest plan that has ``feature`` and room for ``locations`` and ``storage``
+    bytes of media: what to upgrade to."""
     for code in PLAN_ORDER:
         plan = PLANS[code]
         if feature is not None and feature not in plan.features:
             continue
         if locations is not None and not plan.allows_locations(locations):
+            continue
+        if storage is not None and plan.storage_bytes is not None and storage > plan.storage_bytes:
             continue
         return plan
     return None
