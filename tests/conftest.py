@@ -149,8 +149,14 @@ def localstripe_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: URL, sandbox_url: str, localstripe_url: str) -> Settings:
+def settings(
+    database_url: URL,
+    sandbox_url: str,
+    localstripe_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Settings:
     return Settings(
+        media_root=str(tmp_path_factory.mktemp("media")),
         stripe_api_base=localstripe_url,
         stripe_environment="local",
         platform_sandbox_url=sandbox_url,
