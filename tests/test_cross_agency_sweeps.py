@@ -37,6 +37,9 @@ from shared.events.relay import Relay
 from shared.ids import new_id
 from shared.jobs import QUEUE_NAME
 from shared.mail import service as mail
+from shared.media import resumable
+from shared.media.storage import Storage
+from shared.media.storage.filesystem import FilesystemStorage
 from shared.metrics import service as metrics
 from shared.publishing import sweeps
 from shared.publishing.dispatcher import lease_due
@@ -757,3 +760,63 @@ async def test_review_sources_of_every_agency_are_due(
         by_account[accounts.backing_off][0],
     }
     assert by_account[accounts.disconnected][1] == "needs_reconnect"
+
+
+# -- Resumable media uploads -----------------------------------------------------------------
+
+
+async def open_upload(engine: AsyncEngine, storage: Storage, agency_id: uuid.UUID) -> uuid.UUID:
+    """An unfinished upload that expired an hour ago, a multipart upload begun in storage."""
+    upload_id = uuid.uuid4()
+    key = f"agencies/{agency_id}/uploads/{upload_id}"
+    storage_upload_id = await storage.create_multipart(key)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO media_upload (agency_id, id, upload_length, storage_key, "
+                "storage_upload_id, details, expires_at) VALUES (:agency, :id, 10000000, :key, "
+                ':upload, \'{"name": "clip"}\', :expires)'
+            ),
+            {
+                "agency": agency_id,
+                "id": upload_id,
+                "key": key,
+                "upload": storage_upload_id,
+                "expires": datetime.now(UTC) - timedelta(hours=1),
+            },
+        )
+    return upload_id
+
+
+async def test_expired_uploads_of_every_agency_are_aborted(
+    client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    app_db: Database,
+    redis: Redis,
+    tmp_path: Path,
+) -> None:
+    healthy, read_only, busy = [await open_shop(client) for _ in range(3)]
+    await make_read_only(admin_engine, read_only.agency_id)
+    arq_redis = ArqRedis(connection_pool=redis.connection_pool)
+    async with FilesystemStorage(tmp_path) as storage:
+        uploads = {
+            shop.agency_id: await open_upload(admin_engine, storage, shop.agency_id)
+            for shop in (healthy, read_only, busy)
+        }
+        writing = resumable.UploadLock(arq_redis, busy.agency_id, uploads[busy.agency_id])
+        assert await writing.acquire()
+        try:
+            aborted = await resumable.expire_due(app_db, storage, arq_redis, now=datetime.now(UTC))
+        finally:
+            await writing.release()
+
+    assert aborted == 2
+    status = {
+        agency: await column(admin_engine, "media_upload", "status", upload_id)
+        for agency, upload_id in uploads.items()
+    }
+    assert status == {
+        healthy.agency_id: "aborted",
+        read_only.agency_id: "aborted",
+        busy.agency_id: "open",
+    }

@@ -31,6 +31,7 @@ from services.api.routes import (
     locations,
     media,
     media_files,
+    media_uploads,
     posts,
     reviews,
     social_accounts,
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analytics.router)
     app.include_router(billing.router)
     app.include_router(media_files.router)
+    app.include_router(media_uploads.router)
     app.include_router(media.router)
     web_app.mount(app)  # last: its error pages answer every path the API does not
     document_unknown_query(app)

@@ -66,6 +66,12 @@ class RequestContextMiddleware:
             structlog.contextvars.clear_contextvars()
 
 
+STREAMED_BODY_PREFIX = "/v1/media/uploads/"
+"""Resumable upload bytes (tus ``PATCH``): streamed into storage a part at a time, never held
+whole, and bounded by the upload's own ``Upload-Length`` (``shared.media.resumable``); tus
+clients send a whole file in one request unless told otherwise."""
+
+
 class BodySizeLimitMiddleware:
     """Refuses bodies over ``max_bytes`` with 413, by Content-Length up front or while
     streaming (chunked uploads), before any handler reads them."""
@@ -76,6 +82,9 @@ class BodySizeLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "PATCH" and scope["path"].startswith(STREAMED_BODY_PREFIX):
             await self.app(scope, receive, send)
             return
         declared = _header(scope, b"content-length")

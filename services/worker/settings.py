@@ -30,6 +30,7 @@ from services.worker.jobs import (
     billing,
     campaigns,
     mail,
+    media_uploads,
     metrics,
     publishing,
     reviews,
@@ -178,6 +179,7 @@ class WorkerSettings:
         ),
         scheduled(billing.SWEEP_JOB, billing.sweep, second={0, 15, 30, 45}),
         scheduled(reviews.SWEEP_JOB, reviews.sweep, second={30}, run_at_startup=True),
+        scheduled(media_uploads.EXPIRE_JOB, media_uploads.expire_uploads, minute={7, 22, 37, 52}),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -97,6 +97,14 @@ SCANS: tuple[Scan, ...] = (
         "test_the_mail_sweep_hands_on_every_agencys_due_mail",
     ),
     Scan(
+        "shared/media/resumable.py",
+        "find_expired",
+        "media_upload_expiry",
+        "expired uploads of every agency are aborted, a read-only agency's included; one "
+        "being written to waits for the next pass",
+        "test_expired_uploads_of_every_agency_are_aborted",
+    ),
+    Scan(
         "shared/billing/service.py",
         "sweep",
         "billing",

@@ -65,6 +65,11 @@ CROSS_AGENCY_POLICIES: dict[tuple[str, str], CrossAgencyPolicy] = {
     ("post", "named_scan"): _scan(
         "ALL", "post_dispatch", "the dispatcher claims every agency's due posts"
     ),
+    ("media_upload", "named_scan"): _scan(
+        "SELECT",
+        "media_upload_expiry",
+        "the upload expiry sweep lists every agency's unfinished uploads past their expiry",
+    ),
     ("outbound_email", "named_scan"): _scan(
         "ALL", "mail_sweep", "the mail sweep sends and retries every agency's e-mail"
     ),
