@@ -164,6 +164,9 @@ OBJECTS: dict[str, ObjectKind] = {
     "rule_id": ObjectKind(
         "brand_rules.read", lambda a: Target(a.auto_reply_rule_id, Place(a.agency_id, a.brand_x))
     ),
+    "media_id": ObjectKind(
+        "media.read", lambda a: Target(a.media_id, Place(a.agency_id, a.brand_x, a.l1))
+    ),
     # A platform name under a location: the location's accounts on that platform.
     "platform": ObjectKind(
         "social_account.read", lambda a: Target("facebook", Place(a.agency_id, a.brand_x, a.l1))

@@ -294,6 +294,7 @@ async def register_upload(
     )
     session.add(media)
     await session.flush()
+    await session.refresh(media)
     audit.record_by(
         session,
         principal,
@@ -511,6 +512,7 @@ async def update_media(
     if "rights_expire_at" in changes:
         media.rights_expire_at = changes["rights_expire_at"]
     await session.flush()
+    await session.refresh(media)
     after = {
         "name": media.name,
         "folder": media.folder,
@@ -624,6 +626,7 @@ async def delete_media(
     media.deleted_at = now
     media.purge_after = now + timedelta(seconds=settings.media_delete_grace_seconds)
     await session.flush()
+    await session.refresh(media)
     audit.record_by(
         session,
         principal,
@@ -647,6 +650,7 @@ async def restore_media(
     media.deleted_at = None
     media.purge_after = None
     await session.flush()
+    await session.refresh(media)
     audit.record_by(
         session, principal, action="media.restore", object_type="media", object_id=media.id
     )

@@ -12,6 +12,7 @@ call without cleaning up.
 from __future__ import annotations
 
 import functools
+import io
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from PIL import Image
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -97,6 +99,8 @@ class AgencyA:
     campaign_id: uuid.UUID
     review_id: uuid.UUID
     auto_reply_rule_id: uuid.UUID
+    media_id: uuid.UUID
+    """A photo of L1's own library (status processing: no worker runs here)."""
     actors: dict[str, Actor]
     secrets: frozenset[str] = field(repr=False)
     """Every id and name of the agency: none may reach someone outside it."""
@@ -110,6 +114,12 @@ class AgencyA:
 class AgencyB:
     agency_id: uuid.UUID
     owner: Actor
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
 
 
 def _token(settings: Settings, user_id: uuid.UUID, agency_id: uuid.UUID) -> tuple[str, Any]:
@@ -306,6 +316,14 @@ async def build_agency_a(
     review_id, rule_id, review_secrets = await _insert_reviews(
         engine, agency, x, l1, social_account_id, tag
     )
+    media_name = f"BOLA photo {tag}"
+    media = await client.post(
+        "/v1/media",
+        files={"file": ("photo.png", _png(), "image/png")},
+        data={"name": media_name, "location_id": str(l1)},
+        headers=owner.headers,
+    )
+    assert media.status_code == 202, media.text
     secrets = {
         *review_secrets,
         *names.values(),
@@ -323,6 +341,8 @@ async def build_agency_a(
         post.json()[0]["id"],
         campaign_name,
         campaign_id,
+        media_name,
+        media.json()["id"],
     }
     for actor in actors.values():
         secrets |= {actor.email, f"{actor.name} {tag}", str(actor.user_id)}
@@ -343,6 +363,7 @@ async def build_agency_a(
         campaign_id=uuid.UUID(campaign_id),
         review_id=review_id,
         auto_reply_rule_id=rule_id,
+        media_id=uuid.UUID(media.json()["id"]),
         actors=actors,
         secrets=frozenset(secrets),
     )

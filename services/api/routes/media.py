@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Query, Request, status
+from fastapi import APIRouter, Body, Depends, Query, Request, status
 
 from services.api.deps import (
     DEFAULT_PAGE_SIZE,
@@ -258,7 +258,7 @@ async def list_media(
     settings: SettingsDep,
     principal: CurrentPrincipal,
     signer: MediaSigner,
-    sort: Annotated[str, sort_by(service.SORTING)] = service.SORTING.default,
+    sort: Annotated[str, Depends(sort_by(service.SORTING))],
     brand_id: uuid.UUID | None = None,
     location_id: uuid.UUID | None = None,
     agency: bool = False,
