@@ -37,7 +37,7 @@ from shared.events.relay import Relay
 from shared.ids import new_id
 from shared.jobs import QUEUE_NAME
 from shared.mail import service as mail
-from shared.media import resumable
+from shared.media import housekeeping, processing, resumable
 from shared.media.storage import Storage
 from shared.media.storage.filesystem import FilesystemStorage
 from shared.metrics import service as metrics
@@ -47,6 +47,8 @@ from shared.reviews import collection
 from shared.social_accounts import refresh, sealing
 from shared.social_accounts.models import SocialAccount
 from tests.factories import Tenant, create_brand, create_location, sign_up
+from tests.media.files import write_phone_jpeg
+from tests.media.uploads import upload_media
 from tests.support.clock import TestClock
 from tests.support.cross_agency import SCANS, scan_names_in_policy, scans_in_code
 
@@ -820,3 +822,58 @@ async def test_expired_uploads_of_every_agency_are_aborted(
         read_only.agency_id: "aborted",
         busy.agency_id: "open",
     }
+
+
+# -- Media housekeeping ------------------------------------------------------------------------
+
+
+async def test_media_uploads_left_waiting_in_every_agency_are_handed_back(
+    client: httpx.AsyncClient, admin_engine: AsyncEngine, app_db: Database, tmp_path: Path
+) -> None:
+    healthy, read_only, recent = [await open_shop(client) for _ in range(3)]
+    await make_read_only(admin_engine, read_only.agency_id)
+    photo = write_phone_jpeg(tmp_path / "shop.jpg", (400, 300))
+    long_ago = datetime.now(UTC) - timedelta(minutes=30)
+    async with FilesystemStorage(tmp_path / "media") as storage:
+        lost = {
+            shop.agency_id: await upload_media(
+                admin_engine, storage, shop.agency_id, photo, created_at=long_ago
+            )
+            for shop in (healthy, read_only)
+        }
+        await upload_media(admin_engine, storage, recent.agency_id, photo)
+
+        waiting = await housekeeping.find_waiting_uploads(app_db, datetime.now(UTC))
+
+    assert sorted(waiting) == sorted(lost.items())
+
+
+async def test_deleted_media_and_unnamed_files_of_every_agency_are_purged(
+    client: httpx.AsyncClient, admin_engine: AsyncEngine, app_db: Database, tmp_path: Path
+) -> None:
+    healthy, read_only, keeper = [await open_shop(client) for _ in range(3)]
+    await make_read_only(admin_engine, read_only.agency_id)
+    photo = write_phone_jpeg(tmp_path / "shop.jpg", (400, 300))
+    async with FilesystemStorage(tmp_path / "media") as storage:
+        media = {}
+        for shop in (healthy, read_only, keeper):
+            media[shop.agency_id] = await upload_media(admin_engine, storage, shop.agency_id, photo)
+            await processing.process_upload(app_db, storage, shop.agency_id, media[shop.agency_id])
+        async with admin_engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE media SET deleted_at = now(), purge_after = now() "
+                    "WHERE agency_id IN (:a, :b)"
+                ),
+                {"a": healthy.agency_id, "b": read_only.agency_id},
+            )
+
+        purged = await housekeeping.purge(
+            app_db, storage, datetime.now(UTC), orphan_grace=timedelta(0)
+        )
+
+        async with admin_engine.connect() as conn:
+            blobs = (await conn.execute(text("SELECT agency_id, clean_key FROM media_blob"))).all()
+        assert [agency for agency, _key in blobs] == [keeper.agency_id]
+        assert await storage.head(blobs[0][1]) is not None
+    assert (purged.media, purged.blobs) == (2, 2)

@@ -4,7 +4,8 @@ processed blob (``ready``) or a stated refusal (``failed``).
 Steps, each visible on the media row as ``progress``:
 
 1. (10) the row is read in its agency: only a ``processing`` media with an upload waiting is
-   worked on; anything else is a no-op (a job may run twice, or after another finished).
+   worked on (a deleted one too: it may be restored within its grace period); anything else
+   is a no-op (a job may run twice, or after another finished).
 2. (40) the upload is copied to a temporary file while its SHA-256 is computed.
 3. If the agency already has a blob of those bytes (and its clean copy is still stored), the
    media points at it: the same bytes are processed and stored once per agency.
@@ -54,7 +55,6 @@ from shared.media.storage import ObjectNotFound, Storage, object_key
 
 log = structlog.get_logger("chorus.media")
 
-PROCESS_JOB = "media.process"
 PROGRESS_STARTED = 10
 PROGRESS_DOWNLOADED = 40
 PROGRESS_PROCESSED = 70
@@ -67,16 +67,10 @@ _RETRYABLE_S3_CODES = frozenset(
 )
 
 
-def process_job_id(media_id: uuid.UUID | str) -> str:
-    """The arq job id of a media's processing: enqueuing it again while it waits or runs is a
-    no-op (the upload and the stuck-media sweep use the same id)."""
-    return f"{PROCESS_JOB}:{media_id}"
-
-
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What one run did: ``ready`` / ``failed`` (this run settled the media) or ``skipped``
-    (nothing to do: already settled, deleted, or unknown)."""
+    (nothing to do: already settled, or unknown)."""
 
     status: Literal["ready", "failed", "skipped"]
     sha256: str | None = None
@@ -98,7 +92,6 @@ class Processed:
 class _Waiting:
     status: str
     upload_key: str | None
-    deleted: bool
 
 
 def process_file(
@@ -136,7 +129,7 @@ async def process_upload(
     if waiting is None or waiting.upload_key is None:
         log.info("media.process.nothing_to_do", media_id=str(media_id))
         return Outcome("skipped")
-    if waiting.status != "processing" or waiting.deleted:
+    if waiting.status != "processing":
         await _discard_upload(db, storage, agency_id, media_id, waiting.upload_key)
         return Outcome("skipped")
     upload_key = waiting.upload_key
@@ -243,15 +236,15 @@ async def _start(db: Database, agency_id: uuid.UUID, media_id: uuid.UUID) -> _Wa
     async with db.transaction(agency_id) as session:
         row = (
             await session.execute(
-                select(Media.status, Media.upload_key, Media.deleted_at).where(
+                select(Media.status, Media.upload_key).where(
                     _media(agency_id, media_id)
                 )
             )
         ).one_or_none()
         if row is None:
             return None
-        waiting = _Waiting(row.status, row.upload_key, row.deleted_at is not None)
-        if waiting.status == "processing" and waiting.upload_key and not waiting.deleted:
+        waiting = _Waiting(row.status, row.upload_key)
+        if waiting.status == "processing" and waiting.upload_key:
             await _progress_in(session, agency_id, media_id, PROGRESS_STARTED)
         return waiting
 
@@ -342,7 +335,7 @@ async def _discard_upload(
         await session.execute(
             update(Media)
             .where(_media(agency_id, media_id), Media.upload_key == upload_key)
-            .where((Media.status != "processing") | Media.deleted_at.is_not(None))
+            .where(Media.status != "processing")
             .values(upload_key=None)
         )
 

@@ -105,6 +105,29 @@ SCANS: tuple[Scan, ...] = (
         "test_expired_uploads_of_every_agency_are_aborted",
     ),
     Scan(
+        "shared/media/housekeeping.py",
+        "find_waiting_uploads",
+        "media_housekeeping",
+        "uploads of every agency whose processing job was lost are handed back, a read-only "
+        "agency's included (its library keeps working)",
+        "test_media_uploads_left_waiting_in_every_agency_are_handed_back",
+    ),
+    Scan(
+        "shared/media/housekeeping.py",
+        "_purge_deleted_media",
+        "media_housekeeping",
+        "deleted media of every agency go once their grace has passed, each agency's own",
+        "test_deleted_media_and_unnamed_files_of_every_agency_are_purged",
+    ),
+    Scan(
+        "shared/media/housekeeping.py",
+        "_purge_orphan_blobs",
+        "media_housekeeping",
+        "files no media names are removed per agency; another agency's copy of the same "
+        "bytes stays",
+        "test_deleted_media_and_unnamed_files_of_every_agency_are_purged",
+    ),
+    Scan(
         "shared/billing/service.py",
         "sweep",
         "billing",

@@ -70,6 +70,16 @@ CROSS_AGENCY_POLICIES: dict[tuple[str, str], CrossAgencyPolicy] = {
         "media_upload_expiry",
         "the upload expiry sweep lists every agency's unfinished uploads past their expiry",
     ),
+    ("media", "named_scan"): _scan(
+        "SELECT",
+        "media_housekeeping",
+        "media housekeeping lists every agency's lost uploads and deleted media to purge",
+    ),
+    ("media_blob", "named_scan"): _scan(
+        "SELECT",
+        "media_housekeeping",
+        "media housekeeping lists every agency's stored files that no media names any more",
+    ),
     ("outbound_email", "named_scan"): _scan(
         "ALL", "mail_sweep", "the mail sweep sends and retries every agency's e-mail"
     ),
