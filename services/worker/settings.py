@@ -30,6 +30,7 @@ from services.worker.jobs import (
     billing,
     campaigns,
     mail,
+    media,
     media_uploads,
     metrics,
     publishing,
@@ -77,6 +78,7 @@ def build_functions() -> list[Any]:
         job(billing.SWEEP_JOB, billing.sweep),
         job(reviews.COLLECT_JOB, reviews.collect),
         job(reviews.SEND_REPLY_JOB, reviews.send_reply),
+        job(media.PROCESS_JOB, media.process),
     ]
 
 
@@ -180,6 +182,8 @@ class WorkerSettings:
         scheduled(billing.SWEEP_JOB, billing.sweep, second={0, 15, 30, 45}),
         scheduled(reviews.SWEEP_JOB, reviews.sweep, second={30}, run_at_startup=True),
         scheduled(media_uploads.EXPIRE_JOB, media_uploads.expire_uploads, minute={7, 22, 37, 52}),
+        scheduled(media.SWEEP_JOB, media.sweep, minute=set(range(2, 60, 5))),
+        scheduled(media.PURGE_JOB, media.purge, minute={47}),
     ]
     on_startup = startup
     on_shutdown = shutdown
