@@ -76,6 +76,7 @@ def test_jobs_are_routed_to_their_queue_by_name() -> None:
         "billing.process_stripe_event",
         "billing.sync_quantity",
         "system.heartbeat",
+        "media.process",
     ]
     bulk = [
         "metrics.collect_due",
