@@ -4,17 +4,14 @@ a fresh folder and S3 in a fresh bucket."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from aiobotocore.session import get_session
 
 from shared.media.storage import Storage
 from shared.media.storage.filesystem import FilesystemStorage
-from shared.media.storage.s3 import S3Storage
-from tests.support.s3_server import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, S3Server
+from tests.support.s3_server import S3Server, create_bucket, s3_storage
 
 
 @pytest.fixture(scope="session")
@@ -22,31 +19,6 @@ def s3_server() -> Iterator[S3Server]:
     server = S3Server().start()
     yield server
     server.stop()
-
-
-async def create_bucket(server: S3Server) -> str:
-    """A new, empty bucket on the test server; its name."""
-    name = f"chorus-media-{uuid.uuid4().hex[:12]}"
-    async with get_session().create_client(
-        "s3",
-        region_name=REGION,
-        endpoint_url=server.url,
-        aws_access_key_id=ACCESS_KEY_ID,
-        aws_secret_access_key=SECRET_ACCESS_KEY,
-    ) as s3:
-        await s3.create_bucket(Bucket=name)
-    return name
-
-
-def s3_storage(server: S3Server, bucket: str) -> S3Storage:
-    return S3Storage(
-        bucket=bucket,
-        endpoint_url=server.url,
-        region=REGION,
-        access_key_id=ACCESS_KEY_ID,
-        secret_access_key=SECRET_ACCESS_KEY,
-        addressing_style="path",
-    )
 
 
 @pytest.fixture(params=["filesystem", "s3"])

@@ -24,9 +24,14 @@ from shared.config import Settings
 from shared.crypto.keys import KeyRing
 from shared.media.signing import MediaLinkExpired, MediaLinkInvalid, MediaUrlSigner, media_url
 from shared.media.storage import InvalidKey, Storage, object_key
-from tests.media.conftest import create_bucket
 from tests.support.clock import TestClock
-from tests.support.s3_server import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, S3Server
+from tests.support.s3_server import (
+    ACCESS_KEY_ID,
+    REGION,
+    SECRET_ACCESS_KEY,
+    S3Server,
+    create_bucket,
+)
 
 DATA = os.urandom(10_000)
 

@@ -28,7 +28,7 @@ from shared.media.storage import (
     object_key,
 )
 from shared.media.storage.filesystem import FilesystemStorage
-from shared.media.storage.s3 import S3Storage
+from tests.support.s3_server import S3Server, create_bucket, s3_storage
 
 MIB = 1024 * 1024
 
@@ -393,15 +393,15 @@ async def test_filesystem_keys_never_leave_the_root(tmp_path: Path) -> None:
     assert list(outside.iterdir()) == []
 
 
-async def test_s3_copies_a_large_object_part_by_part(storage: Storage) -> None:
-    if not isinstance(storage, S3Storage):
-        pytest.skip("S3's single CopyObject limit (5 GiB), lowered here to exercise part copies")
-    storage.max_single_copy = MIB
-    storage.copy_part_size = MIN_PART_SIZE
-    data = os.urandom(MIN_PART_SIZE + MIB)
-    source, target = new_key(), new_key("copy")
-    await storage.put(source, chunks_of(data, MIB))
+async def test_s3_copies_a_large_object_part_by_part(s3_server: S3Server) -> None:
+    """Past S3's single CopyObject limit (5 GiB, lowered here) the copy goes part by part."""
+    async with s3_storage(s3_server, await create_bucket(s3_server)) as storage:
+        storage.max_single_copy = MIB
+        storage.copy_part_size = MIN_PART_SIZE
+        data = os.urandom(MIN_PART_SIZE + MIB)
+        source, target = new_key(), new_key("copy")
+        await storage.put(source, chunks_of(data, MIB))
 
-    await storage.copy(source, target)
+        await storage.copy(source, target)
 
-    assert await read(storage, target) == data
+        assert await read(storage, target) == data

@@ -7,10 +7,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
+from aiobotocore.session import get_session
 
+from shared.media.storage.s3 import S3Storage
 from tests.support.sandbox_server import free_port
 
 REGION = "us-east-1"
@@ -53,3 +56,28 @@ class S3Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+async def create_bucket(server: S3Server) -> str:
+    """A new, empty bucket on the test server; its name."""
+    name = f"chorus-media-{uuid.uuid4().hex[:12]}"
+    async with get_session().create_client(
+        "s3",
+        region_name=REGION,
+        endpoint_url=server.url,
+        aws_access_key_id=ACCESS_KEY_ID,
+        aws_secret_access_key=SECRET_ACCESS_KEY,
+    ) as s3:
+        await s3.create_bucket(Bucket=name)
+    return name
+
+
+def s3_storage(server: S3Server, bucket: str) -> S3Storage:
+    return S3Storage(
+        bucket=bucket,
+        endpoint_url=server.url,
+        region=REGION,
+        access_key_id=ACCESS_KEY_ID,
+        secret_access_key=SECRET_ACCESS_KEY,
+        addressing_style="path",
+    )
