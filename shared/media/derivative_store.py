@@ -132,6 +132,55 @@ async def get_or_make(
     return stored
 
 
+async def get_or_make_all(
+    session: AsyncSession,
+    storage: Storage,
+    agency_id: uuid.UUID,
+    sha256: str,
+    targets: Sequence[Target],
+    focal: FocalPoint = CENTRE,
+    *,
+    workdir: Path | None = None,
+) -> dict[Target, StoredDerivative]:
+    """``get_or_make`` for several targets of one blob at once (every platform's copies
+    ahead of a campaign, say): the missing ones are cut from one download of each source,
+    decoding it once per decode scale (``derivatives.make_derivatives``), and inserted in one
+    statement. All targets must be covers, or none."""
+    wanted = list(dict.fromkeys(targets))
+    if len({target.cover for target in wanted}) > 1:
+        raise ValueError("make covers and image derivatives in separate calls")
+    keys = {target: derivatives.derivative_key(target, focal) for target in wanted}
+    found = await _derivative_rows(session, agency_id, sha256, list(keys.values()))
+    missing = [target for target in wanted if keys[target] not in found]
+    if missing:
+        blob = await _blob(session, agency_id, sha256)
+        source_key = blob.poster_key if missing[0].cover else blob.clean_key
+        if source_key is None:
+            raise BlobNotFound(f"media {sha256[:12]}… has no poster frame to cut a cover from")
+        with tempfile.TemporaryDirectory(prefix="chorus-derivative-", dir=workdir) as folder:
+            source = Path(folder) / "source"
+            await storage.download_to(source_key, source)
+            made = await asyncio.to_thread(
+                derivatives.make_derivatives, source, missing, Path(folder), focal
+            )
+            rows = []
+            for derivative in made:
+                storage_key = object_key(agency_id, sha256, derivative_variant(derivative.key))
+                await storage.upload_from(derivative.path, storage_key)
+                rows.append(
+                    {
+                        "agency_id": agency_id,
+                        "sha256": sha256,
+                        "key": derivative.key,
+                        "storage_key": storage_key,
+                        "facts": derivative.facts.to_json(),
+                    }
+                )
+        await session.execute(insert(MediaDerivative).values(rows).on_conflict_do_nothing())
+        found = await _derivative_rows(session, agency_id, sha256, list(keys.values()))
+    return {target: found[keys[target]] for target in wanted}
+
+
 async def video_as_is(
     session: AsyncSession, agency_id: uuid.UUID, sha256: str, platform: str, placement: str
 ) -> StoredDerivative:
@@ -248,6 +297,22 @@ async def _derivative_row(
     if row is None:
         return None
     return StoredDerivative(row.storage_key, MediaFacts.from_json(row.facts))
+
+
+async def _derivative_rows(
+    session: AsyncSession, agency_id: uuid.UUID, sha256: str, keys: Sequence[str]
+) -> dict[str, StoredDerivative]:
+    rows = await session.execute(
+        select(MediaDerivative.key, MediaDerivative.storage_key, MediaDerivative.facts).where(
+            MediaDerivative.agency_id == agency_id,
+            MediaDerivative.sha256 == sha256,
+            MediaDerivative.key.in_(list(keys)),
+        )
+    )
+    return {
+        key: StoredDerivative(storage_key, MediaFacts.from_json(facts))
+        for key, storage_key, facts in rows
+    }
 
 
 async def _blob(session: AsyncSession, agency_id: uuid.UUID, sha256: str) -> MediaBlob:

@@ -242,3 +242,34 @@ def test_every_derivative_key_is_a_storage_variant() -> None:
                 key = derivatives.derivative_key(target, FocalPoint(0.123, 0.987))
                 variant = derivative_store.derivative_variant(key)
                 assert variant == key.replace(".", "_"), "readable where it fits"
+
+
+async def test_every_platforms_copies_are_made_in_one_call_and_kept(
+    tmp_path: Path, storage: Storage, admin_engine: AsyncEngine, app_db: Database
+) -> None:
+    agency = await make_agency(admin_engine)
+    _media, sha256 = await _ready(
+        admin_engine, app_db, storage, agency, write_phone_jpeg(tmp_path / "p.jpg", (1600, 1200))
+    )
+    targets = derivatives.targets_for(["instagram", "pinterest", "x"], MediaKind.IMAGE)
+    async with app_db.transaction(agency) as session:
+        story = await derivative_store.get_or_make(session, storage, agency, sha256, STORY)
+
+    async with app_db.transaction(agency) as session:
+        made = await derivative_store.get_or_make_all(session, storage, agency, sha256, targets)
+    await storage.delete((await blob_row(admin_engine, agency, sha256))["clean_key"])
+    async with app_db.transaction(agency) as session:
+        again = await derivative_store.get_or_make_all(session, storage, agency, sha256, targets)
+        with pytest.raises(ValueError, match="separate calls"):
+            await derivative_store.get_or_make_all(
+                session, storage, agency, sha256, [STORY, Target("instagram", "reel", cover=True)]
+            )
+
+    assert list(made) == targets
+    assert again == made
+    assert made[STORY] == story, "the one made before is reused"
+    assert await count_rows(admin_engine, "media_derivative", agency) == len(targets)
+    for stored in made.values():
+        info = await storage.head(stored.storage_key)
+        assert info is not None
+        assert info.size == stored.facts.size_bytes
