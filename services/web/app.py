@@ -31,6 +31,8 @@ from services.web.routes import (
     calendar,
     compose,
     home,
+    media_library,
+    media_resumable,
     numbers,
     posts_view,
     preview,
@@ -71,6 +73,8 @@ def mount(app: FastAPI) -> None:
     app.include_router(brand_approvals.router)
     app.include_router(agency_accounts.router)
     app.include_router(agency_billing.router)
+    app.include_router(media_resumable.router)  # /media/uploads before /media/{media_id}
+    app.include_router(media_library.router)  # /media/picker before /media/{media_id}
     errors.install(app)
     _pages_take_any_query(app)
 
