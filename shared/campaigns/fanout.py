@@ -130,6 +130,9 @@ class Channel:
     media: tuple[Media, ...]
     media_json: str
     rules: EffectiveRules
+    media_problems: tuple[str, ...] = ()
+    """What keeps the template's library media from going out here (the same for every
+    location: checked once)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +193,7 @@ async def _plan(
         version["bodies"], version["titles"], version["slots"]
     )
     rules = await rules_service.rules_for(session, agency_id, row["brand_id"])
+    library = await template_service.library_of(session, agency_id, version["media"])
     channels = []
     # In platform order: with the audience read in location id order, each batch inserts its
     # posts in the order of their unique key (location, platform), so two runs of one
@@ -202,9 +206,12 @@ async def _plan(
                 allowed=rules.allowed_platforms is None or platform in rules.allowed_platforms,
                 body=compiled.get(f"bodies.{platform}") or compiled.get("bodies.default"),
                 title=compiled.get(f"titles.{platform}") or compiled.get("titles.default"),
-                media=template_service.media_of(raw_media),
+                media=template_service.media_of(raw_media, library),
                 media_json=orjson.dumps(raw_media).decode(),
                 rules=rules_service.effective(rules, platform),
+                media_problems=tuple(
+                    p.message for p in template_service.media_problems(platform, raw_media, library)
+                ),
             )
         )
     plan = Plan(
@@ -230,6 +237,7 @@ def _problems(
 ) -> list[str]:
     post = PostContent(text=text, title=title, media=channel.media)
     problems = [v.message for v in validate_platform(channel.platform, post)]
+    problems += channel.media_problems
     # The brand's rules give the same answer for the same text under the same rules (the
     # platform only names itself in ``platform_not_allowed``, decided before): channels
     # sharing a body are checked once per location.

@@ -237,6 +237,8 @@ class InstagramConnector(Connector):
             params = {"caption": caption}
             if content.media and content.media[0].kind == "video":
                 params.update(media_type="REELS", video_url=content.media[0].url)
+                if content.media[0].cover_url:
+                    params["cover_url"] = content.media[0].cover_url
             elif content.media:
                 params["image_url"] = content.media[0].url
                 if content.media[0].alt_text:

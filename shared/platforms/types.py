@@ -75,6 +75,8 @@ class Media:
     url: str
     kind: Literal["image", "video"] = "image"
     alt_text: str | None = None
+    cover_url: str | None = None
+    """A video's cover (thumbnail) image, where the placement takes one."""
 
 
 @dataclass(frozen=True, slots=True)

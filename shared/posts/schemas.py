@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.content.platforms import PLATFORM_NAME_SCHEMA, PLATFORMS
 from shared.fieldtypes import INT4_MAX
+from shared.templates.schemas import BODY_KEYS, MediaIn
 
 
 class LocalPostCreate(BaseModel):
@@ -22,6 +23,16 @@ class LocalPostCreate(BaseModel):
         min_length=1, max_length=len(PLATFORMS), json_schema_extra={"items": PLATFORM_NAME_SCHEMA}
     )
     slot_values: dict[str, str] = Field(default_factory=dict)
+    media: dict[str, list[MediaIn]] | None = Field(
+        default=None,
+        description="The post's own media in place of the template's, by platform (`default` "
+        "for every platform without its own), as in a template: a file of the media library "
+        "by `media_id` (the agency's, the brand's or this location's own; ready) or by `url`. "
+        "Left out: the template's media.",
+        examples=[
+            {"default": [{"kind": "image", "media_id": "0b6e5c2e-3c1f-4c55-9d7e-1f0a5b9a7c11"}]}
+        ],
+    )
     scheduled_at: datetime | None = Field(
         default=None,
         description="When to publish (an instant with its offset); now when left out.",
@@ -38,6 +49,16 @@ class LocalPostCreate(BaseModel):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("give the offset or Z, e.g. 2026-12-01T09:00:00+01:00")
+        return value
+
+    @field_validator("media")
+    @classmethod
+    def _media_keys(cls, value: dict[str, list[MediaIn]] | None) -> dict[str, list[MediaIn]] | None:
+        for key in value or {}:
+            if key not in BODY_KEYS:
+                raise ValueError(
+                    f"unknown media key '{key}'; use 'default' or one of {', '.join(PLATFORMS)}"
+                )
         return value
 
     @field_validator("platforms")

@@ -38,8 +38,9 @@ from shared.posts.schemas import (
     PostRetryIn,
 )
 from shared.posts.sorting import POST_SORTING
+from shared.templates import media_refs
 from shared.templates import service as template_service
-from shared.templates.schemas import PreviewIn, PreviewOut
+from shared.templates.schemas import MediaIn, PreviewIn, PreviewOut
 from shared.tenancy import scoped
 
 PUBLISH_WINDOW = timedelta(hours=1)
@@ -59,6 +60,7 @@ async def _render_checked(
     number: int,
     slot_values: dict[str, str],
     platforms: list[str],
+    media: dict[str, list[MediaIn]] | None = None,
 ) -> PreviewOut:
     """The posts' content for ``location`` rendered from a published version of its brand's
     template, checked against the plan, the slots, the brand's rules and every platform's
@@ -81,6 +83,7 @@ async def _render_checked(
         template_id,
         number,
         PreviewIn(location_id=location.id, slot_values=slot_values, platforms=platforms),
+        media=media,
     )
     if not preview.ok:
         problems = [
@@ -126,6 +129,9 @@ async def create_local_posts(
     location is said at once: a warning on its post, or (``require_connected_accounts``) a
     409 naming each such platform, with nothing saved."""
     location = await location_service.get_location(session, principal, location_id, "post.create")
+    if data.media is not None:
+        owner = media_refs.Owner(location.brand_id, location.id)
+        await media_refs.check_references(session, principal, data.media, owner)
     preview = await _render_checked(
         session,
         principal,
@@ -134,6 +140,7 @@ async def create_local_posts(
         data.version,
         data.slot_values,
         data.platforms,
+        data.media,
     )
     warnings = await readiness.account_warnings(session, location, data.platforms)
     if warnings and data.require_connected_accounts:
@@ -450,6 +457,8 @@ async def edit_post(
         post.template_version,
         data.slot_values,
         [post.platform],
+        # The post keeps its media (the template's when it was made, or its own).
+        {post.platform: [MediaIn.model_validate(m) for m in post.media]},
     )
     now = clock.now()
     when = _checked_time(data.scheduled_at, now) if data.scheduled_at else None

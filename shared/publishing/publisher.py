@@ -59,11 +59,13 @@ from shared.config import Settings
 from shared.crypto import KeyRing, keyring_from_settings
 from shared.db import Database
 from shared.events import service as events
+from shared.media.storage import storage_from_settings
 from shared.platforms import registry
 from shared.platforms.errors import ErrorKind, PlatformError
 from shared.platforms.types import Media, PostContent, PublishAttempt, Published, RemotePost
 from shared.posts.service import PUBLISH_WINDOW
 from shared.posts.transitions import SYSTEM, Moved, record_many
+from shared.publishing import media as post_media
 from shared.publishing.dispatcher import Lease
 from shared.publishing.gate import Gate
 from shared.publishing.keeper import LeaseKeeper, extend
@@ -184,6 +186,9 @@ class Work:
     campaign_id: uuid.UUID | None
     lease_ends: datetime
     external_id: str | None = None
+    media: list[Any] = field(default_factory=list)
+    """The post's stored media items: library media become signed links just before it is
+    sent (``shared.publishing.media``)."""
 
 
 @dataclass(slots=True)
@@ -306,15 +311,71 @@ class Publisher:
             every=max(0.5, self.settings.queue_lease_seconds / 3),
             extend_by=timedelta(seconds=self.settings.queue_lease_seconds),
         )
-        by_platform: dict[str, list[Work]] = defaultdict(list)
-        lookups: list[Work] = []
-        for w in held:
-            (lookups if w.status == "unconfirmed" else by_platform[w.platform]).append(w)
         async with keeper.running():
+            held = await self._with_media(lease, held, keeper, result)
+            by_platform: dict[str, list[Work]] = defaultdict(list)
+            lookups: list[Work] = []
+            for w in held:
+                (lookups if w.status == "unconfirmed" else by_platform[w.platform]).append(w)
             await asyncio.gather(
                 *(self._publish(lease, works, keeper, result) for works in by_platform.values()),
                 *([self._reconcile(lease, lookups, keeper, result)] if lookups else []),
             )
+
+    # -- library media ------------------------------------------------------------------------
+
+    async def _with_media(
+        self, lease: Lease, held: list[Work], keeper: LeaseKeeper, result: BatchResult
+    ) -> list[Work]:
+        """The posts that may go, their library media turned into signed links to the files
+        their platform takes; a post whose media cannot be sent (deleted, not ready, usage
+        rights ended, refused by the placement) fails now, saying why, before anything is
+        sent. A failure to reach the storage hands the posts back to try again later."""
+        sending = [w for w in held if w.status == "queued" and post_media.library_ids(w.media)]
+        if not sending:
+            return held
+        now = clock.now()
+        changes: list[Change] = []
+        try:
+            async with (
+                storage_from_settings(self.settings) as storage,
+                self.db.transaction(lease.agency_id) as session,
+            ):
+                prepared = await post_media.prepare(
+                    session,
+                    storage,
+                    self.settings,
+                    lease.agency_id,
+                    [
+                        post_media.PostToSend(w.post_id, w.platform, w.media, w.content)
+                        for w in sending
+                    ],
+                    now,
+                )
+                for w in sending:
+                    outcome = prepared.get(w.post_id)
+                    if isinstance(outcome, post_media.Refused):
+                        reason = f"not published: {outcome.reason}"
+                        changes.append(Change(w.post_id, "queued", "failed", reason, error=reason))
+                        result.failed += 1
+                    elif outcome is not None:
+                        w.content = outcome
+                await _apply(session, lease, changes)
+        except Exception as exc:
+            log.warning("publish.media_unavailable", posts=len(sending), exc_info=True)
+            error = PlatformError(
+                ErrorKind.TRANSIENT,
+                sending[0].platform,
+                "Chorus could not prepare this post's media",
+                detail=type(exc).__name__,
+            )
+            again = [self._again(w, "queued", now, error, error.message) for w in sending]
+            async with self.db.transaction(lease.agency_id) as session:
+                await _apply(session, lease, again)
+            changes = again
+        gone = {c.post_id for c in changes}
+        keeper.let_go(gone)
+        return [w for w in held if w.post_id not in gone]
 
     # -- 1. claim -------------------------------------------------------------------------------
 
@@ -822,6 +883,7 @@ def _work(row: Any, account: AccountRef) -> Work:
         platform=row.platform,
         account=account,
         content=_content(row),
+        media=list(row.media or []),
         attempts=row.attempts + (0 if unconfirmed else 1),
         deadline=_deadline(row),
         started_at=row.publish_started_at if unconfirmed else clock.now(),

@@ -260,8 +260,20 @@ class PreviewProblem(BaseModel):
     platform: str | None
     field: str
     message: str
-    limit: int | None = None
-    actual: int | None = None
+    limit: int | float | None = Field(
+        default=None,
+        description="The rule's limit in its unit: characters, items, bytes, pixels, seconds, "
+        "frames per second, width ÷ height.",
+    )
+    actual: int | float | None = None
+    limit_text: str | None = Field(
+        default=None,
+        description="A limit that is not one number (`0.8 to 1.91`, `h264, hevc`); `limit` "
+        "is empty then.",
+    )
+    actual_text: str | None = Field(
+        default=None, description="An actual value that is not a number (`WebP`, `vp9`)."
+    )
 
 
 class PlatformPreview(BaseModel):

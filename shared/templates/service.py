@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,13 +21,15 @@ from shared.brand_rules import service as rules_service
 from shared.brand_rules.schemas import BrandRulesOut
 from shared.brands import service as brand_service
 from shared.brands.names import violates
-from shared.content import PLATFORMS, Media, MediaKind, PostContent, weighted_length
+from shared.content import PLATFORMS, Media, MediaKind, PostContent, library_media, weighted_length
 from shared.content import validate as validate_platform
+from shared.content.library_media import LibraryFile
 from shared.content.text import length
 from shared.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from shared.locations import service as location_service
 from shared.locations.models import Location
 from shared.pagination import Slice, Sorting, sorted_page
+from shared.templates import media_refs
 from shared.templates.models import Template, TemplateVersion
 from shared.templates.schemas import (
     MediaIn,
@@ -213,6 +216,7 @@ async def create_template(
 ) -> tuple[TemplateOut, VersionOut]:
     await brand_service.get_brand(session, principal, data.brand_id, "template.create")
     compile_content(data.bodies, data.titles, data.slots)
+    await _check_media(session, principal, data.brand_id, data.media)
     template = Template(
         agency_id=principal.agency_id,
         brand_id=data.brand_id,
@@ -318,6 +322,7 @@ async def new_version(
     ).scalar_one()
     if content is not None:
         compile_content(content.bodies, content.titles, content.slots)
+        await _check_media(session, principal, template.brand_id, content.media)
         values = _content_values(content)
     else:
         values = {
@@ -354,6 +359,7 @@ async def update_version(
             code="version_published",
         )
     compile_content(content.bodies, content.titles, content.slots)
+    await _check_media(session, principal, template.brand_id, content.media)
     before = {"bodies": version.bodies, "titles": version.titles, "slots": version.slots}
     for key, value in _content_values(content).items():
         setattr(version, key, value)
@@ -379,6 +385,8 @@ async def publish_version(
     version = await _version(session, principal, template, number)
     if version.status != "published":
         compile_content(version.bodies, version.titles, version.slots)
+        stored = {k: [MediaIn.model_validate(m) for m in v] for k, v in version.media.items()}
+        await _check_media(session, principal, template.brand_id, stored, prefix="media")
         version.status = "published"
         version.published_at = datetime.now(UTC)
         version.published_by = principal.user_id
@@ -395,12 +403,71 @@ async def publish_version(
     return _version_out(version)
 
 
-def media_of(items: Sequence[dict[str, Any]]) -> tuple[Media, ...]:
-    """A version's stored media (JSON) as the content checks take them."""
+async def _check_media(
+    session: AsyncSession,
+    principal: Principal,
+    brand_id: uuid.UUID,
+    media: dict[str, list[MediaIn]],
+    prefix: str = "body.media",
+) -> None:
+    """Every library media the content names is the brand's to use, and ready (422)."""
+    await media_refs.check_references(session, principal, media, media_refs.Owner(brand_id), prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class Library:
+    """The library media some content names: the ready files, and why the others cannot be
+    sent."""
+
+    files: dict[uuid.UUID, LibraryFile] = field(default_factory=dict)
+    reasons: dict[uuid.UUID, str] = field(default_factory=dict)
+
+
+NO_LIBRARY = Library()
+
+
+async def library_of(
+    session: AsyncSession, agency_id: uuid.UUID, media: dict[str, Sequence[Any]]
+) -> Library:
+    """The library files named anywhere in ``media`` (stored JSON items by key), in one
+    query; no query when none is named."""
+    ids = media_refs.ids_of(item for items in media.values() for item in items)
+    if not ids:
+        return NO_LIBRARY
+    files, reasons = await media_refs.files_of(session, agency_id, ids)
+    return Library(files, reasons)
+
+
+def _library_id(item: MediaIn) -> uuid.UUID | None:
+    return media_refs.parse_id(item.media_id) if item.url is None else None
+
+
+def media_of(items: Sequence[Any], library: Library = NO_LIBRARY) -> tuple[Media, ...]:
+    """A version's stored media (JSON) as the content checks take them; a library media
+    with its real facts (and its poster as a video's cover)."""
     out = []
     for raw in items:
-        item = MediaIn.model_validate(raw)
+        item = raw if isinstance(raw, MediaIn) else MediaIn.model_validate(raw)
         cover = Media(kind=MediaKind.IMAGE, url=item.cover_url) if item.cover_url else None
+        media_id = _library_id(item)
+        file = library.files.get(media_id) if media_id is not None else None
+        if file is not None:
+            if file.kind is MediaKind.VIDEO and file.has_poster:
+                cover = Media(kind=MediaKind.IMAGE, media_id=str(file.media_id))
+            out.append(
+                Media(
+                    kind=MediaKind(item.kind),
+                    media_id=item.media_id,
+                    width=file.facts.width,
+                    height=file.facts.height,
+                    duration_seconds=file.facts.duration_seconds,
+                    size_bytes=file.facts.size_bytes,
+                    cover=cover,
+                )
+            )
+            continue
+        if item.url is None and item.media_id is None:
+            continue  # refused when saved; never sent
         out.append(
             Media(
                 kind=MediaKind(item.kind),
@@ -416,16 +483,69 @@ def media_of(items: Sequence[dict[str, Any]]) -> tuple[Media, ...]:
     return tuple(out)
 
 
+def media_problems(
+    platform: str, items: Sequence[Any], library: Library = NO_LIBRARY
+) -> list[PreviewProblem]:
+    """What keeps a post's library media from going out on ``platform``: a media that can
+    no longer be sent (deleted, not ready), and every limit of the platform that what Chorus
+    will send breaks (``shared.content.library_media``), each naming its field, limit and
+    actual value."""
+    problems: list[PreviewProblem] = []
+    pairs: list[tuple[MediaKind, LibraryFile | None]] = []
+    for index, raw in enumerate(items):
+        item = raw if isinstance(raw, MediaIn) else MediaIn.model_validate(raw)
+        media_id = _library_id(item)
+        file = library.files.get(media_id) if media_id is not None else None
+        if media_id is not None and file is None:
+            why = library.reasons.get(media_id, "is not in this agency's media library")
+            problems.append(
+                PreviewProblem(
+                    source="platform",
+                    code="media_unavailable",
+                    platform=platform,
+                    field=f"media[{index}].media_id",
+                    message=f"File {index + 1}: {why}.",
+                )
+            )
+        pairs.append((MediaKind(item.kind), file))
+    if not any(file is not None for _, file in pairs):
+        return problems
+    return problems + [
+        PreviewProblem(
+            source="platform",
+            code=str(p.code),
+            platform=platform,
+            field=p.field,
+            message=p.message,
+            limit=None if isinstance(p.limit, str) else p.limit,
+            actual=None if isinstance(p.actual, str) else p.actual,
+            limit_text=p.limit if isinstance(p.limit, str) else None,
+            actual_text=p.actual if isinstance(p.actual, str) else None,
+        )
+        for p in library_media.post_problems(platform, pairs)
+    ]
+
+
 async def preview(
     session: AsyncSession,
     principal: Principal,
     template_id: uuid.UUID,
     number: int,
     data: PreviewIn,
+    *,
+    media: dict[str, list[MediaIn]] | None = None,
 ) -> PreviewOut:
+    """The version rendered for a location; ``media`` (already checked by the caller) in
+    place of the version's own (a local post's own media)."""
     template = await _template(session, principal, template_id, "template.read")
     version = await _version(session, principal, template, number)
-    return await _preview(session, principal, template, version.version, _stored(version), data)
+    content = _stored(version)
+    if media is not None:
+        content["media"] = {
+            key: [item.model_dump(mode="json", exclude_none=True) for item in items]
+            for key, items in media.items()
+        }
+    return await _preview(session, principal, template, version.version, content, data)
 
 
 def _stored(version: TemplateVersion) -> dict[str, Any]:
@@ -503,9 +623,10 @@ async def preview_published(
             for name, slot in _specs(version.slots).items()
             if slot.default is not None
         }
+        library = await library_of(session, principal.agency_id, version.media)
         out = _render_preview(
             template, version.version, _stored(version), location, brand.name, rules,
-            PreviewIn(location_id=location.id, slot_values=defaults),
+            PreviewIn(location_id=location.id, slot_values=defaults), library,
         )  # fmt: skip
         results.append((outs[template.id], out))
     return results
@@ -527,7 +648,8 @@ async def _preview(
         )
     brand = await brand_service.get_brand(session, principal, template.brand_id)
     rules = await rules_service.rules_for(session, principal.agency_id, template.brand_id)
-    return _render_preview(template, number, content, location, brand.name, rules, data)
+    library = await library_of(session, principal.agency_id, content["media"])
+    return _render_preview(template, number, content, location, brand.name, rules, data, library)
 
 
 def _render_preview(
@@ -538,6 +660,7 @@ def _render_preview(
     brand_name: str,
     rules: BrandRulesOut,
     data: PreviewIn,
+    library: Library = NO_LIBRARY,
 ) -> PreviewOut:
     compiled = compile_content(content["bodies"], content["titles"], content["slots"])
     slot_problems = [
@@ -568,7 +691,7 @@ def _render_preview(
         title_template = compiled.get(f"titles.{platform}") or compiled.get("titles.default")
         title = title_template.render(context) if title_template is not None else None
         raw_media = media_by_key.get(platform) or media_by_key.get("default") or []
-        post = PostContent(text=text, title=title, media=media_of(raw_media))
+        post = PostContent(text=text, title=title, media=media_of(raw_media, library))
         problems = [
             PreviewProblem(
                 source="platform",
@@ -581,6 +704,7 @@ def _render_preview(
             )
             for v in validate_platform(platform, post)
         ]
+        problems += media_problems(platform, raw_media, library)
         problems += [
             PreviewProblem(
                 source="brand", code=v.code, platform=v.platform, field=v.field, message=v.message
