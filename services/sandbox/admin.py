@@ -4,7 +4,7 @@ token revocation, reviews (list, add, edit). Not part of any platform's API."""
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.sandbox import activity
@@ -152,3 +152,21 @@ async def edit_review(
         review.text = body.text
     review.updated_at = now
     return asdict(review)
+
+
+@router.get("/media/{platform}")
+async def received_media(platform: str, request: Request) -> dict[str, list[dict[str, Any]]]:
+    """Every media file the platform fetched or was sent, in order: its source, type, size,
+    facts, whether it carried GPS, and whether the platform took it (and why not)."""
+    state = sandbox(request).platform(_known(request, platform))
+    return {"data": [got.public() for got in state.received_media]}
+
+
+@router.get("/media/{platform}/{index}/bytes")
+async def received_bytes(platform: str, index: int, request: Request) -> Response:
+    """The bytes of one file the platform received (``index`` in the list above)."""
+    state = sandbox(request).platform(_known(request, platform))
+    if not 0 <= index < len(state.received_media):
+        raise HTTPException(404, f"no media {index} received by {platform}")
+    got = state.received_media[index]
+    return Response(got.body, media_type=got.content_type or "application/octet-stream")

@@ -30,7 +30,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from services.sandbox import activity
+from services.sandbox import activity, media_check
 from services.sandbox.call import PlatformCall
 from services.sandbox.deps import bearer, client_ref, consent_redirect, sandbox, with_query
 from services.sandbox.faults import FaultKind
@@ -409,6 +409,14 @@ async def publish_photo(page_id: str, request: Request) -> Response:
     url = params.get("url", "")
     if not url.startswith(("http://", "https://")):
         return graph_error(400, "(#324) Requires upload file", 324)
+    got = await media_check.receive_link(PLATFORM, "feed", url)
+    if got is not None:
+        call.state.received_media.append(got)
+        if not got.accepted:
+            # Graph's answer to a photo it cannot use: "(#324) Missing or invalid image file".
+            return graph_error(
+                400, f"(#324) Missing or invalid image file: {'; '.join(got.problems)}", 324
+            )
     photo_id = str(2_000_000_000_000 + call.state.next_seq())
     call.state.photos[photo_id] = url
     if params.get("published", "true").lower() == "false":

@@ -45,7 +45,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from services.sandbox import activity
+from services.sandbox import activity, media_check
 from services.sandbox.call import PlatformCall
 from services.sandbox.config import Window
 from services.sandbox.deps import bearer, client_ref, consent_redirect, sandbox, with_query
@@ -436,6 +436,44 @@ def _unfetchable() -> JSONResponse:
     )
 
 
+_PLACEMENTS = {"REELS": "reel", "STORIES": "story", "COVER": "reel"}
+_SUBCODES = {
+    # Instagram's container errors (Graph API error codes, "IG media" troubleshooting).
+    "aspect_ratio": (36003, 2207009, "The aspect ratio is not supported."),
+    "file_too_large": (36001, 2207004, "The image is too large to download."),
+    "type_not_accepted": (36000, 2207013, "The media format is not supported."),
+    "duration_too_short": (36000, 2207026, "The video duration is not supported."),
+    "duration_too_long": (36000, 2207026, "The video duration is not supported."),
+    "frame_rate": (36000, 2207026, "The video frame rate is not supported."),
+    "unfetchable": (9004, 2207052, "Media download has failed."),
+}
+_DEFAULT_SUBCODE = (36000, 2207026, "The media format is not supported.")
+
+
+async def _check_media(call: _Call, media_type: str, url: str) -> JSONResponse | None:
+    """Fetch a Chorus media link and check it as Instagram does for the container's
+    placement (feed image or carousel item, Reel, story, a Reel's cover); its error
+    otherwise."""
+    where = _PLACEMENTS.get(media_type, "feed")
+    got = await media_check.receive_link(PLATFORM, where, url)
+    if got is None:
+        return None
+    if media_type == "COVER" and got.facts is not None:
+        got.problems, got.codes = media_check.cover_problems(PLATFORM, where, got.facts)
+    call.state.received_media.append(got)
+    if got.accepted:
+        return None
+    code, subcode, title = _SUBCODES.get(got.codes[0], _DEFAULT_SUBCODE)
+    return graph_error(
+        400,
+        f"{title}: {'; '.join(got.problems)}",
+        code,
+        subcode=subcode,
+        user_title=title,
+        user_msg="; ".join(got.problems),
+    )
+
+
 def _check_caption(caption: str) -> JSONResponse | None:
     if length(caption) > MAX_CAPTION:
         return _invalid(
@@ -500,6 +538,15 @@ async def create_container(ig_user_id: str, request: Request) -> Response:
         problem = _check_caption(caption)
         if problem is not None:
             return call.error(problem)
+    if media_url is not None:
+        refused = await _check_media(call, media_type, media_url)
+        if refused is not None:
+            return call.error(refused)
+        cover_url = params.get("cover_url")
+        if media_type == "REELS" and cover_url:
+            refused = await _check_media(call, "COVER", cover_url)
+            if refused is not None:
+                return call.error(refused)
     container = Container(
         id=str(17_900_000_000_000_000 + call.state.next_seq()),
         owner_id=ig_user_id,

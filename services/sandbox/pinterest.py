@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from services.sandbox import activity
+from services.sandbox import activity, media_check
 from services.sandbox.call import PlatformCall
 from services.sandbox.config import Window
 from services.sandbox.deps import bearer, client_ref, consent_redirect, sandbox, with_query
@@ -427,6 +427,13 @@ async def create_pin(request: Request) -> Response:
     urls = _media_urls(body.get("media_source"))
     if isinstance(urls, str):
         return _invalid(urls, call.headers)
+    for url in urls:
+        got = await media_check.receive_link(PLATFORM, "pin", url)
+        if got is None:
+            continue
+        call.state.received_media.append(got)
+        if not got.accepted:
+            return _invalid(f"media_source: {'; '.join(got.problems)}", call.headers)
     board = call.state.accounts.get(board_id)
     if board is None or board.kind != "board":
         return call.error(404, 40, "Board not found.")

@@ -99,6 +99,8 @@ class PlatformState:
     # module free of it).
     activity: dict[str, Any] = field(default_factory=dict)
     photos: dict[str, str] = field(default_factory=dict)  # uploaded, not yet posted: id -> url
+    received_media: list[Any] = field(default_factory=list)
+    """Every media file fetched or uploaded, checked (``media_check.Received``), in order."""
     _seq: int = 0
 
     def next_seq(self) -> int:

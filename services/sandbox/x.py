@@ -43,7 +43,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from services.sandbox import activity
+from services.sandbox import activity, media_check
 from services.sandbox.call import PlatformCall
 from services.sandbox.config import Window
 from services.sandbox.deps import bearer, client_ref, consent_redirect, sandbox, with_query
@@ -689,6 +689,11 @@ async def media_upload(request: Request) -> Response:
         return call.json(_invalid(INVALID, "media", message), 400)
     if len(blob) > MAX_IMAGE_BYTES:
         message = f"File size exceeds {MAX_IMAGE_BYTES} bytes."
+        return call.json(_invalid(INVALID, "media", message), 400)
+    got = await media_check.receive_bytes(PLATFORM, "post", blob, kind)
+    call.state.received_media.append(got)
+    if got.facts is not None and not got.accepted:
+        message = "; ".join(got.problems)
         return call.json(_invalid(INVALID, "media", message), 400)
     media = _Media(
         id=str(1_900_000_000_000_000_000 + call.state.next_seq()),
