@@ -57,10 +57,12 @@ DONE = {
     "deleted": N_("The media is deleted. You can restore it from “Recently deleted” for now."),
     "restored": N_("The media is back in the library."),
 }
+FOLDER_PROBLEM = N_("A folder is at most 200 characters, like Summer/2026.")
+TAGS_PROBLEM = N_("Up to 20 tags of at most 50 characters each, separated by commas.")
 FIELD_PROBLEMS = {
     "name": N_("Give it a name of 1 to 200 characters, on one line."),
-    "folder": N_("A folder is at most 200 characters, like Summer/2026."),
-    "tags": N_("Up to 20 tags of at most 50 characters each, separated by commas."),
+    "folder": FOLDER_PROBLEM,
+    "tags": TAGS_PROBLEM,
 }
 MEDIA_PAGE_CSP = CSP + "; media-src 'self'"
 """A media's page plays its video from our own signed link (the default CSP has no media)."""
@@ -112,7 +114,7 @@ def _read_filters(
     try:
         folder = media_service.clean_folder(folder) if folder else ""
     except ValidationFailed:
-        problems["folder"] = t.gettext(FIELD_PROBLEMS["folder"])
+        problems["folder"] = t.gettext(FOLDER_PROBLEM)
         folder = ""
     shown.update(q=q, tag=tag, kind=kind, status=status, folder=folder)
     f = media_service.MediaFilter(
@@ -290,11 +292,11 @@ def _owner_details(
     try:
         folder = media_service.clean_folder(form_values.get("folder", ""))
     except ValidationFailed:
-        problems["upload_folder"] = t.gettext(FIELD_PROBLEMS["folder"])
+        problems["upload_folder"] = t.gettext(FOLDER_PROBLEM)
     try:
         tags = media_service.clean_tags(form_values.get("tags", "").split(","))
     except ValidationFailed:
-        problems["upload_tags"] = t.gettext(FIELD_PROBLEMS["tags"])
+        problems["upload_tags"] = t.gettext(TAGS_PROBLEM)
     details = media_service.MediaDetails(
         name="", brand_id=brand_id, location_id=location_id, folder=folder, tags=tags
     )
