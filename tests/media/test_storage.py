@@ -326,6 +326,7 @@ async def test_bad_keys_are_refused(storage: Storage, key: str) -> None:
         await storage.create_multipart(key)
 
 
+@pytest.mark.slow
 async def test_large_object_streams_in_flat_memory(storage: Storage) -> None:
     """64 MiB in and out: the process grows by far less than the object (a ceiling, not a
     timing)."""

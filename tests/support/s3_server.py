@@ -8,10 +8,11 @@ import subprocess
 import sys
 import time
 import uuid
+from functools import cache
 from pathlib import Path
 
 import httpx
-from aiobotocore.session import get_session
+from aiobotocore.session import AioSession, get_session
 
 from shared.media.storage.s3 import S3Storage
 from tests.support.sandbox_server import free_port
@@ -58,10 +59,15 @@ class S3Server:
                 self.process.wait()
 
 
+@cache
+def _session() -> AioSession:
+    return get_session()
+
+
 async def create_bucket(server: S3Server) -> str:
     """A new, empty bucket on the test server; its name."""
     name = f"chorus-media-{uuid.uuid4().hex[:12]}"
-    async with get_session().create_client(
+    async with _session().create_client(
         "s3",
         region_name=REGION,
         endpoint_url=server.url,

@@ -14,10 +14,11 @@ import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC
+from functools import cache
 from typing import IO, TYPE_CHECKING, Literal
 
 from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
+from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import ClientError
 
 from shared.media.storage.base import (
@@ -92,7 +93,7 @@ class S3Storage(Storage):
             async with self._opening:
                 if self._client is None:
                     self._client = await self._stack.enter_async_context(
-                        get_session().create_client(
+                        _session().create_client(
                             "s3",
                             region_name=self._region,
                             endpoint_url=self._endpoint_url,
@@ -316,6 +317,13 @@ class S3Storage(Storage):
         except ClientError as exc:
             if _code(exc) != "NoSuchUpload":
                 raise
+
+
+@cache
+def _session() -> AioSession:
+    """One botocore session per process: its clients share the loaded service models (loading
+    them takes a second)."""
+    return get_session()
 
 
 def _length(file: IO[bytes]) -> int:
