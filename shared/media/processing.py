@@ -236,9 +236,7 @@ async def _start(db: Database, agency_id: uuid.UUID, media_id: uuid.UUID) -> _Wa
     async with db.transaction(agency_id) as session:
         row = (
             await session.execute(
-                select(Media.status, Media.upload_key).where(
-                    _media(agency_id, media_id)
-                )
+                select(Media.status, Media.upload_key).where(_media(agency_id, media_id))
             )
         ).one_or_none()
         if row is None:
