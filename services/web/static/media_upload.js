@@ -180,6 +180,12 @@
     });
   }
 
+  function reloadWithoutNotice() {
+    var url = new URL(window.location.href);
+    url.searchParams.delete("done");  // the notice of what was done before ("Uploaded …")
+    window.location.replace(url.toString());
+  }
+
   // Media being prepared: read the page again until none is.
   function refreshProcessing() {
     if (!document.querySelector("[data-processing]")) { return; }
@@ -199,7 +205,7 @@
             });
           } else if (!fresh.querySelector("[data-processing]")) {
             var editing = document.activeElement && document.activeElement.form;
-            if (!editing) { window.location.reload(); return; }
+            if (!editing) { reloadWithoutNotice(); return; }
           }
           refreshProcessing();
         })
