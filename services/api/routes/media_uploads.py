@@ -25,7 +25,7 @@ from collections.abc import Callable, Coroutine
 from email.utils import format_datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
 
@@ -74,9 +74,10 @@ class UnsupportedContentType(AppError):
     title = "Unsupported media type"
 
 
-def require_tus(
-    tus_resumable: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> None:
+TusResumable = Annotated[str | None, Header(include_in_schema=False)]
+
+
+def require_tus(tus_resumable: str | None) -> None:
     """The protocol's version header, on every request but ``OPTIONS`` (412 otherwise)."""
     if tus_resumable != TUS_VERSION:
         said = "is missing" if tus_resumable is None else f"is {tus_resumable!r}"
@@ -88,7 +89,6 @@ def require_tus(
 
 
 router = APIRouter(prefix=BASE, tags=["media"], route_class=_TusRoute)
-tus = [Depends(require_tus)]
 
 
 def _http_date(state: resumable.UploadState) -> str:
@@ -213,7 +213,6 @@ async def discover(settings: SettingsDep) -> Response:
     "URL is in `Location`; unfinished, it is dropped after `Upload-Expires`.",
     status_code=201,
     response_class=Response,
-    dependencies=tus,
     responses=problems(400, 402, 403, 404, 412, 413, 422),
 )
 async def create_upload(
@@ -225,7 +224,9 @@ async def create_upload(
     upload_length: Annotated[str | None, Header(include_in_schema=False)] = None,
     upload_metadata: Annotated[str | None, Header(include_in_schema=False)] = None,
     upload_defer_length: Annotated[str | None, Header(include_in_schema=False)] = None,
+    tus_resumable: TusResumable = None,
 ) -> Response:
+    require_tus(tus_resumable)  # here, not a dependency: a malformed id is a 422 first
     if upload_defer_length is not None:
         raise _header_problem(
             "Upload-Defer-Length",
@@ -251,12 +252,15 @@ async def create_upload(
     "/{upload_id}",
     summary="How much of a resumable upload is kept (tus offset)",
     response_class=Response,
-    dependencies=tus,
     responses=problems(404, 410, 412),
 )
 async def upload_offset(
-    upload_id: uuid.UUID, session: Session, principal: CurrentPrincipal
+    upload_id: uuid.UUID,
+    session: Session,
+    principal: CurrentPrincipal,
+    tus_resumable: TusResumable = None,
 ) -> Response:
+    require_tus(tus_resumable)  # here, not a dependency: a malformed id is a 422 first
     state = await resumable.state(session, principal, upload_id)
     return Response(status_code=200, headers=_progress_headers(state))
 
@@ -269,7 +273,6 @@ async def upload_offset(
     "byte carries `Chorus-Media-Id` and `Chorus-Media-Location`.",
     status_code=204,
     response_class=Response,
-    dependencies=tus,
     responses=problems(400, 404, 409, 410, 412, 413, 415, 423),
 )
 async def upload_bytes(
@@ -283,7 +286,9 @@ async def upload_bytes(
     upload_offset: Annotated[str | None, Header(include_in_schema=False)] = None,
     content_type: Annotated[str | None, Header(include_in_schema=False)] = None,
     content_length: Annotated[str | None, Header(include_in_schema=False)] = None,
+    tus_resumable: TusResumable = None,
 ) -> Response:
+    require_tus(tus_resumable)  # here, not a dependency: a malformed id is a 422 first
     if (content_type or "").split(";", 1)[0].strip().lower() != OFFSET_STREAM:
         raise UnsupportedContentType(
             f"Content-Type must be {OFFSET_STREAM} for the bytes of an upload, not "
@@ -316,7 +321,6 @@ async def upload_bytes(
     summary="Terminate a resumable upload (its bytes are dropped)",
     status_code=204,
     response_class=Response,
-    dependencies=tus,
     responses=problems(404, 409, 412, 423),
 )
 async def terminate_upload(
@@ -325,6 +329,8 @@ async def terminate_upload(
     principal: CurrentPrincipal,
     storage: MediaStorage,
     redis: Redis,
+    tus_resumable: TusResumable = None,
 ) -> Response:
+    require_tus(tus_resumable)  # here, not a dependency: a malformed id is a 422 first
     await resumable.abort(session, storage, redis, principal, upload_id)
     return Response(status_code=204, headers={"Tus-Resumable": TUS_VERSION})
