@@ -1,10 +1,12 @@
 """The worker side of ``bench/media.py``, in a process of its own so that its CPU time and
-peak memory are its own: ``pipeline`` runs, for each media named, what Chorus's worker runs
-(``processing.process_upload``: download, hash, check, clean copy, blob) and then every
-platform's derivative of it (``derivative_store.get_or_make`` for each target of every
-platform), one media after the other; ``baseline`` opens each original with the image library
-and makes one plain resize (1080 px on the long side). It prints one JSON line:
-``{"cpu_s": …, "wall_s": …, "peak_rss_mb": …, "done": …, "derivatives": …}``.
+peak memory are its own.
+
+``pipeline`` runs what Chorus's ``media.process`` job runs for each media named, one after
+the other: ``processing.process_upload`` (download, hash, check, clean copy, blob), then
+``derivative_store.prepare_platform_copies`` (every platform's copy: one download, one decode
+per scale). ``baseline`` opens each original with the image library and makes one plain resize
+(1080 px on the long side). Each prints one JSON line: ``{"cpu_s": …, "wall_s": …,
+"peak_rss_mb": …, "done": …, "derivatives": …}``.
 
     python -m bench._media_worker pipeline <agency id> <media id>…
     python -m bench._media_worker baseline <file>…
@@ -36,14 +38,9 @@ def _usage() -> tuple[float, float]:
 
 async def pipeline(agency_id: uuid.UUID, media_ids: list[uuid.UUID]) -> dict[str, float]:
     from shared.config import get_settings
-    from shared.content.media import MediaKind
     from shared.db import Database
-    from shared.db.tenancy import set_tenant
     from shared.media import derivative_store, processing
-    from shared.media.derivatives import targets_for
-    from shared.media.models import Media, MediaBlob
     from shared.media.storage import storage_from_settings
-    from shared.platforms.registry import PLATFORM_NAMES
 
     settings = get_settings()
     db = Database(settings.app_db_url, pool_size=2)
@@ -56,15 +53,7 @@ async def pipeline(agency_id: uuid.UUID, media_ids: list[uuid.UUID]) -> dict[str
             outcome = await processing.process_upload(db, storage, agency_id, media_id)
             assert outcome.status == "ready", (media_id, outcome)
             started, _ = _usage()
-            async with db.sessionmaker() as session, session.begin():
-                await set_tenant(session, agency_id)
-                media = await session.get_one(Media, (agency_id, media_id))
-                blob = await session.get_one(MediaBlob, (agency_id, media.sha256))
-                for target in targets_for(PLATFORM_NAMES, MediaKind(blob.kind)):
-                    await derivative_store.get_or_make(
-                        session, storage, agency_id, blob.sha256, target
-                    )
-                    made += 1
+            made += await derivative_store.prepare_platform_copies(db, storage, agency_id, media_id)
             derivatives_cpu += _usage()[0] - started
     await db.dispose()
     cpu_after, peak = _usage()

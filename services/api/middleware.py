@@ -70,6 +70,9 @@ STREAMED_BODY_PREFIX = "/v1/media/uploads/"
 """Resumable upload bytes (tus ``PATCH``): streamed into storage a part at a time, never held
 whole, and bounded by the upload's own ``Upload-Length`` (``shared.media.resumable``); tus
 clients send a whole file in one request unless told otherwise."""
+STREAMED_UPLOAD = ("POST", "/v1/media")
+"""A media upload in one request: streamed into storage as it arrives, bounded by its own
+``media_max_upload_bytes`` (``services.api.media_form``), which is larger than this limit."""
 
 
 class BodySizeLimitMiddleware:
@@ -84,7 +87,10 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["method"] == "PATCH" and scope["path"].startswith(STREAMED_BODY_PREFIX):
+        if (scope["method"] == "PATCH" and scope["path"].startswith(STREAMED_BODY_PREFIX)) or (
+            scope["method"],
+            scope["path"].rstrip("/"),
+        ) == STREAMED_UPLOAD:
             await self.app(scope, receive, send)
             return
         declared = _header(scope, b"content-length")

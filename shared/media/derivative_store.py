@@ -39,6 +39,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.content.media import MediaKind
+from shared.db import Database
+from shared.db.tenancy import set_tenant
 from shared.errors import Conflict, NotFound
 from shared.media import derivatives, platform_rules
 from shared.media.derivatives import CENTRE, FocalPoint, Target
@@ -46,6 +48,7 @@ from shared.media.facts import MediaFacts
 from shared.media.models import Media, MediaBlob, MediaDerivative
 from shared.media.platform_rules import Problem
 from shared.media.storage import Storage, object_key
+from shared.platforms.registry import PLATFORM_NAMES
 
 _VARIANT_UNSAFE = re.compile(r"[^a-z0-9_-]")
 _MAX_VARIANT = 64
@@ -355,3 +358,32 @@ async def _ready_media(
     if reasons:
         raise MediaUnavailable(reasons)
     return rows
+
+
+async def prepare_platform_copies(
+    db: Database,
+    storage: Storage,
+    agency_id: uuid.UUID,
+    media_id: uuid.UUID,
+    platforms: Sequence[str] = PLATFORM_NAMES,
+    *,
+    workdir: Path | None = None,
+) -> int:
+    """Every platform's copy of a ready photo, made once right after processing (one
+    download, one decode per scale: ``get_or_make_all``), with its focal point, so that
+    publishing finds them made. Returns how many there are; a video's or a GIF's copies are
+    made when a post asks (covers, or the file as it is)."""
+    async with db.sessionmaker() as session, session.begin():
+        await set_tenant(session, agency_id)
+        media = await session.get(Media, (agency_id, media_id))
+        if media is None or media.status != "ready" or media.sha256 is None:
+            return 0
+        blob = await _blob(session, agency_id, media.sha256)
+        if MediaKind(blob.kind) is not MediaKind.IMAGE:
+            return 0
+        targets = derivatives.targets_for(platforms, MediaKind.IMAGE)
+        focal = FocalPoint(media.focal_x, media.focal_y)
+        made = await get_or_make_all(
+            session, storage, agency_id, blob.sha256, targets, focal, workdir=workdir
+        )
+    return len(made)

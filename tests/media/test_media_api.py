@@ -347,7 +347,9 @@ async def test_delete_is_refused_while_a_post_not_ended_uses_it_then_restorable(
     assert [
         m["id"] for m in (await client.get("/v1/media", headers=owner.headers)).json()["items"]
     ] == [media["id"]]
-    audit = await client.get("/v1/audit-events", params={"object_id": media["id"]}, headers=owner.headers)
+    audit = await client.get(
+        "/v1/audit-events", params={"object_id": media["id"]}, headers=owner.headers
+    )
     assert audit.status_code == 200, audit.text
     assert {e["action"] for e in audit.json()["items"]} >= {
         "media.create", "media.delete", "media.restore",
@@ -383,3 +385,22 @@ async def _post_using(
             },
         )
     return str(post_id)
+
+
+async def test_a_file_past_the_apis_request_limit_is_streamed_in_up_to_the_upload_limit(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings, photo: bytes
+) -> None:
+    owner = await sign_up(client)
+    big = photo + bytes(app.state.settings.max_request_bytes + 1024)  # a JPEG with a long tail
+    taken = await _upload(client, owner.headers, big, filename="big.jpg")
+    assert taken.status_code == 202, taken.text
+    assert taken.json()["size_bytes"] == len(big)
+    [stored] = _uploads(settings, owner)
+    assert stored.stat().st_size == len(big)
+    # Other bodies keep the request limit.
+    other = await client.post(
+        "/v1/brands",
+        content=b"x" * (len(big)),
+        headers={**owner.headers, "Content-Type": "application/json"},
+    )
+    assert other.status_code == 413

@@ -19,7 +19,7 @@ from arq import Retry
 
 from services.worker.context import WorkerContext
 from services.worker.registry import BACKOFF_S, backoff_delay
-from shared.media import housekeeping, processing
+from shared.media import derivative_store, housekeeping, processing
 from shared.media import service as media_service
 from shared.media.storage import Storage, storage_from_settings
 
@@ -52,6 +52,8 @@ async def process(ctx: dict[str, Any], agency_id: str, media_id: str) -> str:
             outcome = await processing.process_upload(
                 wctx.db, storage, uuid.UUID(agency_id), uuid.UUID(media_id)
             )
+            if outcome.status == "ready":
+                await _prepare_copies(wctx, storage, uuid.UUID(agency_id), uuid.UUID(media_id))
     except Exception as exc:
         reason = processing.storage_unavailable(exc)
         tries = int(ctx.get("job_try") or 1)
@@ -61,6 +63,19 @@ async def process(ctx: dict[str, Any], agency_id: str, media_id: str) -> str:
         log.warning("media.process.retrying", reason=reason, retry_in_s=round(delay, 2))
         raise Retry(defer=delay) from exc
     return outcome.status
+
+
+async def _prepare_copies(
+    wctx: WorkerContext, storage: Storage, agency_id: uuid.UUID, media_id: uuid.UUID
+) -> None:
+    """Every platform's copy of a photo now, so publishing finds them made. The media is
+    ready whatever happens here: a copy that could not be made now is made when a post asks."""
+    try:
+        made = await derivative_store.prepare_platform_copies(wctx.db, storage, agency_id, media_id)
+    except Exception:
+        log.warning("media.copies_deferred", media_id=str(media_id), exc_info=True)
+    else:
+        log.info("media.copies_made", media_id=str(media_id), copies=made)
 
 
 async def sweep(ctx: dict[str, Any]) -> int:
