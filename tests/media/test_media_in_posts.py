@@ -31,6 +31,7 @@ from tests.media.posting import (
     received_bytes,
     upload,
 )
+from tests.support.campaigns import campaign_body, create_campaign, launch_and_fan_out
 from tests.support.publishing import cycle, state
 from tests.support.social_accounts import connect
 from tests.support.web import WebServer
@@ -209,16 +210,42 @@ async def test_a_post_whose_photo_rights_have_ended_fails_saying_so_and_the_loca
     )
     assert made.status_code == 201, made.text
     [post] = made.json()
+    gone = await ready_media(
+        client,
+        settings,
+        app_db,
+        owner,
+        files.write_marked_photo(tmp_path / "old.jpg", (640, 480), (0.5, 0.5)),
+        location_id=location["id"],
+        name="Old sign",
+    )
+    other = await _local_post(
+        client,
+        owner,
+        location["id"],
+        template_id,
+        ["facebook"],
+        media={"default": [{"kind": "image", "media_id": gone["id"]}]},
+    )
+    assert other.status_code == 201, other.text
+    [gone_post] = other.json()
 
-    # Publish time comes after the rights ended.
+    # Publish time comes after the rights ended, and after the other photo was deleted
+    # (the API refuses while a post uses it; the row says what a race would leave).
     ended = clock.now() - timedelta(days=1)
     async with admin_engine.begin() as conn:
         await conn.execute(
             text("UPDATE media SET rights_expire_at = :at WHERE id = :id"),
             {"at": ended, "id": photo["id"]},
         )
+        await conn.execute(
+            text("UPDATE media SET deleted_at = now() WHERE id = :id"), {"id": gone["id"]}
+        )
     publisher = _publisher(app_db, redis, publishing_settings(settings, api_server))
-    assert await cycle(app_db, publisher) == 1
+    assert await cycle(app_db, publisher) == 2
+    deleted = await state(admin_engine, gone_post["id"])
+    assert deleted["status"] == "failed"
+    assert "media “Old sign” was deleted from the media library" in deleted["status_reason"]
 
     after = await state(admin_engine, post["id"])
     reason = f"the usage rights of “Model shoot” ended on {ended.date().isoformat()}"
@@ -401,3 +428,52 @@ async def test_content_checks_use_what_will_be_sent_and_name_every_broken_limit(
     assert media("pinterest") == []
     # YouTube takes only video, and this version gives it nothing.
     assert "media_required" in [p["code"] for p in results["youtube"]["problems"]]
+
+
+async def test_fan_out_skips_a_channel_whose_library_video_the_platform_would_refuse(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    app_db: Database,
+    admin_engine: AsyncEngine,
+    worker_ctx: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    owner = await sign_up(client)
+    brand = await create_brand(client, owner)
+    location = await create_location(client, owner, brand["id"])
+    for platform in ("tiktok", "facebook"):
+        await connect(client, owner.headers, location["id"], platform)
+    clip = await ready_media(
+        client,
+        settings,
+        app_db,
+        owner,
+        files.write_video(tmp_path / "teaser.mp4", size=(720, 1280), seconds=2.0),
+        brand_id=brand["id"],
+        name="Teaser",
+    )
+    template_id = await _published_template(
+        client, owner, brand["id"], {"default": [{"kind": "video", "media_id": clip["id"]}]}
+    )
+    campaign = await create_campaign(
+        client,
+        owner.headers,
+        campaign_body(
+            brand["id"],
+            template_id,
+            channels=["tiktok", "facebook"],
+            schedule={"kind": "absolute", "at": (clock.now() + timedelta(hours=2)).isoformat()},
+        ),
+    )
+    await launch_and_fan_out(client, owner.headers, campaign, worker_ctx, owner.agency_id)
+    async with admin_engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT platform, status, status_reason FROM post WHERE campaign_id = :c"),
+                {"c": campaign["id"]},
+            )
+        ).all()
+    by_platform = {r.platform: r for r in rows}
+    assert by_platform["facebook"].status == "scheduled"  # 1 s is Facebook's minimum
+    assert by_platform["tiktok"].status == "skipped"
+    assert "TikTok video: file 1 (Teaser) lasts 2.0 s" in by_platform["tiktok"].status_reason
