@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +29,12 @@ from shared.config import Settings
 from shared.content.library_media import placement_for
 from shared.content.media import MediaKind
 from shared.errors import AppError
-from shared.media.derivative_store import PostMedia, StoredDerivative, derivatives_for_post
+from shared.media.derivative_store import (
+    PostFiles,
+    PostMedia,
+    StoredDerivative,
+    derivatives_for_post,
+)
 from shared.media.signing import MediaUrlSigner, media_url
 from shared.media.storage import Storage
 from shared.platforms.types import Media, PostContent
@@ -95,6 +100,8 @@ async def prepare(
     rows = await media_refs.load(session, agency_id, every)
     signer = MediaUrlSigner.from_settings(settings)
     out: dict[uuid.UUID, PostContent | Refused] = {}
+    # A campaign's posts of one platform name the same media: their files are found once.
+    found: dict[tuple[str, str, tuple[uuid.UUID, ...]], PostFiles | Refused] = {}
     for post in posts:
         ids = wanted[post.post_id]
         if not ids:
@@ -105,24 +112,38 @@ async def prepare(
             continue
         items = [i for i in post.items if isinstance(i, dict)]
         placement = placement_for(post.platform, [_kind(i) for i in items])
-        try:
-            files = await derivatives_for_post(
-                session, storage, agency_id, post.platform, placement, ids
-            )
-        except AppError as exc:  # unavailable since the check above, or its blob is gone
-            out[post.post_id] = Refused(f"its media cannot be sent: {exc.message}")
-            continue
-        if files.problems:
-            out[post.post_id] = Refused(
-                f"{post.platform} would refuse its media: "
-                + "; ".join(problem.message for problem in files.problems)
-            )
+        key = (post.platform, placement, tuple(ids))
+        files = found.get(key)
+        if files is None:
+            files = found[key] = await _files(session, storage, agency_id, *key)
+        if isinstance(files, Refused):
+            out[post.post_id] = files
             continue
         out[post.post_id] = replace(
             post.content,
             media=_media(settings, signer, agency_id, items, iter(files.items)),
         )
     return out
+
+
+async def _files(
+    session: AsyncSession,
+    storage: Storage,
+    agency_id: uuid.UUID,
+    platform: str,
+    placement: str,
+    ids: tuple[uuid.UUID, ...],
+) -> PostFiles | Refused:
+    try:
+        files = await derivatives_for_post(session, storage, agency_id, platform, placement, ids)
+    except AppError as exc:  # unavailable since the check above, or its blob is gone
+        return Refused(f"its media cannot be sent: {exc.message}")
+    if files.problems:
+        return Refused(
+            f"{platform} would refuse its media: "
+            + "; ".join(problem.message for problem in files.problems)
+        )
+    return files
 
 
 def _refusal(
@@ -166,7 +187,7 @@ def _media(
     return tuple(out)
 
 
-def _connector_kind(kind: MediaKind) -> Any:
+def _connector_kind(kind: MediaKind) -> Literal["image", "video"]:
     return "video" if kind is MediaKind.VIDEO else "image"
 
 
