@@ -167,6 +167,11 @@ OBJECTS: dict[str, ObjectKind] = {
     "media_id": ObjectKind(
         "media.read", lambda a: Target(a.media_id, Place(a.agency_id, a.brand_x, a.l1))
     ),
+    # A resumable upload: who may add media to its library may continue or end it; others
+    # cannot tell it exists.
+    "upload_id": ObjectKind(
+        "media.create", lambda a: Target(a.upload_id, Place(a.agency_id, a.brand_x, a.l1))
+    ),
     # A platform name under a location: the location's accounts on that platform.
     "platform": ObjectKind(
         "social_account.read", lambda a: Target("facebook", Place(a.agency_id, a.brand_x, a.l1))
@@ -283,6 +288,17 @@ PREPARE["PUT /v1/templates/{template_id}/versions/{version}"] = [
 ]
 """Steps taken (as the owner, or straight in the database) before each principal's request,
 so that an allowed principal meets an object the operation can act on."""
+
+_TUS = {"Tus-Resumable": "1.0.0"}
+RAW: dict[str, tuple[dict[str, str], bytes | None]] = {
+    "PATCH /v1/media/uploads/{upload_id}": (
+        {**_TUS, "Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"},
+        b"\x89PNG\r\n\x1a\n" + bytes(56),
+    ),
+    "DELETE /v1/media/uploads/{upload_id}": (_TUS, None),
+}
+"""Operations whose request is not a JSON body (the tus protocol's): the headers and bytes a
+client sends."""
 
 CANNOT_SUCCEED: dict[str, tuple[int, str, str]] = {
     "DELETE /v1/brands/{brand_id}": (
@@ -514,6 +530,7 @@ def test_the_world_tables_name_operations_that_exist() -> None:
     declared = {str(op) for op in OBJECT_OPERATIONS}
     assert set(PREPARE) <= declared, sorted(set(PREPARE) - declared)
     assert set(CANNOT_SUCCEED) <= declared, sorted(set(CANNOT_SUCCEED) - declared)
+    assert set(RAW) <= declared, sorted(set(RAW) - declared)
 
 
 async def test_the_matrix_checks_the_document_the_app_serves(client: httpx.AsyncClient) -> None:
@@ -539,12 +556,18 @@ async def test_object_access_follows_the_permission_table(
         expected = expect(actor, op, targets)
         await prepare(op, client, admin_engine, world, ids)
         before = await snapshot(admin_engine)
-        response = await client.request(
-            op.method.upper(),
-            url,
-            json=request_body(op, known_values(world, targets)),
-            headers=actor.headers,
-        )
+        if str(op) in RAW:
+            extra, content = RAW[str(op)]
+            response = await client.request(
+                op.method.upper(), url, content=content, headers={**actor.headers, **extra}
+            )
+        else:
+            response = await client.request(
+                op.method.upper(),
+                url,
+                json=request_body(op, known_values(world, targets)),
+                headers=actor.headers,
+            )
         mismatches += judge(op, actor, expected, response, world)
         after = await snapshot(admin_engine)
         changed = sorted(table for table in before if before[table] != after[table])

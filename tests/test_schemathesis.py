@@ -79,6 +79,10 @@ _MEDIA_KEYS = "media keys are free strings in the document; the API takes 'defau
 _EMAIL = "email-validator refuses more than JSON Schema's format: email (a domain without a dot)"
 _HTTPS = "media and website URLs must be https (and public); the document says only string"
 ACCEPT = "positive_data_acceptance"
+_TUS = (
+    "tus answers a missing or other Tus-Resumable with its own 412 (the protocol's), which "
+    "schemathesis does not count as a refusal"
+)
 
 KNOWN_GAPS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
     ("POST", "/v1/auth/signup"): ((ACCEPT,), "password length (12+) not documented; " + _EMAIL),
@@ -114,6 +118,24 @@ KNOWN_GAPS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
     ("POST", "/v1/campaigns/{campaign_id}/reschedule"): ((ACCEPT,), "wall-clock times: " + _RULE),
     ("PATCH", "/v1/campaigns/{campaign_id}"): ((ACCEPT,), "wall-clock times: " + _RULE),
     ("POST", "/v1/approvals/decide"): ((ACCEPT,), "a rejection needs a comment: " + _RULE),
+    **dict.fromkeys(
+        (
+            ("HEAD", "/v1/media/uploads/{upload_id}"),
+            ("PATCH", "/v1/media/uploads/{upload_id}"),
+            ("DELETE", "/v1/media/uploads/{upload_id}"),
+        ),
+        (("missing_required_header", "negative_data_rejection"), _TUS),
+    ),
+    ("POST", "/v1/media/uploads"): (
+        (
+            "missing_required_header",
+            "negative_data_rejection",
+            "allow_header_conformance",
+            "unsupported_method",
+        ),
+        _TUS + "; and PATCH /v1/media/{media_id} also matches this path (its id is any "
+        "segment): a PATCH here is that operation's 422",
+    ),
     **{
         ("GET", f"{scope}/analytics/{view}"): (
             (ACCEPT,),
@@ -198,6 +220,8 @@ def _seeded_ids(world: AgencyA) -> dict[str, Any]:
         "template_id": str(world.template_id),
         "version": 1,
         "post_id": str(world.post_id),
+        "media_id": str(world.media_id),
+        "upload_id": str(world.upload_id),
         "campaign_id": str(world.campaign_id),
         "review_id": str(world.review_id),
         "rule_id": str(world.auto_reply_rule_id),

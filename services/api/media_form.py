@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from shared.errors import AppError, BadRequest, FieldProblem, PayloadTooLarge
@@ -23,6 +24,15 @@ from shared.media.sniff import ACCEPTED_DESCRIPTION, HEAD_BYTES, Unsupported, sn
 FILE_FIELD = "file"
 MAX_FIELD_BYTES = 4096
 MAX_FIELDS = 50
+
+
+def _malformed() -> BadRequest:
+    return BadRequest(
+        "the multipart/form-data body is malformed (a part without headers, or a boundary "
+        "that does not match the Content-Type's)",
+        code="multipart_malformed",
+        errors=[FieldProblem("body", "not a well-formed multipart/form-data body")],
+    )
 
 
 class UnsupportedMediaType(AppError):
@@ -171,7 +181,7 @@ class MediaForm:
         whole body, so the fields after the file are there once it ends."""
         head = bytearray()
         async for chunk in self._body:
-            self._parser.write(chunk)
+            self._write(chunk)
             while self._state.pending:
                 piece = self._state.pending.popleft()
                 self._count(piece)
@@ -182,7 +192,10 @@ class MediaForm:
                     self._check_type(bytes(head))
                     piece, head = bytes(head), bytearray()
                 yield piece
-        self._parser.finalize()
+        try:
+            self._parser.finalize()
+        except FormParserError:
+            raise _malformed() from None
         if not self._state.ended:
             raise BadRequest("the form ended before its closing boundary", code="multipart_cut")
         if not self._state.file_seen:
@@ -195,6 +208,12 @@ class MediaForm:
             self._check_type(bytes(head))
             if head:
                 yield bytes(head)
+
+    def _write(self, chunk: bytes) -> None:
+        try:
+            self._parser.write(chunk)
+        except FormParserError:
+            raise _malformed() from None
 
     def _count(self, piece: bytes) -> None:
         self.size += len(piece)

@@ -251,9 +251,8 @@ async def _load(
     row = (await session.execute(query)).scalar_one_or_none()
     if row is None or not _may_write(principal, row):
         raise NotFound(
-            f"no upload {upload_id} here: it was never created in this agency, or it is not "
-            "yours to continue; create one with POST /v1/media/uploads",
-            code="media_upload_not_found",
+            "no such upload here: it was never created in this agency, or it is not yours to "
+            "continue; create one with POST /v1/media/uploads"
         )
     return row
 

@@ -111,9 +111,9 @@ async def test_a_photo_goes_into_the_brands_library_and_is_found_by_folder_tag_a
     assert await found(brand_id=brand["id"], sort="name") == ["Lobby.jpg", "Summer terrace"]
     assert await found(agency="true") == []
     assert await found(type="png") == []
-    folders = await client.get("/v1/media/folders", headers=owner.headers)
+    folders = await client.get("/v1/media-folders", headers=owner.headers)
     assert folders.json() == [{"folder": "", "count": 1}, {"folder": "Summer/2026", "count": 1}]
-    used = await client.get("/v1/media/storage", headers=owner.headers)
+    used = await client.get("/v1/media-storage", headers=owner.headers)
     assert used.json()["used_bytes"] == 2 * len(photo)
 
 
@@ -146,6 +146,12 @@ async def test_the_type_comes_from_the_bytes_and_a_refused_file_leaves_nothing_b
         headers={**owner.headers, "Content-Type": "image/jpeg"},
     )
     assert not_multipart.status_code == 400, not_multipart.text
+    malformed = await client.post(
+        "/v1/media",
+        content=b"--b\r\nno headers here\r\n\r\n\xff\xd8\xff--b--",
+        headers={**owner.headers, "Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert malformed.status_code == 400, malformed.text
     assert len(_uploads(settings, owner)) == 1  # only the PNG waits
     listed = await client.get("/v1/media", headers=owner.headers)
     assert [m["type"] for m in listed.json()["items"]] == ["png"]

@@ -11,6 +11,7 @@ call without cleaning up.
 
 from __future__ import annotations
 
+import base64
 import functools
 import io
 import uuid
@@ -101,6 +102,8 @@ class AgencyA:
     auto_reply_rule_id: uuid.UUID
     media_id: uuid.UUID
     """A photo of L1's own library (status processing: no worker runs here)."""
+    upload_id: uuid.UUID
+    """A resumable upload into L1's library, no byte sent yet."""
     actors: dict[str, Actor]
     secrets: frozenset[str] = field(repr=False)
     """Every id and name of the agency: none may reach someone outside it."""
@@ -324,6 +327,20 @@ async def build_agency_a(
         headers=owner.headers,
     )
     assert media.status_code == 202, media.text
+    upload = await client.post(
+        "/v1/media/uploads",
+        headers={
+            **owner.headers,
+            "Tus-Resumable": "1.0.0",
+            "Upload-Length": "100000",
+            "Upload-Metadata": "name "
+            + base64.b64encode(media_name.encode()).decode()
+            + ",location_id "
+            + base64.b64encode(str(l1).encode()).decode(),
+        },
+    )
+    assert upload.status_code == 201, upload.text
+    upload_id = uuid.UUID(upload.headers["Location"].rsplit("/", 1)[-1])
     secrets = {
         *review_secrets,
         *names.values(),
@@ -343,6 +360,7 @@ async def build_agency_a(
         campaign_id,
         media_name,
         media.json()["id"],
+        str(upload_id),
     }
     for actor in actors.values():
         secrets |= {actor.email, f"{actor.name} {tag}", str(actor.user_id)}
@@ -364,6 +382,7 @@ async def build_agency_a(
         review_id=review_id,
         auto_reply_rule_id=rule_id,
         media_id=uuid.UUID(media.json()["id"]),
+        upload_id=upload_id,
         actors=actors,
         secrets=frozenset(secrets),
     )

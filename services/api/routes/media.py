@@ -307,7 +307,7 @@ async def list_media(
 
 
 @router.get(
-    "/media/folders",
+    "/media-folders",
     summary="The library's folders with how many media each holds",
     responses=problems(400, 401, 403, 404, 422),
     openapi_extra={"x-permission": "media.read"},
@@ -326,7 +326,7 @@ async def list_folders(
 
 
 @router.get(
-    "/media/storage",
+    "/media-storage",
     summary="How much of the plan's media storage is used",
     responses=problems(401, 403),
     openapi_extra={"x-permission": "media.read"},

@@ -75,6 +75,16 @@ class UnsupportedContentType(AppError):
 
 
 TusResumable = Annotated[str | None, Header(include_in_schema=False)]
+"""Read here (a missing or other version is the protocol's 412, not a 422), and declared in
+the document by ``TUS_OPERATION`` as the required header it is."""
+TUS_HEADER = {
+    "name": "Tus-Resumable",
+    "in": "header",
+    "required": True,
+    "description": "The tus protocol version: `1.0.0` (any other, or none: 412).",
+    "schema": {"type": "string", "enum": ["1.0.0"]},
+}
+TUS_OPERATION: dict[str, Any] = {"x-permission": "media.create", "parameters": [TUS_HEADER]}
 
 
 def require_tus(tus_resumable: str | None) -> None:
@@ -214,6 +224,7 @@ async def discover(settings: SettingsDep) -> Response:
     status_code=201,
     response_class=Response,
     responses=problems(400, 402, 403, 404, 412, 413, 422),
+    openapi_extra=TUS_OPERATION,
 )
 async def create_upload(
     request: Request,
@@ -253,6 +264,7 @@ async def create_upload(
     summary="How much of a resumable upload is kept (tus offset)",
     response_class=Response,
     responses=problems(404, 410, 412),
+    openapi_extra=TUS_OPERATION,
 )
 async def upload_offset(
     upload_id: uuid.UUID,
@@ -274,6 +286,7 @@ async def upload_offset(
     status_code=204,
     response_class=Response,
     responses=problems(400, 404, 409, 410, 412, 413, 415, 423),
+    openapi_extra=TUS_OPERATION,
 )
 async def upload_bytes(
     request: Request,
@@ -322,6 +335,7 @@ async def upload_bytes(
     status_code=204,
     response_class=Response,
     responses=problems(404, 409, 412, 423),
+    openapi_extra=TUS_OPERATION,
 )
 async def terminate_upload(
     upload_id: uuid.UUID,
