@@ -261,6 +261,11 @@ class Settings(BaseSettings):
                     "of the chorus_app database role (16+ characters) or CHORUS_APP_DATABASE_URL"
                 )
         token_problem = _token_keys_problem(self)
+        if self.media_storage == "filesystem" and not self.media_root:
+            problems.append(
+                "CHORUS_MEDIA_ROOT must name the folder media is kept in (a volume that "
+                "outlives the process), or set CHORUS_MEDIA_STORAGE=s3"
+            )
         if token_problem:
             problems.append(
                 f"CHORUS_TOKEN_KEYS {token_problem}; set it to `kid:base64key` entries of 32 "

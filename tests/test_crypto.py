@@ -29,7 +29,11 @@ TOKEN = "EAAG-very-secret-access-token-1234567890"
 AGENCY = uuid.uuid4()
 OTHER_AGENCY = uuid.uuid4()
 ACCESS = Binding("social_account.access_token", AGENCY)
-PRODUCTION_SECRETS = {"secret_key": "a-long-random-value-" * 3, "database_app_password": "p" * 24}
+PRODUCTION_SECRETS = {
+    "secret_key": "a-long-random-value-" * 3,
+    "database_app_password": "p" * 24,
+    "media_root": "/var/lib/chorus/media",
+}
 
 
 def _entry(kid: str, key: bytes | None = None) -> str:

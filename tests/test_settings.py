@@ -24,9 +24,21 @@ def test_production_accepts_real_secrets() -> None:
         secret_key="a-long-random-value-" * 3,
         database_app_password="p" * 24,
         token_keys="k1:" + base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        media_root="/var/lib/chorus/media",
     )
     assert settings.app_db_url.username == "chorus_app"
     assert settings.app_db_url.drivername == "postgresql+asyncpg"
+
+
+def test_production_refuses_media_kept_in_the_checkout_and_names_the_setting() -> None:
+    real = {
+        "secret_key": "a-long-random-value-" * 3,
+        "database_app_password": "p" * 24,
+        "token_keys": "k1:" + base64.urlsafe_b64encode(os.urandom(32)).decode(),
+    }
+    with pytest.raises(ConfigError, match="CHORUS_MEDIA_ROOT"):
+        Settings(env="production", **real)
+    assert Settings(env="production", media_storage="s3", media_s3_bucket="media", **real)
 
 
 def test_plain_database_url_env_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:

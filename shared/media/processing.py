@@ -324,6 +324,23 @@ async def _settle_failed(
     return Outcome("failed", failure_code=failure_code)
 
 
+PROCESSING_ERROR = "processing_error"
+
+
+async def fail_unexpectedly(db: Database, agency_id: uuid.UUID, media_id: uuid.UUID) -> Outcome:
+    """A media whose processing raised something no refusal names (a bug, a library's crash):
+    failed, saying so, rather than handed back by the sweep every few minutes for ever. The
+    upload stays in storage (the sweep's clean-up removes it once the media is settled)."""
+    return await _settle_failed(
+        db,
+        agency_id,
+        media_id,
+        PROCESSING_ERROR,
+        "Chorus could not prepare this file (an error on our side, logged for the team); "
+        "upload it again, or convert it (a JPEG or an H.264 MP4) if it fails again.",
+    )
+
+
 async def _discard_upload(
     db: Database, storage: Storage, agency_id: uuid.UUID, media_id: uuid.UUID, upload_key: str
 ) -> None:

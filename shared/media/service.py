@@ -425,19 +425,7 @@ async def list_media(
     cursor: str | None,
     total: bool = False,
 ) -> Slice[MediaRow]:
-    location_brand = None
-    if f.usable_at_location is not None:
-        location_brand = (
-            await session.execute(
-                select(Location.brand_id).where(
-                    Location.agency_id == principal.agency_id,
-                    Location.id == f.usable_at_location,
-                )
-            )
-        ).scalar_one_or_none()
-        if location_brand is None:
-            raise NotFound("location not found", errors=[_missing("query.usable_at_location_id")])
-        authorize(principal, "media.read", target_of(location_brand, f.usable_at_location))
+    location_brand = await _location_brand(session, principal, f)
     stmt = _filtered(principal, f, location_brand).with_only_columns(Media)
     page = await sorted_page(
         session, stmt, SORTING, sort=sort, cursor=cursor, limit=limit, total=total
@@ -445,6 +433,27 @@ async def list_media(
     blobs = await _blobs(session, principal.agency_id, [m.sha256 for m in page.items if m.sha256])
     rows = [MediaRow(m, blobs.get(m.sha256) if m.sha256 else None) for m in page.items]
     return Slice(rows, page.next_cursor, page.total)
+
+
+async def _location_brand(
+    session: AsyncSession, principal: Principal, f: MediaFilter
+) -> uuid.UUID | None:
+    """For ``usable_at_location``: that location's brand (its shared media are usable there);
+    404 for a location out of reach."""
+    if f.usable_at_location is None:
+        return None
+    location_brand = (
+        await session.execute(
+            select(Location.brand_id).where(
+                Location.agency_id == principal.agency_id,
+                Location.id == f.usable_at_location,
+            )
+        )
+    ).scalar_one_or_none()
+    if location_brand is None:
+        raise NotFound("location not found", errors=[_missing("query.usable_at_location_id")])
+    authorize(principal, "media.read", target_of(location_brand, f.usable_at_location))
+    return location_brand
 
 
 async def _blobs(
@@ -663,8 +672,9 @@ async def restore_media(
 async def folders(
     session: AsyncSession, principal: Principal, f: MediaFilter
 ) -> list[tuple[str, int]]:
+    location_brand = await _location_brand(session, principal, f)
     stmt = (
-        _filtered(principal, replace(f, folder=None), None)
+        _filtered(principal, replace(f, folder=None), location_brand)
         .with_only_columns(Media.folder, func.count())
         .group_by(Media.folder)
         .order_by(Media.folder)

@@ -240,7 +240,16 @@ async def test_who_may_do_what_and_another_agencys_media_is_404(
     assert {m["id"] for m in usable.json()["items"]} == {
         shared["id"], agency_wide["id"], own.json()["id"],
     }  # fmt: skip
+    await client.patch(f"/v1/media/{shared['id']}", json={"folder": "Menu"}, headers=owner.headers)
+    folders = await client.get(
+        "/v1/media-folders",
+        params={"usable_at_location_id": athens["id"]},
+        headers=_bearer(athens_manager),
+    )
+    assert folders.status_code == 200, folders.text
+    assert folders.json() == [{"folder": "", "count": 1}, {"folder": "Menu", "count": 1}]
     hidden = await client.get(f"/v1/media/{berlin_own['id']}", headers=_bearer(athens_manager))
+
     assert hidden.status_code == 404
 
     # Another agency sees none of it, and cannot file into this agency's brand.

@@ -21,13 +21,15 @@ from services.worker import settings as worker_settings
 from services.worker.context import WorkerContext
 from services.worker.jobs import media as media_jobs
 from shared.config import Settings
+from shared.content.media import MediaKind
 from shared.db import Database
 from shared.jobs import URGENT_QUEUE
-from shared.media import derivative_store, processing
+from shared.media import derivative_store, housekeeping, images, processing
 from shared.media import service as media_service
-from shared.media.derivatives import Target
+from shared.media.derivatives import Target, targets_for
 from shared.media.storage import Storage
 from shared.media.storage.s3 import S3Storage
+from shared.platforms.registry import PLATFORM_NAMES
 from tests.media.files import write_phone_jpeg
 from tests.media.uploads import (
     blob_row,
@@ -277,3 +279,60 @@ async def test_the_purge_removes_deleted_media_and_files_nothing_names_objects_i
         "blobs": 0,
         "objects": 0,
     }
+
+
+async def test_a_photo_has_every_platforms_copy_made_right_after_processing(
+    tmp_path: Path,
+    storage: Storage,
+    admin_engine: AsyncEngine,
+    settings: Settings,
+    app_db: Database,
+    arq_redis: ArqRedis,
+) -> None:
+    agency = await make_agency(admin_engine)
+    media_id = await upload_media(
+        admin_engine, storage, agency, write_phone_jpeg(tmp_path / "a.jpg", (1600, 1200))
+    )
+    await media_jobs.process(_ctx(settings, app_db, arq_redis, storage), str(agency), str(media_id))
+
+    targets = targets_for(PLATFORM_NAMES, MediaKind.IMAGE)
+    assert await count_rows(admin_engine, "media_derivative", agency) == len(targets)
+    # Publishing then finds each made: asking again makes nothing new.
+    async with app_db.transaction(agency) as session:
+        sha = (await media_row(admin_engine, media_id))["sha256"]
+        again = await derivative_store.get_or_make_all(session, storage, agency, sha, targets)
+    assert len(again) == len(targets)
+    assert await count_rows(admin_engine, "media_derivative", agency) == len(targets)
+
+
+async def test_a_crash_no_refusal_names_fails_the_media_instead_of_retrying_for_ever(
+    tmp_path: Path,
+    storage: Storage,
+    admin_engine: AsyncEngine,
+    settings: Settings,
+    app_db: Database,
+    arq_redis: ArqRedis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    agency = await make_agency(admin_engine)
+    media_id = await upload_media(
+        admin_engine, storage, agency, write_phone_jpeg(tmp_path / "a.jpg", (800, 600))
+    )
+
+    def library_crash(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the image library crashed")
+
+    monkeypatch.setattr(images, "normalise_image", library_crash)
+    with pytest.raises(RuntimeError):
+        await media_jobs.process(
+            _ctx(settings, app_db, arq_redis, storage), str(agency), str(media_id)
+        )
+    media = await media_row(admin_engine, media_id)
+    assert (media["status"], media["failure_code"]) == ("failed", "processing_error")
+    assert "upload it again" in media["failure_detail"]
+    # The sweep does not hand it back: it is settled.
+    stuck = await housekeeping.find_waiting_uploads(app_db, datetime.now(UTC) + timedelta(hours=1))
+    assert (agency, media_id) in stuck  # only to remove its upload object now
+    await media_jobs.process(_ctx(settings, app_db, arq_redis, storage), str(agency), str(media_id))
+    assert (await media_row(admin_engine, media_id))["upload_key"] is None
+    assert (await media_row(admin_engine, media_id))["status"] == "failed"

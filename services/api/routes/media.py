@@ -318,8 +318,14 @@ async def list_folders(
     brand_id: uuid.UUID | None = None,
     location_id: uuid.UUID | None = None,
     agency: bool = False,
+    usable_at_location_id: uuid.UUID | None = None,
 ) -> list[FolderOut]:
-    f = service.MediaFilter(brand_id=brand_id, location_id=location_id, agency_only=agency)
+    f = service.MediaFilter(
+        brand_id=brand_id,
+        location_id=location_id,
+        agency_only=agency,
+        usable_at_location=usable_at_location_id,
+    )
     return [
         FolderOut(folder=name, count=n) for name, n in await service.folders(session, principal, f)
     ]

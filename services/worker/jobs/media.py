@@ -57,7 +57,11 @@ async def process(ctx: dict[str, Any], agency_id: str, media_id: str) -> str:
     except Exception as exc:
         reason = processing.storage_unavailable(exc)
         tries = int(ctx.get("job_try") or 1)
-        if reason is None or tries >= MAX_TRIES:
+        if reason is None:
+            log.exception("media.process.crashed", media_id=media_id)
+            await processing.fail_unexpectedly(wctx.db, uuid.UUID(agency_id), uuid.UUID(media_id))
+            raise
+        if tries >= MAX_TRIES:
             raise
         delay = backoff_delay(BACKOFF_S, tries)
         log.warning("media.process.retrying", reason=reason, retry_in_s=round(delay, 2))
