@@ -6,7 +6,14 @@ zone, or now; submit.
 The same services as the API's ``POST /v1/locations/{id}/posts``
 (``shared.posts.service.create_local_posts``, with the API's ``Idempotency-Key`` machinery
 keyed by a token of the form, so a double submit makes the posts once) and the same warnings
-about a platform without a connected account (``shared.posts.readiness``)."""
+about a platform without a connected account (``shared.posts.readiness``).
+
+Photos and videos come from the media library through the media picker (issue #17): one
+picker for every platform (``media.default``) and one per platform for a file of its own
+(``media.<platform>``), checkboxes a form posts without script. Chosen files replace the
+template's; none chosen keeps them. Each problem of the chosen files (rights that end before
+the post's time, a file another library owns, Instagram without a photo, a video too short for
+a Reel) is said next to the picker it concerns."""
 
 from __future__ import annotations
 
@@ -21,11 +28,14 @@ from fastapi import Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from services.api.deps import Session
+from services.api.deps import Session, SettingsDep
+from services.api.routes.media_files import MediaSigner
+from services.web import media_choice, media_scope
 from services.web import preview as live
 from services.web.deps import SignedIn, Viewer
 from services.web.i18n import Translator
 from services.web.rendering import redirect, render, translator
+from services.web.routes import media_library
 from services.web.routing import web_router
 from services.web.savepoint import all_or_nothing
 from shared.billing import entitlements
@@ -35,16 +45,19 @@ from shared.errors import AppError, NotFound
 from shared.idempotency import IdempotentCall
 from shared.locations import service as location_service
 from shared.locations.models import Location
+from shared.media.signing import MediaUrlSigner
 from shared.posts import readiness
 from shared.posts import service as post_service
 from shared.posts.schemas import LocalPostCreate
+from shared.templates import media_refs
 from shared.templates import service as template_service
-from shared.templates.schemas import SlotIn, TemplateOut
+from shared.templates.schemas import MediaIn, PreviewIn, SlotIn, TemplateOut
 
 router = web_router()
 
 TEMPLATES_SHOWN = 100
 DEFAULT_HOUR = time(9, 0)
+MEDIA_INPUT = "media.{key}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,18 +133,51 @@ async def preview_of(
     chosen: Chosen,
     values: dict[str, str],
     platforms: list[str],
+    media: dict[str, list[MediaIn]] | None = None,
 ) -> live.Preview:
-    return await live.build(
+    preview, _media_problems = await checked_preview(
+        session, viewer, t, chosen, values, platforms, media
+    )
+    return preview
+
+
+async def checked_preview(
+    session: Session,
+    viewer: Viewer,
+    t: Translator,
+    chosen: Chosen,
+    values: dict[str, str],
+    platforms: list[str],
+    media: dict[str, list[MediaIn]] | None,
+) -> tuple[live.Preview, list[str]]:
+    """The preview with ``media`` in place of the template's (None: the template's), and the
+    platforms' problems with the files (said again next to the pickers). The same checks as
+    ``preview.build``, which takes no media of the post's own."""
+    refused = {**live._too_long_input(t, values), **live._bad_characters(t, values)}
+    if refused:
+        return live.Preview(slot_problems=refused), []
+    out = await template_service.preview(
         session,
         viewer.principal,
-        t,
-        template_id=chosen.template.id,
-        version=chosen.version,
-        location_id=chosen.location.id,
-        slots=chosen.slots,
-        slot_values=values,
-        platforms=platforms,
+        chosen.template.id,
+        chosen.version,
+        PreviewIn(
+            location_id=chosen.location.id,
+            slot_values=values,
+            platforms=platforms or [next(iter(PLATFORMS))],
+        ),
+        media=media,
     )
+    preview = live.translate(t, out, chosen.slots)
+    if not platforms:
+        return live.Preview(slot_problems=preview.slot_problems), []
+    about_files = [
+        live._platform_problem(t, problem)
+        for result in out.platforms
+        for problem in result.problems
+        if problem.field.startswith("media")
+    ]
+    return preview, list(dict.fromkeys(about_files))
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +232,7 @@ def _page(
     platforms: list[str],
     when: When,
     preview: live.Preview | None,
+    pickers: list[dict[str, Any]] | None = None,
     problems: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -202,9 +249,80 @@ def _page(
             "problems": problems or {},
             "platform_name": live.platform_name,
             "form_key": uuid.uuid4().hex,
+            "pickers": pickers or [],
         },
         status_code=status_code,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Files:
+    """The library files ticked in the pickers, as the service takes them, and what is wrong
+    with them by media key."""
+
+    picked: dict[str, list[str]]
+    media: dict[str, list[MediaIn]] | None
+    problems: media_choice.Problems
+    usable: bool
+    """Every chosen file may be used here (the preview may show them)."""
+
+
+async def _files(
+    session: Session,
+    viewer: Viewer,
+    t: Translator,
+    form: Any,
+    chosen: Chosen,
+    at: datetime | None,
+) -> Files:
+    picked = media_choice.picked_of(form, ("default", *chosen.platforms), MEDIA_INPUT)
+    if not picked:
+        return Files({}, None, {}, True)
+    principal = viewer.principal
+    found = await media_choice.kinds_of(session, principal.agency_id, picked)
+    media = media_choice.items_of(picked, found)
+    owner = media_refs.Owner(chosen.location.brand_id, chosen.location.id)
+    refused = await media_choice.checked(session, t, principal, media, owner, found)
+    problems = media_choice.expired(
+        t, principal, picked, found, at=at, zone=chosen.location.time_zone
+    )
+    for key, messages in refused.items():
+        problems.setdefault(key, []).extend(messages)
+    return Files(picked, media, problems, not refused)
+
+
+async def _pickers(
+    request: Request,
+    viewer: Viewer,
+    session: Session,
+    settings: SettingsDep,
+    signer: MediaUrlSigner,
+    chosen: Chosen,
+    files: Files,
+    about_files: list[str],
+) -> list[dict[str, Any]]:
+    """One picker for every platform, then one per offered platform, from one listing of
+    what the location may use; the platforms' problems with the files under the first."""
+    scope = media_scope.scope_of(viewer, brand_page=False)
+    base = await media_library.picker_choices(
+        request, viewer, session, settings, signer, scope, multiple=True
+    )
+    pickers = []
+    for key in ("default", *chosen.platforms):
+        problems = list(files.problems.get(key, []))
+        if key == "default":
+            problems += [m for m in about_files if m not in problems]
+        pickers.append(
+            {
+                **base,
+                "key": key,
+                "input_name": MEDIA_INPUT.format(key=key),
+                "selected": set(files.picked.get(key, [])),
+                "problems": problems,
+                "platform": None if key == "default" else live.platform_name(key),
+            }
+        )
+    return pickers
 
 
 async def _templates(session: Session, viewer: Viewer, location: Location) -> list[TemplateOut]:
@@ -219,6 +337,8 @@ async def new_post(
     request: Request,
     viewer: SignedIn,
     session: Session,
+    settings: SettingsDep,
+    signer: MediaSigner,
     template_id: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
     t = translator(request)
@@ -226,6 +346,7 @@ async def new_post(
     templates = await _templates(session, viewer, location)
     chosen = None
     preview = None
+    pickers: list[dict[str, Any]] = []
     platforms: list[str] = []
     if template_id:
         try:
@@ -234,8 +355,12 @@ async def new_post(
             raise NotFound("template not found") from None
         chosen = await load_template(session, viewer, wanted)
         platforms = [p for p in chosen.platforms if p not in chosen.warnings]
-        found = await preview_of(session, viewer, t, chosen, {}, platforms)
+        found, about_files = await checked_preview(session, viewer, t, chosen, {}, platforms, None)
         preview = live.Preview(platforms=found.platforms)  # problems of slots once typed
+        no_files = Files({}, None, {}, True)
+        pickers = await _pickers(
+            request, viewer, session, settings, signer, chosen, no_files, about_files
+        )
     return _page(
         request,
         templates=templates,
@@ -244,11 +369,18 @@ async def new_post(
         platforms=platforms,
         when=_default_when(location.time_zone),
         preview=preview,
+        pickers=pickers,
     )
 
 
 @router.post("/posts/new")
-async def create_post(request: Request, viewer: SignedIn, session: Session) -> Response:
+async def create_post(
+    request: Request,
+    viewer: SignedIn,
+    session: Session,
+    settings: SettingsDep,
+    signer: MediaSigner,
+) -> Response:
     """``action=preview``: the page again with the preview (nothing written); else the posts
     are made (one per platform) and the browser goes to the calendar on their day (or to
     the post, when there is one). The fields are read from the form itself, not declared,
@@ -271,9 +403,14 @@ async def create_post(request: Request, viewer: SignedIn, session: Session) -> R
     at, problems = _instant(t, chosen_when, zone)
     if not platforms:
         problems["platforms"] = t.gettext("Choose at least one platform.")
-    preview = await preview_of(session, viewer, t, chosen, values, platforms)
+    files = await _files(session, viewer, t, form, chosen, at)
+    shown_media = files.media if files.usable else None
+    preview, about_files = await checked_preview(
+        session, viewer, t, chosen, values, platforms, shown_media
+    )
     problems.update(preview.slot_problems)
     templates = await _templates(session, viewer, chosen.location)
+    pickers = await _pickers(request, viewer, session, settings, signer, chosen, files, about_files)
 
     def again(status: int, more: dict[str, str] | None = None) -> Response:
         return _page(
@@ -284,12 +421,16 @@ async def create_post(request: Request, viewer: SignedIn, session: Session) -> R
             platforms=platforms,
             when=chosen_when,
             preview=preview,
+            pickers=pickers,
             problems={**problems, **(more or {})},
             status_code=status,
         )
 
     if action == "preview":
         return again(200)
+    if files.problems:
+        general = t.gettext("Fix the problems shown next to the photos and videos.")
+        return again(422, {"": general})
     if problems or not preview.ok:
         general = t.gettext("Fix the problems shown under the platforms before posting.")
         return again(422, {} if problems else {"": general})
@@ -298,6 +439,7 @@ async def create_post(request: Request, viewer: SignedIn, session: Session) -> R
         version=chosen.version,
         platforms=platforms,
         slot_values=values,
+        media=files.media,
         scheduled_at=at,
     )
     body = orjson.dumps(data.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
