@@ -38,11 +38,12 @@ Problems = dict[str, list[str]]
 
 def picked_of(form: Mapping[str, Any], keys: Iterable[str], name: str) -> dict[str, list[str]]:
     """The ids ticked per key, in the form's order, once each (``name`` has ``{key}`` in it:
-    ``media.{key}``)."""
+    ``media.{key}``). ``form``: a posted form, or a plain mapping with a list per name."""
     picked: dict[str, list[str]] = {}
     getlist = getattr(form, "getlist", None)
     for key in keys:
-        raw = getlist(name.format(key=key)) if getlist else [form.get(name.format(key=key))]
+        value = getlist(name.format(key=key)) if getlist else form.get(name.format(key=key))
+        raw = value if isinstance(value, list) else [value]
         ids = [v.strip()[:64] for v in raw if isinstance(v, str) and v.strip()]
         if ids:
             picked[key] = list(dict.fromkeys(ids))[:MAX_PER_KEY]
@@ -137,3 +138,18 @@ async def checked(
             problems.setdefault(key, []).append(message)
         return problems
     return {}
+
+
+def thumbs_for(
+    platforms: Iterable[str], picked: Mapping[str, list[str]], cards: Iterable[Any]
+) -> dict[str, list[Any]]:
+    """Per platform, the thumbnails of the library files it would get (its own key's, else
+    the shared ``default`` ones), for the preview; files the picker does not list show none."""
+    by_id = {str(c.id): c.thumb for c in cards if c.thumb is not None}
+    out: dict[str, list[Any]] = {}
+    for platform in platforms:
+        ids = picked.get(platform) or picked.get("default") or []
+        found = [by_id[i] for i in ids if i in by_id]
+        if found:
+            out[platform] = found
+    return out

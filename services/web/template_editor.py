@@ -1,8 +1,10 @@
 """The template editor's form as data (issue #16): a version's content as the rows the form
 shows (texts per platform, slots, media per platform), the form read back into those rows,
 and the rows turned into the API's ``TemplateContent`` with each problem named by the form
-field it belongs to. No database, no request: the editor page (``routes/brand_templates``)
-renders and saves with these."""
+field it belongs to. Files of the media library are chosen with the media picker per key
+(``media-<key>-library`` checkboxes, ``library``); rows stay for files given by address.
+No database, no request: the editor page (``routes/brand_templates``) renders and saves
+with these."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from services.web import media_choice
 from services.web import preview as live
 from services.web.i18n import N_, Translator
 from shared.content.platforms import PLATFORMS
@@ -35,6 +38,7 @@ MEDIA_FIELDS = (
 )
 SLOT_FIELDS = ("name", "label", "help_text", "max_length", "allowed_values", "default")
 MAX_TEXT = MAX_SOURCE_LENGTH
+LIBRARY_INPUT = "media-{key}-library"
 
 
 @dataclass(slots=True)
@@ -76,12 +80,20 @@ class Editor:
     titles: dict[str, str] = field(default_factory=dict)
     slots: list[SlotRow] = field(default_factory=list)
     media: dict[str, list[MediaRow]] = field(default_factory=dict)
+    library: dict[str, list[str]] = field(default_factory=dict)
+    """Media key → the ids of the library files chosen with the picker, in order (they come
+    before the key's rows in the content)."""
 
     def with_blank_rows(self) -> Editor:
         """One empty slot and one empty media row per key to add without script."""
         slots = [*self.slots, SlotRow()]
         media = {key: [*self.media.get(key, []), MediaRow()] for key in KEYS}
-        return Editor(dict(self.bodies), dict(self.titles), slots, media)
+        return Editor(dict(self.bodies), dict(self.titles), slots, media, dict(self.library))
+
+    def media_count(self, key: str) -> int:
+        return len(self.library.get(key, ())) + sum(
+            1 for r in self.media.get(key, ()) if not r.blank
+        )
 
 
 def _number(value: float | int | None) -> str:
@@ -105,6 +117,10 @@ def editor_of(version: VersionOut) -> Editor:
         )
         for name, spec in live.reading_order(version.slots, version.bodies).items()
     ]
+    library = {
+        key: [m.media_id for m in items if m.media_id and not m.url]
+        for key, items in version.media.items()
+    }
     media = {
         key: [
             MediaRow(
@@ -118,10 +134,17 @@ def editor_of(version: VersionOut) -> Editor:
                 cover_url=m.cover_url or "",
             )
             for m in items
+            if m.url or not m.media_id
         ]
         for key, items in version.media.items()
     }
-    return Editor(dict(version.bodies), dict(version.titles), slots, media)
+    return Editor(
+        dict(version.bodies),
+        dict(version.titles),
+        slots,
+        {key: rows for key, rows in media.items() if rows},
+        {key: ids for key, ids in library.items() if ids},
+    )
 
 
 def _text(form: Mapping[str, Any], name: str) -> str:
@@ -147,6 +170,7 @@ def editor_from_form(form: Mapping[str, Any]) -> Editor:
                 rows.append(found)
         if rows:
             editor.media[key] = rows
+    editor.library = media_choice.picked_of(form, KEYS, LIBRARY_INPUT)
     for i in range(_count(form, "slot-count", 100)):
         if form.get(f"slot-{i}-remove"):
             continue
@@ -213,8 +237,12 @@ def _media_in(row: MediaRow) -> dict[str, Any]:
     return {f: getattr(row, f).strip() or None for f in MEDIA_FIELDS}
 
 
-def content_of(t: Translator, editor: Editor) -> tuple[TemplateContent | None, dict[str, str]]:
-    """The editor as the API's content, or the problems by field (the field's input name)."""
+def content_of(
+    t: Translator, editor: Editor, kinds: Mapping[str, str] | None = None
+) -> tuple[TemplateContent | None, dict[str, str]]:
+    """The editor as the API's content, or the problems by field (the field's input name).
+    ``kinds``: each chosen library file's kind by id (``image`` when unknown: the service's
+    check of the references names what is wrong)."""
     problems: dict[str, str] = {}
     for kind, parts in (("body", editor.bodies), ("title", editor.titles)):
         for key, text in parts.items():
@@ -243,7 +271,11 @@ def content_of(t: Translator, editor: Editor) -> tuple[TemplateContent | None, d
         if spec.allowed_values and spec.default and spec.default not in spec.allowed_values:
             problems[f"slot-{i}-default"] = t.gettext("Choose the default among the values.")
         slots.setdefault(row.name, spec)
-    media: dict[str, list[MediaIn]] = {}
+    media: dict[str, list[MediaIn]] = {
+        key: [MediaIn(kind=(kinds or {}).get(i, "image"), media_id=i) for i in ids]
+        for key, ids in editor.library.items()
+        if ids
+    }
     for key, rows in editor.media.items():
         for i, item in enumerate(rows):
             try:

@@ -196,3 +196,77 @@ async def test_another_locations_photo_is_not_offered_nor_taken(
     )
     assert "port.jpg" not in refused.text
     assert await _posts(admin_engine, world.location["id"]) == []
+
+
+async def test_head_office_saves_a_template_draft_with_a_picked_photo(
+    client: httpx.AsyncClient,
+    browser_client: httpx.AsyncClient,
+    admin_engine: AsyncEngine,
+    settings: Settings,
+    app_db: Database,
+    tmp_path: Path,
+) -> None:
+    world = await media_world(client)
+    created = await client.post(
+        "/v1/templates",
+        json={"brand_id": world.brand["id"], "name": "Summer", "bodies": {"default": "Hi"}},
+        headers=world.owner.headers,
+    )
+    assert created.status_code == 201, created.text
+    template_id = created.json()["template_id"]
+    manager = await person(client, admin_engine, world, "brand_manager")
+    await sign_in(browser_client, manager)
+    photo = await _ready_photo(
+        browser_client, admin_engine, settings, app_db, world, "/brand/media", tmp_path
+    )
+    path = f"/brand/templates/{template_id}"
+    page = await browser_client.get(f"{path}?version=1")
+    assert f'name="media-default-library" value="{photo}"' in page.text
+    assert f'name="media-instagram-library" value="{photo}"' in page.text
+
+    async def save(**fields: str) -> httpx.Response:
+        shown = await browser_client.get(f"{path}?version=1")
+        form = {
+            "csrf_token": hidden_value(shown.text, "csrf_token"),
+            "version": "1",
+            "body.default": "Fresh pizza in {{ location.city }}",
+            "action": "save",
+            **fields,
+        }
+        return await browser_client.post(f"{path}/versions/1", data=form)
+
+    saved = await save(**{"media-default-library": str(photo)})
+    assert saved.status_code == 303, text_of(saved.text)
+    stored = await client.get(
+        f"/v1/templates/{template_id}/versions/1", headers=world.owner.headers
+    )
+    media = stored.json()["media"]
+    assert list(media) == ["default"]
+    assert [(m["kind"], m["media_id"], m["url"]) for m in media["default"]] == [
+        ("image", str(photo), None)
+    ]
+
+    again = await browser_client.get(saved.headers["location"])
+    assert ticked(again.text, "media-default-library") == [str(photo)]
+    assert ticked(again.text, "media-instagram-library") == []
+    preview = again.text[again.text.index('data-preview-for="template-editor"') :]
+    assert re.search(r'<p class="preview-media"><img src="/v1/media/files/', preview)
+
+    # Rights ended: refused next to the picker, kept ticked, the stored draft unchanged.
+    async with admin_engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE media SET rights_expire_at = now() - interval '1 day' "
+                "WHERE agency_id = :a AND id = :i"
+            ),
+            {"a": world.agency_id, "i": photo},
+        )
+    refused = await save(**{"media-x-library": str(photo), "body.default": "Changed"})
+    assert refused.status_code == 422
+    problem = re.search(r'id="media-x-library-problem">([^<]*)</p>', refused.text)
+    assert problem is not None
+    assert "The usage rights of “IMG_0001.jpg” end on" in unescape(problem.group(1))
+    assert ticked(refused.text, "media-x-library") == [str(photo)]
+    assert "Rights expired" in text_of(refused.text)
+    kept = await client.get(f"/v1/templates/{template_id}/versions/1", headers=world.owner.headers)
+    assert kept.json()["bodies"]["default"] == "Fresh pizza in {{ location.city }}"

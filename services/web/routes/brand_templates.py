@@ -20,15 +20,19 @@ from typing import Annotated, Any
 from fastapi import Form, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from services.api.deps import Session
+from services.api.deps import Session, SettingsDep
+from services.api.routes.media_files import MediaSigner
+from services.web import media_choice, security
 from services.web import preview as live
-from services.web import security
 from services.web.deps import SignedIn, Viewer
 from services.web.i18n import N_, Translator
+from services.web.media_scope import Scope
 from services.web.rendering import environment, redirect, render, translator
+from services.web.routes import media_library
 from services.web.routing import web_router
 from services.web.template_editor import (
     KEYS,
+    LIBRARY_INPUT,
     MAX_TEXT,
     MEDIA_FIELDS,
     MEDIA_KINDS,
@@ -45,6 +49,8 @@ from shared.brands import service as brand_service
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.locations import service as location_service
 from shared.locations.repository import LocationFilter
+from shared.media.signing import MediaUrlSigner
+from shared.templates import media_refs
 from shared.templates import service as template_service
 from shared.templates.schemas import (
     PreviewIn,
@@ -446,10 +452,76 @@ async def _preview(
     return live.translate(t, out, content.slots), fields
 
 
+async def _kinds(viewer: Viewer, session: Session, editor: Editor) -> dict[str, str]:
+    """The kind of each chosen library file (its processed copy's), by id."""
+    found = await media_choice.kinds_of(session, viewer.principal.agency_id, editor.library)
+    return {i: f.blob.kind for i, f in found.items() if f.blob is not None}
+
+
+async def _pickers(
+    request: Request,
+    viewer: Viewer,
+    session: Session,
+    settings: SettingsDep,
+    signer: MediaUrlSigner,
+    brand_id: uuid.UUID,
+    editor: Editor,
+    problems: Mapping[str, str],
+) -> tuple[dict[str, dict[str, Any]], list[Any]]:
+    """Per media key the picker of the brand's shared files and, for agency-wide people, the
+    agency's (what a template may use); a chosen file the lists do not show stays ticked
+    below them. Also every listed card (the preview's thumbnails)."""
+    scopes = [Scope("/brand/media", brand_id, None, ("brand",), False)]
+    if allowed(viewer.principal, "media.read", Target()):
+        scopes.append(Scope("/brand/media", brand_id, None, ("agency",), True))
+    cards: list[Any] = []
+    base: dict[str, Any] = {}
+    for scope in scopes:
+        found = await media_library.picker_choices(
+            request, viewer, session, settings, signer, scope, multiple=True
+        )
+        base = base or found
+        cards += found["cards"]
+    listed = {str(c.id) for c in cards}
+    pickers = {}
+    for key in KEYS:
+        chosen = editor.library.get(key, [])
+        name = LIBRARY_INPUT.format(key=key)
+        pickers[key] = {
+            **base,
+            "cards": cards,
+            "input_name": name,
+            "selected": set(chosen),
+            "unlisted": [i for i in chosen if i not in listed],
+            "problem": problems.get(name, ""),
+        }
+    return pickers, cards
+
+
+async def _library_problems(
+    viewer: Viewer, session: Session, t: Translator, brand_id: uuid.UUID, editor: Editor
+) -> dict[str, str]:
+    """The chosen library files a template of the brand may not use (another library's, not
+    ready, rights ended), by the picker's input name."""
+    if not editor.library:
+        return {}
+    principal = viewer.principal
+    found = await media_choice.kinds_of(session, principal.agency_id, editor.library)
+    items = media_choice.items_of(editor.library, found)
+    owner = media_refs.Owner(brand_id)
+    by_key = await media_choice.checked(session, t, principal, items, owner, found)
+    expired = media_choice.expired(t, principal, editor.library, found, at=None, zone="UTC")
+    for key, messages in expired.items():
+        by_key.setdefault(key, []).extend(messages)
+    return {LIBRARY_INPUT.format(key=key): " ".join(m) for key, m in by_key.items()}
+
+
 async def _editor_page(
     request: Request,
     viewer: Viewer,
     session: Session,
+    settings: SettingsDep,
+    signer: MediaUrlSigner,
     template_id: str,
     *,
     asked: str = "",
@@ -470,7 +542,7 @@ async def _editor_page(
     problems = dict(problems or {})
     content: TemplateContent | None
     if form is not None:
-        content, found = content_of(t, editor)
+        content, found = content_of(t, editor, await _kinds(viewer, session, editor))
         problems = {**found, **problems}
     else:
         content = TemplateContent(
@@ -482,7 +554,15 @@ async def _editor_page(
         preview, sample_fields = await _preview(
             viewer, session, t, template, version, content, location, form or {}
         )
+    pickers, cards = await _pickers(
+        request, viewer, session, settings, signer, template.brand_id, editor, problems
+    )
     context = {
+        "pickers": pickers,
+        "library_cards": {str(c.id): c for c in cards},
+        "media_thumbs": media_choice.thumbs_for(
+            [r.platform for r in preview.platforms] if preview else [], editor.library, cards
+        ),
         "template": template,
         "version": version,
         "versions": versions,
@@ -510,12 +590,9 @@ async def _editor_page(
         "open_media": {
             key
             for key in KEYS
-            if any(not r.blank for r in editor.media.get(key, ()))
-            or any(name.startswith(f"media-{key}-") for name in problems)
+            if editor.media_count(key) or any(name.startswith(f"media-{key}-") for name in problems)
         },
-        "media_counts": {
-            key: sum(1 for r in rows if not r.blank) for key, rows in editor.media.items()
-        },
+        "media_counts": {key: editor.media_count(key) for key in KEYS},
     }
     return render(request, "brand_templates/editor.html", context, status_code=status_code)
 
@@ -526,6 +603,8 @@ async def editor_page(
     template_id: str,
     viewer: SignedIn,
     session: Session,
+    settings: SettingsDep,
+    signer: MediaSigner,
     version: Annotated[str, Query(max_length=20)] = "",
     location_id: Annotated[str, Query(max_length=100)] = "",
     saved: Annotated[str, Query(max_length=5)] = "",
@@ -551,7 +630,15 @@ async def editor_page(
             {k: v for k, v in request.query_params.items() if k.startswith(live.SLOT_PREFIX)}
         )
     return await _editor_page(
-        request, viewer, session, template_id, asked=version, form=form, flash=flash
+        request,
+        viewer,
+        session,
+        settings,
+        signer,
+        template_id,
+        asked=version,
+        form=form,
+        flash=flash,
     )
 
 
@@ -559,7 +646,7 @@ def _open_keys(editor: Editor, problems: Mapping[str, str]) -> set[str]:
     """The platforms whose part of the editor starts open: those with something of their
     own, or a problem."""
     keys = set(editor.bodies) | set(editor.titles)
-    keys |= {key for key, rows in editor.media.items() if any(not r.blank for r in rows)}
+    keys |= {key for key in KEYS if key != "default" and editor.media_count(key)}
     for name in problems:
         for key in KEYS:
             if name in (f"body.{key}", f"title.{key}") or name.startswith(f"media-{key}-"):
@@ -567,9 +654,9 @@ def _open_keys(editor: Editor, problems: Mapping[str, str]) -> set[str]:
     return keys
 
 
-def _form_of(editor: Editor, location_id: str) -> dict[str, str]:
+def _form_of(editor: Editor, location_id: str) -> dict[str, Any]:
     """The editor as the form would post it (to preview stored content for a location)."""
-    form: dict[str, str] = {"location_id": location_id}
+    form: dict[str, Any] = {"location_id": location_id}
     for key, text in editor.bodies.items():
         form[f"body.{key}"] = text
     for key, text in editor.titles.items():
@@ -585,6 +672,8 @@ def _form_of(editor: Editor, location_id: str) -> dict[str, str]:
         for i, media in enumerate(rows):
             for f in MEDIA_FIELDS:
                 form[f"media-{key}-{i}-{f}"] = getattr(media, f)
+    for key, ids in editor.library.items():
+        form[LIBRARY_INPUT.format(key=key)] = list(ids)
     return form
 
 
@@ -598,7 +687,13 @@ async def _draft(
 
 @router.post("/brand/templates/{template_id}/versions/{number}")
 async def save(
-    request: Request, template_id: str, number: int, viewer: SignedIn, session: Session
+    request: Request,
+    template_id: str,
+    number: int,
+    viewer: SignedIn,
+    session: Session,
+    settings: SettingsDep,
+    signer: MediaSigner,
 ) -> Response:
     """Save the draft (``action=save``), save and publish it (``publish``), or only show the
     preview of what was typed (``preview``: nothing is saved)."""
@@ -608,7 +703,7 @@ async def save(
     template, version = await _draft(viewer, session, template_id, number)
     if action == "preview":
         return await _editor_page(
-            request, viewer, session, template_id, asked=str(number), form=form
+            request, viewer, session, settings, signer, template_id, asked=str(number), form=form
         )
     # Someone who may not change the template is refused before being told what was wrong.
     authorize(viewer.principal, "template.update", Target(brand_id=template.brand_id))
@@ -617,25 +712,34 @@ async def save(
             "": t.gettext("This version is published and cannot change: start a new draft.")
         }
         return await _editor_page(
-            request, viewer, session, template_id, asked=str(number), form=form,
+            request, viewer, session, settings, signer, template_id, asked=str(number), form=form,
             problems=problems, status_code=409,
         )  # fmt: skip
-    content, problems = content_of(t, editor_from_form(form))
-    if content is None:
+    editor = editor_from_form(form)
+    content, problems = content_of(t, editor, await _kinds(viewer, session, editor))
+    if content is not None:
+        problems = await _library_problems(viewer, session, t, template.brand_id, editor)
+    if content is None or problems:
         return await _editor_page(
-            request, viewer, session, template_id, asked=str(number), form=form,
+            request, viewer, session, settings, signer, template_id, asked=str(number), form=form,
             problems=problems, status_code=422,
         )  # fmt: skip
     try:
         await template_service.update_version(
             session, viewer.principal, template.id, version.version, content
         )
+    except ValidationFailed as exc:  # what the checks above do not foresee
+        problems = {"": t.gettext("Nothing was saved: %(why)s", why=exc.message)}
+        return await _editor_page(
+            request, viewer, session, settings, signer, template_id, asked=str(number), form=form,
+            problems=problems, status_code=422,
+        )  # fmt: skip
     except Conflict:  # published meanwhile (another tab, another person)
         problems = {
             "": t.gettext("This version is published and cannot change: start a new draft.")
         }
         return await _editor_page(
-            request, viewer, session, template_id, asked=str(number), form=form,
+            request, viewer, session, settings, signer, template_id, asked=str(number), form=form,
             problems=problems, status_code=409,
         )  # fmt: skip
     if action == "publish":
@@ -659,7 +763,8 @@ async def live_preview(
     if not isinstance(number, str) or not number.isdigit():
         raise NotFound("template version not found")
     template, version = await _draft(viewer, session, template_id, int(number))
-    content, problems = content_of(t, editor_from_form(form))
+    editor = editor_from_form(form)
+    content, problems = content_of(t, editor, await _kinds(viewer, session, editor))
     preview: live.Preview | None = None
     if content is not None:
         locations = await _locations(viewer, session, template.brand_id)
