@@ -25,8 +25,9 @@ from shared.templates.schemas import MediaIn
 MAX_PER_KEY = 10
 """More files than any platform takes in one post (Instagram and X carousels)."""
 
+NOT_FOUND = N_("A chosen file is no longer in the media library; choose another.")
 _WORDS = {
-    "media_not_found": N_("A chosen file is no longer in the media library; choose another."),
+    "media_not_found": NOT_FOUND,
     "media_not_usable": N_("“%(name)s” belongs to another library and cannot be used here."),
     "media_processing": N_("“%(name)s” is still being prepared; wait until it is ready."),
     "media_failed": N_("“%(name)s” could not be prepared; choose another file."),
@@ -134,7 +135,7 @@ async def checked(
             name = row.media.name if row is not None else ""
             message = t.gettext(words, name=name) if words and name else problem.message
             if problem.code == "media_not_found":
-                message = t.gettext(_WORDS["media_not_found"])
+                message = t.gettext(NOT_FOUND)
             problems.setdefault(key, []).append(message)
         return problems
     return {}

@@ -163,6 +163,7 @@ async def test_a_photo_whose_rights_ended_is_refused_in_words(
         "choose another file." in words
     )
     assert ticked(unescape(refused.text), "media.default") == [str(photo)]  # kept as chosen
+    assert '<p class="preview-media"><img src="/v1/media/files/' in refused.text
     assert await _posts(admin_engine, world.location["id"]) == []
 
 

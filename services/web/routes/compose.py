@@ -250,6 +250,11 @@ def _page(
             "platform_name": live.platform_name,
             "form_key": uuid.uuid4().hex,
             "pickers": pickers or [],
+            "media_thumbs": media_choice.thumbs_for(
+                [r.platform for r in preview.platforms] if preview else [],
+                {p["key"]: sorted(p["selected"]) for p in pickers or []},
+                pickers[0]["cards"] if pickers else [],
+            ),
         },
         status_code=status_code,
     )
