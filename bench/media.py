@@ -39,7 +39,16 @@ import aiohttp
 import pillow_heif
 from PIL import Image
 
-from bench._common import ROOT, api_process, fresh_database, plain, redis_url, sign_up
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import (
+    ROOT,
+    api_process,
+    fresh_database,
+    plain,
+    redis_url,
+    sign_up,
+)
 from tests.media import files
 
 SIZE = (4032, 3024)
