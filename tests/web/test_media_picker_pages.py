@@ -125,6 +125,21 @@ async def test_a_franchisee_posts_with_a_photo_picked_from_the_library(
     for post in posts:
         assert post["media"] == [{"kind": "image", "media_id": str(photo)}]
 
+    # The live preview (the script's POST /preview) reads the pickers too.
+    token = hidden_value(page.text, "csrf_token")
+
+    async def live(**fields: str) -> str:
+        answer = await browser_client.post(
+            "/preview",
+            data={"template_id": template_id, "platforms": "instagram", **fields},
+            headers={"X-CSRF-Token": token},
+        )
+        assert answer.status_code == 200, answer.text
+        return text_of(answer.json()["html"])
+
+    assert "Instagram needs a photo or a video." in await live()
+    assert "Instagram needs a photo or a video." not in await live(**{"media.default": str(photo)})
+
 
 async def test_a_photo_whose_rights_ended_is_refused_in_words(
     client: httpx.AsyncClient,

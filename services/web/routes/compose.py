@@ -272,7 +272,7 @@ class Files:
     """Every chosen file may be used here (the preview may show them)."""
 
 
-async def _files(
+async def files_of(
     session: Session,
     viewer: Viewer,
     t: Translator,
@@ -408,7 +408,7 @@ async def create_post(
     at, problems = _instant(t, chosen_when, zone)
     if not platforms:
         problems["platforms"] = t.gettext("Choose at least one platform.")
-    files = await _files(session, viewer, t, form, chosen, at)
+    files = await files_of(session, viewer, t, form, chosen, at)
     shown_media = files.media if files.usable else None
     preview, about_files = await checked_preview(
         session, viewer, t, chosen, values, platforms, shown_media

@@ -32,7 +32,10 @@ async def live_preview(request: Request, viewer: SignedIn, session: Session) -> 
         chosen = await compose.load_template(session, viewer, str(form.get("template_id")))
         values = live.slot_values_of(form, chosen.slots)
         platforms = compose.chosen_platforms(form, chosen)
-        preview = await compose.preview_of(session, viewer, t, chosen, values, platforms)
+        # The files ticked in the pickers, as the page's own Preview button shows them.
+        files = await compose.files_of(session, viewer, t, form, chosen, None)
+        media = files.media if files.usable else None
+        preview = await compose.preview_of(session, viewer, t, chosen, values, platforms, media)
     response = JSONResponse(
         {
             "html": live.render_fragment(request, preview),
