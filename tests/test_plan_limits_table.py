@@ -206,6 +206,8 @@ def test_a_feature_without_an_exercise_is_gated_nowhere() -> None:
 PLAN_FIELDS_EXERCISED = {"features", "channels", "location_limit"}
 PLAN_FIELDS_ELSEWHERE = {
     "api_rate": "tests/test_billing.py::test_the_plans_api_rate_answers_429_naming_the_plan",
+    "storage_bytes": "tests/media/test_media_api.py::"
+    "test_a_file_past_the_limit_is_a_413_and_a_full_plan_a_402",
 }
 PLAN_FIELDS_NOT_GATES = {
     "code",

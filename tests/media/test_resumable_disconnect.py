@@ -240,7 +240,7 @@ async def _send_then_disconnect(
     async def receive() -> Message:
         if messages:
             return messages.pop(0)
-        await asyncio.sleep(3600)  # pragma: no cover (nothing asks past the disconnect)
+        await asyncio.Event().wait()  # pragma: no cover (nothing asks past the disconnect)
         raise AssertionError
 
     async def send(message: Message) -> None:
