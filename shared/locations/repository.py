@@ -16,6 +16,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    literal,
     select,
     tuple_,
 )
@@ -235,7 +236,9 @@ async def group_name_taken(
     stmt = select(func.count()).where(
         LocationGroup.agency_id == principal.agency_id,
         LocationGroup.brand_id == brand_id,
-        func.lower(LocationGroup.name) == name.lower(),
+        # Both sides lowered by PostgreSQL: Python's lower() and a C-locale database's differ
+        # past ASCII (Greek, Cyrillic…), and the unique index compares the database's way.
+        func.lower(LocationGroup.name) == func.lower(literal(name)),
     )
     if exclude is not None:
         stmt = stmt.where(LocationGroup.id != exclude)

@@ -285,7 +285,14 @@ async def update_group(
         group.name = data.name
     if data.description is not None:
         group.description = data.description
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:
+        # The check above reads the folded name; the raw name is unique too, and a group
+        # renamed or created at the same moment may hold it: the same 409 either way.
+        raise Conflict(
+            f"this brand already has a group named '{data.name}'", code="group_name_taken"
+        ) from None
     audit.record_by(
         session,
         principal,
