@@ -209,7 +209,19 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def _clean_state(admin_engine: AsyncEngine, redis: Redis) -> AsyncIterator[None]:
     """Every test starts from empty tables and an empty Redis database."""
     yield
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     async with admin_engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+        written = [row[0] for row in await conn.execute(_WRITTEN_TABLES)]
+        if written:
+            tables = ", ".join(f'"{name}"' for name in written)
+            await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
     await redis.flushdb()
+
+
+_WRITTEN_TABLES = text(
+    " UNION ALL ".join(
+        f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM \"{t.name}\")"
+        for t in Base.metadata.sorted_tables
+    )
+)
+"""The tables a test left rows in (one statement): only those are truncated, as a TRUNCATE
+costs each table new files and, on a server that syncs to disk, a sync of each at commit."""
