@@ -228,34 +228,15 @@ async def _library_page(
     return render(request, "media/library.html", context, status_code=status_code)
 
 
+def _on_brand_page(request: Request) -> bool:
+    """Head office's copy of a page (``/brand/media…``) or a location's (``/media…``): one
+    handler serves both paths, and the scope decides what it shows."""
+    return request.url.path.startswith("/brand/")
+
+
 @router.get("/media")
-async def location_library(
-    request: Request,
-    viewer: SignedIn,
-    session: Session,
-    settings: SettingsDep,
-    signer: MediaSigner,
-    library: _Q = "",
-    q: _Q = "",
-    folder: _Q = "",
-    tag: _Q = "",
-    kind: _Q = "",
-    status: _Q = "",
-    deleted: _Q = "",
-    after: Annotated[str, Query(max_length=500)] = "",
-    done: _Q = "",
-) -> Response:
-    scope = media_scope.scope_of(viewer, brand_page=False)
-    values = {"library": library, "q": q, "folder": folder, "tag": tag, "kind": kind,
-              "status": status, "deleted": deleted, "after": after}  # fmt: skip
-    t = translator(request)
-    return await _library_page(
-        request, viewer, session, settings, signer, scope, values, flash=_flash(t, done)
-    )
-
-
 @router.get("/brand/media")
-async def brand_library(
+async def library(
     request: Request,
     viewer: SignedIn,
     session: Session,
@@ -271,7 +252,7 @@ async def brand_library(
     after: Annotated[str, Query(max_length=500)] = "",
     done: _Q = "",
 ) -> Response:
-    scope = media_scope.scope_of(viewer, brand_page=True)
+    scope = media_scope.scope_of(viewer, brand_page=_on_brand_page(request))
     values = {"library": library, "q": q, "folder": folder, "tag": tag, "kind": kind,
               "status": status, "deleted": deleted, "after": after}  # fmt: skip
     t = translator(request)
@@ -372,21 +353,8 @@ async def _store_upload(
 
 
 @router.post("/media/upload")
-async def location_upload(
-    request: Request,
-    viewer: SignedIn,
-    session: Session,
-    redis: Redis,
-    settings: SettingsDep,
-    storage: MediaStorage,
-    signer: MediaSigner,
-) -> Response:
-    scope = media_scope.scope_of(viewer, brand_page=False)
-    return await _upload(request, viewer, session, redis, settings, storage, signer, scope)
-
-
 @router.post("/brand/media/upload")
-async def brand_upload(
+async def upload(
     request: Request,
     viewer: SignedIn,
     session: Session,
@@ -395,7 +363,7 @@ async def brand_upload(
     storage: MediaStorage,
     signer: MediaSigner,
 ) -> Response:
-    scope = media_scope.scope_of(viewer, brand_page=True)
+    scope = media_scope.scope_of(viewer, brand_page=_on_brand_page(request))
     return await _upload(request, viewer, session, redis, settings, storage, signer, scope)
 
 
@@ -465,27 +433,8 @@ async def _picker(
 
 
 @router.get("/media/picker")
-async def location_picker(
-    request: Request,
-    viewer: SignedIn,
-    session: Session,
-    settings: SettingsDep,
-    signer: MediaSigner,
-    name: Annotated[str, Query(max_length=60)] = "",
-    multiple: _Q = "",
-    selected: Annotated[str, Query(max_length=4000)] = "",
-    q: _Q = "",
-    tag: _Q = "",
-    kind: _Q = "",
-) -> Response:
-    scope = media_scope.scope_of(viewer, brand_page=False)
-    params = {"name": name, "multiple": multiple, "selected": selected, "q": q, "tag": tag,
-              "kind": kind}  # fmt: skip
-    return await _picker(request, viewer, session, settings, signer, scope, params)
-
-
 @router.get("/brand/media/picker")
-async def brand_picker(
+async def picker(
     request: Request,
     viewer: SignedIn,
     session: Session,
@@ -498,7 +447,7 @@ async def brand_picker(
     tag: _Q = "",
     kind: _Q = "",
 ) -> Response:
-    scope = media_scope.scope_of(viewer, brand_page=True)
+    scope = media_scope.scope_of(viewer, brand_page=_on_brand_page(request))
     params = {"name": name, "multiple": multiple, "selected": selected, "q": q, "tag": tag,
               "kind": kind}  # fmt: skip
     return await _picker(request, viewer, session, settings, signer, scope, params)
@@ -608,23 +557,8 @@ async def _media_page(
 
 
 @router.get("/media/{media_id}")
-async def location_media(
-    request: Request,
-    media_id: str,
-    viewer: SignedIn,
-    session: Session,
-    settings: SettingsDep,
-    signer: MediaSigner,
-    done: _Q = "",
-) -> Response:
-    scope = media_scope.scope_of(viewer, brand_page=False)
-    row = await _media(viewer, session, scope, media_id)
-    flash = _flash(translator(request), done)
-    return await _media_page(request, viewer, session, settings, signer, scope, row, flash=flash)
-
-
 @router.get("/brand/media/{media_id}")
-async def brand_media(
+async def media_page(
     request: Request,
     media_id: str,
     viewer: SignedIn,
@@ -633,7 +567,7 @@ async def brand_media(
     signer: MediaSigner,
     done: _Q = "",
 ) -> Response:
-    scope = media_scope.scope_of(viewer, brand_page=True)
+    scope = media_scope.scope_of(viewer, brand_page=_on_brand_page(request))
     row = await _media(viewer, session, scope, media_id)
     flash = _flash(translator(request), done)
     return await _media_page(request, viewer, session, settings, signer, scope, row, flash=flash)
@@ -705,20 +639,8 @@ async def _edit(
 
 
 @router.post("/media/{media_id}/edit")
-async def location_edit(
-    request: Request,
-    media_id: str,
-    viewer: SignedIn,
-    session: Session,
-    settings: SettingsDep,
-    signer: MediaSigner,
-) -> Response:
-    scope = media_scope.scope_of(viewer, brand_page=False)
-    return await _edit(request, viewer, session, settings, signer, scope, media_id)
-
-
 @router.post("/brand/media/{media_id}/edit")
-async def brand_edit(
+async def edit(
     request: Request,
     media_id: str,
     viewer: SignedIn,
@@ -726,7 +648,7 @@ async def brand_edit(
     settings: SettingsDep,
     signer: MediaSigner,
 ) -> Response:
-    scope = media_scope.scope_of(viewer, brand_page=True)
+    scope = media_scope.scope_of(viewer, brand_page=_on_brand_page(request))
     return await _edit(request, viewer, session, settings, signer, scope, media_id)
 
 
@@ -763,20 +685,8 @@ async def _delete(
 
 
 @router.post("/media/{media_id}/delete")
-async def location_delete(
-    request: Request,
-    media_id: str,
-    viewer: SignedIn,
-    session: Session,
-    settings: SettingsDep,
-    signer: MediaSigner,
-) -> Response:
-    scope = media_scope.scope_of(viewer, brand_page=False)
-    return await _delete(request, viewer, session, settings, signer, scope, media_id)
-
-
 @router.post("/brand/media/{media_id}/delete")
-async def brand_delete(
+async def delete(
     request: Request,
     media_id: str,
     viewer: SignedIn,
@@ -784,7 +694,7 @@ async def brand_delete(
     settings: SettingsDep,
     signer: MediaSigner,
 ) -> Response:
-    scope = media_scope.scope_of(viewer, brand_page=True)
+    scope = media_scope.scope_of(viewer, brand_page=_on_brand_page(request))
     return await _delete(request, viewer, session, settings, signer, scope, media_id)
 
 
@@ -795,12 +705,7 @@ async def _restore(viewer: Viewer, session: Session, scope: Scope, media_id: str
 
 
 @router.post("/media/{media_id}/restore")
-async def location_restore(media_id: str, viewer: SignedIn, session: Session) -> Response:
-    scope = media_scope.scope_of(viewer, brand_page=False)
-    return await _restore(viewer, session, scope, media_id)
-
-
 @router.post("/brand/media/{media_id}/restore")
-async def brand_restore(media_id: str, viewer: SignedIn, session: Session) -> Response:
-    scope = media_scope.scope_of(viewer, brand_page=True)
+async def restore(request: Request, media_id: str, viewer: SignedIn, session: Session) -> Response:
+    scope = media_scope.scope_of(viewer, brand_page=_on_brand_page(request))
     return await _restore(viewer, session, scope, media_id)
